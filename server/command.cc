@@ -1,0 +1,82 @@
+#include "server/command.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "protocol/request_parser.h"
+#include "storage/numbers.h"
+#include "server/absl_compat.h"
+#include "server/errors.h"
+
+namespace strata::server {
+
+namespace errors {
+
+std::string WrongArity(std::string_view command_fullname) {
+  return absl::StrCat("ERR wrong number of arguments for '", Absl(command_fullname), "' command");
+}
+
+std::string UnknownCommand(std::string_view name, const std::string_view* args, size_t count) {
+  // Redis's wording, arguments quoted and cut at 128 bytes in all.
+  std::string quoted;
+  for (size_t i = 0; i < count && quoted.size() < 128; ++i) {
+    absl::StrAppend(&quoted, "'", Absl(args[i].substr(0, 128 - quoted.size())), "' ");
+  }
+  return absl::StrCat("ERR unknown command '", Absl(name.substr(0, 128)), "', with args beginning with: ", quoted);
+}
+
+std::string UnknownSubcommand(std::string_view subcommand, std::string_view container) {
+  return absl::StrCat("ERR unknown subcommand '", Absl(subcommand.substr(0, 128)), "'. Try ", Absl(container), " HELP.");
+}
+
+std::string InvalidExpireTime(std::string_view command_fullname) {
+  return absl::StrCat("ERR invalid expire time in '", Absl(command_fullname), "' command");
+}
+
+std::string UnsupportedOption(std::string_view option) { return absl::StrCat("ERR Unsupported option ", Absl(option)); }
+
+}  // namespace errors
+
+CommandTable::CommandTable() {
+  Register(ConnectionCommands());
+  Register(ServerCommands());
+  Register(StringCommands());
+  Register(KeyCommands());
+}
+
+void CommandTable::Register(std::span<const CommandSpec> specs) {
+  for (const CommandSpec& spec : specs) {
+    by_name_[std::string(spec.name)] = &spec;
+    all_.push_back(&spec);
+  }
+}
+
+const CommandSpec* CommandTable::Find(std::string_view name) const {
+  // Lower-case into a stack buffer: this runs for every command, and names are short.
+  char lower[32];
+  if (name.size() > sizeof(lower)) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i) lower[i] = absl::ascii_tolower(static_cast<unsigned char>(name[i]));
+  auto it = by_name_.find(absl::string_view(lower, name.size()));
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+void CommandTable::KeyIndexes(const CommandSpec& spec, size_t argc, std::vector<size_t>* out) {
+  out->clear();
+  if (spec.first_key <= 0) return;
+  const int count = static_cast<int>(argc);
+  int last = spec.last_key < 0 ? count + spec.last_key : spec.last_key;
+  if (last >= count) last = count - 1;
+  for (int i = spec.first_key; i <= last; i += spec.key_step) out->push_back(static_cast<size_t>(i));
+}
+
+bool ParseInteger(std::string_view text, int64_t* value) { return storage::ParseInt64(text, value); }
+
+bool ParseDouble(std::string_view text, long double* value) { return storage::ParseLongDouble(text, value); }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return absl::EqualsIgnoreCase(Absl(a), Absl(b)); }
+
+}  // namespace strata::server

@@ -1,0 +1,95 @@
+// The command table: what each command is (name, arity, flags, key positions) and its handler.
+//
+// Contract (DESIGN.md section 10): a command family is one file under server/commands/ that
+// registers a constant table. Dispatch, arity errors, authentication and key locking are done
+// here from the table, never in a handler: a handler receives its arguments with the shards of
+// its keys already locked (ctx.txn), parses options, calls storage, and replies.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "protocol/reply_builder.h"
+#include "storage/keyspace.h"
+
+namespace strata::server {
+
+class Server;
+class Connection;
+
+namespace flags {
+inline constexpr uint32_t kWrite = 1 << 0;
+inline constexpr uint32_t kReadOnly = 1 << 1;
+inline constexpr uint32_t kLoads = 1 << 2;      // may read through to a loader
+inline constexpr uint32_t kAdmin = 1 << 3;
+inline constexpr uint32_t kPubSub = 1 << 4;
+inline constexpr uint32_t kNoAuth = 1 << 5;     // allowed before AUTH
+inline constexpr uint32_t kFast = 1 << 6;
+inline constexpr uint32_t kDenyOom = 1 << 7;    // refused when over maxmemory
+inline constexpr uint32_t kLoading = 1 << 8;
+inline constexpr uint32_t kStale = 1 << 9;
+inline constexpr uint32_t kNoScript = 1 << 10;
+}  // namespace flags
+
+struct CommandContext;
+using CommandHandler = void (*)(CommandContext&);
+
+struct CommandSpec {
+  std::string_view name;  // lowercase; a subcommand's is "container|sub"
+  int arity;              // exact argument count including the name; negative: at least -arity
+  uint32_t flags;
+  int first_key;  // 0: no keys
+  int last_key;   // negative: counted from the end (-1 is the last argument)
+  int key_step;
+  CommandHandler handler;
+  std::span<const CommandSpec> subcommands = {};
+  std::string_view summary = {};
+};
+
+struct CommandContext {
+  std::span<const std::string_view> args;
+  protocol::ReplyBuilder& reply;
+  Connection& client;
+  Server& server;
+  storage::Transaction* txn;  // set when the command names keys
+  const CommandSpec& spec;
+  int64_t now_ms;
+
+  storage::Transaction& keys() { return *txn; }
+};
+
+class CommandTable {
+ public:
+  // Builds the table from every family's registration function.
+  CommandTable();
+
+  const CommandSpec* Find(std::string_view name) const;
+  const std::vector<const CommandSpec*>& all() const { return all_; }
+
+  // Adds a family's commands; names must be unique.
+  void Register(std::span<const CommandSpec> specs);
+
+  // The argument indexes of the command's keys, per its key positions.
+  static void KeyIndexes(const CommandSpec& spec, size_t argc, std::vector<size_t>* out);
+
+ private:
+  absl::flat_hash_map<std::string, const CommandSpec*> by_name_;
+  std::vector<const CommandSpec*> all_;
+};
+
+// Each family's table (server/commands/*.cc).
+std::span<const CommandSpec> ConnectionCommands();
+std::span<const CommandSpec> ServerCommands();
+std::span<const CommandSpec> StringCommands();
+std::span<const CommandSpec> KeyCommands();
+
+// Shared parsing helpers for handlers.
+bool ParseInteger(std::string_view text, int64_t* value);
+bool ParseDouble(std::string_view text, long double* value);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace strata::server

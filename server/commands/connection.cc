@@ -1,0 +1,376 @@
+// Connection commands: the session (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET) and CLIENT.
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/absl_compat.h"
+#include "server/command.h"
+#include "server/connection.h"
+#include "server/errors.h"
+#include "server/io_thread.h"
+#include "server/server.h"
+
+namespace strata::server {
+
+namespace {
+
+// Redis's validateClientName: printable ASCII without spaces.
+bool ValidClientName(std::string_view name) {
+  for (char c : name) {
+    if (c < '!' || c > '~') return false;
+  }
+  return true;
+}
+
+// AUTH's check for the single "default" user that requirepass defines.
+bool CredentialsValid(CommandContext& ctx, std::string_view user, std::string_view password) {
+  if (user != "default") return false;
+  std::string expected = ctx.server.config().requirepass();
+  return expected.empty() || expected == password;
+}
+
+void Ping(CommandContext& ctx) {
+  if (ctx.args.size() > 2) {
+    ctx.reply.Error(errors::WrongArity("ping"));
+  } else if (ctx.args.size() == 2) {
+    ctx.reply.Bulk(ctx.args[1]);
+  } else {
+    ctx.reply.SimpleString("PONG");
+  }
+}
+
+void Echo(CommandContext& ctx) { ctx.reply.Bulk(ctx.args[1]); }
+
+void Auth(CommandContext& ctx) {
+  if (ctx.args.size() > 3) {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  std::string_view user = "default", password = ctx.args[1];
+  if (ctx.args.size() == 3) {
+    user = ctx.args[1];
+    password = ctx.args[2];
+  } else if (ctx.server.config().requirepass().empty()) {
+    ctx.reply.Error(errors::kAuthNotConfigured);
+    return;
+  }
+  if (!CredentialsValid(ctx, user, password)) {
+    ctx.reply.Error(errors::kWrongPass);
+    return;
+  }
+  ctx.client.set_authenticated(true);
+  ctx.reply.Ok();
+}
+
+void Hello(CommandContext& ctx) {
+  int64_t version = 0;
+  size_t next = 1;
+  if (ctx.args.size() >= 2) {
+    if (!ParseInteger(ctx.args[1], &version)) {
+      ctx.reply.Error(errors::kProtocolVersionNotInteger);
+      return;
+    }
+    if (version < 2 || version > 3) {
+      ctx.reply.Error(errors::kNoProto);
+      return;
+    }
+    next = 2;
+  }
+  std::string_view user, password, name;
+  bool has_auth = false, has_name = false;
+  for (size_t j = next; j < ctx.args.size(); ++j) {
+    const size_t more = ctx.args.size() - 1 - j;
+    if (EqualsIgnoreCase(ctx.args[j], "auth") && more >= 2) {
+      user = ctx.args[j + 1];
+      password = ctx.args[j + 2];
+      has_auth = true;
+      j += 2;
+    } else if (EqualsIgnoreCase(ctx.args[j], "setname") && more >= 1) {
+      name = ctx.args[j + 1];
+      if (!ValidClientName(name)) {
+        ctx.reply.Error(errors::kBadClientName);
+        return;
+      }
+      has_name = true;
+      ++j;
+    } else {
+      ctx.reply.Error(absl::StrCat("ERR Syntax error in HELLO option '", Absl(ctx.args[j]), "'"));
+      return;
+    }
+  }
+  if (has_auth) {
+    if (!CredentialsValid(ctx, user, password)) {
+      ctx.reply.Error(errors::kWrongPass);
+      return;
+    }
+    ctx.client.set_authenticated(true);
+  }
+  if (!ctx.client.authenticated()) {
+    ctx.reply.Error(errors::kHelloNoAuth);
+    return;
+  }
+  if (has_name) ctx.client.set_name(std::string(name));
+  if (version != 0) ctx.client.set_resp3(version == 3);
+  ctx.reply.MapHeader(7);
+  ctx.reply.Bulk("server");
+  ctx.reply.Bulk("redis");
+  ctx.reply.Bulk("version");
+  ctx.reply.Bulk(kRedisCompatVersion);
+  ctx.reply.Bulk("proto");
+  ctx.reply.Integer(ctx.client.resp3() ? 3 : 2);
+  ctx.reply.Bulk("id");
+  ctx.reply.Integer(static_cast<int64_t>(ctx.client.id()));
+  ctx.reply.Bulk("mode");
+  ctx.reply.Bulk("standalone");
+  ctx.reply.Bulk("role");
+  ctx.reply.Bulk("master");
+  ctx.reply.Bulk("modules");
+  ctx.reply.ArrayHeader(0);
+}
+
+void Select(CommandContext& ctx) {
+  int64_t db;
+  if (!ParseInteger(ctx.args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+    ctx.reply.Error(errors::kNotInteger);
+    return;
+  }
+  if (db < 0 || db >= ctx.server.keyspace().databases()) {
+    ctx.reply.Error(errors::kDbIndexOutOfRange);
+    return;
+  }
+  ctx.client.set_db(static_cast<int>(db));
+  ctx.reply.Ok();
+}
+
+void Quit(CommandContext& ctx) {
+  ctx.reply.Ok();
+  ctx.client.CloseAfterReply();
+}
+
+void Reset(CommandContext& ctx) {
+  ctx.client.set_db(0);
+  ctx.client.set_resp3(false);
+  ctx.client.set_name("");
+  ctx.client.set_no_evict(false);
+  ctx.client.set_authenticated(ctx.server.config().requirepass().empty());
+  ctx.reply.SimpleString("RESET");
+}
+
+void ClientId(CommandContext& ctx) { ctx.reply.Integer(static_cast<int64_t>(ctx.client.id())); }
+
+void ClientSetName(CommandContext& ctx) {
+  if (!ValidClientName(ctx.args[2])) {
+    ctx.reply.Error(errors::kBadClientName);
+    return;
+  }
+  ctx.client.set_name(std::string(ctx.args[2]));
+  ctx.reply.Ok();
+}
+
+void ClientGetName(CommandContext& ctx) {
+  std::string name = ctx.client.name();
+  if (name.empty()) {
+    ctx.reply.Null();
+  } else {
+    ctx.reply.Bulk(name);
+  }
+}
+
+void ClientList(CommandContext& ctx) {
+  std::vector<uint64_t> ids;
+  for (size_t j = 2; j < ctx.args.size(); ++j) {
+    if (EqualsIgnoreCase(ctx.args[j], "type") && j + 1 < ctx.args.size()) {
+      std::string_view type = ctx.args[++j];
+      if (!EqualsIgnoreCase(type, "normal") && !EqualsIgnoreCase(type, "master") &&
+          !EqualsIgnoreCase(type, "replica") && !EqualsIgnoreCase(type, "slave") && !EqualsIgnoreCase(type, "pubsub")) {
+        ctx.reply.Error(absl::StrCat("ERR Unknown client type '", Absl(type), "'"));
+        return;
+      }
+      // Every client here is a normal one; other types list nothing.
+      if (!EqualsIgnoreCase(type, "normal")) ids.push_back(0);
+    } else if (EqualsIgnoreCase(ctx.args[j], "id") && j + 1 < ctx.args.size()) {
+      for (++j; j < ctx.args.size(); ++j) {
+        int64_t id;
+        if (!ParseInteger(ctx.args[j], &id) || id <= 0) {
+          ctx.reply.Error("ERR Invalid client ID");
+          return;
+        }
+        ids.push_back(static_cast<uint64_t>(id));
+      }
+    } else {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+  }
+  std::string text;
+  ctx.server.clients().ForEach([&](Connection& c) {
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), c.id()) == ids.end()) return;
+    absl::StrAppend(&text, c.DescribeForClientList(ctx.now_ms), "\n");
+  });
+  ctx.reply.Verbatim(text);
+}
+
+void ClientInfo(CommandContext& ctx) {
+  ctx.reply.Verbatim(absl::StrCat(ctx.client.DescribeForClientList(ctx.now_ms), "\n"));
+}
+
+// Closes another client on its own thread; this one after its reply.
+void KillClient(CommandContext& ctx, Connection& target) {
+  if (&target == &ctx.client) {
+    ctx.client.CloseAfterReply();
+    return;
+  }
+  IoThread& thread = target.thread();
+  const uint64_t id = target.id();
+  thread.Post([&thread, id] {
+    if (Connection* c = thread.FindConnection(id)) c->Close();
+  });
+}
+
+void ClientKill(CommandContext& ctx) {
+  const auto& args = ctx.args;
+  if (args.size() == 3) {  // old form: CLIENT KILL addr:port
+    bool found = false;
+    ctx.server.clients().ForEach([&](Connection& c) {
+      if (!found && c.peer_address() == args[2]) {
+        KillClient(ctx, c);
+        found = true;
+      }
+    });
+    if (found) {
+      ctx.reply.Ok();
+    } else {
+      ctx.reply.Error(errors::kNoSuchClient);
+    }
+    return;
+  }
+  uint64_t id = 0;
+  std::string_view addr, laddr;
+  bool skip_me = true, match_none = false;
+  for (size_t i = 2; i < args.size(); i += 2) {
+    if (i + 1 >= args.size()) {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+    std::string_view option = args[i], value = args[i + 1];
+    if (EqualsIgnoreCase(option, "id")) {
+      int64_t parsed;
+      if (!ParseInteger(value, &parsed) || parsed <= 0) {
+        ctx.reply.Error("ERR client-id should be greater than 0");
+        return;
+      }
+      id = static_cast<uint64_t>(parsed);
+    } else if (EqualsIgnoreCase(option, "addr")) {
+      addr = value;
+    } else if (EqualsIgnoreCase(option, "laddr")) {
+      laddr = value;
+    } else if (EqualsIgnoreCase(option, "type")) {
+      if (!EqualsIgnoreCase(value, "normal")) match_none = true;
+    } else if (EqualsIgnoreCase(option, "user")) {
+      if (value != "default") match_none = true;
+    } else if (EqualsIgnoreCase(option, "skipme")) {
+      if (EqualsIgnoreCase(value, "yes")) {
+        skip_me = true;
+      } else if (EqualsIgnoreCase(value, "no")) {
+        skip_me = false;
+      } else {
+        ctx.reply.Error(errors::kSyntax);
+        return;
+      }
+    } else {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+  }
+  int64_t killed = 0;
+  if (!match_none) {
+    ctx.server.clients().ForEach([&](Connection& c) {
+      if (id != 0 && c.id() != id) return;
+      if (!addr.empty() && c.peer_address() != addr) return;
+      if (!laddr.empty() && c.local_address() != laddr) return;
+      if (skip_me && &c == &ctx.client) return;
+      KillClient(ctx, c);
+      ++killed;
+    });
+  }
+  ctx.reply.Integer(killed);
+}
+
+void ClientSetInfo(CommandContext& ctx) {
+  std::string attribute = absl::AsciiStrToLower(Absl(ctx.args[2]));
+  if (attribute != "lib-name" && attribute != "lib-ver") {
+    ctx.reply.Error(absl::StrCat("ERR Unrecognized option '", Absl(ctx.args[2]), "'"));
+    return;
+  }
+  for (char c : ctx.args[3]) {
+    if (c < '!' || c > '~') {
+      ctx.reply.Error(absl::StrCat("ERR ", attribute, " cannot contain spaces, newlines or special characters."));
+      return;
+    }
+  }
+  ctx.client.set_lib_info(attribute, std::string(ctx.args[3]));
+  ctx.reply.Ok();
+}
+
+void ClientNoEvict(CommandContext& ctx) {
+  if (EqualsIgnoreCase(ctx.args[2], "on")) {
+    ctx.client.set_no_evict(true);
+  } else if (EqualsIgnoreCase(ctx.args[2], "off")) {
+    ctx.client.set_no_evict(false);
+  } else {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  ctx.reply.Ok();
+}
+
+void ClientHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GETNAME", "    Return the name of the current connection.",
+      "ID", "    Return the ID of the current connection.",
+      "INFO", "    Return information about the current client connection.",
+      "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+      "KILL <option> <value> [<option> <value> [...]]",
+      "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>,",
+      "    TYPE normal, USER default, SKIPME (YES|NO).",
+      "LIST [options ...]", "    Return information about client connections. Options: TYPE <type>, ID <id> [...].",
+      "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+      "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
+      "SETNAME <name>", "    Assign the name <name> to the current connection.",
+      "HELP", "    Print this help.",
+  };
+  ctx.reply.ArrayHeader(std::size(kLines));
+  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+}
+
+constexpr uint32_t kSession = flags::kNoScript | flags::kLoading | flags::kStale | flags::kFast;
+
+constexpr CommandSpec kClientSubcommands[] = {
+    {"client|id", 2, kSession, 0, 0, 0, ClientId, {}, "Returns the client ID for the current connection"},
+    {"client|setname", 3, kSession, 0, 0, 0, ClientSetName, {}, "Set the current connection name"},
+    {"client|getname", 2, kSession, 0, 0, 0, ClientGetName, {}, "Get the current connection name"},
+    {"client|list", -2, flags::kAdmin | kSession, 0, 0, 0, ClientList, {}, "Get the list of client connections"},
+    {"client|info", 2, kSession, 0, 0, 0, ClientInfo, {}, "Returns information about the current client connection"},
+    {"client|kill", -3, flags::kAdmin | kSession, 0, 0, 0, ClientKill, {}, "Kill the connection of a client"},
+    {"client|setinfo", 4, kSession, 0, 0, 0, ClientSetInfo, {}, "Set client or connection specific info"},
+    {"client|no-evict", 3, flags::kAdmin | kSession, 0, 0, 0, ClientNoEvict, {}, "Set client eviction mode"},
+    {"client|help", 2, kSession, 0, 0, 0, ClientHelp, {}, "Show helpful text about the different subcommands"},
+};
+
+constexpr CommandSpec kConnectionCommands[] = {
+    {"ping", -1, flags::kFast, 0, 0, 0, Ping, {}, "Ping the server"},
+    {"echo", 2, flags::kFast, 0, 0, 0, Echo, {}, "Echo the given string"},
+    {"auth", -2, kSession | flags::kNoAuth, 0, 0, 0, Auth, {}, "Authenticate to the server"},
+    {"hello", -1, kSession | flags::kNoAuth, 0, 0, 0, Hello, {}, "Handshake with Redis"},
+    {"select", 2, kSession, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
+    {"quit", -1, kSession | flags::kNoAuth, 0, 0, 0, Quit, {}, "Close the connection"},
+    {"reset", 1, kSession | flags::kNoAuth, 0, 0, 0, Reset, {}, "Reset the connection"},
+    {"client", -2, flags::kStale, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> ConnectionCommands() { return kConnectionCommands; }
+
+}  // namespace strata::server

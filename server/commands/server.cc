@@ -1,0 +1,321 @@
+// Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME, COMMAND, SHUTDOWN.
+#include <sys/time.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/command.h"
+#include "server/connection.h"
+#include "server/errors.h"
+#include "server/server.h"
+
+namespace strata::server {
+
+namespace {
+
+void Info(CommandContext& ctx) {
+  std::vector<std::string> sections(ctx.args.begin() + 1, ctx.args.end());
+  ctx.reply.Verbatim(ctx.server.Info(sections));
+}
+
+void DbSize(CommandContext& ctx) {
+  ctx.reply.Integer(static_cast<int64_t>(ctx.server.keyspace().DbSize(ctx.client.db())));
+}
+
+// FLUSHDB/FLUSHALL [ASYNC|SYNC]: memory is released outside the shard locks either way.
+bool ParseFlushMode(CommandContext& ctx) {
+  if (ctx.args.size() > 2 ||
+      (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "async") && !EqualsIgnoreCase(ctx.args[1], "sync"))) {
+    ctx.reply.Error(errors::kSyntax);
+    return false;
+  }
+  return true;
+}
+
+void FlushDb(CommandContext& ctx) {
+  if (!ParseFlushMode(ctx)) return;
+  ctx.server.keyspace().FlushDb(ctx.client.db());
+  ctx.reply.Ok();
+}
+
+void FlushAll(CommandContext& ctx) {
+  if (!ParseFlushMode(ctx)) return;
+  ctx.server.keyspace().FlushAll();
+  ctx.reply.Ok();
+}
+
+void SwapDb(CommandContext& ctx) {
+  int64_t first, second;
+  if (!ParseInteger(ctx.args[1], &first) || first < INT32_MIN || first > INT32_MAX) {
+    ctx.reply.Error("ERR invalid first DB index");
+    return;
+  }
+  if (!ParseInteger(ctx.args[2], &second) || second < INT32_MIN || second > INT32_MAX) {
+    ctx.reply.Error("ERR invalid second DB index");
+    return;
+  }
+  const int64_t databases = ctx.server.keyspace().databases();
+  if (first < 0 || first >= databases || second < 0 || second >= databases) {
+    ctx.reply.Error(errors::kDbIndexOutOfRange);
+    return;
+  }
+  if (first != second) ctx.server.keyspace().SwapDb(static_cast<int>(first), static_cast<int>(second));
+  ctx.reply.Ok();
+}
+
+void Time(CommandContext& ctx) {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  ctx.reply.ArrayHeader(2);
+  ctx.reply.Bulk(absl::StrCat(tv.tv_sec));
+  ctx.reply.Bulk(absl::StrCat(tv.tv_usec));
+}
+
+void Shutdown(CommandContext& ctx) {
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    std::string_view option = ctx.args[i];
+    if (EqualsIgnoreCase(option, "abort")) {
+      ctx.reply.Error("ERR No shutdown in progress.");
+      return;
+    }
+    if (!EqualsIgnoreCase(option, "nosave") && !EqualsIgnoreCase(option, "save") && !EqualsIgnoreCase(option, "now") &&
+        !EqualsIgnoreCase(option, "force")) {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+  }
+  // As in Redis, a successful SHUTDOWN has no reply: the connection just closes.
+  ctx.server.logger().Warning("User requested shutdown...");
+  ctx.client.CloseAfterReply();
+  ctx.server.RequestShutdown();
+}
+
+void ConfigGet(CommandContext& ctx) {
+  std::vector<std::string_view> patterns(ctx.args.begin() + 2, ctx.args.end());
+  auto matches = ctx.server.config().Get(patterns);
+  ctx.reply.MapHeader(matches.size());
+  for (const auto& [name, value] : matches) {
+    ctx.reply.Bulk(name);
+    ctx.reply.Bulk(value);
+  }
+}
+
+void ConfigSet(CommandContext& ctx) {
+  if (ctx.args.size() % 2 != 0) {
+    ctx.reply.Error(errors::WrongArity(ctx.spec.name));
+    return;
+  }
+  for (size_t i = 2; i < ctx.args.size(); i += 2) {
+    if (absl::Status s = ctx.server.config().Set(ctx.args[i], ctx.args[i + 1]); !s.ok()) {
+      ctx.reply.Error(absl::StrCat("ERR ", s.message()));
+      return;
+    }
+  }
+  ctx.reply.Ok();
+}
+
+void ConfigResetStat(CommandContext& ctx) {
+  ctx.server.ResetStats();
+  ctx.reply.Ok();
+}
+
+void ConfigHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "GET <pattern>",
+      "    Return parameters matching the glob-like <pattern> and their values.",
+      "SET <directive> <value>",
+      "    Set the configuration <directive> to <value>.",
+      "RESETSTAT",
+      "    Reset statistics reported by the INFO command.",
+      "HELP",
+      "    Print this help.",
+  };
+  ctx.reply.ArrayHeader(std::size(kLines));
+  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+}
+
+// COMMAND's view of a spec: Redis 7's ten-element description.
+void DescribeCommand(CommandContext& ctx, const CommandSpec& spec) {
+  std::vector<std::string_view> flag_names;
+  struct FlagName { uint32_t bit; std::string_view name; };
+  static constexpr FlagName kFlagNames[] = {
+      {flags::kWrite, "write"},       {flags::kReadOnly, "readonly"}, {flags::kDenyOom, "denyoom"},
+      {flags::kAdmin, "admin"},       {flags::kPubSub, "pubsub"},     {flags::kNoScript, "noscript"},
+      {flags::kLoading, "loading"},   {flags::kStale, "stale"},       {flags::kFast, "fast"},
+      {flags::kNoAuth, "no_auth"},
+  };
+  for (const FlagName& f : kFlagNames) {
+    if (spec.flags & f.bit) flag_names.push_back(f.name);
+  }
+  ctx.reply.ArrayHeader(10);
+  ctx.reply.Bulk(spec.name);
+  ctx.reply.Integer(spec.arity);
+  ctx.reply.SetHeader(flag_names.size());
+  for (std::string_view name : flag_names) ctx.reply.SimpleString(name);
+  ctx.reply.Integer(spec.first_key);
+  ctx.reply.Integer(spec.last_key);
+  ctx.reply.Integer(spec.key_step);
+  ctx.reply.SetHeader(0);  // ACL categories
+  ctx.reply.SetHeader(0);  // tips
+  ctx.reply.ArrayHeader(0);  // key specs
+  ctx.reply.ArrayHeader(spec.subcommands.size());
+  for (const CommandSpec& sub : spec.subcommands) DescribeCommand(ctx, sub);
+}
+
+void Command(CommandContext& ctx) {
+  const auto& all = ctx.server.commands().all();
+  ctx.reply.ArrayHeader(all.size());
+  for (const CommandSpec* spec : all) DescribeCommand(ctx, *spec);
+}
+
+void CommandCount(CommandContext& ctx) {
+  ctx.reply.Integer(static_cast<int64_t>(ctx.server.commands().all().size()));
+}
+
+void CommandList(CommandContext& ctx) {
+  const auto& all = ctx.server.commands().all();
+  ctx.reply.ArrayHeader(all.size());
+  for (const CommandSpec* spec : all) ctx.reply.Bulk(spec->name);
+}
+
+void CommandInfo(CommandContext& ctx) {
+  if (ctx.args.size() == 2) {
+    Command(ctx);
+    return;
+  }
+  ctx.reply.ArrayHeader(ctx.args.size() - 2);
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    const CommandSpec* spec = ctx.server.commands().Find(ctx.args[i]);
+    if (spec == nullptr) {
+      ctx.reply.NullArray();
+    } else {
+      DescribeCommand(ctx, *spec);
+    }
+  }
+}
+
+// The group COMMAND DOCS reports, from the family a command was registered in.
+std::string_view GroupOf(CommandContext& ctx, const CommandSpec& spec) {
+  auto in = [&](std::span<const CommandSpec> family) {
+    return &spec >= family.data() && &spec < family.data() + family.size();
+  };
+  if (in(StringCommands())) return "string";
+  if (in(KeyCommands())) return "generic";
+  if (in(ConnectionCommands())) return "connection";
+  return "server";
+}
+
+void DocumentCommand(CommandContext& ctx, const CommandSpec& spec) {
+  ctx.reply.Bulk(spec.name);
+  ctx.reply.MapHeader(spec.subcommands.empty() ? 3 : 4);
+  ctx.reply.Bulk("summary");
+  ctx.reply.Bulk(spec.summary);
+  ctx.reply.Bulk("since");
+  ctx.reply.Bulk("1.0.0");
+  ctx.reply.Bulk("group");
+  ctx.reply.Bulk(GroupOf(ctx, spec));
+  if (!spec.subcommands.empty()) {
+    ctx.reply.Bulk("subcommands");
+    ctx.reply.MapHeader(spec.subcommands.size());
+    for (const CommandSpec& sub : spec.subcommands) {
+      ctx.reply.Bulk(sub.name);
+      ctx.reply.MapHeader(3);
+      ctx.reply.Bulk("summary");
+      ctx.reply.Bulk(sub.summary);
+      ctx.reply.Bulk("since");
+      ctx.reply.Bulk("1.0.0");
+      ctx.reply.Bulk("group");
+      ctx.reply.Bulk(GroupOf(ctx, spec));
+    }
+  }
+}
+
+void CommandDocs(CommandContext& ctx) {
+  std::vector<const CommandSpec*> specs;
+  if (ctx.args.size() == 2) {
+    specs = ctx.server.commands().all();
+  } else {
+    for (size_t i = 2; i < ctx.args.size(); ++i) {
+      if (const CommandSpec* spec = ctx.server.commands().Find(ctx.args[i])) specs.push_back(spec);
+    }
+  }
+  ctx.reply.MapHeader(specs.size());
+  for (const CommandSpec* spec : specs) DocumentCommand(ctx, *spec);
+}
+
+void CommandGetKeys(CommandContext& ctx) {
+  std::span<const std::string_view> command = ctx.args.subspan(2);
+  const CommandSpec* spec = ctx.server.commands().Find(command[0]);
+  if (spec == nullptr) {
+    ctx.reply.Error("ERR Invalid command specified");
+    return;
+  }
+  const int argc = static_cast<int>(command.size());
+  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
+    ctx.reply.Error("ERR Invalid number of arguments specified for command");
+    return;
+  }
+  std::vector<size_t> indexes;
+  CommandTable::KeyIndexes(*spec, command.size(), &indexes);
+  if (indexes.empty()) {
+    ctx.reply.Error("ERR The command has no key arguments");
+    return;
+  }
+  ctx.reply.ArrayHeader(indexes.size());
+  for (size_t index : indexes) ctx.reply.Bulk(command[index]);
+}
+
+void CommandHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "(no subcommand)", "    Return details about all commands.",
+      "COUNT", "    Return the total number of commands in this server.",
+      "LIST", "    Return a list of all commands in this server.",
+      "INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
+      "DOCS [<command-name> ...]", "    Return documentation details about the given commands, or all of them.",
+      "GETKEYS <full-command>", "    Return the keys from a full command.",
+      "HELP", "    Print this help.",
+  };
+  ctx.reply.ArrayHeader(std::size(kLines));
+  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+}
+
+constexpr uint32_t kAdminStale = flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale;
+
+constexpr CommandSpec kConfigSubcommands[] = {
+    {"config|get", -3, kAdminStale, 0, 0, 0, ConfigGet, {}, "Get the values of configuration parameters"},
+    {"config|set", -4, kAdminStale, 0, 0, 0, ConfigSet, {}, "Set configuration parameters to the given values"},
+    {"config|resetstat", 2, kAdminStale, 0, 0, 0, ConfigResetStat, {}, "Reset the stats returned by INFO"},
+    {"config|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, ConfigHelp, {}, "Show helpful text about subcommands"},
+};
+
+constexpr CommandSpec kCommandSubcommands[] = {
+    {"command|count", 2, flags::kLoading | flags::kStale, 0, 0, 0, CommandCount, {}, "Get total number of commands"},
+    {"command|list", -2, flags::kLoading | flags::kStale, 0, 0, 0, CommandList, {}, "Get an array of command names"},
+    {"command|info", -2, flags::kLoading | flags::kStale, 0, 0, 0, CommandInfo, {}, "Get details about commands"},
+    {"command|docs", -2, flags::kLoading | flags::kStale, 0, 0, 0, CommandDocs, {}, "Get documentary information"},
+    {"command|getkeys", -3, flags::kLoading | flags::kStale, 0, 0, 0, CommandGetKeys, {}, "Extract keys from a command"},
+    {"command|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, CommandHelp, {}, "Show helpful text"},
+};
+
+constexpr CommandSpec kServerCommands[] = {
+    {"info", -1, flags::kLoading | flags::kStale, 0, 0, 0, Info, {}, "Get information and statistics about the server"},
+    {"dbsize", 1, flags::kReadOnly | flags::kFast, 0, 0, 0, DbSize, {}, "Return the number of keys in the selected database"},
+    {"flushdb", -1, flags::kWrite, 0, 0, 0, FlushDb, {}, "Remove all keys from the current database"},
+    {"flushall", -1, flags::kWrite, 0, 0, 0, FlushAll, {}, "Remove all keys from all databases"},
+    {"swapdb", 3, flags::kWrite | flags::kFast, 0, 0, 0, SwapDb, {}, "Swaps two Redis databases"},
+    {"time", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, Time, {}, "Return the current server time"},
+    {"shutdown", -1, kAdminStale, 0, 0, 0, Shutdown, {}, "Stop the server"},
+    {"config", -2, 0, 0, 0, 0, nullptr, kConfigSubcommands, "A container for server configuration commands"},
+    {"command", -1, flags::kLoading | flags::kStale, 0, 0, 0, Command, kCommandSubcommands, "Get array of command details"},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> ServerCommands() { return kServerCommands; }
+
+}  // namespace strata::server

@@ -1,0 +1,366 @@
+#include "server/config.h"
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "protocol/request_parser.h"
+#include "storage/numbers.h"
+#include "server/absl_compat.h"
+#include "storage/glob.h"
+
+namespace strata::server {
+
+namespace {
+
+constexpr int kMaxIncludeDepth = 16;
+
+absl::Status BadValue(std::string_view why) { return absl::InvalidArgumentError(std::string(why)); }
+
+bool IEquals(std::string_view a, std::string_view b) { return absl::EqualsIgnoreCase(Absl(a), Absl(b)); }
+
+absl::StatusOr<bool> ParseYesNo(std::string_view text) {
+  if (IEquals(text, "yes")) return true;
+  if (IEquals(text, "no")) return false;
+  return BadValue("argument must be 'yes' or 'no'");
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> ParseMemory(std::string_view text) {
+  std::string lower = absl::AsciiStrToLower(Absl(text));
+  int64_t multiplier = 1;
+  struct Unit { const char* suffix; int64_t factor; };
+  const Unit units[] = {{"kb", 1024}, {"mb", 1024 * 1024}, {"gb", 1024LL * 1024 * 1024},
+                        {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000LL * 1000 * 1000}, {"b", 1}};
+  for (const Unit& unit : units) {
+    if (absl::EndsWith(lower, unit.suffix)) {
+      multiplier = unit.factor;
+      lower.resize(lower.size() - std::string_view(unit.suffix).size());
+      break;
+    }
+  }
+  int64_t value;
+  if (!storage::ParseInt64(lower, &value)) return BadValue("argument couldn't be parsed into an integer");
+  if (value != 0 && (value > INT64_MAX / multiplier || value < INT64_MIN / multiplier)) {
+    return BadValue("argument is out of range");
+  }
+  return value * multiplier;
+}
+
+absl::StatusOr<std::vector<std::string>> SplitConfigLine(std::string_view line) {
+  std::vector<std::string> words;
+  if (!protocol::SplitInlineArgs(line, &words)) return BadValue("Unbalanced quotes in configuration line");
+  return words;
+}
+
+struct Config::Directive {
+  std::string name;
+  bool runtime_settable;
+  // Applies the directive's arguments (the words after its name).
+  std::function<absl::Status(Config&, const std::vector<std::string>&)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+Config::Config() {
+  bind_ = {"127.0.0.1", "::1"};
+  auto one_arg = [](const std::vector<std::string>& args) -> absl::Status {
+    return args.size() == 1 ? absl::OkStatus() : BadValue("wrong number of arguments");
+  };
+  auto integer = [&](const char* name, std::atomic<int64_t> Config::*field, int64_t min, int64_t max,
+                     bool settable, bool memory = false) {
+    directives_.push_back(Directive{
+        name, settable,
+        [=](Config& c, const std::vector<std::string>& args) -> absl::Status {
+          if (auto s = one_arg(args); !s.ok()) return s;
+          int64_t value;
+          if (memory) {
+            auto parsed = ParseMemory(args[0]);
+            if (!parsed.ok()) return parsed.status();
+            value = *parsed;
+          } else if (!storage::ParseInt64(args[0], &value)) {
+            return BadValue("argument couldn't be parsed into an integer");
+          }
+          if (value < min || value > max) {
+            return BadValue(absl::StrCat("argument must be between ", min, " and ", max, " inclusive"));
+          }
+          (c.*field).store(value);
+          return absl::OkStatus();
+        },
+        [=](const Config& c) { return absl::StrCat((c.*field).load()); }});
+  };
+  auto boolean = [&](const char* name, std::atomic<bool> Config::*field, bool settable) {
+    directives_.push_back(Directive{
+        name, settable,
+        [=](Config& c, const std::vector<std::string>& args) -> absl::Status {
+          if (auto s = one_arg(args); !s.ok()) return s;
+          auto parsed = ParseYesNo(args[0]);
+          if (!parsed.ok()) return parsed.status();
+          (c.*field).store(*parsed);
+          return absl::OkStatus();
+        },
+        [=](const Config& c) { return std::string((c.*field).load() ? "yes" : "no"); }});
+  };
+  auto enumerated = [&](const char* name, std::atomic<int> Config::*field,
+                        std::vector<std::string> names, bool settable) {
+    directives_.push_back(Directive{
+        name, settable,
+        [=](Config& c, const std::vector<std::string>& args) -> absl::Status {
+          if (auto s = one_arg(args); !s.ok()) return s;
+          for (size_t i = 0; i < names.size(); ++i) {
+            if (IEquals(args[0], names[i])) {
+              (c.*field).store(static_cast<int>(i));
+              return absl::OkStatus();
+            }
+          }
+          return BadValue(absl::StrCat("argument(s) must be one of the following: ", absl::StrJoin(names, ", ")));
+        },
+        [=](const Config& c) { return names[static_cast<size_t>((c.*field).load())]; }});
+  };
+  auto text = [&](const char* name, std::string Config::*field, bool settable) {
+    directives_.push_back(Directive{
+        name, settable,
+        [=](Config& c, const std::vector<std::string>& args) -> absl::Status {
+          if (args.size() > 1) return BadValue("wrong number of arguments");
+          absl::MutexLock lock(&c.mu_);
+          c.*field = args.empty() ? "" : args[0];
+          return absl::OkStatus();
+        },
+        [=](const Config& c) {
+          absl::MutexLock lock(&c.mu_);
+          return c.*field;
+        }});
+  };
+
+  integer("port", &Config::port, 0, 65535, false);
+  directives_.push_back(Directive{
+      "bind", false,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        if (args.empty()) return BadValue("wrong number of arguments");
+        absl::MutexLock lock(&c.mu_);
+        c.bind_.clear();
+        for (const std::string& a : args) c.bind_.push_back(a.size() > 1 && a[0] == '-' ? a.substr(1) : a);
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        absl::MutexLock lock(&c.mu_);
+        return absl::StrJoin(c.bind_, " ");
+      }});
+  boolean("protected-mode", &Config::protected_mode, true);
+  text("requirepass", &Config::requirepass_, true);
+  integer("maxclients", &Config::maxclients, 1, 1000000, true);
+  integer("timeout", &Config::timeout_seconds, 0, INT32_MAX, true);
+  integer("tcp-keepalive", &Config::tcp_keepalive, 0, INT32_MAX, true);
+  integer("databases", &Config::databases, 1, 65536, false);
+  integer("maxmemory", &Config::maxmemory, 0, INT64_MAX, true, true);
+  enumerated("maxmemory-policy", &Config::maxmemory_policy,
+             {"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
+              "volatile-random", "volatile-ttl"},
+             true);
+  integer("maxmemory-samples", &Config::maxmemory_samples, 1, 64, true);
+  integer("hz", &Config::hz, 1, 500, true);
+  integer("active-expire-effort", &Config::active_expire_effort, 1, 10, true);
+  enumerated("loglevel", &Config::loglevel, {"debug", "verbose", "notice", "warning", "nothing"}, true);
+  text("logfile", &Config::logfile_, false);
+  text("pidfile", &Config::pidfile_, false);
+  text("dir", &Config::dir_, false);
+  text("notify-keyspace-events", &Config::notify_keyspace_events_, true);
+  directives_.push_back(Directive{
+      "client-output-buffer-limit", true,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        if (args.empty() || args.size() % 4 != 0) return BadValue("wrong number of arguments");
+        for (size_t i = 0; i < args.size(); i += 4) {
+          std::string cls = absl::AsciiStrToLower(args[i]);
+          if (cls != "normal" && cls != "replica" && cls != "slave" && cls != "pubsub") {
+            return BadValue("Invalid client class specified in buffer limit configuration.");
+          }
+          for (int k = 1; k <= 3; ++k) {
+            if (!ParseMemory(args[i + static_cast<size_t>(k)]).ok()) {
+              return BadValue("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+            }
+          }
+        }
+        absl::MutexLock lock(&c.mu_);
+        c.client_output_buffer_limit_ = absl::StrJoin(args, " ");
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        absl::MutexLock lock(&c.mu_);
+        return c.client_output_buffer_limit_;
+      }});
+  integer("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024 * 1024, INT64_MAX, true, true);
+  integer("client-query-buffer-limit", &Config::client_query_buffer_limit, 1024 * 1024, INT64_MAX, true, true);
+  integer("io-threads", &Config::io_threads, 0, 128, false);
+  integer("tls-port", &Config::tls_port, 0, 65535, false);
+  text("tls-cert-file", &Config::tls_cert_file_, false);
+  text("tls-key-file", &Config::tls_key_file_, false);
+  text("tls-ca-cert-file", &Config::tls_ca_cert_file_, false);
+
+  // strata keeps no snapshot or append-only file; these exist so redis.conf files and tools
+  // that read them (redis-benchmark asks for both) get Redis's answer for "persistence off".
+  directives_.push_back(Directive{
+      "save", false,
+      [](Config&, const std::vector<std::string>& args) -> absl::Status {
+        if (args.size() == 1 && args[0].empty()) return absl::OkStatus();
+        return BadValue("strata does not write snapshots: only save \"\" is accepted");
+      },
+      [](const Config&) { return std::string(); }});
+  directives_.push_back(Directive{
+      "appendonly", false,
+      [](Config&, const std::vector<std::string>& args) -> absl::Status {
+        if (args.size() == 1 && IEquals(args[0], "no")) return absl::OkStatus();
+        return BadValue("strata does not write an append-only file: only appendonly no is accepted");
+      },
+      [](const Config&) { return std::string("no"); }});
+
+  client_output_buffer_limit_ = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+}
+
+Config::~Config() = default;
+
+const Config::Directive* Config::FindDirective(std::string_view name) const {
+  for (const Directive& d : directives_) {
+    if (IEquals(d.name, name)) return &d;
+  }
+  return nullptr;
+}
+
+absl::Status Config::Apply(const std::vector<std::string>& words, const std::string& origin) {
+  if (words.empty()) return absl::OkStatus();
+  if (IEquals(words[0], "include")) {
+    if (words.size() != 2) return BadValue(absl::StrCat(origin, ": include takes one file"));
+    return LoadFileAt(words[1], 1);
+  }
+  const Directive* d = FindDirective(words[0]);
+  if (d == nullptr) return BadValue(absl::StrCat(origin, ": Bad directive or wrong number of arguments: '", words[0], "'"));
+  std::vector<std::string> args(words.begin() + 1, words.end());
+  if (absl::Status s = d->set(*this, args); !s.ok()) {
+    return BadValue(absl::StrCat(origin, ": '", absl::StrJoin(words, " "), "': ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Config::LoadFile(const std::string& path) {
+  {
+    absl::MutexLock lock(&mu_);
+    config_file_ = path;
+  }
+  return LoadFileAt(path, 0);
+}
+
+absl::Status Config::LoadFileAt(const std::string& path, int depth) {
+  if (depth > kMaxIncludeDepth) return BadValue(absl::StrCat(path, ": include nested too deeply"));
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("Fatal error, can't open config file '", path, "': ", strerror(errno)));
+  std::string line;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    std::string_view trimmed = Std(absl::StripAsciiWhitespace(line));
+    if (trimmed.empty() || trimmed[0] == '#') continue;
+    const std::string origin = absl::StrCat(path, ":", line_number);
+    auto words = SplitConfigLine(trimmed);
+    if (!words.ok()) return BadValue(absl::StrCat(origin, ": ", words.status().message()));
+    if (IEquals((*words)[0], "include") && words->size() == 2) {
+      if (absl::Status s = LoadFileAt((*words)[1], depth + 1); !s.ok()) return s;
+      continue;
+    }
+    if (absl::Status s = Apply(*words, origin); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Config::LoadArgs(const std::vector<std::string>& args) {
+  size_t i = 0;
+  if (!args.empty() && !absl::StartsWith(args[0], "--")) {
+    if (absl::Status s = LoadFile(args[0]); !s.ok()) return s;
+    i = 1;
+  }
+  // "--name a b --other c": each "--" word starts a directive; the words up to the next one
+  // are its arguments (as redis-server reads its command line).
+  while (i < args.size()) {
+    if (!absl::StartsWith(args[i], "--") || args[i].size() == 2) {
+      return BadValue(absl::StrCat("command line: expected --directive, got '", args[i], "'"));
+    }
+    std::vector<std::string> words = {args[i].substr(2)};
+    ++i;
+    while (i < args.size() && !(absl::StartsWith(args[i], "--") && args[i].size() > 2)) words.push_back(args[i++]);
+    if (absl::Status s = Apply(words, "command line"); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, std::string>> Config::Get(const std::vector<std::string_view>& patterns) {
+  std::vector<std::pair<std::string, std::string>> result;
+  for (const Directive& d : directives_) {
+    for (std::string_view pattern : patterns) {
+      if (storage::GlobMatch(pattern, d.name, /*nocase=*/true)) {
+        result.emplace_back(d.name, d.get(*this));
+        break;
+      }
+    }
+  }
+  return result;
+}
+
+absl::Status Config::Set(std::string_view name, std::string_view value) {
+  const Directive* d = FindDirective(name);
+  if (d == nullptr) {
+    return BadValue(absl::StrCat("Unknown option or number of arguments for CONFIG SET - '", Absl(name), "'"));
+  }
+  if (!d->runtime_settable) {
+    return BadValue(absl::StrCat("CONFIG SET failed (possibly related to argument '", d->name,
+                                 "') - can't set immutable config"));
+  }
+  std::vector<std::string> args;
+  if (d->name == "bind" || d->name == "client-output-buffer-limit") {
+    auto words = SplitConfigLine(value);
+    if (words.ok()) args = *words;
+  } else {
+    args.emplace_back(value);
+  }
+  if (absl::Status s = d->set(*this, args); !s.ok()) {
+    return BadValue(absl::StrCat("CONFIG SET failed (possibly related to argument '", d->name, "') - ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Config::bind() const {
+  absl::MutexLock lock(&mu_);
+  return bind_;
+}
+std::string Config::requirepass() const {
+  absl::MutexLock lock(&mu_);
+  return requirepass_;
+}
+std::string Config::logfile() const {
+  absl::MutexLock lock(&mu_);
+  return logfile_;
+}
+std::string Config::pidfile() const {
+  absl::MutexLock lock(&mu_);
+  return pidfile_;
+}
+std::string Config::dir() const {
+  absl::MutexLock lock(&mu_);
+  return dir_;
+}
+std::string Config::notify_keyspace_events() const {
+  absl::MutexLock lock(&mu_);
+  return notify_keyspace_events_;
+}
+std::string Config::config_file() const {
+  absl::MutexLock lock(&mu_);
+  return config_file_;
+}
+void Config::WithLock(const std::function<void()>& fn) const {
+  absl::MutexLock lock(&mu_);
+  fn();
+}
+
+}  // namespace strata::server

@@ -1,0 +1,103 @@
+// Config: every directive strata accepts, parsed from redis.conf-syntax files and
+// `--directive value` arguments, readable and (where Redis allows) settable at run time.
+//
+// Contract (DESIGN.md section 5): the directive table in config.cc is the single list of
+// directives, their defaults, units and whether CONFIG SET may change them. Numeric settings are
+// atomics so any thread may read them without a lock; strings are behind the config's mutex.
+// An unknown directive or bad value is an error that names the file and line.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace strata::server {
+
+enum class MaxmemoryPolicy : int {
+  kNoEviction, kAllKeysLru, kAllKeysLfu, kAllKeysRandom, kVolatileLru, kVolatileLfu,
+  kVolatileRandom, kVolatileTtl,
+};
+
+enum class LogLevel : int { kDebug, kVerbose, kNotice, kWarning, kNothing };
+
+class Config {
+ public:
+  Config();
+  ~Config();
+
+  // Loads a config file (and the files it includes).
+  absl::Status LoadFile(const std::string& path);
+  // Applies one directive, as from a file line or a `--name value ...` argument. `origin`
+  // names where it came from for error messages ("strata.conf:12", "command line").
+  absl::Status Apply(const std::vector<std::string>& words, const std::string& origin);
+  // Parses argv after the program name: an optional config file, then --directive values.
+  absl::Status LoadArgs(const std::vector<std::string>& args);
+
+  // CONFIG GET: (name, value) for every directive matching any of the glob patterns.
+  std::vector<std::pair<std::string, std::string>> Get(const std::vector<std::string_view>& patterns);
+  // CONFIG SET of one directive at run time; errors use Redis's wording.
+  absl::Status Set(std::string_view name, std::string_view value);
+
+  // Numeric settings, readable from any thread.
+  std::atomic<int64_t> port{6379};
+  std::atomic<int64_t> maxclients{10000};
+  std::atomic<int64_t> timeout_seconds{0};
+  std::atomic<int64_t> tcp_keepalive{300};
+  std::atomic<int64_t> databases{16};
+  std::atomic<int64_t> maxmemory{0};
+  std::atomic<int> maxmemory_policy{static_cast<int>(MaxmemoryPolicy::kNoEviction)};
+  std::atomic<int64_t> maxmemory_samples{5};
+  std::atomic<int64_t> hz{10};
+  std::atomic<int64_t> active_expire_effort{1};
+  std::atomic<int> loglevel{static_cast<int>(LogLevel::kNotice)};
+  std::atomic<int64_t> proto_max_bulk_len{512LL * 1024 * 1024};
+  std::atomic<int64_t> client_query_buffer_limit{1024LL * 1024 * 1024};
+  std::atomic<int64_t> io_threads{0};  // 0: one per core
+  std::atomic<bool> protected_mode{true};
+  std::atomic<int64_t> tls_port{0};
+
+  // String settings.
+  std::vector<std::string> bind() const;
+  std::string requirepass() const;
+  std::string logfile() const;
+  std::string pidfile() const;
+  std::string dir() const;
+  std::string notify_keyspace_events() const;
+  std::string config_file() const;
+
+  // Runs `fn` under the config lock to read several strings consistently.
+  void WithLock(const std::function<void()>& fn) const;
+
+ private:
+  struct Directive;
+  const Directive* FindDirective(std::string_view name) const;
+  absl::Status LoadFileAt(const std::string& path, int depth);
+
+  mutable absl::Mutex mu_;
+  std::vector<std::string> bind_;
+  std::string requirepass_;
+  std::string logfile_;
+  std::string pidfile_;
+  std::string dir_;
+  std::string notify_keyspace_events_;
+  std::string client_output_buffer_limit_;
+  std::string tls_cert_file_, tls_key_file_, tls_ca_cert_file_;
+  std::string config_file_;
+  std::vector<Directive> directives_;
+};
+
+// Splits one config line into words with redis.conf quoting rules (same as inline commands).
+absl::StatusOr<std::vector<std::string>> SplitConfigLine(std::string_view line);
+
+// Parses a memory size with Redis's units: 1k=1000, 1kb=1024, m/mb, g/gb; plain bytes.
+absl::StatusOr<int64_t> ParseMemory(std::string_view text);
+
+}  // namespace strata::server

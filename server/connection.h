@@ -1,0 +1,120 @@
+// Connection: one client socket, its parser, its replies and its session state (db, RESP
+// version, auth, name).
+//
+// Contract: lives on one IoThread and is only touched there, except the fields in ClientInfo,
+// which CLIENT LIST / INFO on other threads read under info_mu_ or as atomics. It frees itself
+// in its close callback, after unregistering, so no other thread can still reach it.
+// Replies to one read are answered with one write: uv_try_write first, uv_write for the rest
+// from a buffer that lives until the write callback.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "protocol/reply_builder.h"
+#include "protocol/request_parser.h"
+#include "server/command.h"
+
+namespace strata::server {
+
+class IoThread;
+class Server;
+
+class Connection {
+ public:
+  Connection(IoThread& thread, uint64_t id, int64_t now_ms);
+  // Takes the accepted socket; false if libuv refused it (the caller closes the fd).
+  bool Open(int fd);
+
+  uint64_t id() const { return id_; }
+  IoThread& thread() { return thread_; }
+
+  // Session state used by commands (loop thread).
+  int db() const { return db_.load(std::memory_order_relaxed); }
+  void set_db(int db) { db_.store(db, std::memory_order_relaxed); }
+  bool resp3() const { return reply_.resp3(); }
+  void set_resp3(bool on) { reply_.set_resp3(on); resp_.store(on ? 3 : 2, std::memory_order_relaxed); }
+  bool authenticated() const { return authenticated_; }
+  void set_authenticated(bool on) { authenticated_ = on; }
+  bool no_evict() const { return no_evict_; }
+  void set_no_evict(bool on) { no_evict_ = on; }
+
+  std::string name() const;
+  void set_name(std::string name);
+  void set_lib_info(std::string_view field, std::string value);
+
+  // Finish the current replies, then close (QUIT, protocol errors, CLIENT KILL of self).
+  void CloseAfterReply() { close_after_reply_ = true; }
+  // Close now (any pending output is dropped).
+  void Close();
+
+  // Any thread: one line of CLIENT LIST for this client.
+  std::string DescribeForClientList(int64_t now_ms) const;
+  std::string peer_address() const { return peer_address_; }
+  std::string local_address() const { return local_address_; }
+  int64_t idle_ms(int64_t now_ms) const { return now_ms - last_interaction_ms_.load(std::memory_order_relaxed); }
+
+ private:
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWrite(uv_write_t* req, int status);
+  static void OnClose(uv_handle_t* handle);
+
+  // Parses and runs every complete command in [data, data+len); returns bytes consumed.
+  size_t ProcessInput(const char* data, size_t len);
+  void Execute(std::span<const std::string_view> args);
+  void Flush();
+  void KeepPartialInput(const char* data, size_t len);
+  void ResumeAfterWrite();
+
+  IoThread& thread_;
+  Server& server_;
+  const uint64_t id_;
+  uv_tcp_t handle_;
+  uv_write_t write_req_;
+  const int64_t created_ms_;
+
+  // Input: a partial command waits in pending_input_ (read directly into it when present).
+  std::unique_ptr<char[]> pending_input_;
+  size_t pending_capacity_ = 0;
+  size_t pending_size_ = 0;
+  bool reading_into_pending_ = false;
+  bool reading_paused_ = false;
+  protocol::RequestParser parser_;
+
+  // Output: replies of the current batch, and the bytes of a uv_write in flight.
+  std::string output_;
+  std::string in_flight_;
+  bool writing_ = false;
+  protocol::ReplyBuilder reply_;
+
+  std::vector<size_t> key_indexes_;
+  std::vector<std::string_view> keys_;
+
+  bool authenticated_ = true;
+  bool no_evict_ = false;
+  bool close_after_reply_ = false;
+  bool closing_ = false;
+
+  // Read by other threads (CLIENT LIST/INFO).
+  std::atomic<int> db_{0};
+  std::atomic<int> resp_{2};
+  std::atomic<int64_t> last_interaction_ms_;
+  std::atomic<const CommandSpec*> last_command_{nullptr};
+  std::atomic<size_t> query_buffer_bytes_{0};
+  std::atomic<size_t> output_bytes_{0};
+  std::string peer_address_;
+  std::string local_address_;
+  int fd_ = -1;
+  mutable absl::Mutex info_mu_;
+  std::string name_;
+  std::string lib_name_;
+  std::string lib_version_;
+};
+
+}  // namespace strata::server

@@ -1,0 +1,163 @@
+#include "server/io_thread.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "server/absl_compat.h"
+#include "server/connection.h"
+#include "server/errors.h"
+#include "server/server.h"
+
+namespace strata::server {
+
+namespace {
+// How often each loop checks its clients for `timeout`.
+constexpr uint64_t kTimerPeriodMs = 1000;
+}  // namespace
+
+IoThread::IoThread(Server& server, int index)
+    : server_(server), index_(index), shared_read_buffer_(std::make_unique<char[]>(kSharedReadBufferSize)) {
+  uv_loop_init(&loop_);
+  uv_loop_set_data(&loop_, &server_);
+  uv_async_init(&loop_, &mailbox_, OnMailbox);
+  mailbox_.data = this;
+  uv_timer_init(&loop_, &timer_);
+  timer_.data = this;
+}
+
+IoThread::~IoThread() {
+  Join();
+  uv_loop_close(&loop_);
+}
+
+void IoThread::Start() {
+  uv_timer_start(&timer_, OnTimer, kTimerPeriodMs, kTimerPeriodMs);
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+}
+
+void IoThread::Post(std::function<void()> task) {
+  {
+    absl::MutexLock lock(&mailbox_mu_);
+    if (stopping_) return;
+    mailbox_tasks_.push_back(std::move(task));
+  }
+  uv_async_send(&mailbox_);
+}
+
+void IoThread::Stop() {
+  {
+    absl::MutexLock lock(&mailbox_mu_);
+    if (stopping_) return;
+    mailbox_tasks_.push_back([this] { CloseEverything(); });
+    stopping_ = true;
+  }
+  uv_async_send(&mailbox_);
+}
+
+void IoThread::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void IoThread::OnMailbox(uv_async_t* handle) { static_cast<IoThread*>(handle->data)->RunMailbox(); }
+
+void IoThread::RunMailbox() {
+  std::vector<std::function<void()>> tasks;
+  {
+    absl::MutexLock lock(&mailbox_mu_);
+    tasks.swap(mailbox_tasks_);
+  }
+  for (auto& task : tasks) task();
+}
+
+void IoThread::CloseEverything() {
+  std::vector<Connection*> open;
+  for (auto& [id, c] : connections_) open.push_back(c);
+  for (Connection* c : open) c->Close();
+  for (auto& listener : listeners_) {
+    uv_poll_stop(listener.get());
+    uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), [](uv_handle_t* h) {
+      close(static_cast<int>(reinterpret_cast<intptr_t>(h->data)));
+    });
+  }
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&mailbox_), nullptr);
+  // The loop ends by itself once every handle above has finished closing.
+}
+
+void IoThread::AddListener(int fd) {
+  auto poll = std::make_unique<uv_poll_t>();
+  uv_poll_init(&loop_, poll.get(), fd);
+  poll->data = reinterpret_cast<void*>(static_cast<intptr_t>(fd));
+  uv_poll_start(poll.get(), UV_READABLE, OnListenerReadable);
+  listeners_.push_back(std::move(poll));
+}
+
+void IoThread::OnListenerReadable(uv_poll_t* handle, int status, int) {
+  if (status < 0) return;
+  const int listen_fd = static_cast<int>(reinterpret_cast<intptr_t>(handle->data));
+  Server& server = *static_cast<Server*>(uv_loop_get_data(handle->loop));
+  // Accept everything pending; deal sockets round-robin over the I/O threads.
+  IoThread& self = server.io_thread(0);
+  for (int accepted = 0; accepted < 1000; ++accepted) {
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+        server.logger().Warning(absl::StrCat("Accepting client connection: ", strerror(errno)));
+      }
+      return;
+    }
+    server.total_connections_received.fetch_add(1, std::memory_order_relaxed);
+    if (server.clients().size() >= static_cast<size_t>(server.config().maxclients.load())) {
+      // Redis answers the error before closing, so the client knows why.
+      std::string error = absl::StrCat("-", Absl(errors::kMaxClients), "\r\n");
+      ssize_t ignored = write(fd, error.data(), error.size());
+      (void)ignored;
+      close(fd);
+      server.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    IoThread& target = server.io_thread(self.next_thread_++ % server.io_thread_count());
+    if (&target == &self) {
+      self.AdoptSocket(fd);
+    } else {
+      target.Post([&target, fd] { target.AdoptSocket(fd); });
+    }
+  }
+}
+
+void IoThread::AdoptSocket(int fd) {
+  auto* connection = new Connection(*this, server_.NextClientId(), NowMs());
+  if (!connection->Open(fd)) {
+    close(fd);
+    return;
+  }
+  connections_[connection->id()] = connection;
+}
+
+void IoThread::Forget(Connection* connection) { connections_.erase(connection->id()); }
+
+Connection* IoThread::FindConnection(uint64_t id) {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second;
+}
+
+void IoThread::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<IoThread*>(handle->data);
+  const int64_t timeout_ms = self->server_.config().timeout_seconds.load() * 1000;
+  if (timeout_ms <= 0) return;
+  const int64_t now = NowMs();
+  std::vector<Connection*> idle;
+  for (auto& [id, c] : self->connections_) {
+    if (c->idle_ms(now) > timeout_ms) idle.push_back(c);
+  }
+  for (Connection* c : idle) {
+    self->server_.logger().Verbose("Closing idle client");
+    c->Close();
+  }
+}
+
+}  // namespace strata::server

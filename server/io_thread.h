@@ -1,0 +1,89 @@
+// IoThread: one libuv loop on its own thread, owning the connections handed to it.
+//
+// Contract: everything a connection does runs on its IoThread. Other threads reach a loop only
+// through Post(), whose task runs on the loop thread (the mailbox is a uv_async_t). Thread 0
+// also owns the listening sockets and deals accepted sockets round-robin to all threads.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
+namespace strata::server {
+
+class Server;
+class Connection;
+
+// Counters an IoThread writes alone and anyone may read.
+struct IoThreadStats {
+  std::atomic<uint64_t> commands_processed{0};
+  std::atomic<uint64_t> net_input_bytes{0};
+  std::atomic<uint64_t> net_output_bytes{0};
+
+  static void Bump(std::atomic<uint64_t>& counter, uint64_t n) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+class IoThread {
+ public:
+  IoThread(Server& server, int index);
+  ~IoThread();
+
+  int index() const { return index_; }
+  uv_loop_t* loop() { return &loop_; }
+  Server& server() { return server_; }
+  IoThreadStats& stats() { return stats_; }
+
+  // Starts the loop thread.
+  void Start();
+  // Runs `task` on the loop thread. Safe from any thread; dropped after Stop().
+  void Post(std::function<void()> task);
+  // Asks the loop to close every connection and exit; Join() waits for it.
+  void Stop();
+  void Join();
+
+  // Loop thread only: watch a listening socket (thread 0).
+  void AddListener(int fd);
+  // Loop thread only: start serving an accepted socket.
+  void AdoptSocket(int fd);
+
+  // Loop thread only: connection bookkeeping.
+  void Forget(Connection* connection);
+  Connection* FindConnection(uint64_t id);
+
+  // A scratch buffer for reads of connections that hold no partial command (loop thread only).
+  char* shared_read_buffer() { return shared_read_buffer_.get(); }
+  static constexpr size_t kSharedReadBufferSize = 64 * 1024;
+
+ private:
+  static void OnMailbox(uv_async_t* handle);
+  static void OnListenerReadable(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  void RunMailbox();
+  void CloseEverything();
+
+  Server& server_;
+  const int index_;
+  uv_loop_t loop_;
+  uv_async_t mailbox_;
+  uv_timer_t timer_;
+  std::thread thread_;
+  absl::Mutex mailbox_mu_;
+  std::vector<std::function<void()>> mailbox_tasks_;
+  bool stopping_ = false;
+  std::vector<std::unique_ptr<uv_poll_t>> listeners_;
+  absl::flat_hash_map<uint64_t, Connection*> connections_;
+  std::unique_ptr<char[]> shared_read_buffer_;
+  IoThreadStats stats_;
+  size_t next_thread_ = 0;  // round-robin target for accepted sockets
+};
+
+}  // namespace strata::server

@@ -1,0 +1,352 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/absl_compat.h"
+#include "server/connection.h"
+#include "server/memory.h"
+
+namespace strata::server {
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void ClientRegistry::Add(Connection* c) {
+  absl::MutexLock lock(&mu_);
+  clients_[c->id()] = c;
+}
+
+void ClientRegistry::Remove(Connection* c) {
+  absl::MutexLock lock(&mu_);
+  clients_.erase(c->id());
+}
+
+size_t ClientRegistry::size() const {
+  absl::MutexLock lock(&mu_);
+  return clients_.size();
+}
+
+void ClientRegistry::ForEach(const std::function<void(Connection&)>& fn) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<uint64_t, Connection*>> ordered(clients_.begin(), clients_.end());
+  std::sort(ordered.begin(), ordered.end());
+  for (auto& [id, c] : ordered) fn(*c);
+}
+
+Server::Server(Config& config, Logger& logger)
+    : config_(config), logger_(logger), start_time_ms_(NowMs()) {
+  std::random_device random;
+  for (int i = 0; i < 40; ++i) run_id_.push_back("0123456789abcdef"[random() % 16]);
+}
+
+Server::~Server() = default;
+
+absl::Status Server::Listen(std::vector<int>* fds) {
+  const int port = static_cast<int>(config_.port.load());
+  int bound = 0;
+  std::string failures;
+  for (const std::string& address : config_.bind()) {
+    sockaddr_storage addr{};
+    socklen_t len;
+    std::string host = address == "*" ? "0.0.0.0" : (address == "::*" ? "::" : address);
+    int family;
+    if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) == 0) {
+      family = AF_INET;
+      len = sizeof(sockaddr_in);
+    } else if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) == 0) {
+      family = AF_INET6;
+      len = sizeof(sockaddr_in6);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("Invalid bind address '", address, "'"));
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      absl::StrAppend(&failures, " ", address, ": ", strerror(errno));
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, 511) != 0) {
+      int error = errno;
+      close(fd);
+      // Like Redis's default "-::1": an address family the host lacks is skipped, a port in use
+      // is fatal.
+      if (error == EADDRNOTAVAIL || error == EAFNOSUPPORT) {
+        logger_.Warning(absl::StrCat("Could not create server TCP listening socket ", address, ":", port, ": ",
+                                     strerror(error), " (skipped)"));
+        continue;
+      }
+      return absl::UnavailableError(
+          absl::StrCat("Could not create server TCP listening socket ", address, ":", port, ": ", strerror(error)));
+    }
+    fds->push_back(fd);
+    ++bound;
+  }
+  if (bound == 0) return absl::UnavailableError(absl::StrCat("Failed listening on any address:", failures));
+  return absl::OkStatus();
+}
+
+int Server::Run() {
+  storage::KeyspaceOptions options;
+  options.databases = static_cast<int>(config_.databases.load());
+  keyspace_ = std::make_unique<storage::Keyspace>(options);
+
+  if (config_.tls_port.load() != 0) {
+    logger_.Warning("TLS is not supported by this build of strata (tls-port must be 0)");
+    return 1;
+  }
+  std::string dir = config_.dir();
+  if (!dir.empty() && chdir(dir.c_str()) != 0) {
+    logger_.Warning(absl::StrCat("Can't chdir to '", dir, "': ", strerror(errno)));
+    return 1;
+  }
+  std::vector<int> listen_fds;
+  if (absl::Status s = Listen(&listen_fds); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
+  std::string pidfile = config_.pidfile();
+  if (!pidfile.empty()) {
+    std::ofstream(pidfile) << getpid() << "\n";
+  }
+
+  int64_t threads = config_.io_threads.load();
+  if (threads <= 0) threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  config_.io_threads.store(threads);
+  for (int64_t i = 0; i < threads; ++i) io_threads_.push_back(std::make_unique<IoThread>(*this, static_cast<int>(i)));
+  for (auto& t : io_threads_) t->Start();
+  IoThread& acceptor = *io_threads_[0];
+  acceptor.Post([&acceptor, listen_fds] {
+    for (int fd : listen_fds) acceptor.AddListener(fd);
+  });
+
+  uv_loop_init(&main_loop_);
+  main_loop_.data = this;
+  uv_signal_init(&main_loop_, &sigint_);
+  uv_signal_init(&main_loop_, &sigterm_);
+  sigint_.data = sigterm_.data = this;
+  uv_signal_start(&sigint_, OnSignal, SIGINT);
+  uv_signal_start(&sigterm_, OnSignal, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+  uv_async_init(&main_loop_, &shutdown_async_, OnShutdownAsync);
+  shutdown_async_.data = this;
+  uv_timer_init(&main_loop_, &cron_timer_);
+  cron_timer_.data = this;
+  cron_hz_ = static_cast<int>(config_.hz.load());
+  uv_timer_start(&cron_timer_, OnCron, 1000 / cron_hz_, 1000 / cron_hz_);
+  last_sample_ms_ = NowMs();
+
+  logger_.Notice(absl::StrFormat("strata %s (Redis %s compatible) starting, pid=%d", kStrataVersion,
+                                 kRedisCompatVersion, getpid()));
+  logger_.Notice(absl::StrFormat("Server initialized: port=%d io-threads=%d shards=%d databases=%d",
+                                 config_.port.load(), threads, keyspace_->shard_count(), options.databases));
+  logger_.Notice("Ready to accept connections tcp");
+
+  uv_run(&main_loop_, UV_RUN_DEFAULT);
+
+  for (auto& t : io_threads_) t->Stop();
+  for (auto& t : io_threads_) t->Join();
+  io_threads_.clear();
+  uv_loop_close(&main_loop_);
+  if (!pidfile.empty()) unlink(pidfile.c_str());
+  keyspace_->FlushAll();
+  logger_.Notice("strata is now ready to exit, bye bye...");
+  return 0;
+}
+
+void Server::RequestShutdown() { uv_async_send(&shutdown_async_); }
+
+void Server::OnSignal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Server*>(handle->data);
+  self->logger_.Warning(absl::StrCat("Received ", signum == SIGINT ? "SIGINT" : "SIGTERM",
+                                     " scheduling shutdown..."));
+  self->RequestShutdown();
+}
+
+void Server::OnShutdownAsync(uv_async_t* handle) {
+  auto* self = static_cast<Server*>(handle->data);
+  self->logger_.Warning("User requested shutdown...");
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->sigterm_), nullptr);
+  uv_timer_stop(&self->cron_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->cron_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->shutdown_async_), nullptr);
+}
+
+void Server::OnCron(uv_timer_t* handle) { static_cast<Server*>(handle->data)->Cron(); }
+
+uint64_t Server::TotalCommands() {
+  uint64_t total = 0;
+  for (auto& t : io_threads_) total += t->stats().commands_processed.load(std::memory_order_relaxed);
+  return total;
+}
+
+// The periodic work, hz times a second. Active expiry gets a CPU budget of
+// (25 + 2 * (active-expire-effort - 1))% of each period, Redis's slow-cycle share.
+void Server::Cron() {
+  const int64_t now = NowMs();
+  const int64_t period_ns = 1000000000LL / cron_hz_;
+  const int64_t effort = config_.active_expire_effort.load();
+  const int64_t budget_ns = period_ns * (25 + 2 * (effort - 1)) / 100;
+  keyspace_->ActiveExpireCycle(now, MonotonicNs() + budget_ns);
+  ++expire_cycle_runs_;
+
+  const uint64_t commands = TotalCommands();
+  const int64_t elapsed = now - last_sample_ms_;
+  if (elapsed > 0) {
+    ops_samples_[ops_sample_index_] = (commands - last_sample_commands_) * 1000 / static_cast<uint64_t>(elapsed);
+    ops_sample_index_ = (ops_sample_index_ + 1) % kOpsSamples;
+    uint64_t sum = 0;
+    for (uint64_t s : ops_samples_) sum += s;
+    instantaneous_ops_.store(sum / kOpsSamples, std::memory_order_relaxed);
+  }
+  last_sample_commands_ = commands;
+  last_sample_ms_ = now;
+
+  const int hz = static_cast<int>(config_.hz.load());
+  if (hz != cron_hz_) {
+    cron_hz_ = hz;
+    uv_timer_set_repeat(&cron_timer_, static_cast<uint64_t>(1000 / cron_hz_));
+  }
+}
+
+void Server::ResetStats() {
+  keyspace_->ResetStats();
+  stats_commands_base_ = TotalCommands();
+  total_connections_received.store(0);
+  rejected_connections.store(0);
+}
+
+namespace {
+
+std::string HumanBytes(uint64_t n) {
+  const double d = static_cast<double>(n);
+  if (n < 1024) return absl::StrCat(n, "B");
+  if (n < 1024 * 1024) return absl::StrFormat("%.2fK", d / 1024);
+  if (n < 1024ULL * 1024 * 1024) return absl::StrFormat("%.2fM", d / (1024 * 1024));
+  return absl::StrFormat("%.2fG", d / (1024.0 * 1024 * 1024));
+}
+
+bool Wants(const std::vector<std::string>& sections, std::string_view name, bool in_default) {
+  if (sections.empty()) return in_default;
+  for (const std::string& s : sections) {
+    if (s == name || s == "all" || s == "everything" || (s == "default" && in_default)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Server::Info(const std::vector<std::string>& requested) {
+  std::vector<std::string> sections;
+  for (const std::string& s : requested) sections.push_back(absl::AsciiStrToLower(s));
+  std::string out;
+  const int64_t now = NowMs();
+  auto section = [&](std::string_view title) {
+    if (!out.empty()) out += "\r\n";
+    absl::StrAppend(&out, "# ", Absl(title), "\r\n");
+  };
+  if (Wants(sections, "server", true)) {
+    section("Server");
+    utsname name;
+    uname(&name);
+    absl::StrAppend(&out, "redis_version:", kRedisCompatVersion, "\r\nstrata_version:", kStrataVersion,
+                    "\r\nredis_mode:standalone\r\nos:", name.sysname, " ", name.release, " ", name.machine,
+                    "\r\narch_bits:64\r\nmultiplexing_api:epoll (libuv ", uv_version_string(), ")\r\n",
+                    "process_id:", getpid(), "\r\nrun_id:", run_id_, "\r\ntcp_port:", config_.port.load(),
+                    "\r\nuptime_in_seconds:", (now - start_time_ms_) / 1000,
+                    "\r\nuptime_in_days:", (now - start_time_ms_) / 86400000, "\r\nhz:", config_.hz.load(),
+                    "\r\nio_threads_active:", io_threads_.size(), "\r\nexecutable:/proc/", getpid(),
+                    "/exe\r\nconfig_file:", config_.config_file(), "\r\n");
+  }
+  if (Wants(sections, "clients", true)) {
+    section("Clients");
+    absl::StrAppend(&out, "connected_clients:", clients_.size(), "\r\nmaxclients:", config_.maxclients.load(),
+                    "\r\nblocked_clients:0\r\ntracking_clients:0\r\n");
+  }
+  if (Wants(sections, "memory", true)) {
+    section("Memory");
+    const uint64_t used = UsedMemory();
+    const uint64_t rss = ResidentMemory();
+    storage::KeyspaceStats ks = keyspace_->Stats();
+    const int64_t maxmemory = config_.maxmemory.load();
+    absl::StrAppend(&out, "used_memory:", used, "\r\nused_memory_human:", HumanBytes(used),
+                    "\r\nused_memory_rss:", rss, "\r\nused_memory_rss_human:", HumanBytes(rss),
+                    "\r\nused_memory_dataset:", ks.entry_bytes + ks.table_bytes,
+                    "\r\nused_memory_keys_bytes:", ks.entry_bytes, "\r\nused_memory_tables_bytes:", ks.table_bytes,
+                    "\r\nmaxmemory:", maxmemory, "\r\nmaxmemory_human:", HumanBytes(static_cast<uint64_t>(maxmemory)),
+                    "\r\nmaxmemory_policy:", config_.Get({"maxmemory-policy"})[0].second,
+                    "\r\nmem_fragmentation_ratio:", absl::StrFormat("%.2f", used ? double(rss) / double(used) : 0.0),
+                    "\r\nmem_allocator:", Absl(AllocatorName()), "\r\n");
+  }
+  if (Wants(sections, "persistence", true)) {
+    section("Persistence");
+    out += "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n"
+           "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n";
+  }
+  if (Wants(sections, "stats", true)) {
+    section("Stats");
+    storage::KeyspaceStats ks = keyspace_->Stats();
+    uint64_t input = 0, output = 0;
+    for (auto& t : io_threads_) {
+      input += t->stats().net_input_bytes.load(std::memory_order_relaxed);
+      output += t->stats().net_output_bytes.load(std::memory_order_relaxed);
+    }
+    absl::StrAppend(&out, "total_connections_received:", total_connections_received.load(),
+                    "\r\ntotal_commands_processed:", TotalCommands() - stats_commands_base_,
+                    "\r\ninstantaneous_ops_per_sec:", instantaneous_ops_.load(), "\r\ntotal_net_input_bytes:", input,
+                    "\r\ntotal_net_output_bytes:", output, "\r\nrejected_connections:", rejected_connections.load(),
+                    "\r\nexpired_keys:", ks.expired_keys, "\r\nevicted_keys:0\r\nkeyspace_hits:", ks.keyspace_hits,
+                    "\r\nkeyspace_misses:", ks.keyspace_misses, "\r\npubsub_channels:0\r\npubsub_patterns:0\r\n");
+  }
+  if (Wants(sections, "replication", true)) {
+    section("Replication");
+    out += "role:master\r\nconnected_slaves:0\r\n";
+  }
+  if (Wants(sections, "cpu", true)) {
+    section("CPU");
+    rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    auto seconds = [](const timeval& tv) { return absl::StrFormat("%d.%06d", tv.tv_sec, tv.tv_usec); };
+    absl::StrAppend(&out, "used_cpu_sys:", seconds(self.ru_stime), "\r\nused_cpu_user:", seconds(self.ru_utime),
+                    "\r\nused_cpu_sys_children:", seconds(children.ru_stime),
+                    "\r\nused_cpu_user_children:", seconds(children.ru_utime), "\r\n");
+  }
+  if (Wants(sections, "keyspace", true)) {
+    section("Keyspace");
+    std::vector<storage::DbInfo> dbs = keyspace_->DbInfos();
+    for (size_t i = 0; i < dbs.size(); ++i) {
+      if (dbs[i].keys == 0) continue;
+      absl::StrAppend(&out, "db", i, ":keys=", dbs[i].keys, ",expires=", dbs[i].expires, ",avg_ttl=0\r\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace strata::server

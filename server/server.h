@@ -1,0 +1,109 @@
+// Server: the process. Owns the configuration, the keyspace, the command table and the I/O
+// threads, and runs the periodic tasks (active expiry, ops/sec sampling) on the main thread's
+// loop, which also handles SIGINT/SIGTERM.
+//
+// Contract: made once in main; everything else reaches shared state through it. Methods marked
+// "any thread" are safe from the I/O threads.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "server/command.h"
+#include "server/config.h"
+#include "server/io_thread.h"
+#include "server/logger.h"
+#include "storage/keyspace.h"
+
+namespace strata::server {
+
+inline constexpr char kStrataVersion[] = "0.1.0";
+// The Redis version strata answers as (HELLO, INFO), so clients enable the features it has.
+inline constexpr char kRedisCompatVersion[] = "7.0.15";
+
+// Registry of live clients, for CLIENT LIST/KILL and connected_clients (any thread).
+class ClientRegistry {
+ public:
+  void Add(Connection* c);
+  void Remove(Connection* c);
+  size_t size() const;
+  // Runs fn on every client under the registry lock (the clients cannot go away meanwhile).
+  void ForEach(const std::function<void(Connection&)>& fn) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, Connection*> clients_;
+};
+
+class Server {
+ public:
+  Server(Config& config, Logger& logger);
+  ~Server();
+
+  // Binds, starts the I/O threads and serves until shutdown. Returns the exit code.
+  int Run();
+  // Any thread: begin a graceful shutdown.
+  void RequestShutdown();
+
+  Config& config() { return config_; }
+  Logger& logger() { return logger_; }
+  storage::Keyspace& keyspace() { return *keyspace_; }
+  const CommandTable& commands() const { return commands_; }
+  ClientRegistry& clients() { return clients_; }
+  IoThread& io_thread(size_t i) { return *io_threads_[i]; }
+  size_t io_thread_count() const { return io_threads_.size(); }
+
+  uint64_t NextClientId() { return next_client_id_.fetch_add(1, std::memory_order_relaxed); }
+  // Any thread: the INFO text for the requested sections ("default" when empty).
+  std::string Info(const std::vector<std::string>& sections);
+  void ResetStats();
+
+  std::atomic<uint64_t> total_connections_received{0};
+  std::atomic<uint64_t> rejected_connections{0};
+
+ private:
+  static void OnSignal(uv_signal_t* handle, int signum);
+  static void OnCron(uv_timer_t* handle);
+  static void OnShutdownAsync(uv_async_t* handle);
+  absl::Status Listen(std::vector<int>* fds);
+  void Cron();
+  uint64_t TotalCommands();
+
+  Config& config_;
+  Logger& logger_;
+  std::unique_ptr<storage::Keyspace> keyspace_;
+  CommandTable commands_;
+  ClientRegistry clients_;
+  std::vector<std::unique_ptr<IoThread>> io_threads_;
+  std::atomic<uint64_t> next_client_id_{1};
+
+  uv_loop_t main_loop_;
+  uv_signal_t sigint_, sigterm_;
+  uv_timer_t cron_timer_;
+  uv_async_t shutdown_async_;
+
+  const int64_t start_time_ms_;
+  std::string run_id_;
+  int cron_hz_ = 10;
+  // Instantaneous ops/sec: Redis's 16-sample ring of (commands, time) deltas.
+  static constexpr int kOpsSamples = 16;
+  uint64_t ops_samples_[kOpsSamples] = {};
+  int ops_sample_index_ = 0;
+  uint64_t last_sample_commands_ = 0;
+  int64_t last_sample_ms_ = 0;
+  std::atomic<uint64_t> instantaneous_ops_{0};
+  uint64_t stats_commands_base_ = 0;
+  uint64_t expire_cycle_runs_ = 0;
+};
+
+int64_t NowMs();
+int64_t MonotonicNs();
+
+}  // namespace strata::server

@@ -1,0 +1,354 @@
+#include "storage/keyspace.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace strata::storage {
+
+// Active expiry
+// -------------
+// Lazy expiry alone would keep keys that are never read again forever, so a periodic cycle
+// reclaims them, on Redis's adaptive-sampling model (expire.c): for one shard and database at a
+// time, draw kExpireSamplesPerLoop random keys among those with a TTL, delete the expired ones,
+// and if more than kExpireAcceptableStalePercent of the sample was expired, the table probably
+// holds many more, so sample it again. The caller bounds the whole cycle with a deadline (its
+// CPU budget), and the cycle resumes at the next shard the following time.
+//
+// Worked example: 100,000 keys with a TTL, 30,000 of them expired. A sample of 20 finds about 6
+// expired (30% > 10%), so the loop repeats; as the table is cleaned the expired share drops
+// under 10% and the cycle moves on, leaving at most ~10% stale keys in memory, which lookups
+// reclaim lazily anyway.
+namespace {
+
+constexpr int kExpireSamplesPerLoop = 20;
+constexpr int kExpireAcceptableStalePercent = 10;
+
+int64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+uint32_t AccessClock(int64_t now_ms) { return static_cast<uint32_t>(now_ms / 1000); }
+
+bool IsExpired(const Entry& e, int64_t now_ms) { return e.has_expiry() && e.expire_at_ms() <= now_ms; }
+
+void AddVolatile(Table& table, Entry* entry) {
+  entry->set_volatile_slot(static_cast<uint32_t>(table.volatile_entries.size()));
+  table.volatile_entries.push_back(entry);
+}
+
+void RemoveVolatile(Table& table, Entry* entry) {
+  uint32_t slot = entry->volatile_slot();
+  Entry* last = table.volatile_entries.back();
+  table.volatile_entries[slot] = last;
+  last->set_volatile_slot(slot);
+  table.volatile_entries.pop_back();
+}
+
+}  // namespace
+
+uint64_t Shard::NextRandom() {
+  // xorshift64*: quality is ample for sampling, and it is one multiply.
+  random_state_ ^= random_state_ >> 12;
+  random_state_ ^= random_state_ << 25;
+  random_state_ ^= random_state_ >> 27;
+  return random_state_ * 2685821657736338717ULL;
+}
+
+Entry* CloneEntry(const Entry& from, std::string_view new_key) {
+  return Entry::NewString(new_key, from.string_value(), from.expire_at_ms(),
+                          static_cast<uint8_t>(from.flags() & ~Entry::kHasExpiry));
+}
+
+Keyspace::Keyspace(KeyspaceOptions options) : options_(options), shard_shift_(64 - options.shard_bits) {
+  const size_t count = size_t{1} << options.shard_bits;
+  shards_.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    shards_.push_back(std::make_unique<Shard>(options.databases, 0x9E3779B97F4A7C15ULL * (i + 1)));
+  }
+}
+
+Keyspace::~Keyspace() { FlushAll(); }
+
+void Keyspace::ReleaseEntry(Shard& shard, Entry* entry) {
+  shard.entry_bytes.Add(0 - entry->AllocatedSize());
+  Entry::Free(entry);
+}
+
+uint64_t Keyspace::DbSize(int db) {
+  uint64_t total = 0;
+  for (auto& shard : shards_) {
+    absl::MutexLock lock(&shard->mu);
+    total += shard->table(db).dict.size();
+  }
+  return total;
+}
+
+std::vector<DbInfo> Keyspace::DbInfos() {
+  std::vector<DbInfo> infos(static_cast<size_t>(options_.databases));
+  for (auto& shard : shards_) {
+    absl::MutexLock lock(&shard->mu);
+    for (int db = 0; db < options_.databases; ++db) {
+      infos[static_cast<size_t>(db)].keys += shard->table(db).dict.size();
+      infos[static_cast<size_t>(db)].expires += shard->table(db).volatile_entries.size();
+    }
+  }
+  return infos;
+}
+
+KeyspaceStats Keyspace::Stats() {
+  KeyspaceStats stats;
+  for (auto& shard : shards_) {
+    stats.expired_keys += shard->expired_keys.Get();
+    stats.keyspace_hits += shard->keyspace_hits.Get();
+    stats.keyspace_misses += shard->keyspace_misses.Get();
+    stats.entry_bytes += shard->entry_bytes.Get();
+    absl::MutexLock lock(&shard->mu);
+    for (Table& table : shard->tables()) {
+      stats.table_bytes += table.dict.overhead_bytes() + table.volatile_entries.capacity() * sizeof(Entry*);
+    }
+  }
+  return stats;
+}
+
+void Keyspace::ResetStats() {
+  for (auto& shard : shards_) {
+    shard->expired_keys.Reset();
+    shard->keyspace_hits.Reset();
+    shard->keyspace_misses.Reset();
+  }
+}
+
+void Keyspace::FlushDb(int db) {
+  for (auto& shard : shards_) {
+    Table detached;
+    {
+      absl::MutexLock lock(&shard->mu);
+      std::swap(detached, shard->table(db));
+    }
+    // Free outside the lock: a large flush does not stall this shard's other commands.
+    detached.dict.Clear([&](Entry* e) { ReleaseEntry(*shard, e); });
+  }
+}
+
+void Keyspace::FlushAll() {
+  for (int db = 0; db < options_.databases; ++db) FlushDb(db);
+}
+
+void Keyspace::SwapDb(int a, int b) {
+  // All shards at once, so no command sees one database half swapped.
+  for (auto& shard : shards_) shard->mu.Lock();
+  for (auto& shard : shards_) std::swap(shard->table(a), shard->table(b));
+  for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.Unlock();
+}
+
+// The SCAN cursor: low kShardCursorBits bits name the shard, the rest is that shard's Dict
+// cursor. Shard by shard, each walked to completion, keeps Dict's no-miss guarantee.
+ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
+                          const std::function<bool(const Entry&)>& filter) {
+  ScanResult result;
+  const int shard_bits = options_.shard_bits;
+  size_t shard_index = static_cast<size_t>(cursor & ((uint64_t{1} << shard_bits) - 1));
+  uint64_t dict_cursor = cursor >> shard_bits;
+  if (count == 0) count = 10;
+  size_t budget = count * 10;  // buckets to visit at most, as Redis bounds an empty-ish table
+  while (shard_index < shards_.size()) {
+    Shard& shard = *shards_[shard_index];
+    {
+      absl::MutexLock lock(&shard.mu);
+      Dict& dict = shard.table(db).dict;
+      while (dict.size() > 0) {
+        dict_cursor = dict.Scan(dict_cursor, 1, [&](Entry* e) {
+          if (!IsExpired(*e, now_ms) && filter(*e)) result.keys.emplace_back(e->key());
+        });
+        if (budget > 0) --budget;
+        if (dict_cursor == 0 || result.keys.size() >= count || budget == 0) break;
+      }
+      if (dict.size() == 0) dict_cursor = 0;
+    }
+    if (dict_cursor == 0) ++shard_index;
+    if (result.keys.size() >= count || budget == 0) break;
+  }
+  if (shard_index >= shards_.size()) {
+    result.next_cursor = 0;
+  } else {
+    // The "dict cursor 0 of shard 0" state is the start, so it cannot be a continuation; a
+    // continuation at the start of shard 0 cannot happen because shard 0 is then finished.
+    result.next_cursor = (dict_cursor << shard_bits) | shard_index;
+  }
+  return result;
+}
+
+void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn) {
+  for (auto& shard : shards_) {
+    absl::MutexLock lock(&shard->mu);
+    shard->table(db).dict.Scan(0, SIZE_MAX, [&](Entry* e) {
+      if (!IsExpired(*e, now_ms)) fn(*e);
+    });
+  }
+}
+
+bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
+  // Pick shards at random in proportion to nothing in particular (sizes are not known without
+  // locking all); retry a bounded number of times, then fall back to a full pass.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    uint64_t random = shards_[0]->NextRandom() ^ static_cast<uint64_t>(MonotonicNanos());
+    Shard& shard = *shards_[random % shards_.size()];
+    absl::MutexLock lock(&shard.mu);
+    Table& table = shard.table(db);
+    Entry* e = table.dict.RandomEntry(shard.NextRandom());
+    if (e != nullptr && !IsExpired(*e, now_ms)) {
+      *key = std::string(e->key());
+      return true;
+    }
+  }
+  bool found = false;
+  ForEachKey(db, now_ms, [&](const Entry& e) {
+    if (!found) {
+      *key = std::string(e.key());
+      found = true;
+    }
+  });
+  return found;
+}
+
+uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
+  uint64_t reclaimed = 0;
+  const size_t start = expire_cursor_.load(std::memory_order_relaxed);
+  size_t visited = 0;
+  for (; visited < shards_.size(); ++visited) {
+    const size_t index = (start + visited) % shards_.size();
+    Shard& shard = *shards_[index];
+    absl::MutexLock lock(&shard.mu);
+    for (int db = 0; db < options_.databases; ++db) {
+      Table& table = shard.table(db);
+      while (!table.volatile_entries.empty()) {
+        int expired = 0;
+        const int samples = std::min<int>(kExpireSamplesPerLoop, static_cast<int>(table.volatile_entries.size()));
+        for (int i = 0; i < samples && !table.volatile_entries.empty(); ++i) {
+          Entry* e = table.volatile_entries[shard.NextRandom() % table.volatile_entries.size()];
+          if (e->expire_at_ms() <= now_ms) {
+            RemoveVolatile(table, e);
+            table.dict.Remove(e->key(), HashKey(e->key()));
+            ReleaseEntry(shard, e);
+            shard.expired_keys.Add();
+            ++expired;
+          }
+        }
+        reclaimed += static_cast<uint64_t>(expired);
+        if (expired * 100 <= samples * kExpireAcceptableStalePercent) break;
+        if (MonotonicNanos() > deadline_ns) break;
+      }
+      table.dict.MaybeShrink();
+    }
+    if (MonotonicNanos() > deadline_ns) {
+      ++visited;
+      break;
+    }
+  }
+  expire_cursor_.store((start + visited) % shards_.size(), std::memory_order_relaxed);
+  return reclaimed;
+}
+
+Transaction::Transaction(Keyspace& keyspace, int db, std::span<const std::string_view> keys, int64_t now_ms)
+    : keyspace_(keyspace), db_(db), now_ms_(now_ms) {
+  for (std::string_view key : keys) locked_.push_back(static_cast<uint32_t>(keyspace.ShardIndex(HashKey(key))));
+  if (locked_.size() > 1) {
+    std::sort(locked_.begin(), locked_.end());
+    locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
+  }
+  for (uint32_t index : locked_) keyspace_.shard(index).mu.Lock();
+}
+
+Transaction::~Transaction() {
+  for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) keyspace_.shard(*it).mu.Unlock();
+}
+
+void Transaction::Unlink(Shard& shard, Table& table, Entry* entry) {
+  if (entry->has_expiry()) RemoveVolatile(table, entry);
+  table.dict.Remove(entry->key(), HashKey(entry->key()));
+}
+
+Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touch) {
+  const uint64_t hash = HashKey(key);
+  Shard& shard = ShardFor(hash);
+  Table& table = shard.table(db);
+  Entry* e = table.dict.Find(key, hash);
+  if (e != nullptr && IsExpired(*e, now_ms_)) {
+    if (e->has_expiry()) RemoveVolatile(table, e);
+    table.dict.Remove(key, hash);
+    keyspace_.ReleaseEntry(shard, e);
+    shard.expired_keys.Add();
+    e = nullptr;
+  }
+  if (count_hit) (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
+  if (e != nullptr && touch) e->set_access_clock(AccessClock(now_ms_));
+  return e;
+}
+
+void Transaction::Store(int db, Entry* entry) {
+  const std::string_view key = entry->key();
+  const uint64_t hash = HashKey(key);
+  Shard& shard = ShardFor(hash);
+  Table& table = shard.table(db);
+  entry->set_access_clock(AccessClock(now_ms_));
+  shard.entry_bytes.Add(entry->AllocatedSize());
+  Entry* existing = table.dict.Find(key, hash);
+  if (existing != nullptr) {
+    if (existing->has_expiry()) RemoveVolatile(table, existing);
+    table.dict.Replace(existing, entry, hash);
+    keyspace_.ReleaseEntry(shard, existing);
+  } else {
+    table.dict.Insert(entry, hash);
+  }
+  if (entry->has_expiry()) AddVolatile(table, entry);
+}
+
+Entry* Transaction::SetString(std::string_view key, std::string_view value, int64_t expire_at_ms, uint8_t flags) {
+  Entry* entry = Entry::NewString(key, value, expire_at_ms, flags);
+  Store(entry);
+  return entry;
+}
+
+bool Transaction::Delete(int db, std::string_view key) {
+  Entry* e = Detach(db, key);
+  if (e == nullptr) return false;
+  Discard(e);
+  return true;
+}
+
+Entry* Transaction::Detach(int db, std::string_view key) {
+  Entry* e = Find(db, key, false, false);
+  if (e == nullptr) return nullptr;
+  const uint64_t hash = HashKey(key);
+  Shard& shard = ShardFor(hash);
+  Unlink(shard, shard.table(db), e);
+  shard.entry_bytes.Add(0 - e->AllocatedSize());
+  return e;
+}
+
+void Transaction::Discard(Entry* entry) { Entry::Free(entry); }
+
+Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {
+  const uint64_t hash = HashKey(entry->key());
+  Shard& shard = ShardFor(hash);
+  Table& table = shard.table(db_);
+  if (entry->has_expiry() && expire_at_ms != Entry::kNoExpiry) {
+    entry->set_expire_at_ms(expire_at_ms);  // the block is already there: no reallocation
+    return entry;
+  }
+  if (!entry->has_expiry() && expire_at_ms == Entry::kNoExpiry) return entry;
+  Entry* replacement = Entry::WithExpiry(entry, expire_at_ms);
+  replacement->set_access_clock(entry->access_clock());
+  if (entry->has_expiry()) RemoveVolatile(table, entry);
+  table.dict.Replace(entry, replacement, hash);
+  shard.entry_bytes.Add(replacement->AllocatedSize());
+  keyspace_.ReleaseEntry(shard, entry);
+  if (replacement->has_expiry()) AddVolatile(table, replacement);
+  return replacement;
+}
+
+}  // namespace strata::storage

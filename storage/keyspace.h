@@ -1,0 +1,193 @@
+// Keyspace: every database's keys, split over shards that are locked independently.
+//
+// Threading contract (DESIGN.md section 4): a key lives in the shard chosen by the top bits of
+// its hash, in every database. A command takes a Transaction, which locks the shards of its keys
+// in ascending order (so multi-key commands are atomic and never deadlock), runs, and unlocks.
+// Keyspace-wide calls (DbSize, Scan, FlushAll, SwapDb...) lock shards themselves and must not be
+// called while a Transaction is alive on the same thread.
+//
+// Expiry: an expired key is deleted when a lookup meets it (lazy expiry) and by
+// ActiveExpireCycle, which samples each shard's keys-with-TTL (see keyspace.cc for the essay).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/dict.h"
+#include "storage/entry.h"
+
+namespace strata::storage {
+
+struct KeyspaceOptions {
+  int databases = 16;
+  int shard_bits = 8;  // 256 shards
+};
+
+// A counter written by one thread at a time (under a shard lock) and read by any.
+class ShardCounter {
+ public:
+  void Add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t Get() const { return value_.load(std::memory_order_relaxed); }
+  void Reset() { value_.store(0, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+// One database's part of one shard.
+struct Table {
+  Dict dict;
+  // The entries that have a TTL, for the active expiry sampler; each such entry stores its
+  // index here (Entry::volatile_slot) so removal is O(1).
+  std::vector<Entry*> volatile_entries;
+};
+
+class Shard {
+ public:
+  explicit Shard(int databases, uint64_t seed) : tables_(static_cast<size_t>(databases)), random_state_(seed | 1) {}
+
+  absl::Mutex mu;
+
+  Table& table(int db) { return tables_[static_cast<size_t>(db)]; }
+  std::vector<Table>& tables() { return tables_; }
+  uint64_t NextRandom();
+
+  // Bytes held by entries in this shard (bucket arrays are counted separately).
+  ShardCounter entry_bytes;
+  ShardCounter expired_keys;
+  ShardCounter keyspace_hits;
+  ShardCounter keyspace_misses;
+
+ private:
+  std::vector<Table> tables_;
+  uint64_t random_state_;
+};
+
+struct DbInfo {
+  uint64_t keys = 0;
+  uint64_t expires = 0;
+};
+
+struct KeyspaceStats {
+  uint64_t expired_keys = 0;
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
+  uint64_t entry_bytes = 0;
+  uint64_t table_bytes = 0;
+};
+
+struct ScanResult {
+  uint64_t next_cursor = 0;
+  std::vector<std::string> keys;
+};
+
+class Keyspace {
+ public:
+  explicit Keyspace(KeyspaceOptions options = {});
+  ~Keyspace();
+  Keyspace(const Keyspace&) = delete;
+  Keyspace& operator=(const Keyspace&) = delete;
+
+  int databases() const { return options_.databases; }
+  size_t shard_count() const { return shards_.size(); }
+  size_t ShardIndex(uint64_t hash) const { return static_cast<size_t>(hash >> shard_shift_); }
+  Shard& shard(size_t index) { return *shards_[index]; }
+
+  // Keys in one database (expired keys not yet reclaimed included, as in Redis).
+  uint64_t DbSize(int db);
+  std::vector<DbInfo> DbInfos();
+  KeyspaceStats Stats();
+  void ResetStats();
+
+  void FlushDb(int db);
+  void FlushAll();
+  void SwapDb(int a, int b);
+
+  // Walks database `db` from `cursor` (0 starts), returning up to about `count` live keys that
+  // pass `filter` and the cursor to continue from (0: done). Every key present for the whole
+  // walk is returned at least once.
+  ScanResult Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
+                  const std::function<bool(const Entry&)>& filter);
+  // Calls fn on every live key of `db`, one shard lock at a time.
+  void ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn);
+  // A random live key, or "" with found=false.
+  bool RandomKey(int db, int64_t now_ms, std::string* key);
+
+  // Reclaims expired keys by sampling, until `deadline_ns` (CLOCK_MONOTONIC) passes or few
+  // expired keys are left. Returns how many were reclaimed.
+  uint64_t ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns);
+
+  // Frees an entry and its accounting; the caller has unlinked it from its table.
+  void ReleaseEntry(Shard& shard, Entry* entry);
+
+ private:
+  KeyspaceOptions options_;
+  int shard_shift_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<size_t> expire_cursor_{0};
+};
+
+// Transaction: the shards of a command's keys, locked for the life of the object, and the
+// operations on those keys. Every key passed to a method must be among the keys given to the
+// constructor (or share a shard with one). now_ms is the command's clock for expiry decisions.
+class Transaction {
+ public:
+  Transaction(Keyspace& keyspace, int db, std::span<const std::string_view> keys, int64_t now_ms);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  int db() const { return db_; }
+  int64_t now_ms() const { return now_ms_; }
+  Keyspace& keyspace() { return keyspace_; }
+
+  // Lookup as a read (Redis's lookupKeyRead): lazy expiry, counts a hit or miss, touches the
+  // access clock. nullptr when absent.
+  Entry* FindForRead(std::string_view key) { return Find(db_, key, true, true); }
+  // Lookup as a write or existence check: lazy expiry, no hit/miss counting.
+  Entry* FindForWrite(std::string_view key) { return Find(db_, key, false, true); }
+  // Lookup that does not change the access clock (OBJECT IDLETIME, TTL...).
+  Entry* Peek(std::string_view key) { return Find(db_, key, false, false); }
+  Entry* Find(int db, std::string_view key, bool count_hit, bool touch);
+
+  // Stores `entry` under its key in `db`, replacing (and freeing) whatever was there.
+  void Store(int db, Entry* entry);
+  void Store(Entry* entry) { Store(db_, entry); }
+  Entry* SetString(std::string_view key, std::string_view value, int64_t expire_at_ms,
+                   uint8_t flags = 0);
+
+  // Removes the key; false when it was absent (or expired).
+  bool Delete(int db, std::string_view key);
+  bool Delete(std::string_view key) { return Delete(db_, key); }
+  // Removes and returns the entry without freeing it (RENAME, MOVE); nullptr when absent.
+  Entry* Detach(int db, std::string_view key);
+
+  // Gives `entry` (in the current db) a new expiry (Entry::kNoExpiry removes it). Returns the
+  // entry that now holds the key, which may be a new allocation.
+  Entry* SetExpiry(Entry* entry, int64_t expire_at_ms);
+
+  // Frees an entry that is not in any table.
+  void Discard(Entry* entry);
+
+ private:
+  Shard& ShardFor(uint64_t hash) { return keyspace_.shard(keyspace_.ShardIndex(hash)); }
+  void Unlink(Shard& shard, Table& table, Entry* entry);
+
+  Keyspace& keyspace_;
+  int db_;
+  int64_t now_ms_;
+  absl::InlinedVector<uint32_t, 4> locked_;
+};
+
+// Makes a copy of `from` under a new key (COPY, RENAME across keys), expiry included.
+Entry* CloneEntry(const Entry& from, std::string_view new_key);
+
+}  // namespace strata::storage
