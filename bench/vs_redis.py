@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""strata vs Debian's redis-server, side by side, on the same load (issue: foundation benchmark).
+
+Each server runs pinned to one core, redis-benchmark to the other. Rounds alternate the two
+servers so drift on this shared machine hits both alike. Printed per metric: strata, redis and
+the ratio strata/redis (throughput: higher is better; latency, CPU and bytes: lower is better).
+
+  - SET and GET with 50 clients at pipeline 1 and 16: ops/s, p50 and p99 (ms), and the server's
+    CPU seconds per million requests (utime+stime from /proc/PID/stat around the run).
+  - Memory: bytes per key after loading 1,000,000 keys with 32-byte values through
+    redis-cli --pipe (used_memory and RSS, each minus the empty server's).
+
+Only 127.0.0.1 is used; every process started here is stopped by its PID.
+"""
+import argparse
+import csv
+import io
+import os
+import pathlib
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server on port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"server on port {port} did not start")
+
+
+class Server:
+    def __init__(self, kind, strata_binary, server_core, workdir):
+        self.kind = kind
+        self.port = free_port()
+        if kind == "strata":
+            argv = [strata_binary, "--port", str(self.port), "--bind", "127.0.0.1", "--io-threads", "1"]
+        else:
+            argv = ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--dir", workdir]
+        self.proc = subprocess.Popen(["taskset", "-c", str(server_core), *argv],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(self.port, self.proc)
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_bytes(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def info(self, field):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "info", "memory"], capture_output=True,
+                             text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split(":", 1)[1])
+        raise KeyError(field)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def run_load(server, test, pipeline, requests, clients, client_core):
+    before = server.cpu_seconds()
+    out = subprocess.run(
+        ["taskset", "-c", str(client_core), "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
+         "-t", test, "-n", str(requests), "-c", str(clients), "-P", str(pipeline), "-d", "32",
+         "-r", "100000", "--csv", "-q"],
+        capture_output=True, text=True, check=True, timeout=300).stdout
+    cpu = server.cpu_seconds() - before
+    rows = list(csv.DictReader(io.StringIO(out)))
+    row = rows[0]
+    return {"ops": float(row["rps"]), "p50": float(row["p50_latency_ms"]), "p99": float(row["p99_latency_ms"]),
+            "cpu_per_m": cpu / requests * 1e6}
+
+
+def write_mass_insert(path, keys, value_size):
+    value = b"v" * value_size
+    with open(path, "wb") as f:
+        for i in range(keys):
+            key = b"key:%012d" % i
+            f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
+
+
+def memory_per_key(server, keys, insert_file):
+    time.sleep(0.3)
+    used0, rss0 = server.info("used_memory"), server.rss_bytes()
+    with open(insert_file, "rb") as f:
+        out = subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], stdin=f, capture_output=True,
+                             text=True, timeout=600)
+    if "errors: 0" not in out.stdout:
+        sys.exit(f"mass insert into {server.kind} failed: {out.stdout} {out.stderr}")
+    time.sleep(0.5)
+    return {"used_per_key": (server.info("used_memory") - used0) / keys,
+            "rss_per_key": (server.rss_bytes() - rss0) / keys}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--strata", default=str(ROOT / "build" / "strata-server"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests-p1", type=int, default=200000)
+    parser.add_argument("--requests-p16", type=int, default=1000000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--keys", type=int, default=1000000)
+    parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument("--client-core", type=int, default=1)
+    args = parser.parse_args()
+
+    results = {kind: {} for kind in ("strata", "redis")}
+    with tempfile.TemporaryDirectory() as workdir:
+        for round_index in range(args.rounds):
+            order = ("strata", "redis") if round_index % 2 == 0 else ("redis", "strata")
+            for kind in order:
+                server = Server(kind, args.strata, args.server_core, workdir)
+                try:
+                    for pipeline, requests in ((1, args.requests_p1), (16, args.requests_p16)):
+                        for test in ("set", "get"):
+                            r = run_load(server, test, pipeline, requests, args.clients, args.client_core)
+                            results[kind].setdefault((test, pipeline), []).append(r)
+                finally:
+                    server.stop()
+            print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
+
+        insert_file = os.path.join(workdir, "mass-insert.resp")
+        write_mass_insert(insert_file, args.keys, 32)
+        memory = {}
+        for kind in ("strata", "redis"):
+            server = Server(kind, args.strata, args.server_core, workdir)
+            try:
+                memory[kind] = memory_per_key(server, args.keys, insert_file)
+            finally:
+                server.stop()
+
+    def median(kind, key, metric):
+        return statistics.median(r[metric] for r in results[kind][key])
+
+    print(f"\nstrata vs redis-server {subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.split()[2]}"
+          f" — {args.clients} clients, 32-byte values, median of {args.rounds} rounds, servers on core "
+          f"{args.server_core}, redis-benchmark on core {args.client_core}\n")
+    header = f"{'test':<10}{'pipeline':>9}  {'metric':<14}{'strata':>14}{'redis':>14}{'ratio':>9}"
+    print(header)
+    print("-" * len(header))
+    for (test, pipeline) in results["strata"]:
+        for metric, label, fmt in (("ops", "ops/s", "{:.0f}"), ("p50", "p50 ms", "{:.3f}"), ("p99", "p99 ms", "{:.3f}"),
+                                   ("cpu_per_m", "cpu s/M req", "{:.2f}")):
+            s = median("strata", (test, pipeline), metric)
+            r = median("redis", (test, pipeline), metric)
+            ratio = s / r if r else float("nan")
+            print(f"{test.upper():<10}{pipeline:>9}  {label:<14}{fmt.format(s):>14}{fmt.format(r):>14}{ratio:>9.2f}")
+    print()
+    for metric, label in (("used_per_key", "used_memory bytes/key"), ("rss_per_key", "RSS bytes/key")):
+        s, r = memory["strata"][metric], memory["redis"][metric]
+        print(f"{label:<35}{s:>14.1f}{r:>14.1f}{s / r:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
