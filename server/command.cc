@@ -46,6 +46,7 @@ CommandTable::CommandTable() {
   Register(ServerCommands());
   Register(StringCommands());
   Register(KeyCommands());
+  Register(HashCommands());
 }
 
 void CommandTable::Register(std::span<const CommandSpec> specs) {

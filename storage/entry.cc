@@ -6,12 +6,15 @@
 #include <cstring>
 #include <new>
 
+#include "storage/hash.h"
+
 namespace strata::storage {
 
 namespace {
 
 constexpr size_t kHeaderSize = 14;  // next + access clock + type + flags
 constexpr size_t kExpiryBlockSize = 12;
+constexpr size_t kFreshBlockSize = 8;
 
 size_t VarintSize(uint64_t value) {
   size_t size = 1;
@@ -56,37 +59,69 @@ std::string_view TypeName(ValueType type) {
   return "none";
 }
 
-Entry* Entry::NewString(std::string_view key, std::string_view value, int64_t expire_at_ms,
-                        uint8_t extra_flags) {
-  const bool with_expiry = expire_at_ms != kNoExpiry;
-  const size_t size = kHeaderSize + (with_expiry ? kExpiryBlockSize : 0) + VarintSize(key.size()) +
-                      key.size() + VarintSize(value.size()) + value.size();
+Entry* Entry::Allocate(std::string_view key, ValueType type, const EntryMeta& meta, size_t payload_size,
+                       unsigned char** payload) {
+  const bool with_expiry = meta.expire_at_ms != kNoExpiry;
+  const bool with_fresh = meta.fresh_until_ms != kNoExpiry;
+  const size_t size = kHeaderSize + (with_expiry ? kExpiryBlockSize : 0) + (with_fresh ? kFreshBlockSize : 0) +
+                      VarintSize(key.size()) + key.size() + payload_size;
   void* memory = std::malloc(size);
   if (memory == nullptr) throw std::bad_alloc();
   Entry* entry = new (memory) Entry();
   entry->next_ = nullptr;
   entry->access_clock_ = 0;
-  entry->type_ = static_cast<uint8_t>(ValueType::kString);
-  entry->flags_ = static_cast<uint8_t>((with_expiry ? kHasExpiry : 0) | extra_flags);
+  entry->type_ = static_cast<uint8_t>(type);
+  entry->flags_ = static_cast<uint8_t>((meta.encoding_flags & (kRawEncoding | kNoIntEncoding)) |
+                                       (with_expiry ? kHasExpiry : 0) | (with_fresh ? kHasFreshUntil : 0));
   unsigned char* out = reinterpret_cast<unsigned char*>(entry) + kHeaderSize;
   if (with_expiry) {
-    std::memcpy(out, &expire_at_ms, sizeof(expire_at_ms));
+    std::memcpy(out, &meta.expire_at_ms, sizeof(int64_t));
     std::memset(out + 8, 0, 4);
     out += kExpiryBlockSize;
   }
+  if (with_fresh) {
+    std::memcpy(out, &meta.fresh_until_ms, sizeof(int64_t));
+    out += kFreshBlockSize;
+  }
   out = PutVarint(out, key.size());
   std::memcpy(out, key.data(), key.size());
-  out += key.size();
-  out = PutVarint(out, value.size());
-  if (!value.empty()) std::memcpy(out, value.data(), value.size());
+  *payload = out + key.size();
   return entry;
 }
 
-void Entry::Free(Entry* entry) { std::free(entry); }
+Entry* Entry::NewString(std::string_view key, std::string_view value, const EntryMeta& meta) {
+  unsigned char* payload;
+  Entry* entry = Allocate(key, ValueType::kString, meta, VarintSize(value.size()) + value.size(), &payload);
+  payload = PutVarint(payload, value.size());
+  if (!value.empty()) std::memcpy(payload, value.data(), value.size());
+  return entry;
+}
 
-Entry* Entry::WithExpiry(const Entry* from, int64_t expire_at_ms) {
-  return NewString(from->key(), from->string_value(), expire_at_ms,
-                   static_cast<uint8_t>(from->flags_ & ~kHasExpiry));
+Entry* Entry::NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta) {
+  unsigned char* payload;
+  Entry* entry = Allocate(key, ValueType::kHash, meta, sizeof(HashValue*), &payload);
+  std::memcpy(payload, &hash, sizeof(hash));
+  return entry;
+}
+
+void Entry::Free(Entry* entry) {
+  if (entry->type() == ValueType::kHash) delete entry->hash_value();
+  std::free(entry);
+}
+
+Entry* Entry::Rebuild(const Entry& from, std::string_view key, const EntryMeta& meta) {
+  Entry* rebuilt = from.type() == ValueType::kString ? NewString(key, from.string_value(), meta)
+                                                     : NewHash(key, from.hash_value(), meta);
+  rebuilt->access_clock_ = from.access_clock_;
+  return rebuilt;
+}
+
+void Entry::FreeShell(Entry* entry) { std::free(entry); }
+
+Entry* Entry::Clone(const Entry& from, std::string_view key) {
+  EntryMeta meta = from.meta();
+  if (from.type() == ValueType::kString) return NewString(key, from.string_value(), meta);
+  return NewHash(key, new HashValue(*from.hash_value()), meta);
 }
 
 const unsigned char* Entry::AfterHeader() const {
@@ -94,7 +129,12 @@ const unsigned char* Entry::AfterHeader() const {
 }
 
 const unsigned char* Entry::KeyLengthStart() const {
-  return AfterHeader() + (has_expiry() ? kExpiryBlockSize : 0);
+  return AfterHeader() + (has_expiry() ? kExpiryBlockSize : 0) + ((flags_ & kHasFreshUntil) ? kFreshBlockSize : 0);
+}
+
+const unsigned char* Entry::PayloadStart() const {
+  std::string_view k = key();
+  return reinterpret_cast<const unsigned char*>(k.data() + k.size());
 }
 
 int64_t Entry::expire_at_ms() const {
@@ -102,6 +142,17 @@ int64_t Entry::expire_at_ms() const {
   int64_t when;
   std::memcpy(&when, AfterHeader(), sizeof(when));
   return when;
+}
+
+int64_t Entry::fresh_until_ms() const {
+  if (!(flags_ & kHasFreshUntil)) return kNoExpiry;
+  int64_t when;
+  std::memcpy(&when, AfterHeader() + (has_expiry() ? kExpiryBlockSize : 0), sizeof(when));
+  return when;
+}
+
+EntryMeta Entry::meta() const {
+  return EntryMeta{expire_at_ms(), fresh_until_ms(), static_cast<uint8_t>(flags_ & (kRawEncoding | kNoIntEncoding))};
 }
 
 void Entry::set_expire_at_ms(int64_t when) {
@@ -125,13 +176,21 @@ std::string_view Entry::key() const {
 }
 
 std::string_view Entry::string_value() const {
-  std::string_view k = key();
   uint64_t length;
-  const unsigned char* value_start =
-      GetVarint(reinterpret_cast<const unsigned char*>(k.data() + k.size()), &length);
+  const unsigned char* value_start = GetVarint(PayloadStart(), &length);
   return std::string_view(reinterpret_cast<const char*>(value_start), length);
 }
 
-size_t Entry::AllocatedSize() const { return malloc_usable_size(const_cast<Entry*>(this)); }
+HashValue* Entry::hash_value() const {
+  HashValue* hash;
+  std::memcpy(&hash, PayloadStart(), sizeof(hash));
+  return hash;
+}
+
+size_t Entry::AllocatedSize() const {
+  size_t size = malloc_usable_size(const_cast<Entry*>(this));
+  if (type() == ValueType::kHash) size += hash_value()->ApproximateBytes();
+  return size;
+}
 
 }  // namespace strata::storage

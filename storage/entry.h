@@ -7,17 +7,22 @@
 //   offset 0   Entry* next        the hash-table chain (Dict is intrusive)
 //          8   uint32 access      LRU clock of the last access (seconds, wraps; see Keyspace)
 //         12   uint8  type        ValueType
-//         13   uint8  flags       kHasExpiry | kRawEncoding
+//         13   uint8  flags       kHasExpiry | kRawEncoding | kNoIntEncoding | kHasFreshUntil
 //         14   [int64 expire_at_ms, uint32 volatile_slot]   only with kHasExpiry
+//              [int64 fresh_until_ms]                       only with kHasFreshUntil
 //              varint key length, key bytes
 //              payload: string -> varint length, bytes;  other types -> an owning pointer
 //
 // Worked example: key "key:000000000042" (16 bytes) with a 32-byte string and no TTL is
 // 14 + 1 + 16 + 1 + 32 = 64 bytes: one 64-byte size class, against about 112 bytes in Redis.
 //
-// An Entry's size is fixed at creation: changing a value's length or adding a TTL makes a new
-// Entry (Keyspace swaps it into the table). Entries are owned by the Keyspace; they are only
-// touched with their shard's lock held.
+// fresh_until is set on values a loader produced: until then the value is fresh; between then
+// and expire_at it is stale (served while a refresh runs, DESIGN.md section 6); at expire_at it
+// is gone. User commands that set a TTL make the key an ordinary one again.
+//
+// An Entry's size is fixed at creation: changing a string's length or the TTL layout makes a
+// new Entry (Keyspace swaps it into the table); an object payload moves to the new Entry.
+// Entries are owned by the Keyspace and touched only under their shard's lock.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +36,16 @@ enum class ValueType : uint8_t { kString = 0, kList = 1, kSet = 2, kZSet = 3, kH
 // Redis's name for a type, as TYPE reports it ("string", "hash", ...).
 std::string_view TypeName(ValueType type);
 
+class HashValue;
+
+// The optional parts of an entry besides its key and value.
+struct EntryMeta {
+  static constexpr int64_t kNever = -1;
+  int64_t expire_at_ms = kNever;   // Unix time in ms when the key is dropped
+  int64_t fresh_until_ms = kNever;  // loader values: Unix time in ms when the value turns stale
+  uint8_t encoding_flags = 0;       // Entry::kRawEncoding / kNoIntEncoding
+};
+
 class Entry {
  public:
   static constexpr uint8_t kHasExpiry = 1;
@@ -38,15 +53,25 @@ class Entry {
   static constexpr uint8_t kRawEncoding = 2;
   // Set by INCRBYFLOAT: Redis stores its result as a plain string even if it looks integral.
   static constexpr uint8_t kNoIntEncoding = 4;
-  static constexpr int64_t kNoExpiry = -1;
+  static constexpr uint8_t kHasFreshUntil = 8;
+  static constexpr int64_t kNoExpiry = EntryMeta::kNever;
 
-  // Makes a string entry. expire_at_ms is a Unix time in ms, or kNoExpiry.
+  static Entry* NewString(std::string_view key, std::string_view value, const EntryMeta& meta);
   static Entry* NewString(std::string_view key, std::string_view value, int64_t expire_at_ms,
-                          uint8_t extra_flags = 0);
-  // Frees the entry and any value it owns.
+                          uint8_t encoding_flags = 0) {
+    return NewString(key, value, EntryMeta{expire_at_ms, EntryMeta::kNever, encoding_flags});
+  }
+  // Makes an entry owning `hash` (which must not be null).
+  static Entry* NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta);
+  // Frees the entry and the value it owns.
   static void Free(Entry* entry);
-  // The same key and value with a different expiry (a new allocation; `from` is left intact).
-  static Entry* WithExpiry(const Entry* from, int64_t expire_at_ms);
+  // A new entry for the same value under `key` with `meta` (TTL changes, RENAME). A string is
+  // copied; an object payload moves, so the caller must then release `from` with FreeShell.
+  static Entry* Rebuild(const Entry& from, std::string_view key, const EntryMeta& meta);
+  // Frees the entry's own block but not an object it pointed to (after Rebuild).
+  static void FreeShell(Entry* entry);
+  // A deep copy under another key (COPY).
+  static Entry* Clone(const Entry& from, std::string_view key);
 
   Entry* next() const { return next_; }
   void set_next(Entry* next) { next_ = next; }
@@ -55,7 +80,9 @@ class Entry {
   ValueType type() const { return static_cast<ValueType>(type_); }
   uint8_t flags() const { return flags_; }
   bool has_expiry() const { return flags_ & kHasExpiry; }
-  int64_t expire_at_ms() const;  // kNoExpiry when !has_expiry()
+  int64_t expire_at_ms() const;     // kNoExpiry when !has_expiry()
+  int64_t fresh_until_ms() const;   // kNoExpiry unless a loader stored the value
+  EntryMeta meta() const;
   // Only for entries that already have an expiry block.
   void set_expire_at_ms(int64_t when);
   uint32_t volatile_slot() const;
@@ -67,14 +94,19 @@ class Entry {
   std::string_view key() const;
   // Only for kString entries.
   std::string_view string_value() const;
+  // Only for kHash entries.
+  HashValue* hash_value() const;
 
-  // Bytes the allocator actually reserved for this entry (and what it owns).
+  // Bytes the allocator reserved for this entry and what it owns.
   size_t AllocatedSize() const;
 
  private:
   Entry() = default;
+  static Entry* Allocate(std::string_view key, ValueType type, const EntryMeta& meta, size_t payload_size,
+                         unsigned char** payload);
   const unsigned char* AfterHeader() const;
   const unsigned char* KeyLengthStart() const;
+  const unsigned char* PayloadStart() const;
 
   Entry* next_;
   uint32_t access_clock_;

@@ -58,11 +58,6 @@ uint64_t Shard::NextRandom() {
   return random_state_ * 2685821657736338717ULL;
 }
 
-Entry* CloneEntry(const Entry& from, std::string_view new_key) {
-  return Entry::NewString(new_key, from.string_value(), from.expire_at_ms(),
-                          static_cast<uint8_t>(from.flags() & ~Entry::kHasExpiry));
-}
-
 Keyspace::Keyspace(KeyspaceOptions options) : options_(options), shard_shift_(64 - options.shard_bits) {
   const size_t count = size_t{1} << options.shard_bits;
   shards_.reserve(count);
@@ -313,6 +308,25 @@ Entry* Transaction::SetString(std::string_view key, std::string_view value, int6
   return entry;
 }
 
+Entry* Transaction::SetString(int db, std::string_view key, std::string_view value, const EntryMeta& meta) {
+  Entry* entry = Entry::NewString(key, value, meta);
+  Store(db, entry);
+  return entry;
+}
+
+void Transaction::Rename(std::string_view from, std::string_view to) {
+  Entry* source = Detach(db_, from);
+  if (source == nullptr) return;
+  Entry* renamed = Entry::Rebuild(*source, to, source->meta());
+  Entry::FreeShell(source);
+  Store(db_, renamed);
+}
+
+void Transaction::AccountResize(Entry* entry, size_t old_size) {
+  Shard& shard = ShardFor(HashKey(entry->key()));
+  shard.entry_bytes.Add(entry->AllocatedSize() - old_size);
+}
+
 bool Transaction::Delete(int db, std::string_view key) {
   Entry* e = Detach(db, key);
   if (e == nullptr) return false;
@@ -333,20 +347,25 @@ Entry* Transaction::Detach(int db, std::string_view key) {
 void Transaction::Discard(Entry* entry) { Entry::Free(entry); }
 
 Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {
-  const uint64_t hash = HashKey(entry->key());
-  Shard& shard = ShardFor(hash);
-  Table& table = shard.table(db_);
-  if (entry->has_expiry() && expire_at_ms != Entry::kNoExpiry) {
+  const bool loader_managed = entry->fresh_until_ms() != Entry::kNoExpiry;
+  if (!loader_managed && entry->has_expiry() && expire_at_ms != Entry::kNoExpiry) {
     entry->set_expire_at_ms(expire_at_ms);  // the block is already there: no reallocation
     return entry;
   }
-  if (!entry->has_expiry() && expire_at_ms == Entry::kNoExpiry) return entry;
-  Entry* replacement = Entry::WithExpiry(entry, expire_at_ms);
-  replacement->set_access_clock(entry->access_clock());
+  if (!loader_managed && !entry->has_expiry() && expire_at_ms == Entry::kNoExpiry) return entry;
+  // A TTL set by a user command makes a loaded value an ordinary key (no stale window).
+  EntryMeta meta = entry->meta();
+  meta.expire_at_ms = expire_at_ms;
+  meta.fresh_until_ms = EntryMeta::kNever;
+  const uint64_t hash = HashKey(entry->key());
+  Shard& shard = ShardFor(hash);
+  Table& table = shard.table(db_);
+  const size_t old_size = entry->AllocatedSize();
+  Entry* replacement = Entry::Rebuild(*entry, entry->key(), meta);
   if (entry->has_expiry()) RemoveVolatile(table, entry);
   table.dict.Replace(entry, replacement, hash);
-  shard.entry_bytes.Add(replacement->AllocatedSize());
-  keyspace_.ReleaseEntry(shard, entry);
+  Entry::FreeShell(entry);
+  shard.entry_bytes.Add(replacement->AllocatedSize() - old_size);
   if (replacement->has_expiry()) AddVolatile(table, replacement);
   return replacement;
 }

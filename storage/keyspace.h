@@ -163,6 +163,7 @@ class Transaction {
   void Store(Entry* entry) { Store(db_, entry); }
   Entry* SetString(std::string_view key, std::string_view value, int64_t expire_at_ms,
                    uint8_t flags = 0);
+  Entry* SetString(int db, std::string_view key, std::string_view value, const EntryMeta& meta);
 
   // Removes the key; false when it was absent (or expired).
   bool Delete(int db, std::string_view key);
@@ -173,6 +174,13 @@ class Transaction {
   // Gives `entry` (in the current db) a new expiry (Entry::kNoExpiry removes it). Returns the
   // entry that now holds the key, which may be a new allocation.
   Entry* SetExpiry(Entry* entry, int64_t expire_at_ms);
+
+  // Moves the key `from` to `to` (replacing `to`), keeping value and TTL (RENAME).
+  void Rename(std::string_view from, std::string_view to);
+
+  // Records that an object payload of `entry` (in the current db) changed size in place;
+  // `old_size` is entry->AllocatedSize() from before the change.
+  void AccountResize(Entry* entry, size_t old_size);
 
   // Frees an entry that is not in any table.
   void Discard(Entry* entry);
@@ -186,8 +194,5 @@ class Transaction {
   int64_t now_ms_;
   absl::InlinedVector<uint32_t, 4> locked_;
 };
-
-// Makes a copy of `from` under a new key (COPY, RENAME across keys), expiry included.
-Entry* CloneEntry(const Entry& from, std::string_view new_key);
 
 }  // namespace strata::storage

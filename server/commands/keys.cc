@@ -10,6 +10,7 @@
 #include "server/server.h"
 #include "storage/entry.h"
 #include "storage/glob.h"
+#include "storage/hash.h"
 #include "storage/strings.h"
 
 namespace strata::server {
@@ -67,8 +68,7 @@ void RenameGeneric(CommandContext& ctx, bool only_if_absent) {
     ctx.reply.Integer(0);
     return;
   }
-  txn.Store(storage::CloneEntry(*source, to));
-  txn.Delete(from);
+  txn.Rename(from, to);
   if (only_if_absent) {
     ctx.reply.Integer(1);
   } else {
@@ -122,7 +122,7 @@ void Copy(CommandContext& ctx) {
     ctx.reply.Integer(0);
     return;
   }
-  txn.Store(target_db, storage::CloneEntry(*source, to));
+  txn.Store(target_db, Entry::Clone(*source, to));
   ctx.reply.Integer(1);
 }
 
@@ -333,7 +333,7 @@ void ObjectEncoding(CommandContext& ctx) {
     ctx.reply.Null();
     return;
   }
-  ctx.reply.Bulk(storage::StringEncoding(*e));
+  ctx.reply.Bulk(e->type() == storage::ValueType::kHash ? e->hash_value()->encoding() : storage::StringEncoding(*e));
 }
 
 void ObjectRefcount(CommandContext& ctx) {

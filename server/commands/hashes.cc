@@ -1,0 +1,244 @@
+// Hash commands (Redis's t_hash.c). Reads go through storage::FindHashForRead; every write goes
+// through storage::UpdateHash, which keeps memory accounting and deletes emptied hashes.
+#include "absl/strings/str_cat.h"
+#include "server/absl_compat.h"
+#include "server/command.h"
+#include "server/connection.h"
+#include "server/errors.h"
+#include "server/server.h"
+#include "storage/hash.h"
+#include "storage/glob.h"
+#include "storage/hashes.h"
+
+namespace strata::server {
+
+namespace {
+
+using storage::HashValue;
+
+// Replies with the hash at key (nullptr when absent); false after a WRONGTYPE reply.
+bool ReadHash(CommandContext& ctx, const HashValue** hash) {
+  auto found = storage::FindHashForRead(ctx.keys(), ctx.args[1]);
+  if (!found.ok()) {
+    ctx.reply.Error(Std(found.status().message()));
+    return false;
+  }
+  *hash = *found;
+  return true;
+}
+
+void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result) {
+  if (result.ok()) {
+    ctx.reply.Integer(*result);
+  } else {
+    ctx.reply.Error(Std(result.status().message()));
+  }
+}
+
+// HSET and HMSET: field/value pairs after the key.
+absl::StatusOr<int64_t> SetFields(CommandContext& ctx) {
+  return storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
+    int64_t added = 0;
+    for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) added += hash.Set(ctx.args[i], ctx.args[i + 1]) ? 1 : 0;
+    return added;
+  });
+}
+
+void HSet(CommandContext& ctx) {
+  if (ctx.args.size() % 2 != 0) {
+    ctx.reply.Error(errors::WrongArity(ctx.spec.name));
+    return;
+  }
+  ReplyIntegerOrError(ctx, SetFields(ctx));
+}
+
+void HMSet(CommandContext& ctx) {
+  if (ctx.args.size() % 2 != 0) {
+    ctx.reply.Error(errors::WrongArity(ctx.spec.name));
+    return;
+  }
+  auto result = SetFields(ctx);
+  if (result.ok()) {
+    ctx.reply.Ok();
+  } else {
+    ctx.reply.Error(Std(result.status().message()));
+  }
+}
+
+void HSetNx(CommandContext& ctx) {
+  ReplyIntegerOrError(ctx, storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
+    if (hash.Find(ctx.args[2]) != nullptr) return 0;
+    hash.Set(ctx.args[2], ctx.args[3]);
+    return 1;
+  }));
+}
+
+void HGet(CommandContext& ctx) {
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  const std::string* value = hash ? hash->Find(ctx.args[2]) : nullptr;
+  if (value) {
+    ctx.reply.Bulk(*value);
+  } else {
+    ctx.reply.Null();
+  }
+}
+
+void HMGet(CommandContext& ctx) {
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  ctx.reply.ArrayHeader(ctx.args.size() - 2);
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    const std::string* value = hash ? hash->Find(ctx.args[i]) : nullptr;
+    if (value) {
+      ctx.reply.Bulk(*value);
+    } else {
+      ctx.reply.Null();
+    }
+  }
+}
+
+enum class Part { kFields, kValues, kBoth };
+
+void ReplyFields(CommandContext& ctx, Part part) {
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  const size_t size = hash ? hash->size() : 0;
+  if (part == Part::kBoth) {
+    ctx.reply.MapHeader(size);
+  } else {
+    ctx.reply.ArrayHeader(size);
+  }
+  if (hash == nullptr) return;
+  hash->ForEach([&](std::string_view field, std::string_view value) {
+    if (part != Part::kValues) ctx.reply.Bulk(field);
+    if (part != Part::kFields) ctx.reply.Bulk(value);
+  });
+}
+void HGetAll(CommandContext& ctx) { ReplyFields(ctx, Part::kBoth); }
+void HKeys(CommandContext& ctx) { ReplyFields(ctx, Part::kFields); }
+void HVals(CommandContext& ctx) { ReplyFields(ctx, Part::kValues); }
+
+void HDel(CommandContext& ctx) {
+  ReplyIntegerOrError(ctx, storage::UpdateHash(ctx.keys(), ctx.args[1], false, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
+    int64_t removed = 0;
+    for (size_t i = 2; i < ctx.args.size(); ++i) removed += hash.Erase(ctx.args[i]) ? 1 : 0;
+    return removed;
+  }));
+}
+
+void HExists(CommandContext& ctx) {
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  ctx.reply.Integer(hash && hash->Find(ctx.args[2]) ? 1 : 0);
+}
+
+void HLen(CommandContext& ctx) {
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  ctx.reply.Integer(hash ? static_cast<int64_t>(hash->size()) : 0);
+}
+
+void HStrLen(CommandContext& ctx) {
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  const std::string* value = hash ? hash->Find(ctx.args[2]) : nullptr;
+  ctx.reply.Integer(value ? static_cast<int64_t>(value->size()) : 0);
+}
+
+void HIncrBy(CommandContext& ctx) {
+  int64_t delta;
+  if (!ParseInteger(ctx.args[3], &delta)) {
+    ctx.reply.Error(errors::kNotInteger);
+    return;
+  }
+  ReplyIntegerOrError(ctx, storage::HashIncrBy(ctx.keys(), ctx.args[1], ctx.args[2], delta));
+}
+
+void HIncrByFloat(CommandContext& ctx) {
+  long double delta;
+  if (!ParseDouble(ctx.args[3], &delta)) {
+    ctx.reply.Error(errors::kNotFloat);
+    return;
+  }
+  auto result = storage::HashIncrByFloat(ctx.keys(), ctx.args[1], ctx.args[2], delta);
+  if (result.ok()) {
+    ctx.reply.Bulk(*result);
+  } else {
+    ctx.reply.Error(Std(result.status().message()));
+  }
+}
+
+// HSCAN key cursor [MATCH p] [COUNT n]: like Redis for compact hashes, the whole hash in one
+// reply with cursor 0 (a valid SCAN answer for any size).
+void HScan(CommandContext& ctx) {
+  if (ctx.args[2].find_first_not_of("0123456789") != std::string_view::npos || ctx.args[2].empty()) {
+    ctx.reply.Error(errors::kInvalidCursor);
+    return;
+  }
+  std::string_view pattern = "*";
+  for (size_t i = 3; i < ctx.args.size(); i += 2) {
+    if (i + 1 >= ctx.args.size()) {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+    if (EqualsIgnoreCase(ctx.args[i], "match")) {
+      pattern = ctx.args[i + 1];
+    } else if (EqualsIgnoreCase(ctx.args[i], "count")) {
+      int64_t count;
+      if (!ParseInteger(ctx.args[i + 1], &count)) {
+        ctx.reply.Error(errors::kNotInteger);
+        return;
+      }
+      if (count < 1) {
+        ctx.reply.Error(errors::kSyntax);
+        return;
+      }
+    } else {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+  }
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  std::vector<std::pair<std::string_view, std::string_view>> matched;
+  if (hash) {
+    hash->ForEach([&](std::string_view field, std::string_view value) {
+      if (pattern == "*" || storage::GlobMatch(pattern, field)) matched.emplace_back(field, value);
+    });
+  }
+  ctx.reply.ArrayHeader(2);
+  ctx.reply.Bulk("0");
+  ctx.reply.ArrayHeader(matched.size() * 2);
+  for (const auto& [field, value] : matched) {
+    ctx.reply.Bulk(field);
+    ctx.reply.Bulk(value);
+  }
+}
+
+constexpr uint32_t kReadLoads = flags::kReadOnly | flags::kLoads;
+constexpr uint32_t kWriteOom = flags::kWrite | flags::kDenyOom;
+
+constexpr CommandSpec kHashCommands[] = {
+    {"hset", -4, kWriteOom | flags::kFast, 1, 1, 1, HSet, {}, "Set the string value of a hash field"},
+    {"hmset", -4, kWriteOom | flags::kFast, 1, 1, 1, HMSet, {}, "Set multiple hash fields to multiple values"},
+    {"hsetnx", 4, kWriteOom | flags::kFast, 1, 1, 1, HSetNx, {}, "Set a hash field, only if it does not exist"},
+    {"hget", 3, kReadLoads | flags::kFast, 1, 1, 1, HGet, {}, "Get the value of a hash field"},
+    {"hmget", -3, kReadLoads | flags::kFast, 1, 1, 1, HMGet, {}, "Get the values of all the given hash fields"},
+    {"hgetall", 2, kReadLoads, 1, 1, 1, HGetAll, {}, "Get all the fields and values in a hash"},
+    {"hkeys", 2, kReadLoads, 1, 1, 1, HKeys, {}, "Get all the fields in a hash"},
+    {"hvals", 2, kReadLoads, 1, 1, 1, HVals, {}, "Get all the values in a hash"},
+    {"hdel", -3, flags::kWrite | flags::kFast, 1, 1, 1, HDel, {}, "Delete one or more hash fields"},
+    {"hexists", 3, kReadLoads | flags::kFast, 1, 1, 1, HExists, {}, "Determine if a hash field exists"},
+    {"hlen", 2, kReadLoads | flags::kFast, 1, 1, 1, HLen, {}, "Get the number of fields in a hash"},
+    {"hstrlen", 3, kReadLoads | flags::kFast, 1, 1, 1, HStrLen, {}, "Get the length of the value of a hash field"},
+    {"hincrby", 4, kWriteOom | flags::kFast, 1, 1, 1, HIncrBy, {}, "Increment the integer value of a hash field"},
+    {"hincrbyfloat", 4, kWriteOom | flags::kFast, 1, 1, 1, HIncrByFloat, {}, "Increment the float value of a hash field"},
+    {"hscan", -3, flags::kReadOnly, 1, 1, 1, HScan, {}, "Incrementally iterate hash fields and associated values"},
+};
+
+}  // namespace
+
+std::span<const CommandSpec> HashCommands() { return kHashCommands; }
+
+}  // namespace strata::server

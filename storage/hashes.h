@@ -1,0 +1,30 @@
+// Hash operations on a locked Transaction (Redis's t_hash.c semantics, without RESP).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "storage/hash.h"
+#include "storage/keyspace.h"
+
+namespace strata::storage {
+
+// The hash at key for reading (counts a hit or miss): nullptr when absent, WRONGTYPE otherwise.
+absl::StatusOr<const HashValue*> FindHashForRead(Transaction& txn, std::string_view key);
+
+// Applies `change` to the hash at key, creating it when absent (if `create`), keeping the
+// memory accounting right and deleting the key if the change leaves it empty.
+// `change` returns the command's result. WRONGTYPE when key holds another type; an error
+// Status returned by `change` is passed through (and the hash is left as `change` left it).
+absl::StatusOr<int64_t> UpdateHash(Transaction& txn, std::string_view key, bool create,
+                                   const std::function<absl::StatusOr<int64_t>(HashValue&)>& change);
+
+// HINCRBY / HINCRBYFLOAT on one field.
+absl::StatusOr<int64_t> HashIncrBy(Transaction& txn, std::string_view key, std::string_view field, int64_t delta);
+absl::StatusOr<std::string> HashIncrByFloat(Transaction& txn, std::string_view key, std::string_view field,
+                                            long double delta);
+
+}  // namespace strata::storage
