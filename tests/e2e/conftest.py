@@ -36,7 +36,8 @@ def wait_for_ping(port, proc, timeout=15.0):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
-                if s.recv(64).startswith(b"+PONG"):
+                # -NOAUTH: up, but behind requirepass.
+                if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
                     return
         except OSError:
             pass
@@ -69,7 +70,8 @@ class ServerProcess:
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
     def output(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
@@ -80,7 +82,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return self.proc.returncode
 
     def assert_clean_exit(self):
