@@ -40,6 +40,7 @@ asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
 run: deps build
+	conf/demo/build-demo-db.sh
 	$(BUILD)/strata-server conf/strata.conf
 
 # Every test: unit and end-to-end, on the optimized build and on the ASan/UBSan build, plus a

@@ -58,11 +58,16 @@ int KeyTemplate::CaptureIndex(std::string_view name) const {
 
 std::optional<std::vector<std::string>> KeyTemplate::Match(std::string_view key) const {
   std::vector<std::string> captures;
+  if (!MatchInto(key, &captures)) return std::nullopt;
+  return captures;
+}
+
+bool KeyTemplate::MatchInto(std::string_view key, std::vector<std::string>* captures) const {
   size_t pos = 0;
   for (size_t p = 0; p < parts_.size(); ++p) {
     const Part& part = parts_[p];
     if (!part.is_capture) {
-      if (key.substr(pos, part.text.size()) != part.text) return std::nullopt;
+      if (key.substr(pos, part.text.size()) != part.text) return false;
       pos += part.text.size();
       continue;
     }
@@ -72,14 +77,13 @@ std::optional<std::vector<std::string>> KeyTemplate::Match(std::string_view key)
     } else {
       // The next part is a literal: the capture runs to its first occurrence, at least one char on.
       end = key.find(parts_[p + 1].text, pos + 1);
-      if (end == std::string_view::npos) return std::nullopt;
+      if (end == std::string_view::npos) return false;
     }
-    if (end <= pos) return std::nullopt;
-    captures.emplace_back(key.substr(pos, end - pos));
+    if (end <= pos) return false;
+    if (captures != nullptr) captures->emplace_back(key.substr(pos, end - pos));
     pos = end;
   }
-  if (pos != key.size()) return std::nullopt;
-  return captures;
+  return pos == key.size();
 }
 
 }  // namespace strata::loaders

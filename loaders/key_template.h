@@ -22,6 +22,8 @@ class KeyTemplate {
 
   // The capture values, in the order of capture_names(), or nullopt if the key does not match.
   std::optional<std::vector<std::string>> Match(std::string_view key) const;
+  // The same test without collecting the captures (no allocation: it runs on every read).
+  bool Matches(std::string_view key) const { return MatchInto(key, nullptr); }
 
   const std::string& text() const { return text_; }
   const std::vector<std::string>& capture_names() const { return capture_names_; }
@@ -29,6 +31,8 @@ class KeyTemplate {
   int CaptureIndex(std::string_view name) const;
 
  private:
+  bool MatchInto(std::string_view key, std::vector<std::string>* captures) const;
+
   struct Part {
     bool is_capture;
     std::string text;  // the literal, or the capture's name

@@ -1,5 +1,6 @@
 #include "server/command.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -22,11 +23,13 @@ std::string WrongArity(std::string_view command_fullname) {
 
 std::string UnknownCommand(std::string_view name, const std::string_view* args, size_t count) {
   // Redis's wording, arguments quoted and cut at 128 bytes in all.
+  // Redis formats them with %.*s, which also stops at a NUL byte.
+  auto c_string = [](std::string_view s, size_t limit) { return Absl(s.substr(0, std::min(limit, s.find('\0')))); };
   std::string quoted;
   for (size_t i = 0; i < count && quoted.size() < 128; ++i) {
-    absl::StrAppend(&quoted, "'", Absl(args[i].substr(0, 128 - quoted.size())), "' ");
+    absl::StrAppend(&quoted, "'", c_string(args[i], 128 - quoted.size()), "' ");
   }
-  return absl::StrCat("ERR unknown command '", Absl(name.substr(0, 128)), "', with args beginning with: ", quoted);
+  return absl::StrCat("ERR unknown command '", c_string(name, 128), "', with args beginning with: ", quoted);
 }
 
 std::string UnknownSubcommand(std::string_view subcommand, std::string_view container) {
@@ -47,6 +50,7 @@ CommandTable::CommandTable() {
   Register(StringCommands());
   Register(KeyCommands());
   Register(HashCommands());
+  Register(LoaderCommands());
 }
 
 void CommandTable::Register(std::span<const CommandSpec> specs) {

@@ -87,6 +87,7 @@ std::span<const CommandSpec> ServerCommands();
 std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> HashCommands();
+std::span<const CommandSpec> LoaderCommands();
 
 // Shared parsing helpers for handlers.
 bool ParseInteger(std::string_view text, int64_t* value);

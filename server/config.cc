@@ -46,9 +46,9 @@ absl::StatusOr<int64_t> ParseMemory(std::string_view text) {
     }
   }
   int64_t value;
-  if (!storage::ParseInt64(lower, &value)) return BadValue("argument couldn't be parsed into an integer");
+  if (!storage::ParseInt64(lower, &value)) return BadValue("argument must be a memory value");
   if (value != 0 && (value > INT64_MAX / multiplier || value < INT64_MIN / multiplier)) {
-    return BadValue("argument is out of range");
+    return BadValue("argument must be a memory value");
   }
   return value * multiplier;
 }
@@ -159,8 +159,8 @@ Config::Config() {
   integer("databases", &Config::databases, 1, 65536, false);
   integer("maxmemory", &Config::maxmemory, 0, INT64_MAX, true, true);
   enumerated("maxmemory-policy", &Config::maxmemory_policy,
-             {"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
-              "volatile-random", "volatile-ttl"},
+             {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu",
+              "allkeys-random", "noeviction"},
              true);
   integer("maxmemory-samples", &Config::maxmemory_samples, 1, 64, true);
   integer("hz", &Config::hz, 1, 500, true);
@@ -196,6 +196,7 @@ Config::Config() {
   integer("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024 * 1024, INT64_MAX, true, true);
   integer("client-query-buffer-limit", &Config::client_query_buffer_limit, 1024 * 1024, INT64_MAX, true, true);
   integer("io-threads", &Config::io_threads, 0, 128, false);
+  text("invalidation-channel", &Config::invalidation_channel_, false);
   integer("tls-port", &Config::tls_port, 0, 65535, false);
   text("tls-cert-file", &Config::tls_cert_file_, false);
   text("tls-key-file", &Config::tls_key_file_, false);
@@ -235,6 +236,17 @@ absl::Status Config::Apply(const std::vector<std::string>& words, const std::str
   if (IEquals(words[0], "include")) {
     if (words.size() != 2) return BadValue(absl::StrCat(origin, ": include takes one file"));
     return LoadFileAt(words[1], 1);
+  }
+  if (IEquals(words[0], "source") || IEquals(words[0], "loader")) {
+    const bool is_source = IEquals(words[0], "source");
+    if (words.size() < (is_source ? 3u : 4u)) {
+      return BadValue(absl::StrCat(origin, ": ", is_source ? "source takes NAME URL [option value ...]"
+                                                           : "loader takes KEY-TEMPLATE SOURCE QUERY [option value ...]"));
+    }
+    absl::MutexLock lock(&mu_);
+    loader_directives_.push_back(LoaderDirective{is_source ? "source" : "loader",
+                                                 std::vector<std::string>(words.begin() + 1, words.end()), origin});
+    return absl::OkStatus();
   }
   const Directive* d = FindDirective(words[0]);
   if (d == nullptr) return BadValue(absl::StrCat(origin, ": Bad directive or wrong number of arguments: '", words[0], "'"));
@@ -357,6 +369,14 @@ std::string Config::notify_keyspace_events() const {
 std::string Config::config_file() const {
   absl::MutexLock lock(&mu_);
   return config_file_;
+}
+std::string Config::invalidation_channel() const {
+  absl::MutexLock lock(&mu_);
+  return invalidation_channel_;
+}
+std::vector<LoaderDirective> Config::loader_directives() const {
+  absl::MutexLock lock(&mu_);
+  return loader_directives_;
 }
 void Config::WithLock(const std::function<void()>& fn) const {
   absl::MutexLock lock(&mu_);

@@ -21,9 +21,18 @@
 
 namespace strata::server {
 
+// In Redis's order (CONFIG SET lists the choices in it).
 enum class MaxmemoryPolicy : int {
-  kNoEviction, kAllKeysLru, kAllKeysLfu, kAllKeysRandom, kVolatileLru, kVolatileLfu,
-  kVolatileRandom, kVolatileTtl,
+  kVolatileLru, kVolatileLfu, kVolatileRandom, kVolatileTtl, kAllKeysLru, kAllKeysLfu, kAllKeysRandom,
+  kNoEviction,
+};
+
+// A `source` or `loader` line, kept as written; the loaders validate it at start-up and report
+// errors with its origin ("file:line").
+struct LoaderDirective {
+  std::string kind;  // "source" or "loader"
+  std::vector<std::string> words;  // the words after the directive name
+  std::string origin;
 };
 
 enum class LogLevel : int { kDebug, kVerbose, kNotice, kWarning, kNothing };
@@ -72,6 +81,8 @@ class Config {
   std::string dir() const;
   std::string notify_keyspace_events() const;
   std::string config_file() const;
+  std::string invalidation_channel() const;
+  std::vector<LoaderDirective> loader_directives() const;
 
   // Runs `fn` under the config lock to read several strings consistently.
   void WithLock(const std::function<void()>& fn) const;
@@ -91,6 +102,8 @@ class Config {
   std::string client_output_buffer_limit_;
   std::string tls_cert_file_, tls_key_file_, tls_ca_cert_file_;
   std::string config_file_;
+  std::string invalidation_channel_ = "__strata__:invalidate";
+  std::vector<LoaderDirective> loader_directives_;
   std::vector<Directive> directives_;
 };
 

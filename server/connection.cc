@@ -141,7 +141,7 @@ void Connection::KeepPartialInput(const char* data, size_t len) {
 
 size_t Connection::ProcessInput(const char* data, size_t len) {
   size_t offset = 0;
-  while (offset < len && !close_after_reply_ && !closing_) {
+  while (offset < len && !close_after_reply_ && !closing_ && !waiting_for_load_) {
     if (output_.size() + in_flight_.size() > kMaxPendingOutput) {
       // Let the client drain its replies before running more of its pipeline.
       if (!reading_paused_) {
@@ -169,7 +169,7 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
 void Connection::Execute(std::span<const std::string_view> args) {
   const CommandTable& table = server_.commands();
   const CommandSpec* spec = table.Find(args[0]);
-  IoThreadStats::Bump(thread_.stats().commands_processed, 1);
+  if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
   if (spec == nullptr) {
     reply_.Error(errors::UnknownCommand(args[0], args.data() + 1, args.size() - 1));
     return;
@@ -205,46 +205,119 @@ void Connection::Execute(std::span<const std::string_view> args) {
     CommandTable::KeyIndexes(*spec, args.size(), &key_indexes_);
     keys_.clear();
     for (size_t index : key_indexes_) keys_.push_back(args[index]);
-    storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
-    CommandContext ctx{args, reply_, *this, server_, &txn, *spec, now_ms};
-    spec->handler(ctx);
+    const bool read_through =
+        (spec->flags & flags::kLoads) && !replaying_loaded_command_ && !server_.loaders().empty();
+    std::vector<std::string> missing, refresh;
+    {
+      storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
+      if (read_through) FindKeysToLoad(txn, now_ms, &missing, &refresh);
+      if (missing.empty()) {
+        CommandContext ctx{args, reply_, *this, server_, &txn, *spec, now_ms};
+        spec->handler(ctx);
+      }
+    }
+    // Outside the shard locks: a load may complete (and store) before these calls return.
+    for (const std::string& key : refresh) server_.loaders().Refresh(db(), key);
+    if (!missing.empty()) WaitForLoads(args, missing);
   } else {
     CommandContext ctx{args, reply_, *this, server_, nullptr, *spec, now_ms};
     spec->handler(ctx);
   }
 }
 
+void Connection::FindKeysToLoad(storage::Transaction& txn, int64_t now_ms, std::vector<std::string>* missing,
+                                std::vector<std::string>* refresh) {
+  loaders::LoaderManager& loaders = server_.loaders();
+  for (std::string_view key : keys_) {
+    loaders::Loader* loader = loaders.Match(key);
+    if (loader == nullptr) continue;
+    storage::Entry* e = txn.Peek(key);
+    if (e != nullptr) {
+      if (loaders.OnHit(*loader, e->fresh_until_ms(), now_ms) != loaders::LoaderManager::Freshness::kFresh) {
+        refresh->emplace_back(key);
+      }
+    } else if (!loaders.IsNegative(*loader, db(), key, now_ms)) {
+      missing->emplace_back(key);
+    }
+  }
+}
+
+void Connection::WaitForLoads(std::span<const std::string_view> args, const std::vector<std::string>& keys) {
+  // The arguments may point into a read buffer that is reused before the loads finish.
+  waiting_command_.assign(args.begin(), args.end());
+  waiting_for_load_ = true;
+  IoThread* thread = &thread_;
+  const uint64_t id = id_;
+  server_.loaders().Load(db(), keys, [thread, id](absl::Status status) {
+    thread->Post([thread, id, status = std::move(status)] {
+      // A client that disconnected meanwhile is simply not found.
+      if (Connection* c = thread->FindConnection(id)) c->ResumeAfterLoad(status);
+    });
+  });
+}
+
+void Connection::ResumeAfterLoad(const absl::Status& status) {
+  waiting_for_load_ = false;
+  if (closing_) return;
+  if (!status.ok()) {
+    reply_.Error(Std(status.message()));
+  } else {
+    std::vector<std::string_view> args(waiting_command_.begin(), waiting_command_.end());
+    replaying_loaded_command_ = true;
+    Execute(args);
+    replaying_loaded_command_ = false;
+  }
+  waiting_command_.clear();
+  RunPendingInput();
+  Flush();
+}
+
+void Connection::RunPendingInput() {
+  if (pending_size_ == 0) return;
+  size_t used = ProcessInput(pending_input_.get(), pending_size_);
+  std::memmove(pending_input_.get(), pending_input_.get() + used, pending_size_ - used);
+  pending_size_ -= used;
+}
+
 void Connection::Flush() {
-  if (writing_ || closing_) return;
-  if (output_.empty()) {
-    if (close_after_reply_) Close();
-    return;
-  }
-  uv_buf_t buf = uv_buf_init(output_.data(), static_cast<unsigned>(output_.size()));
-  int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
-  if (written < 0 && written != UV_EAGAIN) {
-    Close();
-    return;
-  }
-  size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
-  IoThreadStats::Bump(thread_.stats().net_output_bytes, sent);
-  if (sent == output_.size()) {
+  // Loop: when the socket takes all our output at once and commands were held back for output
+  // pressure, run them now (no write callback will come to do it).
+  while (!writing_ && !closing_) {
+    if (output_.empty()) {
+      if (close_after_reply_) Close();
+      return;
+    }
+    uv_buf_t buf = uv_buf_init(output_.data(), static_cast<unsigned>(output_.size()));
+    int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+    if (written < 0 && written != UV_EAGAIN) {
+      Close();
+      return;
+    }
+    size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
+    IoThreadStats::Bump(thread_.stats().net_output_bytes, sent);
+    if (sent < output_.size()) {
+      // The rest goes out with uv_write, from in_flight_, which stays untouched until OnWrite.
+      in_flight_.assign(output_, sent, std::string::npos);
+      output_.clear();
+      output_bytes_.store(in_flight_.size(), std::memory_order_relaxed);
+      writing_ = true;
+      write_req_.data = this;
+      uv_buf_t rest = uv_buf_init(in_flight_.data(), static_cast<unsigned>(in_flight_.size()));
+      if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &rest, 1, OnWrite) != 0) {
+        writing_ = false;
+        Close();
+      }
+      return;
+    }
     output_.clear();
     if (output_.capacity() > kMaxPendingOutput) output_.shrink_to_fit();
     output_bytes_.store(0, std::memory_order_relaxed);
-    if (close_after_reply_) Close();
-    return;
-  }
-  // The rest goes out with uv_write, from in_flight_, which stays untouched until OnWrite.
-  in_flight_.assign(output_, sent, std::string::npos);
-  output_.clear();
-  output_bytes_.store(in_flight_.size(), std::memory_order_relaxed);
-  writing_ = true;
-  write_req_.data = this;
-  uv_buf_t rest = uv_buf_init(in_flight_.data(), static_cast<unsigned>(in_flight_.size()));
-  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &rest, 1, OnWrite) != 0) {
-    writing_ = false;
-    Close();
+    if (close_after_reply_) {
+      Close();
+      return;
+    }
+    if (!reading_paused_) return;
+    ResumeReading();
   }
 }
 
@@ -259,21 +332,19 @@ void Connection::OnWrite(uv_write_t* req, int status) {
   IoThreadStats::Bump(self->thread_.stats().net_output_bytes, self->in_flight_.size());
   self->in_flight_.clear();
   if (self->in_flight_.capacity() > kMaxPendingOutput) self->in_flight_.shrink_to_fit();
-  self->ResumeAfterWrite();
+  if (self->reading_paused_) self->ResumeReading();
+  self->Flush();
 }
 
-void Connection::ResumeAfterWrite() {
-  if (reading_paused_ && pending_size_ > 0) {
-    // Run the commands that waited for the client to drain its replies.
-    size_t used = ProcessInput(pending_input_.get(), pending_size_);
-    std::memmove(pending_input_.get(), pending_input_.get() + used, pending_size_ - used);
-    pending_size_ -= used;
-  }
-  if (reading_paused_ && output_.size() + in_flight_.size() <= kMaxPendingOutput && !closing_) {
+void Connection::ResumeReading() {
+  // Run the commands that waited for the client to drain its replies; they may fill the
+  // output again, in which case reading stays paused.
+  RunPendingInput();
+  if (reading_paused_ && output_.size() + in_flight_.size() <= kMaxPendingOutput && !closing_ &&
+      !waiting_for_load_) {
     reading_paused_ = false;
     uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead);
   }
-  Flush();
 }
 
 void Connection::Close() {

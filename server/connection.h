@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "protocol/reply_builder.h"
 #include "protocol/request_parser.h"
@@ -48,6 +49,12 @@ class Connection {
   void set_name(std::string name);
   void set_lib_info(std::string_view field, std::string value);
 
+  // Read-through: parks the command until `keys` are loaded, then runs it again (as a replay,
+  // which reads what was loaded and never loads twice) and resumes the pipeline behind it.
+  void WaitForLoads(std::span<const std::string_view> args, const std::vector<std::string>& keys);
+  // True while a command runs again after its loads.
+  bool replaying_loaded_command() const { return replaying_loaded_command_; }
+
   // Finish the current replies, then close (QUIT, protocol errors, CLIENT KILL of self).
   void CloseAfterReply() { close_after_reply_ = true; }
   // Close now (any pending output is dropped).
@@ -70,7 +77,12 @@ class Connection {
   void Execute(std::span<const std::string_view> args);
   void Flush();
   void KeepPartialInput(const char* data, size_t len);
-  void ResumeAfterWrite();
+  void ResumeReading();
+  void ResumeAfterLoad(const absl::Status& status);
+  // Finds which of the command's keys a loader must fetch, and which to refresh in background.
+  void FindKeysToLoad(storage::Transaction& txn, int64_t now_ms, std::vector<std::string>* missing,
+                      std::vector<std::string>* refresh);
+  void RunPendingInput();
 
   IoThread& thread_;
   Server& server_;
@@ -95,6 +107,10 @@ class Connection {
 
   std::vector<size_t> key_indexes_;
   std::vector<std::string_view> keys_;
+
+  bool waiting_for_load_ = false;
+  bool replaying_loaded_command_ = false;
+  std::vector<std::string> waiting_command_;
 
   bool authenticated_ = true;
   bool no_evict_ = false;

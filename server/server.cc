@@ -115,6 +115,12 @@ int Server::Run() {
   storage::KeyspaceOptions options;
   options.databases = static_cast<int>(config_.databases.load());
   keyspace_ = std::make_unique<storage::Keyspace>(options);
+  value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_);
+  loaders_ = std::make_unique<loaders::LoaderManager>(*value_store_);
+  if (absl::Status s = StartLoaders(); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
 
   if (config_.tls_port.load() != 0) {
     logger_.Warning("TLS is not supported by this build of strata (tls-port must be 0)");
@@ -169,6 +175,8 @@ int Server::Run() {
 
   uv_run(&main_loop_, UV_RUN_DEFAULT);
 
+  // Loads in flight finish (with errors) while the I/O threads can still take their answers.
+  loaders_->Stop();
   for (auto& t : io_threads_) t->Stop();
   for (auto& t : io_threads_) t->Join();
   io_threads_.clear();
@@ -177,6 +185,19 @@ int Server::Run() {
   keyspace_->FlushAll();
   logger_.Notice("strata is now ready to exit, bye bye...");
   return 0;
+}
+
+absl::Status Server::StartLoaders() {
+  for (const LoaderDirective& directive : config_.loader_directives()) {
+    absl::Status s = directive.kind == "source" ? loaders_->AddSource(directive.words) : loaders_->AddLoader(directive.words);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(directive.origin, ": ", s.message()));
+  }
+  if (absl::Status s = loaders_->Start(); !s.ok()) return s;
+  for (const auto& loader : loaders_->loaders()) {
+    logger_.Notice(absl::StrCat("Loader ", loader->name(), " reads from source ", loader->source().name(), " (",
+                                loader->source().Describe(), ")"));
+  }
+  return absl::OkStatus();
 }
 
 void Server::RequestShutdown() { uv_async_send(&shutdown_async_); }
@@ -337,6 +358,20 @@ std::string Server::Info(const std::vector<std::string>& requested) {
     absl::StrAppend(&out, "used_cpu_sys:", seconds(self.ru_stime), "\r\nused_cpu_user:", seconds(self.ru_utime),
                     "\r\nused_cpu_sys_children:", seconds(children.ru_stime),
                     "\r\nused_cpu_user_children:", seconds(children.ru_utime), "\r\n");
+  }
+  if (Wants(sections, "loaders", true)) {
+    section("Loaders");
+    absl::StrAppend(&out, "loaders:", loaders_->loaders().size(), "\r\nsources:", loaders_->sources().size(), "\r\n");
+    int index = 0;
+    for (const auto& loader : loaders_->loaders()) {
+      absl::StrAppend(&out, "loader", index++, ":");
+      bool first = true;
+      for (const auto& [name, value] : DescribeLoaderStats(*loaders_, *loader)) {
+        absl::StrAppend(&out, first ? "" : ",", name, "=", value);
+        first = false;
+      }
+      out += "\r\n";
+    }
   }
   if (Wants(sections, "keyspace", true)) {
     section("Keyspace");

@@ -19,6 +19,8 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/io_thread.h"
+#include "loaders/loader_manager.h"
+#include "server/loader_store.h"
 #include "server/logger.h"
 #include "storage/keyspace.h"
 
@@ -55,6 +57,7 @@ class Server {
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
+  loaders::LoaderManager& loaders() { return *loaders_; }
   const CommandTable& commands() const { return commands_; }
   ClientRegistry& clients() { return clients_; }
   IoThread& io_thread(size_t i) { return *io_threads_[i]; }
@@ -73,12 +76,15 @@ class Server {
   static void OnCron(uv_timer_t* handle);
   static void OnShutdownAsync(uv_async_t* handle);
   absl::Status Listen(std::vector<int>* fds);
+  absl::Status StartLoaders();
   void Cron();
   uint64_t TotalCommands();
 
   Config& config_;
   Logger& logger_;
   std::unique_ptr<storage::Keyspace> keyspace_;
+  std::unique_ptr<KeyspaceValueStore> value_store_;
+  std::unique_ptr<loaders::LoaderManager> loaders_;
   CommandTable commands_;
   ClientRegistry clients_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;

@@ -76,7 +76,7 @@ void Keyspace::ReleaseEntry(Shard& shard, Entry* entry) {
 uint64_t Keyspace::DbSize(int db) {
   uint64_t total = 0;
   for (auto& shard : shards_) {
-    absl::MutexLock lock(&shard->mu);
+    std::lock_guard<std::mutex> lock(shard->mu);
     total += shard->table(db).dict.size();
   }
   return total;
@@ -85,7 +85,7 @@ uint64_t Keyspace::DbSize(int db) {
 std::vector<DbInfo> Keyspace::DbInfos() {
   std::vector<DbInfo> infos(static_cast<size_t>(options_.databases));
   for (auto& shard : shards_) {
-    absl::MutexLock lock(&shard->mu);
+    std::lock_guard<std::mutex> lock(shard->mu);
     for (int db = 0; db < options_.databases; ++db) {
       infos[static_cast<size_t>(db)].keys += shard->table(db).dict.size();
       infos[static_cast<size_t>(db)].expires += shard->table(db).volatile_entries.size();
@@ -101,7 +101,7 @@ KeyspaceStats Keyspace::Stats() {
     stats.keyspace_hits += shard->keyspace_hits.Get();
     stats.keyspace_misses += shard->keyspace_misses.Get();
     stats.entry_bytes += shard->entry_bytes.Get();
-    absl::MutexLock lock(&shard->mu);
+    std::lock_guard<std::mutex> lock(shard->mu);
     for (Table& table : shard->tables()) {
       stats.table_bytes += table.dict.overhead_bytes() + table.volatile_entries.capacity() * sizeof(Entry*);
     }
@@ -121,7 +121,7 @@ void Keyspace::FlushDb(int db) {
   for (auto& shard : shards_) {
     Table detached;
     {
-      absl::MutexLock lock(&shard->mu);
+      std::lock_guard<std::mutex> lock(shard->mu);
       std::swap(detached, shard->table(db));
     }
     // Free outside the lock: a large flush does not stall this shard's other commands.
@@ -135,9 +135,9 @@ void Keyspace::FlushAll() {
 
 void Keyspace::SwapDb(int a, int b) {
   // All shards at once, so no command sees one database half swapped.
-  for (auto& shard : shards_) shard->mu.Lock();
+  for (auto& shard : shards_) shard->mu.lock();
   for (auto& shard : shards_) std::swap(shard->table(a), shard->table(b));
-  for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.Unlock();
+  for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.unlock();
 }
 
 // The SCAN cursor: low kShardCursorBits bits name the shard, the rest is that shard's Dict
@@ -153,7 +153,7 @@ ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
   while (shard_index < shards_.size()) {
     Shard& shard = *shards_[shard_index];
     {
-      absl::MutexLock lock(&shard.mu);
+      std::lock_guard<std::mutex> lock(shard.mu);
       Dict& dict = shard.table(db).dict;
       while (dict.size() > 0) {
         dict_cursor = dict.Scan(dict_cursor, 1, [&](Entry* e) {
@@ -179,11 +179,31 @@ ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
 
 void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn) {
   for (auto& shard : shards_) {
-    absl::MutexLock lock(&shard->mu);
+    std::lock_guard<std::mutex> lock(shard->mu);
     shard->table(db).dict.Scan(0, SIZE_MAX, [&](Entry* e) {
       if (!IsExpired(*e, now_ms)) fn(*e);
     });
   }
+}
+
+uint64_t Keyspace::DeleteIf(int db, const std::function<bool(const Entry&)>& matches) {
+  uint64_t deleted = 0;
+  std::vector<Entry*> doomed;
+  for (auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
+    Table& table = shard->table(db);
+    doomed.clear();
+    table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
+      if (matches(*e)) doomed.push_back(e);
+    });
+    for (Entry* e : doomed) {
+      if (e->has_expiry()) RemoveVolatile(table, e);
+      table.dict.Remove(e->key(), HashKey(e->key()));
+      ReleaseEntry(*shard, e);
+    }
+    deleted += doomed.size();
+  }
+  return deleted;
 }
 
 bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
@@ -192,7 +212,7 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
   for (int attempt = 0; attempt < 100; ++attempt) {
     uint64_t random = shards_[0]->NextRandom() ^ static_cast<uint64_t>(MonotonicNanos());
     Shard& shard = *shards_[random % shards_.size()];
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     Table& table = shard.table(db);
     Entry* e = table.dict.RandomEntry(shard.NextRandom());
     if (e != nullptr && !IsExpired(*e, now_ms)) {
@@ -217,7 +237,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
   for (; visited < shards_.size(); ++visited) {
     const size_t index = (start + visited) % shards_.size();
     Shard& shard = *shards_[index];
-    absl::MutexLock lock(&shard.mu);
+    std::lock_guard<std::mutex> lock(shard.mu);
     for (int db = 0; db < options_.databases; ++db) {
       Table& table = shard.table(db);
       while (!table.volatile_entries.empty()) {
@@ -250,25 +270,37 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
 
 Transaction::Transaction(Keyspace& keyspace, int db, std::span<const std::string_view> keys, int64_t now_ms)
     : keyspace_(keyspace), db_(db), now_ms_(now_ms) {
-  for (std::string_view key : keys) locked_.push_back(static_cast<uint32_t>(keyspace.ShardIndex(HashKey(key))));
+  for (std::string_view key : keys) {
+    const uint64_t hash = Hash(key);
+    if (known_hashes_.size() < known_hashes_.capacity()) known_hashes_.push_back({key, hash});
+    locked_.push_back(static_cast<uint32_t>(keyspace.ShardIndex(hash)));
+  }
   if (locked_.size() > 1) {
     std::sort(locked_.begin(), locked_.end());
     locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
   }
-  for (uint32_t index : locked_) keyspace_.shard(index).mu.Lock();
+  for (uint32_t index : locked_) keyspace_.shard(index).mu.lock();
+}
+
+uint64_t Transaction::Hash(std::string_view key) const {
+  // The command's own keys were hashed to lock their shards; most lookups are of those.
+  for (const auto& [known, hash] : known_hashes_) {
+    if (known.data() == key.data() && known.size() == key.size()) return hash;
+  }
+  return HashKey(key);
 }
 
 Transaction::~Transaction() {
-  for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) keyspace_.shard(*it).mu.Unlock();
+  for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) keyspace_.shard(*it).mu.unlock();
 }
 
 void Transaction::Unlink(Shard& shard, Table& table, Entry* entry) {
   if (entry->has_expiry()) RemoveVolatile(table, entry);
-  table.dict.Remove(entry->key(), HashKey(entry->key()));
+  table.dict.Remove(entry->key(), Hash(entry->key()));
 }
 
 Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touch) {
-  const uint64_t hash = HashKey(key);
+  const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
   Entry* e = table.dict.Find(key, hash);
@@ -286,7 +318,7 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
 
 void Transaction::Store(int db, Entry* entry) {
   const std::string_view key = entry->key();
-  const uint64_t hash = HashKey(key);
+  const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
   entry->set_access_clock(AccessClock(now_ms_));
@@ -337,7 +369,7 @@ bool Transaction::Delete(int db, std::string_view key) {
 Entry* Transaction::Detach(int db, std::string_view key) {
   Entry* e = Find(db, key, false, false);
   if (e == nullptr) return nullptr;
-  const uint64_t hash = HashKey(key);
+  const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Unlink(shard, shard.table(db), e);
   shard.entry_bytes.Add(0 - e->AllocatedSize());

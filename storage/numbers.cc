@@ -48,7 +48,8 @@ bool ParseLongDouble(std::string_view text, long double* value) {
   char* end = nullptr;
   errno = 0;
   long double parsed = strtold(copy.c_str(), &end);
-  if (*end != '\0' || std::isnan(parsed)) return false;
+  // All of the text, as Redis checks: strtold stops at an embedded NUL.
+  if (end != copy.c_str() + copy.size() || std::isnan(parsed)) return false;
   if (errno == ERANGE && (parsed == HUGE_VALL || parsed == -HUGE_VALL || parsed == 0)) return false;
   *value = parsed;
   return true;

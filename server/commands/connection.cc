@@ -130,8 +130,12 @@ void Hello(CommandContext& ctx) {
 
 void Select(CommandContext& ctx) {
   int64_t db;
-  if (!ParseInteger(ctx.args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+  if (!ParseInteger(ctx.args[1], &db)) {
     ctx.reply.Error(errors::kNotInteger);
+    return;
+  }
+  if (db < INT32_MIN || db > INT32_MAX) {
+    ctx.reply.Error(errors::kNotInt32);
     return;
   }
   if (db < 0 || db >= ctx.server.keyspace().databases()) {

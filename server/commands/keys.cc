@@ -1,8 +1,11 @@
 // Generic key commands (Redis's db.c and expire.c): existence, type, renaming and copying,
 // expiry, and iteration.
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/command.h"
 #include "server/connection.h"
@@ -79,10 +82,14 @@ void Rename(CommandContext& ctx) { RenameGeneric(ctx, false); }
 void RenameNx(CommandContext& ctx) { RenameGeneric(ctx, true); }
 
 // Parses a database index argument: not an integer and out of range are different errors.
-bool ParseDbIndex(CommandContext& ctx, std::string_view arg, bool int_range, int* db) {
+bool ParseDbIndex(CommandContext& ctx, std::string_view arg, int* db) {
   int64_t value;
-  if (!ParseInteger(arg, &value) || (int_range && (value < INT_MIN || value > INT_MAX))) {
+  if (!ParseInteger(arg, &value)) {
     ctx.reply.Error(errors::kNotInteger);
+    return false;
+  }
+  if (value < INT_MIN || value > INT_MAX) {
+    ctx.reply.Error(errors::kNotInt32);
     return false;
   }
   if (value < 0 || value >= ctx.server.keyspace().databases()) {
@@ -101,7 +108,7 @@ void Copy(CommandContext& ctx) {
     if (EqualsIgnoreCase(ctx.args[j], "replace")) {
       replace = true;
     } else if (EqualsIgnoreCase(ctx.args[j], "db") && j + 1 < ctx.args.size()) {
-      if (!ParseDbIndex(ctx, ctx.args[j + 1], false, &target_db)) return;
+      if (!ParseDbIndex(ctx, ctx.args[j + 1], &target_db)) return;
       ++j;
     } else {
       ctx.reply.Error(errors::kSyntax);
@@ -129,7 +136,7 @@ void Copy(CommandContext& ctx) {
 void Move(CommandContext& ctx) {
   storage::Transaction& txn = ctx.keys();
   int target_db;
-  if (!ParseDbIndex(ctx, ctx.args[2], true, &target_db)) return;
+  if (!ParseDbIndex(ctx, ctx.args[2], &target_db)) return;
   if (target_db == txn.db()) {
     ctx.reply.Error(errors::kSameObject);
     return;
@@ -258,14 +265,14 @@ void Keys(CommandContext& ctx) {
   for (const std::string& key : matched) ctx.reply.Bulk(key);
 }
 
+// Redis parses cursors with strtoul (so "-1" is ULONG_MAX) but refuses leading space and junk.
 bool ParseCursor(std::string_view text, uint64_t* cursor) {
-  if (text.empty() || text.size() > 20) return false;
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    if (value > (UINT64_MAX - static_cast<uint64_t>(c - '0')) / 10) return false;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
+  std::string copy(text);
+  if (!copy.empty() && absl::ascii_isspace(static_cast<unsigned char>(copy[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long value = strtoull(copy.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE) return false;
   *cursor = value;
   return true;
 }

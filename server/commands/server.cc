@@ -206,6 +206,7 @@ std::string_view GroupOf(CommandContext& ctx, const CommandSpec& spec) {
   if (in(StringCommands())) return "string";
   if (in(KeyCommands())) return "generic";
   if (in(HashCommands())) return "hash";
+  if (in(LoaderCommands())) return "loader";
   if (in(ConnectionCommands())) return "connection";
   return "server";
 }

@@ -1,0 +1,109 @@
+#include "loaders/loader.h"
+
+#include <bit>
+#include <cmath>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace strata::loaders {
+
+namespace {
+
+absl::StatusOr<double> NonNegativeNumber(const std::string& option, const std::string& text) {
+  double value;
+  if (!absl::SimpleAtod(text, &value) || !(value >= 0) || std::isinf(value)) {
+    return absl::InvalidArgumentError(absl::StrCat("loader option ", option, ": '", text, "' is not a non-negative number"));
+  }
+  return value;
+}
+
+}  // namespace
+
+absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>& words) {
+  LoaderOptions options;
+  if (words.size() % 2 != 0) return absl::InvalidArgumentError("loader options come in pairs: option value");
+  for (size_t i = 0; i < words.size(); i += 2) {
+    const std::string& option = words[i];
+    const std::string& value = words[i + 1];
+    if (option == "type") {
+      if (value == "string") {
+        options.shape = ValueShape::kString;
+      } else if (value == "hash") {
+        options.shape = ValueShape::kHash;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("loader option type: '", value, "' (expected string or hash)"));
+      }
+      continue;
+    }
+    if (option == "batch-query") {
+      options.batch_query = value;
+      continue;
+    }
+    auto number = NonNegativeNumber(option, value);
+    if (!number.ok()) return number.status();
+    if (option == "ttl") {
+      options.ttl_ms = static_cast<int64_t>(*number * 1000);
+    } else if (option == "jitter") {
+      options.jitter_percent = *number;
+    } else if (option == "stale") {
+      options.stale_ms = static_cast<int64_t>(*number * 1000);
+    } else if (option == "negative-ttl") {
+      options.negative_ttl_ms = static_cast<int64_t>(*number * 1000);
+    } else if (option == "timeout") {
+      if (*number < 1) return absl::InvalidArgumentError("loader option timeout: at least 1 ms");
+      options.timeout = std::chrono::milliseconds(static_cast<int64_t>(*number));
+    } else if (option == "refresh-ahead") {
+      if (*number >= 100) return absl::InvalidArgumentError("loader option refresh-ahead: a percentage below 100");
+      options.refresh_ahead_percent = *number;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown loader option '", option, "'"));
+    }
+  }
+  if ((options.stale_ms > 0 || options.refresh_ahead_percent > 0) && options.ttl_ms == 0) {
+    return absl::InvalidArgumentError("loader options stale and refresh-ahead need a ttl");
+  }
+  return options;
+}
+
+int LatencyHistogram::BucketOf(uint64_t value) {
+  if (value < (1u << kSubBucketBits)) return static_cast<int>(value);
+  const int magnitude = 63 - std::countl_zero(value);  // position of the top bit, >= kSubBucketBits
+  const int shift = magnitude - kSubBucketBits;
+  const int sub = static_cast<int>((value >> shift) & ((1u << kSubBucketBits) - 1));
+  return ((shift + 1) << kSubBucketBits) + sub;
+}
+
+uint64_t LatencyHistogram::BucketUpperBound(int bucket) {
+  if (bucket < (1 << kSubBucketBits)) return static_cast<uint64_t>(bucket);
+  const int shift = (bucket >> kSubBucketBits) - 1;
+  const uint64_t sub = static_cast<uint64_t>(bucket & ((1 << kSubBucketBits) - 1));
+  return (((uint64_t{1} << kSubBucketBits) | sub) << shift) + ((uint64_t{1} << shift) - 1);
+}
+
+void LatencyHistogram::Record(int64_t micros) {
+  if (micros < 0) micros = 0;
+  int bucket = BucketOf(static_cast<uint64_t>(micros));
+  if (bucket >= kBuckets) bucket = kBuckets - 1;
+  counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t LatencyHistogram::count() const {
+  uint64_t total = 0;
+  for (const auto& c : counts_) total += c.load(std::memory_order_relaxed);
+  return total;
+}
+
+int64_t LatencyHistogram::Percentile(double p) const {
+  const uint64_t total = count();
+  if (total == 0) return 0;
+  const uint64_t rank = static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total)));
+  uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    seen += counts_[b].load(std::memory_order_relaxed);
+    if (seen >= rank && seen > 0) return static_cast<int64_t>(BucketUpperBound(b));
+  }
+  return static_cast<int64_t>(BucketUpperBound(kBuckets - 1));
+}
+
+}  // namespace strata::loaders

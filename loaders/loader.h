@@ -1,0 +1,86 @@
+// Loader: one `loader` directive. A key template, the source it reads from, the query, and the
+// caching policy for what it loads (TTL and jitter, stale window, negative TTL, timeout,
+// refresh-ahead), with its counters.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "loaders/key_template.h"
+#include "loaders/source.h"
+
+namespace strata::loaders {
+
+struct LoaderOptions {
+  ValueShape shape = ValueShape::kString;
+  int64_t ttl_ms = 0;              // 0: loaded values never expire (until invalidated or evicted)
+  double jitter_percent = 0;       // stored TTL = ttl * (1 + uniform(0, jitter%))
+  int64_t stale_ms = 0;            // serve-stale window after the TTL (stale-while-revalidate)
+  int64_t negative_ttl_ms = 0;     // how long "not found" is remembered; 0: not at all
+  std::chrono::milliseconds timeout{2000};
+  double refresh_ahead_percent = 0;  // refresh a read key when this share of its TTL is left
+  std::string batch_query;
+};
+
+// Parses the option words after a loader's QUERY ("ttl 60 jitter 10 type hash ...").
+absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>& words);
+
+// Load latencies in microseconds: a log-linear histogram (16 sub-buckets per power of two, so
+// a percentile is within ~6% of the true value), cheap to record from any thread.
+class LatencyHistogram {
+ public:
+  void Record(int64_t micros);
+  // The value at percentile p (0..100), or 0 when empty.
+  int64_t Percentile(double p) const;
+  uint64_t count() const;
+
+ private:
+  static constexpr int kSubBucketBits = 4;
+  static constexpr int kBuckets = 64 << kSubBucketBits;
+  static int BucketOf(uint64_t value);
+  static uint64_t BucketUpperBound(int bucket);
+  std::atomic<uint64_t> counts_[kBuckets] = {};
+};
+
+struct LoaderStats {
+  std::atomic<uint64_t> loads{0};          // values loaded from the source and stored
+  std::atomic<uint64_t> not_found{0};      // loads that found nothing
+  std::atomic<uint64_t> hits{0};           // reads answered from memory
+  std::atomic<uint64_t> misses{0};         // reads that had to wait for a load
+  std::atomic<uint64_t> coalesced{0};      // waits that joined a load already in flight
+  std::atomic<uint64_t> stale_served{0};   // reads answered with a stale value
+  std::atomic<uint64_t> negative_hits{0};  // reads answered nil from the negative cache
+  std::atomic<uint64_t> refreshes{0};      // background refreshes started
+  std::atomic<uint64_t> errors{0};         // failed loads (timeouts included)
+  std::atomic<uint64_t> timeouts{0};
+  std::atomic<uint64_t> source_queries{0};  // calls to the source (a batch counts once)
+  LatencyHistogram latency_us;
+};
+
+class Loader {
+ public:
+  Loader(KeyTemplate key_template, Source& source, SourceQuery query, LoaderOptions options)
+      : key_template_(std::move(key_template)), source_(source), query_(std::move(query)), options_(std::move(options)) {}
+
+  const KeyTemplate& key_template() const { return key_template_; }
+  const std::string& name() const { return key_template_.text(); }
+  Source& source() const { return source_; }
+  const SourceQuery& query() const { return query_; }
+  const LoaderOptions& options() const { return options_; }
+  LoaderStats& stats() const { return stats_; }
+
+ private:
+  KeyTemplate key_template_;
+  Source& source_;
+  SourceQuery query_;
+  LoaderOptions options_;
+  mutable LoaderStats stats_;
+};
+
+}  // namespace strata::loaders

@@ -1,0 +1,473 @@
+#include "loaders/loader_manager.h"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "loaders/json.h"
+#include "storage/glob.h"
+
+namespace strata::loaders {
+
+namespace {
+
+constexpr int64_t kDefaultBreakerFailures = 5;
+constexpr int64_t kDefaultBreakerCooldownMs = 5000;
+// Past this many remembered "not found" keys, expired ones are swept before adding more, and
+// if none expired the new one is not remembered: a scan of random missing keys cannot grow the
+// negative cache without bound.
+constexpr size_t kMaxNegativeEntries = 1 << 20;
+
+int64_t NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+// A reader's request: several keys, one callback when the last is resolved.
+struct LoaderManager::Request {
+  absl::Mutex mu;
+  size_t remaining = 0;
+  absl::Status first_error;
+  std::function<void(absl::Status)> done;
+
+  void Resolve(const absl::Status& status) {
+    absl::Status result;
+    {
+      absl::MutexLock lock(&mu);
+      if (!status.ok() && first_error.ok()) first_error = status;
+      if (--remaining != 0) return;
+      result = first_error;
+    }
+    done(result);
+  }
+};
+
+// One load in flight for one (db, key), and everyone waiting for it.
+struct LoaderManager::Flight {
+  Loader* loader;
+  int db;
+  std::string key;
+  std::vector<std::string> captures;
+  std::vector<std::shared_ptr<Request>> waiters;
+  bool invalidated = false;  // an invalidation arrived: do not store what this load returns
+};
+
+struct LoaderManager::SourceState {
+  const Source* source;
+  int64_t failures_to_open = kDefaultBreakerFailures;
+  int64_t cooldown_ms = kDefaultBreakerCooldownMs;
+  absl::Mutex mu;
+  uint64_t consecutive_failures = 0;
+  bool open = false;
+  int64_t open_until_ms = 0;
+  bool probe_in_flight = false;
+  uint64_t times_opened = 0;
+};
+
+LoaderManager::LoaderManager(ValueStore& store) : store_(store), random_(std::random_device{}()) {}
+
+LoaderManager::~LoaderManager() { Stop(); }
+
+absl::Status LoaderManager::AddSource(const std::vector<std::string>& words) {
+  if (words.size() < 2 || words.size() % 2 != 0) {
+    return absl::InvalidArgumentError("source takes NAME URL [option value ...]");
+  }
+  const std::string& name = words[0];
+  for (const auto& source : sources_) {
+    if (source->name() == name) return absl::InvalidArgumentError(absl::StrCat("source ", name, " is defined twice"));
+  }
+  auto state = std::make_unique<SourceState>();
+  SourceOptions options;
+  for (size_t i = 2; i < words.size(); i += 2) {
+    const std::string& option = words[i];
+    const std::string& value = words[i + 1];
+    int64_t number;
+    if (option == "breaker-failures" || option == "breaker-cooldown") {
+      if (!absl::SimpleAtoi(value, &number) || number < 1) {
+        return absl::InvalidArgumentError(absl::StrCat("source ", name, ": ", option, " must be a positive integer"));
+      }
+      if (option == "breaker-failures") {
+        state->failures_to_open = number;
+      } else {
+        state->cooldown_ms = number * 1000;
+      }
+      continue;
+    }
+    options.emplace(option, value);
+  }
+  auto source = MakeSource(name, words[1], options);
+  if (!source.ok()) return source.status();
+  state->source = source->get();
+  sources_.push_back(std::move(*source));
+  source_states_.push_back(std::move(state));
+  return absl::OkStatus();
+}
+
+absl::Status LoaderManager::AddLoader(const std::vector<std::string>& words) {
+  if (words.size() < 3) return absl::InvalidArgumentError("loader takes KEY-TEMPLATE SOURCE QUERY [option value ...]");
+  auto key_template = KeyTemplate::Parse(words[0]);
+  if (!key_template.ok()) return key_template.status();
+  Source* source = nullptr;
+  for (const auto& candidate : sources_) {
+    if (candidate->name() == words[1]) source = candidate.get();
+  }
+  if (source == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("loader ", words[0], ": no source named '", words[1],
+                                                   "' (a source line must come before the loaders that use it)"));
+  }
+  auto options = ParseLoaderOptions(std::vector<std::string>(words.begin() + 3, words.end()));
+  if (!options.ok()) return absl::InvalidArgumentError(absl::StrCat("loader ", words[0], ": ", options.status().message()));
+  SourceQuery query;
+  query.text = words[2];
+  query.batch_text = options->batch_query;
+  query.shape = options->shape;
+  query.timeout = options->timeout;
+  query.capture_names = key_template->capture_names();
+  if (absl::Status s = source->Prepare(query); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("loader ", words[0], ": ", s.message()));
+  }
+  loaders_.push_back(std::make_unique<Loader>(std::move(*key_template), *source, std::move(query), std::move(*options)));
+  return absl::OkStatus();
+}
+
+absl::Status LoaderManager::Start() {
+  for (auto& source : sources_) {
+    source->set_invalidation_handler([this](std::string payload) { ApplyInvalidationMessage(payload).IgnoreError(); });
+    if (absl::Status s = source->Start(); !s.ok()) {
+      return absl::InternalError(absl::StrCat("source ", source->name(), ": ", s.message()));
+    }
+  }
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void LoaderManager::Stop() {
+  if (!started_) return;
+  started_ = false;
+  for (auto& source : sources_) source->Stop();
+}
+
+LoaderManager::SourceState& LoaderManager::StateOf(const Source& source) {
+  for (auto& state : source_states_) {
+    if (state->source == &source) return *state;
+  }
+  return *source_states_.front();  // unreachable: every source has a state
+}
+
+BreakerSnapshot LoaderManager::Breaker(const Source& source) {
+  SourceState& state = StateOf(source);
+  absl::MutexLock lock(&state.mu);
+  BreakerSnapshot snapshot;
+  snapshot.state = !state.open ? "closed" : (NowMs() < state.open_until_ms ? "open" : "half-open");
+  snapshot.consecutive_failures = state.consecutive_failures;
+  snapshot.opened = state.times_opened;
+  return snapshot;
+}
+
+Loader* LoaderManager::Match(std::string_view key) const {
+  for (const auto& loader : loaders_) {
+    if (loader->key_template().Matches(key)) return loader.get();
+  }
+  return nullptr;
+}
+
+bool LoaderManager::IsNegative(Loader& loader, int db, std::string_view key, int64_t now_ms) {
+  absl::MutexLock lock(&negative_mu_);
+  auto it = negative_until_ms_.find(FlightKey(db, std::string(key)));
+  if (it == negative_until_ms_.end()) return false;
+  if (it->second <= now_ms) {
+    negative_until_ms_.erase(it);
+    return false;
+  }
+  loader.stats().negative_hits.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+LoaderManager::Freshness LoaderManager::OnHit(Loader& loader, int64_t fresh_until_ms, int64_t now_ms) {
+  LoaderStats& stats = loader.stats();
+  stats.hits.fetch_add(1, std::memory_order_relaxed);
+  if (fresh_until_ms < 0) return Freshness::kFresh;
+  if (now_ms >= fresh_until_ms) {
+    stats.stale_served.fetch_add(1, std::memory_order_relaxed);
+    return Freshness::kStale;
+  }
+  const LoaderOptions& options = loader.options();
+  if (options.refresh_ahead_percent > 0) {
+    const auto window = static_cast<int64_t>(static_cast<double>(options.ttl_ms) * options.refresh_ahead_percent / 100);
+    if (now_ms >= fresh_until_ms - window) return Freshness::kRefreshAhead;
+  }
+  return Freshness::kFresh;
+}
+
+void LoaderManager::Load(int db, const std::vector<std::string>& keys, std::function<void(absl::Status)> done) {
+  auto request = std::make_shared<Request>();
+  request->remaining = keys.size();
+  request->done = std::move(done);
+  std::vector<std::pair<Loader*, std::vector<Flight*>>> batches;
+  size_t unmatched = 0;
+  {
+    absl::MutexLock lock(&flights_mu_);
+    for (const std::string& key : keys) {
+      Loader* loader = nullptr;
+      std::optional<std::vector<std::string>> captures;
+      for (const auto& candidate : loaders_) {
+        if ((captures = candidate->key_template().Match(key))) {
+          loader = candidate.get();
+          break;
+        }
+      }
+      if (loader == nullptr) {
+        ++unmatched;
+        continue;
+      }
+      loader->stats().misses.fetch_add(1, std::memory_order_relaxed);
+      std::unique_ptr<Flight>& slot = flights_[FlightKey(db, key)];
+      if (slot) {
+        slot->waiters.push_back(request);
+        loader->stats().coalesced.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      slot = std::make_unique<Flight>(Flight{loader, db, key, std::move(*captures), {request}, false});
+      auto batch = std::find_if(batches.begin(), batches.end(), [&](const auto& b) { return b.first == loader; });
+      if (batch == batches.end()) batch = batches.insert(batches.end(), {loader, {}});
+      batch->second.push_back(slot.get());
+    }
+  }
+  for (size_t i = 0; i < unmatched; ++i) request->Resolve(absl::OkStatus());
+  for (auto& [loader, flights] : batches) Dispatch(*loader, std::move(flights));
+}
+
+bool LoaderManager::Refresh(int db, std::string_view key) {
+  Loader* loader = nullptr;
+  std::optional<std::vector<std::string>> captures;
+  for (const auto& candidate : loaders_) {
+    if ((captures = candidate->key_template().Match(key))) {
+      loader = candidate.get();
+      break;
+    }
+  }
+  if (loader == nullptr) return false;
+  Flight* flight;
+  {
+    absl::MutexLock lock(&flights_mu_);
+    std::unique_ptr<Flight>& slot = flights_[FlightKey(db, std::string(key))];
+    if (slot) return true;  // a load is already on its way
+    slot = std::make_unique<Flight>(Flight{loader, db, std::string(key), std::move(*captures), {}, false});
+    flight = slot.get();
+  }
+  loader->stats().refreshes.fetch_add(1, std::memory_order_relaxed);
+  Dispatch(*loader, {flight});
+  return true;
+}
+
+void LoaderManager::Dispatch(Loader& loader, std::vector<Flight*> flights) {
+  SourceState& state = StateOf(loader.source());
+  if (!BreakerAllows(state, NowMs())) {
+    std::vector<LoadOutcome> outcomes(flights.size(),
+                                      LoadOutcome::Error(absl::StrCat("source ", loader.source().name(),
+                                                                      " is failing (circuit breaker open)")));
+    Complete(loader, std::move(flights), std::move(outcomes), -1);
+    return;
+  }
+  std::vector<std::vector<std::string>> batch;
+  batch.reserve(flights.size());
+  for (Flight* flight : flights) batch.push_back(flight->captures);
+  loader.stats().source_queries.fetch_add(1, std::memory_order_relaxed);
+  const int64_t started_ns = MonotonicNs();
+  loader.source().Load(loader.query(), std::move(batch),
+                       [this, &loader, flights = std::move(flights), started_ns](std::vector<LoadOutcome> outcomes) {
+                         Complete(loader, flights, std::move(outcomes), started_ns);
+                       });
+}
+
+void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::vector<LoadOutcome> outcomes,
+                             int64_t started_ns) {
+  const int64_t now = NowMs();
+  LoaderStats& stats = loader.stats();
+  const LoaderOptions& options = loader.options();
+  if (outcomes.size() != flights.size()) {
+    outcomes.assign(flights.size(), LoadOutcome::Error("source returned a wrong number of results"));
+  }
+  if (started_ns >= 0) {  // a real source call, not a breaker fast-fail
+    stats.latency_us.Record((MonotonicNs() - started_ns) / 1000);
+    const bool failed = std::all_of(outcomes.begin(), outcomes.end(),
+                                    [](const LoadOutcome& o) { return o.kind == LoadOutcome::Kind::kError; });
+    BreakerRecord(StateOf(loader.source()), failed, now);
+  }
+  std::vector<Flight*> restart;
+  for (size_t i = 0; i < flights.size(); ++i) {
+    Flight* flight = flights[i];
+    const LoadOutcome& outcome = outcomes[i];
+    absl::Status status;
+    auto still_wanted = [&] {
+      absl::MutexLock lock(&flights_mu_);
+      return !flight->invalidated;
+    };
+    switch (outcome.kind) {
+      case LoadOutcome::Kind::kFound: {
+        const int64_t ttl = JitteredTtl(options);
+        const int64_t fresh_until = ttl > 0 ? now + ttl : -1;
+        const int64_t expire_at = ttl > 0 ? fresh_until + options.stale_ms : -1;
+        bool stored = false;
+        store_.Store(flight->db, flight->key, options.shape, outcome, fresh_until, expire_at, [&] {
+          stored = still_wanted();
+          return stored;
+        });
+        if (stored) {
+          stats.loads.fetch_add(1, std::memory_order_relaxed);
+          absl::MutexLock lock(&negative_mu_);
+          negative_until_ms_.erase(FlightKey(flight->db, flight->key));
+        }
+        break;
+      }
+      case LoadOutcome::Kind::kNotFound:
+        stats.not_found.fetch_add(1, std::memory_order_relaxed);
+        if (still_wanted()) {
+          // The row is gone: a stale copy must not outlive it.
+          store_.Delete(flight->db, flight->key);
+          if (options.negative_ttl_ms > 0) {
+            absl::MutexLock lock(&negative_mu_);
+            if (negative_until_ms_.size() >= kMaxNegativeEntries) {
+              absl::erase_if(negative_until_ms_, [&](const auto& entry) { return entry.second <= now; });
+            }
+            if (negative_until_ms_.size() < kMaxNegativeEntries) {
+              negative_until_ms_[FlightKey(flight->db, flight->key)] = now + options.negative_ttl_ms;
+            }
+          }
+        }
+        break;
+      case LoadOutcome::Kind::kError:
+        stats.errors.fetch_add(1, std::memory_order_relaxed);
+        if (outcome.timed_out) stats.timeouts.fetch_add(1, std::memory_order_relaxed);
+        status = absl::UnavailableError(absl::StrCat("LOADERR ", loader.name(), ": ", outcome.error));
+        break;
+    }
+    std::vector<std::shared_ptr<Request>> waiters;
+    {
+      absl::MutexLock lock(&flights_mu_);
+      if (flight->invalidated && outcome.kind != LoadOutcome::Kind::kError) {
+        // Loaded before an invalidation: what it read may be old. Load again for the waiters.
+        flight->invalidated = false;
+        restart.push_back(flight);
+        continue;
+      }
+      waiters = std::move(flight->waiters);
+      flights_.erase(FlightKey(flight->db, flight->key));
+    }
+    for (auto& waiter : waiters) waiter->Resolve(status);
+  }
+  if (!restart.empty()) Dispatch(loader, std::move(restart));
+}
+
+bool LoaderManager::BreakerAllows(SourceState& state, int64_t now_ms) {
+  absl::MutexLock lock(&state.mu);
+  if (!state.open) return true;
+  if (now_ms < state.open_until_ms || state.probe_in_flight) return false;
+  state.probe_in_flight = true;  // half-open: one load probes the source
+  return true;
+}
+
+void LoaderManager::BreakerRecord(SourceState& state, bool failed, int64_t now_ms) {
+  absl::MutexLock lock(&state.mu);
+  state.probe_in_flight = false;
+  if (!failed) {
+    state.consecutive_failures = 0;
+    state.open = false;
+    return;
+  }
+  ++state.consecutive_failures;
+  if (state.open || state.consecutive_failures >= static_cast<uint64_t>(state.failures_to_open)) {
+    if (!state.open) ++state.times_opened;
+    state.open = true;
+    state.open_until_ms = now_ms + state.cooldown_ms;
+  }
+}
+
+int64_t LoaderManager::JitteredTtl(const LoaderOptions& options) {
+  if (options.ttl_ms <= 0) return 0;
+  if (options.jitter_percent <= 0) return options.ttl_ms;
+  double factor;
+  {
+    absl::MutexLock lock(&random_mu_);
+    factor = std::uniform_real_distribution<double>(0.0, options.jitter_percent / 100.0)(random_);
+  }
+  return static_cast<int64_t>(static_cast<double>(options.ttl_ms) * (1.0 + factor));
+}
+
+uint64_t LoaderManager::InvalidateKeys(const std::vector<std::string>& keys) {
+  const int databases = store_.databases();
+  {
+    absl::MutexLock lock(&flights_mu_);
+    for (const std::string& key : keys) {
+      for (int db = 0; db < databases; ++db) {
+        auto it = flights_.find(FlightKey(db, key));
+        if (it != flights_.end()) it->second->invalidated = true;
+      }
+    }
+  }
+  {
+    absl::MutexLock lock(&negative_mu_);
+    for (const std::string& key : keys) {
+      for (int db = 0; db < databases; ++db) negative_until_ms_.erase(FlightKey(db, key));
+    }
+  }
+  uint64_t dropped = 0;
+  for (const std::string& key : keys) {
+    for (int db = 0; db < databases; ++db) dropped += store_.Delete(db, key) ? 1 : 0;
+  }
+  return dropped;
+}
+
+uint64_t LoaderManager::InvalidatePattern(std::string_view pattern) {
+  {
+    absl::MutexLock lock(&flights_mu_);
+    for (auto& [key, flight] : flights_) {
+      if (storage::GlobMatch(pattern, key.second)) flight->invalidated = true;
+    }
+  }
+  {
+    absl::MutexLock lock(&negative_mu_);
+    absl::erase_if(negative_until_ms_, [&](const auto& entry) { return storage::GlobMatch(pattern, entry.first.second); });
+  }
+  return store_.DeleteMatching(pattern);
+}
+
+absl::StatusOr<uint64_t> LoaderManager::ApplyInvalidationMessage(std::string_view payload) {
+  std::string_view text(payload);
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (text.empty()) return absl::InvalidArgumentError("empty invalidation message");
+  if (text.front() != '{') return InvalidateKeys({std::string(text)});
+  auto json = ParseJson(text);
+  if (!json.ok()) return json.status();
+  if (json->type() != JsonValue::Type::kObject) return absl::InvalidArgumentError("invalidation message: expected an object");
+  if (const JsonValue* key = json->Find("key"); key && key->type() == JsonValue::Type::kString) {
+    return InvalidateKeys({key->text()});
+  }
+  if (const JsonValue* keys = json->Find("keys"); keys && keys->type() == JsonValue::Type::kArray) {
+    std::vector<std::string> names;
+    for (const JsonValue& item : keys->array()) {
+      if (item.type() != JsonValue::Type::kString) return absl::InvalidArgumentError("invalidation message: keys must be strings");
+      names.push_back(item.text());
+    }
+    return InvalidateKeys(names);
+  }
+  if (const JsonValue* pattern = json->Find("pattern"); pattern && pattern->type() == JsonValue::Type::kString) {
+    return InvalidatePattern(pattern->text());
+  }
+  return absl::InvalidArgumentError("invalidation message: expected {\"key\": K}, {\"keys\": [...]} or {\"pattern\": G}");
+}
+
+}  // namespace strata::loaders

@@ -1,0 +1,120 @@
+// LoaderManager: every source and loader of the configuration, and the machinery that makes a
+// read-through cache of them (DESIGN.md section 6):
+//
+//   - Single-flight: at most one load per (db, key) is in flight; later readers wait for it.
+//   - Batching: the cold keys of one request that share a loader go to the source as one batch.
+//   - TTL jitter, stale window, negative cache, refresh-ahead (the decisions are here; the
+//     server asks OnHit on every read of a loader key).
+//   - A circuit breaker per source: after `breaker-failures` consecutive failed loads the source
+//     is not asked for `breaker-cooldown` seconds (loads fail at once, stale values are kept),
+//     then one probe load decides whether it closes again.
+//   - Invalidation: drops keys (memory and negative cache) and marks in-flight loads of them so
+//     their results are not stored (the waiters get a fresh load instead).
+//
+// Thread-safety: every public method may be called from any thread. Callbacks (`done`) run on
+// a source thread or, when the answer is immediate, on the caller's thread. Lock order: a caller
+// may hold a keyspace lock when calling IsNegative/Match/OnHit, but must not when calling Load,
+// Refresh or Invalidate* (they may store synchronously).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "loaders/loader.h"
+#include "loaders/source.h"
+#include "loaders/value_store.h"
+
+namespace strata::loaders {
+
+struct BreakerSnapshot {
+  std::string state;  // "closed", "open" or "half-open"
+  uint64_t consecutive_failures = 0;
+  uint64_t opened = 0;  // how many times it opened
+};
+
+class LoaderManager {
+ public:
+  explicit LoaderManager(ValueStore& store);
+  ~LoaderManager();
+  LoaderManager(const LoaderManager&) = delete;
+  LoaderManager& operator=(const LoaderManager&) = delete;
+
+  // Configuration, before Start(): the words after "source" / "loader" on a config line.
+  absl::Status AddSource(const std::vector<std::string>& words);
+  absl::Status AddLoader(const std::vector<std::string>& words);
+  absl::Status Start();
+  // Stops the sources; loads in flight complete (with errors) before it returns.
+  void Stop();
+
+  bool empty() const { return loaders_.empty(); }
+  const std::vector<std::unique_ptr<Loader>>& loaders() const { return loaders_; }
+  const std::vector<std::unique_ptr<Source>>& sources() const { return sources_; }
+  BreakerSnapshot Breaker(const Source& source);
+
+  // The first loader (in configuration order) whose template matches key, or nullptr.
+  Loader* Match(std::string_view key) const;
+
+  // True if "not found" for this key is remembered (and counts a negative hit).
+  bool IsNegative(Loader& loader, int db, std::string_view key, int64_t now_ms);
+
+  enum class Freshness { kFresh, kRefreshAhead, kStale };
+  // A read found a loaded value in memory: is it fresh, due for an early refresh, or stale
+  // (served while a refresh runs)? Counts the hit. The caller then calls Refresh when not kFresh.
+  Freshness OnHit(Loader& loader, int64_t fresh_until_ms, int64_t now_ms);
+
+  // Loads `keys` of `db` (each missing from memory and matched by a loader) and calls
+  // done(status) once every one is stored, found missing, or failed. status is the first
+  // failure as "LOADERR <template>: <reason>", or OK.
+  void Load(int db, const std::vector<std::string>& keys, std::function<void(absl::Status)> done);
+  // Starts a background load of key (stale-while-revalidate, refresh-ahead) unless one is in
+  // flight. Returns false if no loader matches.
+  bool Refresh(int db, std::string_view key);
+
+  // Invalidation: drops matching keys from memory (every database) and the negative cache,
+  // and keeps in-flight loads of them from being stored. Returns the number of keys dropped.
+  uint64_t InvalidateKeys(const std::vector<std::string>& keys);
+  uint64_t InvalidatePattern(std::string_view pattern);
+  // Applies an invalidation message: a plain key, or JSON {"key": K}, {"keys": [...]},
+  // {"pattern": GLOB}.
+  absl::StatusOr<uint64_t> ApplyInvalidationMessage(std::string_view payload);
+
+ private:
+  struct Request;
+  struct Flight;
+  struct SourceState;
+  using FlightKey = std::pair<int, std::string>;
+
+  void Dispatch(Loader& loader, std::vector<Flight*> flights);
+  void Complete(Loader& loader, std::vector<Flight*> flights, std::vector<LoadOutcome> outcomes, int64_t started_ns);
+  // Breaker: may this source be asked now? (false: fail fast)
+  bool BreakerAllows(SourceState& state, int64_t now_ms);
+  void BreakerRecord(SourceState& state, bool failed, int64_t now_ms);
+  int64_t JitteredTtl(const LoaderOptions& options);
+  SourceState& StateOf(const Source& source);
+
+  ValueStore& store_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<std::unique_ptr<SourceState>> source_states_;
+  std::vector<std::unique_ptr<Loader>> loaders_;
+
+  absl::Mutex flights_mu_;
+  absl::flat_hash_map<FlightKey, std::unique_ptr<Flight>> flights_;
+
+  absl::Mutex negative_mu_;
+  absl::flat_hash_map<FlightKey, int64_t> negative_until_ms_;
+
+  absl::Mutex random_mu_;
+  std::mt19937_64 random_;
+  bool started_ = false;
+};
+
+}  // namespace strata::loaders

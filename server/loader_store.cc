@@ -1,0 +1,68 @@
+#include "server/loader_store.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "server/server.h"
+#include "storage/glob.h"
+#include "storage/hash.h"
+
+namespace strata::server {
+
+void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape shape,
+                               const loaders::LoadOutcome& outcome, int64_t fresh_until_ms, int64_t expire_at_ms,
+                               const std::function<bool()>& still_wanted) {
+  const std::string_view keys[] = {key};
+  storage::Transaction txn(keyspace_, db, keys, NowMs());
+  if (!still_wanted()) return;
+  storage::EntryMeta meta;
+  meta.expire_at_ms = expire_at_ms;
+  meta.fresh_until_ms = fresh_until_ms;
+  if (shape == loaders::ValueShape::kString) {
+    txn.SetString(db, key, outcome.value, meta);
+    return;
+  }
+  auto hash = std::make_unique<storage::HashValue>();
+  for (const auto& [field, value] : outcome.fields) hash->Set(field, value);
+  txn.Store(db, storage::Entry::NewHash(key, hash.release(), meta));
+}
+
+bool KeyspaceValueStore::Delete(int db, std::string_view key) {
+  const std::string_view keys[] = {key};
+  storage::Transaction txn(keyspace_, db, keys, NowMs());
+  return txn.Delete(db, key);
+}
+
+uint64_t KeyspaceValueStore::DeleteMatching(std::string_view pattern) {
+  uint64_t deleted = 0;
+  for (int db = 0; db < keyspace_.databases(); ++db) {
+    deleted += keyspace_.DeleteIf(db, [&](const storage::Entry& e) { return storage::GlobMatch(pattern, e.key()); });
+  }
+  return deleted;
+}
+
+std::vector<std::pair<std::string, std::string>> DescribeLoaderStats(loaders::LoaderManager& manager,
+                                                                     const loaders::Loader& loader) {
+  const loaders::LoaderStats& stats = loader.stats();
+  auto n = [](const std::atomic<uint64_t>& counter) { return absl::StrCat(counter.load(std::memory_order_relaxed)); };
+  return {
+      {"template", loader.name()},
+      {"source", loader.source().name()},
+      {"loads", n(stats.loads)},
+      {"not_found", n(stats.not_found)},
+      {"hits", n(stats.hits)},
+      {"misses", n(stats.misses)},
+      {"coalesced", n(stats.coalesced)},
+      {"stale_served", n(stats.stale_served)},
+      {"negative_hits", n(stats.negative_hits)},
+      {"refreshes", n(stats.refreshes)},
+      {"errors", n(stats.errors)},
+      {"timeouts", n(stats.timeouts)},
+      {"source_queries", n(stats.source_queries)},
+      {"breaker", manager.Breaker(loader.source()).state},
+      {"latency_p50_us", absl::StrCat(stats.latency_us.Percentile(50))},
+      {"latency_p99_us", absl::StrCat(stats.latency_us.Percentile(99))},
+  };
+}
+
+}  // namespace strata::server
