@@ -1,0 +1,48 @@
+// The report of a run: the text on stdout, the JSON for scripts (--json), and the latency
+// curves a plot draws, from this run or read back from an earlier JSON report (--compare).
+//
+// Contract: pure formatting; no I/O. The JSON report holds everything the text report does
+// plus each command's percentile distribution, and SeriesFromJsonReport reads that back.
+#ifndef STRATA_BENCH_BENCH_REPORT_H_
+#define STRATA_BENCH_BENCH_REPORT_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bench/strata_bench/bench_options.h"
+#include "bench/strata_bench/bench_stats.h"
+#include "bench/strata_bench/latency_histogram.h"
+
+namespace strata_bench {
+
+// What main knows once the workers are joined.
+struct RunResult {
+  RunStats stats;
+  double duration_sec = 0;
+  std::string label;
+  std::string cold_storm_prefix;  // the fresh prefix of a --cold-storm run
+};
+
+// The percentiles every report lists, in this order.
+inline constexpr double kReportPercentiles[] = {50, 90, 99, 99.9};
+
+std::string FormatTextReport(const BenchOptions& options, const RunResult& result);
+std::string FormatJsonReport(const BenchOptions& options, const RunResult& result);
+
+// One latency-by-percentile curve.
+struct LatencySeries {
+  std::string label;  // "<run label>: GET"
+  std::vector<PercentilePoint> points;
+};
+
+// The curves of a run that had requests of that type: TOTAL first, then GET and SET
+// (those two only when the run mixed both, where they differ from TOTAL).
+std::vector<LatencySeries> SeriesOfRun(const RunResult& result);
+// The same curves, from the text of a report written by FormatJsonReport.
+absl::StatusOr<std::vector<LatencySeries>> SeriesFromJsonReport(absl::string_view json_text);
+
+}  // namespace strata_bench
+
+#endif  // STRATA_BENCH_BENCH_REPORT_H_

@@ -1,0 +1,31 @@
+#include "bench/strata_bench/bench_stats.h"
+
+namespace strata_bench {
+
+void CommandStats::Merge(const CommandStats& other) {
+  requests += other.requests;
+  errors += other.errors;
+  hits += other.hits;
+  misses += other.misses;
+  latency.Merge(other.latency);
+}
+
+void RunStats::Merge(const RunStats& other) {
+  set.Merge(other.set);
+  get.Merge(other.get);
+  cache_aside_sets += other.cache_aside_sets;
+  if (first_error.empty()) first_error = other.first_error;
+}
+
+CommandStats RunStats::Total() const {
+  CommandStats total = set;
+  total.Merge(get);
+  return total;
+}
+
+double RunStats::hit_ratio() const {
+  const uint64_t lookups = hits() + misses();
+  return lookups == 0 ? 0.0 : static_cast<double>(hits()) / static_cast<double>(lookups);
+}
+
+}  // namespace strata_bench

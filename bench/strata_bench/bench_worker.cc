@@ -1,0 +1,188 @@
+#include "bench/strata_bench/bench_worker.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace strata_bench {
+
+namespace {
+
+constexpr int kMaxEventsPerWait = 256;
+// The loop wakes at least this often to notice the deadline, timeouts and a stop request.
+constexpr int kTickMillis = 100;
+constexpr int64_t kNanosPerMilli = 1000000;
+
+}  // namespace
+
+BenchWorker::BenchWorker(int worker_index, const BenchOptions& plan, const RequestEncoder& encoder,
+                         const ServerAddress& server, RunControl* control)
+    : plan_(plan), server_(server), control_(control) {
+  const uint64_t client_count = static_cast<uint64_t>(plan.total_clients());
+  for (int c = 0; c < plan.clients_per_thread; ++c) {
+    const uint64_t client_index = static_cast<uint64_t>(worker_index) * plan.clients_per_thread + c;
+    const uint64_t budget =
+        plan.timed() ? UINT64_MAX : ClientRequestBudget(plan.requests, client_index, client_count);
+    clients_.push_back(std::make_unique<ClientConnection>(plan, encoder, client_index, client_count, budget));
+  }
+  interest_.assign(clients_.size(), Interest::kNone);
+}
+
+void BenchWorker::Run() {
+  absl::Status status = ConnectAll();
+  if (!status.ok()) {
+    control_->Fail(status);
+    control_->ArriveReady();
+  } else {
+    control_->ArriveReadyAndWait();
+    if (!control_->stopped()) status = DriveLoad();
+    if (!status.ok()) control_->Fail(status);
+  }
+  PublishProgress();
+  clients_.clear();  // closes the sockets now rather than when main exits
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  epoll_fd_ = -1;
+  control_->WorkerFinished();
+}
+
+absl::Status BenchWorker::ConnectAll() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+  const int64_t now_ns = MonotonicNanos();
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    if (absl::Status s = clients_[i]->Connect(server_, now_ns); !s.ok()) return s;
+    if (absl::Status s = UpdateInterest(i); !s.ok()) return s;
+  }
+  while (!control_->stopped()) {
+    const bool all_ready = std::all_of(clients_.begin(), clients_.end(), [](const auto& client) {
+      return client->phase() == ClientConnection::Phase::kReady;
+    });
+    if (all_ready) break;
+    if (absl::Status s = WaitAndHandleEvents(kTickMillis); !s.ok()) return s;
+    if (absl::Status s = CheckTimeouts(MonotonicNanos()); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchWorker::DriveLoad() {
+  start_ns_ = MonotonicNanos();
+  const int64_t deadline_ns =
+      plan_.timed() ? start_ns_ + static_cast<int64_t>(plan_.test_time_sec * 1e9) : INT64_MAX;
+  bool issuing = true;
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    if (absl::Status s = clients_[i]->Start(start_ns_); !s.ok()) return s;
+    if (absl::Status s = UpdateInterest(i); !s.ok()) return s;
+  }
+  int64_t next_check_ns = start_ns_ + kTickMillis * kNanosPerMilli;
+  while (done_count_ < clients_.size() && !control_->stopped()) {
+    int timeout_ms = kTickMillis;
+    if (issuing) {
+      const int64_t to_deadline_ms = (deadline_ns - MonotonicNanos()) / kNanosPerMilli + 1;
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(to_deadline_ms, 0, kTickMillis));
+    }
+    if (absl::Status s = WaitAndHandleEvents(timeout_ms); !s.ok()) return s;
+    const int64_t now_ns = MonotonicNanos();
+    if (issuing && now_ns >= deadline_ns) {
+      issuing = false;
+      for (size_t i = 0; i < clients_.size(); ++i) {
+        clients_[i]->StopIssuing(now_ns);
+        if (absl::Status s = UpdateInterest(i); !s.ok()) return s;
+      }
+    }
+    PublishProgress();
+    if (now_ns >= next_check_ns) {
+      next_check_ns = now_ns + kTickMillis * kNanosPerMilli;
+      if (absl::Status s = CheckTimeouts(now_ns); !s.ok()) return s;
+    }
+  }
+  end_ns_ = MonotonicNanos();
+  return absl::OkStatus();
+}
+
+absl::Status BenchWorker::WaitAndHandleEvents(int timeout_ms) {
+  epoll_event events[kMaxEventsPerWait];
+  const int n = epoll_wait(epoll_fd_, events, kMaxEventsPerWait, timeout_ms);
+  if (n < 0) {
+    if (errno == EINTR) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("epoll_wait: ", strerror(errno)));
+  }
+  for (int e = 0; e < n; ++e) {
+    const size_t index = static_cast<size_t>(events[e].data.u64);
+    if (absl::Status s = HandleEvent(index, events[e].events); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(server_.text, ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchWorker::HandleEvent(size_t index, uint32_t events) {
+  ClientConnection& client = *clients_[index];
+  if (client.phase() == ClientConnection::Phase::kDone) return absl::OkStatus();
+  if (client.phase() == ClientConnection::Phase::kConnecting) {
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+      if (absl::Status s = client.OnConnectDone(MonotonicNanos()); !s.ok()) return s;
+    }
+  } else {
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+      if (absl::Status s = client.OnReadable(&stats_); !s.ok()) return s;
+    }
+    if ((events & EPOLLOUT) && client.wants_write()) {
+      if (absl::Status s = client.OnWritable(); !s.ok()) return s;
+    }
+  }
+  return UpdateInterest(index);
+}
+
+absl::Status BenchWorker::UpdateInterest(size_t index) {
+  const ClientConnection& client = *clients_[index];
+  Interest wanted = Interest::kRead;
+  if (client.phase() == ClientConnection::Phase::kDone) {
+    wanted = Interest::kNone;
+  } else if (client.wants_write()) {
+    wanted = Interest::kReadWrite;
+  }
+  const Interest current = interest_[index];
+  if (wanted == current) return absl::OkStatus();
+  epoll_event event{};
+  event.events = wanted == Interest::kReadWrite ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+  event.data.u64 = index;
+  const int op = current == Interest::kNone ? EPOLL_CTL_ADD : wanted == Interest::kNone ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+  if (epoll_ctl(epoll_fd_, op, client.fd(), &event) != 0) {
+    return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(errno)));
+  }
+  interest_[index] = wanted;
+  if (wanted == Interest::kNone) ++done_count_;
+  return absl::OkStatus();
+}
+
+absl::Status BenchWorker::CheckTimeouts(int64_t now_ns) const {
+  const int64_t limit_ns = static_cast<int64_t>(plan_.reply_timeout_sec * 1e9);
+  for (const auto& client : clients_) {
+    if (!client->awaiting_server() || now_ns - client->last_progress_ns() < limit_ns) continue;
+    const char* what = client->phase() == ClientConnection::Phase::kConnecting ? "could not connect"
+                                                                               : "no reply from the server";
+    return absl::DeadlineExceededError(
+        absl::StrFormat("%s: %s within %gs (--reply-timeout)", server_.text, what, plan_.reply_timeout_sec));
+  }
+  return absl::OkStatus();
+}
+
+void BenchWorker::PublishProgress() {
+  progress_requests_.store(stats_.requests(), std::memory_order_relaxed);
+  progress_hits_.store(stats_.hits(), std::memory_order_relaxed);
+  progress_misses_.store(stats_.misses(), std::memory_order_relaxed);
+  progress_errors_.store(stats_.errors(), std::memory_order_relaxed);
+}
+
+WorkerProgress BenchWorker::progress() const {
+  return {progress_requests_.load(std::memory_order_relaxed), progress_hits_.load(std::memory_order_relaxed),
+          progress_misses_.load(std::memory_order_relaxed), progress_errors_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace strata_bench

@@ -1,0 +1,77 @@
+// BenchWorker: one load-generator thread: an epoll loop over its own ClientConnections.
+//
+// Contract: Run() is the thread body. It connects every client, waits at the RunControl's
+// start line, drives the load until every client is done (request budget spent, or the time
+// is up and the replies in flight are in), then returns. Any connection failure is reported
+// to the RunControl, which stops every worker. stats() and the timestamps may be read only
+// after the thread is joined; progress() may be read from any thread at any time.
+#ifndef STRATA_BENCH_BENCH_WORKER_H_
+#define STRATA_BENCH_BENCH_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "bench/strata_bench/bench_options.h"
+#include "bench/strata_bench/bench_stats.h"
+#include "bench/strata_bench/client_connection.h"
+#include "bench/strata_bench/run_control.h"
+#include "bench/strata_bench/workload.h"
+
+namespace strata_bench {
+
+// Counters a worker publishes while it runs, for the progress line.
+struct WorkerProgress {
+  uint64_t requests = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t errors = 0;
+};
+
+class BenchWorker {
+ public:
+  BenchWorker(int worker_index, const BenchOptions& plan, const RequestEncoder& encoder,
+              const ServerAddress& server, RunControl* control);
+
+  void Run();
+
+  const RunStats& stats() const { return stats_; }
+  // When this worker started sending the load and when its last client finished.
+  int64_t start_ns() const { return start_ns_; }
+  int64_t end_ns() const { return end_ns_; }
+  bool started() const { return start_ns_ != 0; }
+  WorkerProgress progress() const;
+
+ private:
+  absl::Status ConnectAll();
+  absl::Status DriveLoad();
+  absl::Status WaitAndHandleEvents(int timeout_ms);
+  absl::Status HandleEvent(size_t index, uint32_t events);
+  // Makes the epoll registration of client `index` match what it waits for: readable
+  // always, writable while connecting or while a batch is partly sent, nothing once done.
+  absl::Status UpdateInterest(size_t index);
+  absl::Status CheckTimeouts(int64_t now_ns) const;
+  void PublishProgress();
+
+  enum class Interest : uint8_t { kNone, kRead, kReadWrite };
+
+  const BenchOptions& plan_;
+  const ServerAddress& server_;
+  RunControl* control_;
+  std::vector<std::unique_ptr<ClientConnection>> clients_;
+  std::vector<Interest> interest_;  // per client: what epoll watches
+  size_t done_count_ = 0;
+  int epoll_fd_ = -1;
+  RunStats stats_;
+  int64_t start_ns_ = 0;
+  int64_t end_ns_ = 0;
+  std::atomic<uint64_t> progress_requests_{0};
+  std::atomic<uint64_t> progress_hits_{0};
+  std::atomic<uint64_t> progress_misses_{0};
+  std::atomic<uint64_t> progress_errors_{0};
+};
+
+}  // namespace strata_bench
+
+#endif  // STRATA_BENCH_BENCH_WORKER_H_

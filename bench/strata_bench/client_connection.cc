@@ -1,0 +1,281 @@
+#include "bench/strata_bench/client_connection.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace strata_bench {
+
+namespace {
+
+// How much one recv(2) asks for, and so the read buffer each connection keeps: a pipeline
+// of 16 GET replies of 32 bytes is under 1 KiB; bigger replies take several reads (the
+// buffer grows to hold one whole reply). Small, because a run may hold thousands of
+// connections.
+constexpr size_t kReadSize = 16 * 1024;
+
+absl::Status SocketError(absl::string_view what, int error) {
+  return absl::UnavailableError(absl::StrCat(what, ": ", strerror(error)));
+}
+
+}  // namespace
+
+absl::StatusOr<ServerAddress> ResolveServer(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = absl::StrCat(port);
+  if (const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc)));
+  }
+  ServerAddress server;
+  std::memcpy(&server.address, found->ai_addr, found->ai_addrlen);
+  server.length = found->ai_addrlen;
+  server.text = absl::StrCat(host, ":", port);
+  freeaddrinfo(found);
+  return server;
+}
+
+int64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+ClientConnection::ClientConnection(const BenchOptions& plan, const RequestEncoder& encoder,
+                                   uint64_t client_index, uint64_t client_count, uint64_t request_budget)
+    : plan_(plan),
+      encoder_(encoder),
+      keys_(plan.key_pattern, plan.key_min, plan.key_max, plan.seed, client_index, client_count),
+      schedule_(plan.ratio_sets, plan.ratio_gets),
+      budget_(request_budget),
+      in_flight_(static_cast<size_t>(plan.pipeline)) {}
+
+ClientConnection::~ClientConnection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool ClientConnection::awaiting_server() const {
+  return phase_ == Phase::kConnecting || phase_ == Phase::kHandshake || in_flight_count_ > 0;
+}
+
+absl::Status ClientConnection::Connect(const ServerAddress& server, int64_t now_ns) {
+  last_progress_ns_ = now_ns;
+  fd_ = socket(server.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return SocketError("socket", errno);
+  // Requests go out as soon as a batch is written; Nagle would hold a lone request back.
+  const int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd_, reinterpret_cast<const sockaddr*>(&server.address), server.length) != 0 &&
+      errno != EINPROGRESS) {
+    return SocketError(absl::StrCat("cannot connect to ", server.text), errno);
+  }
+  phase_ = Phase::kConnecting;
+  return absl::OkStatus();
+}
+
+absl::Status ClientConnection::OnConnectDone(int64_t now_ns) {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (error != 0) return SocketError("cannot connect", error);
+  last_progress_ns_ = now_ns;
+  if (!plan_.auth.empty()) {
+    // memtier's convention: USER:PASSWORD authenticates an ACL user, anything else is the
+    // password of the default user.
+    if (const size_t colon = plan_.auth.find(':'); colon != std::string::npos) {
+      RequestEncoder::AppendCommand(
+          {"AUTH", absl::string_view(plan_.auth).substr(0, colon), absl::string_view(plan_.auth).substr(colon + 1)},
+          &out_);
+    } else {
+      RequestEncoder::AppendCommand({"AUTH", plan_.auth}, &out_);
+    }
+    handshake_pending_.push_back("AUTH");
+  }
+  if (plan_.resp == 3) {
+    // After AUTH: on a server with a password, HELLO without credentials is refused.
+    RequestEncoder::AppendCommand({"HELLO", "3"}, &out_);
+    handshake_pending_.push_back("HELLO 3");
+  }
+  if (handshake_pending_.empty()) {
+    phase_ = Phase::kReady;
+    return absl::OkStatus();
+  }
+  phase_ = Phase::kHandshake;
+  return Flush();
+}
+
+absl::Status ClientConnection::Start(int64_t now_ns) {
+  phase_ = Phase::kRunning;
+  last_progress_ns_ = now_ns;
+  absl::Status status = Refill();
+  MaybeFinish();
+  return status;
+}
+
+void ClientConnection::StopIssuing(int64_t now_ns) {
+  issuing_ = false;
+  // The drain starts now: a reply timeout counts from here, not from the last reply.
+  last_progress_ns_ = std::max(last_progress_ns_, now_ns);
+  MaybeFinish();
+}
+
+absl::Status ClientConnection::OnWritable() { return Flush(); }
+
+absl::Status ClientConnection::OnReadable(RunStats* stats) {
+  bool closed = false;
+  while (true) {
+    char* tail = reader_.WritableTail(kReadSize);
+    const ssize_t n = recv(fd_, tail, kReadSize, MSG_DONTWAIT);
+    if (n > 0) {
+      reader_.Commit(static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < kReadSize) break;  // drained the socket for now
+      continue;
+    }
+    if (n == 0) {
+      closed = true;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    return SocketError("connection to the server failed", errno);
+  }
+  // One clock read for everything this read completed: those replies arrived together.
+  const int64_t now_ns = MonotonicNanos();
+  ReplySummary reply;
+  while (true) {
+    const ReadState state = reader_.Next(&reply);
+    if (state == ReadState::kNeedMore) break;
+    if (state == ReadState::kError) return reader_.error();
+    if (reply.kind == ReplyKind::kPush) continue;  // out-of-band, answers no request
+    last_progress_ns_ = now_ns;
+    if (phase_ == Phase::kHandshake) {
+      if (absl::Status s = HandleHandshakeReply(reply); !s.ok()) return s;
+      continue;
+    }
+    if (in_flight_count_ == 0) {
+      return absl::DataLossError("the server sent a reply to a request that was never sent");
+    }
+    HandleLoadReply(reply, now_ns, stats);
+  }
+  if (closed) {
+    if (phase_ == Phase::kDone) return absl::OkStatus();
+    return absl::UnavailableError("the server closed the connection");
+  }
+  if (phase_ == Phase::kRunning) {
+    if (absl::Status s = Refill(); !s.ok()) return s;
+    MaybeFinish();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClientConnection::HandleHandshakeReply(const ReplySummary& reply) {
+  const std::string command = handshake_pending_.front();
+  handshake_pending_.erase(handshake_pending_.begin());
+  if (reply.kind == ReplyKind::kError) {
+    return absl::FailedPreconditionError(absl::StrCat(command, " refused: ", reply.text));
+  }
+  if (handshake_pending_.empty()) phase_ = Phase::kReady;
+  return absl::OkStatus();
+}
+
+void ClientConnection::HandleLoadReply(const ReplySummary& reply, int64_t now_ns, RunStats* stats) {
+  const InFlight request = in_flight_[in_flight_head_];
+  in_flight_head_ = in_flight_head_ + 1 == in_flight_.size() ? 0 : in_flight_head_ + 1;
+  --in_flight_count_;
+  // Round to the nearest microsecond, the histogram's unit.
+  const uint64_t micros = static_cast<uint64_t>(std::max<int64_t>(0, now_ns - request.sent_ns) + 500) / 1000;
+  CommandStats& command = request.type == CommandType::kSet ? stats->set : stats->get;
+  ++command.requests;
+  command.latency.Record(micros);
+  if (request.type == CommandType::kSet && request.cache_aside) ++stats->cache_aside_sets;
+
+  bool error = reply.kind == ReplyKind::kError;
+  if (!error && request.type == CommandType::kGet) {
+    if (reply.kind == ReplyKind::kBulkString) {
+      ++command.hits;
+    } else if (reply.kind == ReplyKind::kNull) {
+      ++command.misses;
+      if (plan_.cache_aside) cache_aside_keys_.push_back(request.key_index);
+    } else {
+      error = true;  // GET answers a string or nil; anything else is wrong
+    }
+  }
+  if (error) {
+    ++command.errors;
+    if (stats->first_error.empty()) {
+      stats->first_error = reply.kind == ReplyKind::kError
+                               ? std::string(reply.text)
+                               : "unexpected reply type to GET (neither a string nor nil)";
+    }
+  }
+}
+
+absl::Status ClientConnection::Refill() {
+  const size_t capacity = in_flight_.size();
+  // One clock read per batch, just before it is written: the whole batch leaves together.
+  // Read here rather than passed in, so a client that refills after others in the same
+  // event loop pass does not charge their send time to its requests.
+  int64_t now_ns = 0;
+  while (in_flight_count_ < capacity) {
+    if (now_ns == 0) now_ns = MonotonicNanos();
+    InFlight request{CommandType::kGet, false, 0, now_ns};
+    if (!cache_aside_keys_.empty()) {
+      request.type = CommandType::kSet;
+      request.cache_aside = true;
+      request.key_index = cache_aside_keys_.front();
+      cache_aside_keys_.pop_front();
+    } else if (issuing_ && budget_ > 0) {
+      --budget_;
+      request.type = schedule_.Next();
+      request.key_index = keys_.Next();
+    } else {
+      break;
+    }
+    if (request.type == CommandType::kSet) {
+      encoder_.AppendSet(request.key_index, &out_);
+    } else {
+      encoder_.AppendGet(request.key_index, &out_);
+    }
+    size_t slot = in_flight_head_ + in_flight_count_;
+    if (slot >= capacity) slot -= capacity;
+    in_flight_[slot] = request;
+    ++in_flight_count_;
+  }
+  return Flush();
+}
+
+absl::Status ClientConnection::Flush() {
+  while (out_sent_ < out_.size()) {
+    const ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      out_sent_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return absl::OkStatus();  // wait for EPOLLOUT
+    return SocketError("cannot send to the server", n < 0 ? errno : EPIPE);
+  }
+  out_.clear();
+  out_sent_ = 0;
+  return absl::OkStatus();
+}
+
+void ClientConnection::MaybeFinish() {
+  if (phase_ != Phase::kRunning) return;
+  if (in_flight_count_ == 0 && cache_aside_keys_.empty() && (budget_ == 0 || !issuing_)) {
+    phase_ = Phase::kDone;
+  }
+}
+
+}  // namespace strata_bench

@@ -1,0 +1,117 @@
+// ClientConnection: one non-blocking connection of the load generator and its share of the
+// load.
+//
+// Contract: owned and driven by one BenchWorker thread, which calls it when epoll reports its
+// socket ready. It keeps up to `pipeline` requests in flight, appends each batch of new
+// requests to one buffer and sends it with one send(2), matches replies to requests in
+// order, and accounts every reply into the worker's RunStats. Socket failures, protocol
+// errors and refused AUTH/HELLO come back as a non-OK Status; error replies to the load are
+// counted, not returned.
+#ifndef STRATA_BENCH_CLIENT_CONNECTION_H_
+#define STRATA_BENCH_CLIENT_CONNECTION_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "bench/strata_bench/bench_options.h"
+#include "bench/strata_bench/bench_stats.h"
+#include "bench/strata_bench/key_generator.h"
+#include "bench/strata_bench/reply_reader.h"
+#include "bench/strata_bench/workload.h"
+
+namespace strata_bench {
+
+struct ServerAddress {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  std::string text;  // host:port, for messages
+};
+
+// Resolves host (a name or a literal address) to the first TCP address getaddrinfo offers.
+absl::StatusOr<ServerAddress> ResolveServer(const std::string& host, int port);
+
+// CLOCK_MONOTONIC in nanoseconds: the clock of every latency and deadline.
+int64_t MonotonicNanos();
+
+class ClientConnection {
+ public:
+  enum class Phase {
+    kConnecting,  // connect(2) in progress
+    kHandshake,   // AUTH / HELLO sent, replies pending
+    kReady,       // connected, waiting for the start of the load
+    kRunning,     // sending the load
+    kDone,        // its share is sent and answered (or the time is up and it drained)
+  };
+
+  // `request_budget` is this client's share of --requests; UINT64_MAX for a timed run.
+  ClientConnection(const BenchOptions& plan, const RequestEncoder& encoder, uint64_t client_index,
+                   uint64_t client_count, uint64_t request_budget);
+  ~ClientConnection();
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  // Starts a non-blocking connect; the socket becomes writable when it completes.
+  absl::Status Connect(const ServerAddress& server, int64_t now_ns);
+  // The socket became writable (or reported an error) while connecting: check the outcome,
+  // then send AUTH/HELLO or go straight to kReady.
+  absl::Status OnConnectDone(int64_t now_ns);
+  // Starts the load (kReady -> kRunning) by sending the first batch.
+  absl::Status Start(int64_t now_ns);
+  // The socket is readable: read, handle every whole reply, refill the pipeline.
+  absl::Status OnReadable(RunStats* stats);
+  // The socket is writable again after a partial send.
+  absl::Status OnWritable();
+  // The time is up: send no new requests (answers to GET misses still get their cache-aside
+  // SET), finish once the replies in flight are in.
+  void StopIssuing(int64_t now_ns);
+
+  int fd() const { return fd_; }
+  Phase phase() const { return phase_; }
+  bool wants_write() const { return phase_ == Phase::kConnecting || out_sent_ < out_.size(); }
+  // Waiting on the server: connecting, or requests in flight.
+  bool awaiting_server() const;
+  // When this connection last made progress (connected, got a reply).
+  int64_t last_progress_ns() const { return last_progress_ns_; }
+
+ private:
+  struct InFlight {
+    CommandType type;
+    bool cache_aside;
+    uint64_t key_index;
+    int64_t sent_ns;
+  };
+
+  absl::Status HandleHandshakeReply(const ReplySummary& reply);
+  void HandleLoadReply(const ReplySummary& reply, int64_t now_ns, RunStats* stats);
+  absl::Status Refill();
+  absl::Status Flush();
+  void MaybeFinish();
+
+  const BenchOptions& plan_;
+  const RequestEncoder& encoder_;
+  int fd_ = -1;
+  Phase phase_ = Phase::kConnecting;
+  KeyGenerator keys_;
+  RatioSchedule schedule_;
+  uint64_t budget_;
+  bool issuing_ = true;
+  std::vector<std::string> handshake_pending_;  // names of handshake commands sent
+  std::vector<InFlight> in_flight_;             // ring of `pipeline` slots
+  size_t in_flight_head_ = 0;
+  size_t in_flight_count_ = 0;
+  std::deque<uint64_t> cache_aside_keys_;  // missed GETs whose SET is not sent yet
+  ReplyReader reader_;
+  std::string out_;
+  size_t out_sent_ = 0;
+  int64_t last_progress_ns_ = 0;
+};
+
+}  // namespace strata_bench
+
+#endif  // STRATA_BENCH_CLIENT_CONNECTION_H_

@@ -1,0 +1,72 @@
+#include "bench/strata_bench/workload.h"
+
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+
+namespace strata_bench {
+
+namespace {
+
+// Value filler: printable, deterministic and not a single repeated byte, so a server that
+// compresses or deduplicates values gets no unrealistic advantage from it.
+constexpr absl::string_view kValueAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+}  // namespace
+
+RatioSchedule::RatioSchedule(uint32_t sets, uint32_t gets) : sets_(sets), cycle_(uint64_t{sets} + gets) {
+  if (cycle_ == 0) cycle_ = 1;  // 0:0 is refused by option parsing; read it as all GETs
+}
+
+CommandType RatioSchedule::Next() {
+  const uint64_t i = position_;
+  position_ = position_ + 1 == cycle_ ? 0 : position_ + 1;
+  return (i + 1) * sets_ / cycle_ > i * sets_ / cycle_ ? CommandType::kSet : CommandType::kGet;
+}
+
+uint64_t ClientRequestBudget(uint64_t total, uint64_t client_index, uint64_t client_count) {
+  if (client_count == 0) return 0;
+  return total / client_count + (client_index < total % client_count ? 1 : 0);
+}
+
+RequestEncoder::RequestEncoder(std::string key_prefix, size_t value_size)
+    : key_prefix_(std::move(key_prefix)) {
+  value_.resize(value_size);
+  for (size_t i = 0; i < value_size; ++i) value_[i] = kValueAlphabet[i % kValueAlphabet.size()];
+  set_value_tail_ = absl::StrCat("$", value_size, "\r\n", value_, "\r\n");
+}
+
+void RequestEncoder::AppendKey(uint64_t key_index, std::string* out) const {
+  char digits[24];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), key_index);
+  const size_t digit_count = static_cast<size_t>(end - digits);
+  char length[24];
+  const auto [length_end, length_ec] =
+      std::to_chars(length, length + sizeof(length), key_prefix_.size() + digit_count);
+  out->push_back('$');
+  out->append(length, length_end);
+  out->append("\r\n");
+  out->append(key_prefix_);
+  out->append(digits, end);
+  out->append("\r\n");
+}
+
+void RequestEncoder::AppendSet(uint64_t key_index, std::string* out) const {
+  out->append("*3\r\n$3\r\nSET\r\n");
+  AppendKey(key_index, out);
+  out->append(set_value_tail_);
+}
+
+void RequestEncoder::AppendGet(uint64_t key_index, std::string* out) const {
+  out->append("*2\r\n$3\r\nGET\r\n");
+  AppendKey(key_index, out);
+}
+
+std::string RequestEncoder::Key(uint64_t key_index) const { return absl::StrCat(key_prefix_, key_index); }
+
+void RequestEncoder::AppendCommand(std::initializer_list<absl::string_view> args, std::string* out) {
+  absl::StrAppend(out, "*", args.size(), "\r\n");
+  for (absl::string_view arg : args) absl::StrAppend(out, "$", arg.size(), "\r\n", arg, "\r\n");
+}
+
+}  // namespace strata_bench

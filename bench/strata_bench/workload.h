@@ -1,0 +1,59 @@
+// The shape of the load, independent of sockets: which command a client sends next, how many
+// requests it owns, and the bytes of each request.
+#ifndef STRATA_BENCH_WORKLOAD_H_
+#define STRATA_BENCH_WORKLOAD_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include "absl/strings/string_view.h"
+
+namespace strata_bench {
+
+enum class CommandType { kSet, kGet };
+
+// RatioSchedule: the deterministic SET/GET interleave of one client. Request i (from 0) is
+// a SET exactly when floor((i+1)*S/(S+G)) > floor(i*S/(S+G)), which spreads the S SETs of
+// every cycle of S+G requests evenly (Bresenham) instead of bunching them: 1:4 gives
+// GET GET GET GET SET, 2:2 gives GET SET GET SET. Every full cycle holds exactly S SETs.
+class RatioSchedule {
+ public:
+  RatioSchedule(uint32_t sets, uint32_t gets);
+  CommandType Next();
+
+ private:
+  uint64_t sets_;
+  uint64_t cycle_;
+  uint64_t position_ = 0;  // index within the current cycle
+};
+
+// The share of a total request count that client `client_index` of `client_count` sends:
+// total / count, and one more for the first total mod count clients.
+uint64_t ClientRequestBudget(uint64_t total, uint64_t client_index, uint64_t client_count);
+
+// RequestEncoder writes the workload's RESP commands: SET PREFIX<index> <value> and
+// GET PREFIX<index>. The value is `value_size` bytes of fixed content, built once.
+// Thread-safe for concurrent use (all methods are const).
+class RequestEncoder {
+ public:
+  RequestEncoder(std::string key_prefix, size_t value_size);
+
+  void AppendSet(uint64_t key_index, std::string* out) const;
+  void AppendGet(uint64_t key_index, std::string* out) const;
+  std::string Key(uint64_t key_index) const;
+  const std::string& value() const { return value_; }
+
+  // Any command as a RESP array of bulk strings (AUTH, HELLO).
+  static void AppendCommand(std::initializer_list<absl::string_view> args, std::string* out);
+
+ private:
+  void AppendKey(uint64_t key_index, std::string* out) const;
+
+  std::string key_prefix_;
+  std::string value_;
+  std::string set_value_tail_;  // "$<size>\r\n<value>\r\n"
+};
+
+}  // namespace strata_bench
+
+#endif  // STRATA_BENCH_WORKLOAD_H_
