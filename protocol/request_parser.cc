@@ -114,9 +114,7 @@ RequestParser::Result RequestParser::Fail(const char* message) {
   return Result::kError;
 }
 
-size_t RequestParser::pending_bulk_bytes() const {
-  return bulk_len_ >= 0 ? static_cast<size_t>(bulk_len_) + 2 : 0;
-}
+size_t RequestParser::pending_bulk_bytes() const { return bulk_len_ >= 0 ? bulk_bytes_missing_ : 0; }
 
 RequestParser::Result RequestParser::Parse(const char* data, size_t len) {
   args_.clear();
@@ -191,7 +189,10 @@ RequestParser::Result RequestParser::ParseMultibulk(const char* data, size_t len
       pos_ = static_cast<size_t>(cr - data) + 2;
     }
     // Like Redis, the two bytes after the payload are skipped without being checked.
-    if (pos_ > len || len - pos_ < static_cast<size_t>(bulk_len_) + 2) return Result::kNeedMore;
+    if (pos_ > len || len - pos_ < static_cast<size_t>(bulk_len_) + 2) {
+      bulk_bytes_missing_ = static_cast<size_t>(bulk_len_) + 2 - (pos_ > len ? 0 : len - pos_);
+      return Result::kNeedMore;
+    }
     arg_spans_.emplace_back(pos_, static_cast<size_t>(bulk_len_));
     pos_ += static_cast<size_t>(bulk_len_) + 2;
     bulk_len_ = -1;

@@ -62,6 +62,7 @@ class RequestParser {
   size_t pos_ = 0;               // next byte to scan
   int64_t bulks_expected_ = -1;  // -1: the "*N" header is not parsed yet
   int64_t bulk_len_ = -1;        // -1: the "$N" header of the next bulk is not parsed yet
+  size_t bulk_bytes_missing_ = 0;  // after kNeedMore inside a bulk: bytes still to come
   std::vector<std::pair<size_t, size_t>> arg_spans_;  // (offset, length) of parsed arguments
 
   std::vector<std::string_view> args_;

@@ -33,7 +33,8 @@ int64_t MonotonicNanos() {
 
 uint32_t AccessClock(int64_t now_ms) { return static_cast<uint32_t>(now_ms / 1000); }
 
-bool IsExpired(const Entry& e, int64_t now_ms) { return e.has_expiry() && e.expire_at_ms() <= now_ms; }
+// As Redis (keyIsExpired): a key is still there at its expiry instant, gone one ms later.
+bool IsExpired(const Entry& e, int64_t now_ms) { return e.has_expiry() && e.expire_at_ms() < now_ms; }
 
 void AddVolatile(Table& table, Entry* entry) {
   entry->set_volatile_slot(static_cast<uint32_t>(table.volatile_entries.size()));
@@ -58,11 +59,14 @@ uint64_t Shard::NextRandom() {
   return random_state_ * 2685821657736338717ULL;
 }
 
-Keyspace::Keyspace(KeyspaceOptions options) : options_(options), shard_shift_(64 - options.shard_bits) {
-  const size_t count = size_t{1} << options.shard_bits;
+Keyspace::Keyspace(KeyspaceOptions options) : options_(options) {
+  // At least two shards: a shift by 64 (one shard) would be undefined.
+  options_.shard_bits = std::clamp(options_.shard_bits, 1, 16);
+  shard_shift_ = 64 - options_.shard_bits;
+  const size_t count = size_t{1} << options_.shard_bits;
   shards_.reserve(count);
   for (size_t i = 0; i < count; ++i) {
-    shards_.push_back(std::make_unique<Shard>(options.databases, 0x9E3779B97F4A7C15ULL * (i + 1)));
+    shards_.push_back(std::make_unique<Shard>(options_.databases, 0x9E3779B97F4A7C15ULL * (i + 1)));
   }
 }
 
@@ -207,14 +211,28 @@ uint64_t Keyspace::DeleteIf(int db, const std::function<bool(const Entry&)>& mat
 }
 
 bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
-  // Pick shards at random in proportion to nothing in particular (sizes are not known without
-  // locking all); retry a bounded number of times, then fall back to a full pass.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    uint64_t random = shards_[0]->NextRandom() ^ static_cast<uint64_t>(MonotonicNanos());
-    Shard& shard = *shards_[random % shards_.size()];
+  // Pick a shard in proportion to its size (so a key in a small database is as likely as any
+  // other), then a random entry in it. Sizes can change between the two steps, so retry a
+  // bounded number of times; an expired pick is retried too.
+  uint64_t state = static_cast<uint64_t>(MonotonicNanos()) | 1;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    std::vector<size_t> sizes(shards_.size());
+    uint64_t total = 0;
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      std::lock_guard<std::mutex> lock(shards_[i]->mu);
+      sizes[i] = shards_[i]->table(db).dict.size();
+      total += sizes[i];
+    }
+    if (total == 0) return false;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    uint64_t pick = state % total;
+    size_t index = 0;
+    while (pick >= sizes[index]) pick -= sizes[index++];
+    Shard& shard = *shards_[index];
     std::lock_guard<std::mutex> lock(shard.mu);
-    Table& table = shard.table(db);
-    Entry* e = table.dict.RandomEntry(shard.NextRandom());
+    Entry* e = shard.table(db).dict.RandomEntry(shard.NextRandom());
     if (e != nullptr && !IsExpired(*e, now_ms)) {
       *key = std::string(e->key());
       return true;
@@ -245,7 +263,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
         const int samples = std::min<int>(kExpireSamplesPerLoop, static_cast<int>(table.volatile_entries.size()));
         for (int i = 0; i < samples && !table.volatile_entries.empty(); ++i) {
           Entry* e = table.volatile_entries[shard.NextRandom() % table.volatile_entries.size()];
-          if (e->expire_at_ms() <= now_ms) {
+          if (IsExpired(*e, now_ms)) {
             RemoveVolatile(table, e);
             table.dict.Remove(e->key(), HashKey(e->key()));
             ReleaseEntry(shard, e);

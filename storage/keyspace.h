@@ -135,7 +135,7 @@ class Keyspace {
 
  private:
   KeyspaceOptions options_;
-  int shard_shift_;
+  int shard_shift_ = 63;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> expire_cursor_{0};
 };

@@ -78,7 +78,8 @@ absl::StatusOr<size_t> SetRange(Transaction& txn, std::string_view key, int64_t 
   if (e != nullptr && e->type() != ValueType::kString) return WrongTypeError();
   std::string_view current = e != nullptr ? e->string_value() : std::string_view();
   if (value.empty()) return current.size();
-  if (offset + static_cast<int64_t>(value.size()) > max_length) return StringTooLongError();
+  // Compared without forming offset + size, which could overflow (SETRANGE k 9223372036854775807 x).
+  if (offset > max_length - static_cast<int64_t>(value.size())) return StringTooLongError();
   std::string updated(current);
   const size_t end = static_cast<size_t>(offset) + value.size();
   if (updated.size() < end) updated.resize(end, '\0');
