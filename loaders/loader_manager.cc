@@ -8,9 +8,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "loaders/json.h"
+#include "storage/clock.h"
 #include "storage/glob.h"
 
 namespace strata::loaders {
+
+using storage::MonotonicNs;
+using storage::NowMs;
 
 namespace {
 
@@ -20,18 +24,6 @@ constexpr int64_t kDefaultBreakerCooldownMs = 5000;
 // if none expired the new one is not remembered: a scan of random missing keys cannot grow the
 // negative cache without bound.
 constexpr size_t kMaxNegativeEntries = 1 << 20;
-
-int64_t NowMs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -183,6 +175,16 @@ Loader* LoaderManager::Match(std::string_view key) const {
   return nullptr;
 }
 
+Loader* LoaderManager::MatchWithCaptures(std::string_view key, std::vector<std::string>* captures) const {
+  for (const auto& loader : loaders_) {
+    if (auto matched = loader->key_template().Match(key)) {
+      *captures = std::move(*matched);
+      return loader.get();
+    }
+  }
+  return nullptr;
+}
+
 bool LoaderManager::IsNegative(Loader& loader, int db, std::string_view key, int64_t now_ms) {
   absl::MutexLock lock(&negative_mu_);
   auto it = negative_until_ms_.find(FlightKey(db, std::string(key)));
@@ -220,14 +222,8 @@ void LoaderManager::Load(int db, const std::vector<std::string>& keys, std::func
   {
     absl::MutexLock lock(&flights_mu_);
     for (const std::string& key : keys) {
-      Loader* loader = nullptr;
-      std::optional<std::vector<std::string>> captures;
-      for (const auto& candidate : loaders_) {
-        if ((captures = candidate->key_template().Match(key))) {
-          loader = candidate.get();
-          break;
-        }
-      }
+      std::vector<std::string> captures;
+      Loader* loader = MatchWithCaptures(key, &captures);
       if (loader == nullptr) {
         ++unmatched;
         continue;
@@ -239,7 +235,7 @@ void LoaderManager::Load(int db, const std::vector<std::string>& keys, std::func
         loader->stats().coalesced.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      slot = std::make_unique<Flight>(Flight{loader, db, key, std::move(*captures), {request}, false});
+      slot = std::make_unique<Flight>(Flight{loader, db, key, std::move(captures), {request}, false});
       auto batch = std::find_if(batches.begin(), batches.end(), [&](const auto& b) { return b.first == loader; });
       if (batch == batches.end()) batch = batches.insert(batches.end(), {loader, {}});
       batch->second.push_back(slot.get());
@@ -250,21 +246,15 @@ void LoaderManager::Load(int db, const std::vector<std::string>& keys, std::func
 }
 
 bool LoaderManager::Refresh(int db, std::string_view key) {
-  Loader* loader = nullptr;
-  std::optional<std::vector<std::string>> captures;
-  for (const auto& candidate : loaders_) {
-    if ((captures = candidate->key_template().Match(key))) {
-      loader = candidate.get();
-      break;
-    }
-  }
+  std::vector<std::string> captures;
+  Loader* loader = MatchWithCaptures(key, &captures);
   if (loader == nullptr) return false;
   Flight* flight;
   {
     absl::MutexLock lock(&flights_mu_);
     std::unique_ptr<Flight>& slot = flights_[FlightKey(db, std::string(key))];
     if (slot) return true;  // a load is already on its way
-    slot = std::make_unique<Flight>(Flight{loader, db, std::string(key), std::move(*captures), {}, false});
+    slot = std::make_unique<Flight>(Flight{loader, db, std::string(key), std::move(captures), {}, false});
     flight = slot.get();
   }
   loader->stats().refreshes.fetch_add(1, std::memory_order_relaxed);

@@ -93,6 +93,7 @@ class LoaderManager {
   struct SourceState;
   using FlightKey = std::pair<int, std::string>;
 
+  Loader* MatchWithCaptures(std::string_view key, std::vector<std::string>* captures) const;
   void Dispatch(Loader& loader, std::vector<Flight*> flights);
   void Complete(Loader& loader, std::vector<Flight*> flights, std::vector<LoadOutcome> outcomes, int64_t started_ns);
   // Breaker: may this source be asked now? (false: fail fast)

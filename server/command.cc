@@ -78,6 +78,35 @@ void CommandTable::KeyIndexes(const CommandSpec& spec, size_t argc, std::vector<
   for (int i = spec.first_key; i <= last; i += spec.key_step) out->push_back(static_cast<size_t>(i));
 }
 
+void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines) {
+  ctx.reply.ArrayHeader(lines.size());
+  for (std::string_view line : lines) ctx.reply.SimpleString(line);
+}
+
+bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOptions* options) {
+  for (size_t i = first; i < ctx.args.size(); i += 2) {
+    const bool has_value = i + 1 < ctx.args.size();
+    if (EqualsIgnoreCase(ctx.args[i], "count") && has_value) {
+      if (!ParseInteger(ctx.args[i + 1], &options->count)) {
+        ctx.reply.Error(errors::kNotInteger);
+        return false;
+      }
+      if (options->count < 1) {
+        ctx.reply.Error(errors::kSyntax);
+        return false;
+      }
+    } else if (EqualsIgnoreCase(ctx.args[i], "match") && has_value) {
+      options->pattern = ctx.args[i + 1];
+    } else if (allow_type && EqualsIgnoreCase(ctx.args[i], "type") && has_value) {
+      options->type = ctx.args[i + 1];
+    } else {
+      ctx.reply.Error(errors::kSyntax);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool ParseInteger(std::string_view text, int64_t* value) { return storage::ParseInt64(text, value); }
 
 bool ParseDouble(std::string_view text, long double* value) { return storage::ParseLongDouble(text, value); }

@@ -89,6 +89,18 @@ std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> HashCommands();
 std::span<const CommandSpec> LoaderCommands();
 
+// Replies with a HELP text: one simple string per line.
+void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines);
+
+// The options of SCAN-family commands: [MATCH pattern] [COUNT n] and, for SCAN, [TYPE type].
+struct ScanOptions {
+  int64_t count = 10;
+  std::string_view pattern = "*";
+  std::string_view type;  // empty: any type
+};
+// Parses them from ctx.args[first...]; on bad input replies Redis's error and returns false.
+bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOptions* options);
+
 // Shared parsing helpers for handlers.
 bool ParseInteger(std::string_view text, int64_t* value);
 bool ParseDouble(std::string_view text, long double* value);

@@ -23,18 +23,6 @@
 
 namespace strata::server {
 
-int64_t NowMs() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 void ClientRegistry::Add(Connection* c) {
   absl::MutexLock lock(&mu_);
   clients_[c->id()] = c;

@@ -22,6 +22,7 @@
 #include "loaders/loader_manager.h"
 #include "server/loader_store.h"
 #include "server/logger.h"
+#include "storage/clock.h"
 #include "storage/keyspace.h"
 
 namespace strata::server {
@@ -109,7 +110,7 @@ class Server {
   uint64_t expire_cycle_runs_ = 0;
 };
 
-int64_t NowMs();
-int64_t MonotonicNs();
+using storage::MonotonicNs;
+using storage::NowMs;
 
 }  // namespace strata::server

@@ -1,5 +1,7 @@
 #include "storage/keyspace.h"
 
+#include "storage/clock.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -25,11 +27,6 @@ namespace {
 constexpr int kExpireSamplesPerLoop = 20;
 constexpr int kExpireAcceptableStalePercent = 10;
 
-int64_t MonotonicNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 uint32_t AccessClock(int64_t now_ms) { return static_cast<uint32_t>(now_ms / 1000); }
 
@@ -214,7 +211,7 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
   // Pick a shard in proportion to its size (so a key in a small database is as likely as any
   // other), then a random entry in it. Sizes can change between the two steps, so retry a
   // bounded number of times; an expired pick is retried too.
-  uint64_t state = static_cast<uint64_t>(MonotonicNanos()) | 1;
+  uint64_t state = static_cast<uint64_t>(MonotonicNs()) | 1;
   for (int attempt = 0; attempt < 16; ++attempt) {
     std::vector<size_t> sizes(shards_.size());
     uint64_t total = 0;
@@ -273,11 +270,11 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
         }
         reclaimed += static_cast<uint64_t>(expired);
         if (expired * 100 <= samples * kExpireAcceptableStalePercent) break;
-        if (MonotonicNanos() > deadline_ns) break;
+        if (MonotonicNs() > deadline_ns) break;
       }
       table.dict.MaybeShrink();
     }
-    if (MonotonicNanos() > deadline_ns) {
+    if (MonotonicNs() > deadline_ns) {
       ++visited;
       break;
     }

@@ -329,7 +329,7 @@ void ClientNoEvict(CommandContext& ctx) {
 }
 
 void ClientHelp(CommandContext& ctx) {
-  static constexpr std::string_view kLines[] = {
+  constexpr std::string_view kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "GETNAME", "    Return the name of the current connection.",
       "ID", "    Return the ID of the current connection.",
@@ -344,8 +344,7 @@ void ClientHelp(CommandContext& ctx) {
       "SETNAME <name>", "    Assign the name <name> to the current connection.",
       "HELP", "    Print this help.",
   };
-  ctx.reply.ArrayHeader(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+  ReplyHelp(ctx, kLines);
 }
 
 constexpr uint32_t kSession = flags::kNoScript | flags::kLoading | flags::kStale | flags::kFast;

@@ -176,35 +176,14 @@ void HScan(CommandContext& ctx) {
     ctx.reply.Error(errors::kInvalidCursor);
     return;
   }
-  std::string_view pattern = "*";
-  for (size_t i = 3; i < ctx.args.size(); i += 2) {
-    if (i + 1 >= ctx.args.size()) {
-      ctx.reply.Error(errors::kSyntax);
-      return;
-    }
-    if (EqualsIgnoreCase(ctx.args[i], "match")) {
-      pattern = ctx.args[i + 1];
-    } else if (EqualsIgnoreCase(ctx.args[i], "count")) {
-      int64_t count;
-      if (!ParseInteger(ctx.args[i + 1], &count)) {
-        ctx.reply.Error(errors::kNotInteger);
-        return;
-      }
-      if (count < 1) {
-        ctx.reply.Error(errors::kSyntax);
-        return;
-      }
-    } else {
-      ctx.reply.Error(errors::kSyntax);
-      return;
-    }
-  }
+  ScanOptions options;
+  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &options)) return;
   const HashValue* hash;
   if (!ReadHash(ctx, &hash)) return;
   std::vector<std::pair<std::string_view, std::string_view>> matched;
   if (hash) {
     hash->ForEach([&](std::string_view field, std::string_view value) {
-      if (pattern == "*" || storage::GlobMatch(pattern, field)) matched.emplace_back(field, value);
+      if (options.pattern == "*" || storage::GlobMatch(options.pattern, field)) matched.emplace_back(field, value);
     });
   }
   ctx.reply.ArrayHeader(2);

@@ -283,36 +283,13 @@ void Scan(CommandContext& ctx) {
     ctx.reply.Error(errors::kInvalidCursor);
     return;
   }
-  int64_t count = 10;
-  std::string_view pattern;
-  std::string_view type;
-  bool has_pattern = false, has_type = false;
-  for (size_t i = 2; i < ctx.args.size(); i += 2) {
-    const bool has_value = i + 1 < ctx.args.size();
-    if (EqualsIgnoreCase(ctx.args[i], "count") && has_value) {
-      if (!ParseInteger(ctx.args[i + 1], &count)) {
-        ctx.reply.Error(errors::kNotInteger);
-        return;
-      }
-      if (count < 1) {
-        ctx.reply.Error(errors::kSyntax);
-        return;
-      }
-    } else if (EqualsIgnoreCase(ctx.args[i], "match") && has_value) {
-      pattern = ctx.args[i + 1];
-      has_pattern = pattern != "*";
-    } else if (EqualsIgnoreCase(ctx.args[i], "type") && has_value) {
-      type = ctx.args[i + 1];
-      has_type = true;
-    } else {
-      ctx.reply.Error(errors::kSyntax);
-      return;
-    }
-  }
+  ScanOptions options;
+  if (!ParseScanOptions(ctx, 2, /*allow_type=*/true, &options)) return;
+  const bool has_pattern = options.pattern != "*";
   storage::ScanResult result = ctx.server.keyspace().Scan(
-      ctx.client.db(), cursor, static_cast<size_t>(count), ctx.now_ms, [&](const Entry& e) {
-        if (has_type && !EqualsIgnoreCase(storage::TypeName(e.type()), type)) return false;
-        return !has_pattern || storage::GlobMatch(pattern, e.key());
+      ctx.client.db(), cursor, static_cast<size_t>(options.count), ctx.now_ms, [&](const Entry& e) {
+        if (!options.type.empty() && !EqualsIgnoreCase(storage::TypeName(e.type()), options.type)) return false;
+        return !has_pattern || storage::GlobMatch(options.pattern, e.key());
       });
   ctx.reply.ArrayHeader(2);
   ctx.reply.Bulk(absl::StrCat(result.next_cursor));
@@ -379,7 +356,7 @@ void ObjectFreq(CommandContext& ctx) {
 }
 
 void ObjectHelp(CommandContext& ctx) {
-  static constexpr std::string_view kLines[] = {
+  constexpr std::string_view kLines[] = {
       "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "ENCODING <key>",
       "    Return the kind of internal representation used in order to store the value",
@@ -396,8 +373,7 @@ void ObjectHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply.ArrayHeader(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+  ReplyHelp(ctx, kLines);
 }
 
 constexpr uint32_t kKeyRead = flags::kReadOnly | flags::kFast;

@@ -83,7 +83,7 @@ void LoaderInvalidate(CommandContext& ctx) {
 }
 
 void LoaderHelp(CommandContext& ctx) {
-  static constexpr std::string_view kLines[] = {
+  constexpr std::string_view kLines[] = {
       "LOADER <subcommand> [<arg> ...]. Subcommands are:",
       "LIST", "    Every loader: its key template, source, query and caching policy.",
       "STATS [<template>]", "    Counters of every loader, or of one.",
@@ -91,8 +91,7 @@ void LoaderHelp(CommandContext& ctx) {
       "INVALIDATE <pattern>", "    Drop matching keys and remembered misses; loads in flight are not stored.",
       "HELP", "    Print this help.",
   };
-  ctx.reply.ArrayHeader(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+  ReplyHelp(ctx, kLines);
 }
 
 // REFRESH takes no key position on purpose: it must not hold the key's lock while it waits.

@@ -123,7 +123,7 @@ void ConfigResetStat(CommandContext& ctx) {
 }
 
 void ConfigHelp(CommandContext& ctx) {
-  static constexpr std::string_view kLines[] = {
+  constexpr std::string_view kLines[] = {
       "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "GET <pattern>",
       "    Return parameters matching the glob-like <pattern> and their values.",
@@ -134,8 +134,7 @@ void ConfigHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply.ArrayHeader(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+  ReplyHelp(ctx, kLines);
 }
 
 // COMMAND's view of a spec: Redis 7's ten-element description.
@@ -272,7 +271,7 @@ void CommandGetKeys(CommandContext& ctx) {
 }
 
 void CommandHelp(CommandContext& ctx) {
-  static constexpr std::string_view kLines[] = {
+  constexpr std::string_view kLines[] = {
       "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "(no subcommand)", "    Return details about all commands.",
       "COUNT", "    Return the total number of commands in this server.",
@@ -282,8 +281,7 @@ void CommandHelp(CommandContext& ctx) {
       "GETKEYS <full-command>", "    Return the keys from a full command.",
       "HELP", "    Print this help.",
   };
-  ctx.reply.ArrayHeader(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply.SimpleString(line);
+  ReplyHelp(ctx, kLines);
 }
 
 constexpr uint32_t kAdminStale = flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale;

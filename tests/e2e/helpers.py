@@ -275,37 +275,15 @@ def assert_exited_cleanly(server):
     assert code == 0, f"{server.name} exited with {code}:\n{out[-4000:]}"
 
 
-def wait_for_ping_or_noauth(port, proc, timeout=15.0):
-    """Like conftest.wait_for_ping, but a server with requirepass is ready when PING gets -NOAUTH."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not answer PING within {timeout}s")
-
-
 def start_server(kind, workdir, *args, config=None):
     """Start strata or redis-server with extra directives (and, for strata, config text).
 
-    Servers started with a password are supported: their readiness probe accepts -NOAUTH.
+    conftest's readiness probe accepts -NOAUTH, so servers started with a password work too.
     """
-    original = conftest.wait_for_ping
-    conftest.wait_for_ping = wait_for_ping_or_noauth
-    try:
-        if kind == "strata":
-            return start_strata(workdir, *args, config=config)
-        assert config is None, "config text is only supported for strata"
-        return start_redis(workdir, *args)
-    finally:
-        conftest.wait_for_ping = original
+    if kind == "strata":
+        return start_strata(workdir, *args, config=config)
+    assert config is None, "config text is only supported for strata"
+    return start_redis(workdir, *args)
 
 
 class ServerFactory:
@@ -460,3 +438,24 @@ def client_for(server, **kwargs):
     kwargs.setdefault("socket_timeout", DEFAULT_TIMEOUT)
     kwargs.setdefault("socket_connect_timeout", DEFAULT_TIMEOUT)
     return server.client(**kwargs)
+
+
+def concurrent_gets(port, key, expected_value, clients=500, timeout=30):
+    """Open `clients` connections, send GET key on all of them before reading any reply, then
+    check every reply is exactly `expected_value` (bytes). The readers of a cold key thus arrive
+    while its load is in flight."""
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=timeout) for _ in range(clients)]
+    try:
+        for s in sockets:
+            s.sendall(encode_command("GET", key))
+        expected = b"$%d\r\n%s\r\n" % (len(expected_value), expected_value)
+        for s in sockets:
+            data = b""
+            while len(data) < len(expected):
+                chunk = s.recv(65536)
+                assert chunk, "connection closed before the reply"
+                data += chunk
+            assert data == expected
+    finally:
+        for s in sockets:
+            s.close()

@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from helpers import concurrent_gets
+
 
 class Origin:
     """The source of truth: /items/<id> answers from `items`, or with `status`/`delay` if set."""
@@ -88,20 +90,7 @@ def stats(client, template):
 def test_500_concurrent_readers_of_one_cold_key_cause_one_http_request(strata_factory, origin):
     origin.delay = 0.3
     server = strata_factory(config=config(origin, 'loader name:{id} web "GET /names/{id}" timeout 5000'))
-    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(500)]
-    try:
-        for s in sockets:
-            s.sendall(b"GET name:42\r\n")
-        for s in sockets:
-            data = b""
-            while not data.endswith(b"item 42\r\n"):
-                chunk = s.recv(64)
-                assert chunk, "connection closed"
-                data += chunk
-            assert data == b"$7\r\nitem 42\r\n"
-    finally:
-        for s in sockets:
-            s.close()
+    concurrent_gets(server.port, "name:42", b"item 42")
     assert origin.requests("/api/names/42") == 1
 
 

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from helpers import concurrent_gets
+
 HARNESS = pathlib.Path(__file__).resolve().parents[1] / "pg_harness" / "pg-harness.sh"
 PSQL = "/usr/bin/psql"
 
@@ -82,20 +84,7 @@ def config(pg, *loaders, source_options=""):
 def test_500_concurrent_readers_of_one_cold_key_cause_one_postgres_query(strata_factory, pg):
     server = strata_factory(config=config(
         pg, 'loader slow:{id} pg "SELECT name FROM products, pg_sleep(0.3) WHERE id = :id /* coalesce-test */" timeout 10000'))
-    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(500)]
-    try:
-        for s in sockets:
-            s.sendall(b"GET slow:42\r\n")
-        for s in sockets:
-            data = b""
-            while not data.endswith(b"\r\nproduct 42\r\n"):
-                chunk = s.recv(64)
-                assert chunk, "connection closed"
-                data += chunk
-            assert data == b"$10\r\nproduct 42\r\n"
-    finally:
-        for s in sockets:
-            s.close()
+    concurrent_gets(server.port, "slow:42", b"product 42")
     assert pg.calls("coalesce-test") == 1
 
 

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from helpers import concurrent_gets
+
 # A query that takes a noticeable time in SQLite (a recursive count), so concurrent readers of a
 # cold key arrive while its load is still running.
 SLOW = "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT max(x) FROM c)"
@@ -61,22 +63,7 @@ def test_a_cold_key_is_loaded_once_and_then_served_from_memory(strata_factory, s
 def test_500_concurrent_readers_of_one_cold_key_cause_exactly_one_source_query(strata_factory, shop_db):
     server = strata_factory(config=config_for(
         shop_db, f'loader product:{{id}} shop "SELECT name FROM products WHERE id = :id AND {SLOW} > 0" timeout 20000'))
-    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(500)]
-    try:
-        request = b"*2\r\n$3\r\nGET\r\n$10\r\nproduct:42\r\n"
-        for s in sockets:
-            s.sendall(request)
-        expected = b"$10\r\nproduct 42\r\n"
-        for s in sockets:
-            data = b""
-            while len(data) < len(expected):
-                chunk = s.recv(64)
-                assert chunk, "connection closed"
-                data += chunk
-            assert data == expected
-    finally:
-        for s in sockets:
-            s.close()
+    concurrent_gets(server.port, "product:42", b"product 42")
     st = stats(server.client(), "product:{id}")
     assert st["source_queries"] == "1"
     assert st["loads"] == "1"
