@@ -1,5 +1,7 @@
 #include "server/io_thread.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +18,19 @@ namespace strata::server {
 namespace {
 // How often each loop checks its clients for `timeout`.
 constexpr uint64_t kTimerPeriodMs = 1000;
+
+bool IsLoopback(const sockaddr_storage& addr) {
+  if (addr.ss_family == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in&>(addr).sin_addr.s_addr) >> 24) == 127;
+  }
+  if (addr.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&a)) return true;
+    // An IPv4 client on a dual-stack socket: ::ffff:127.x.x.x.
+    return IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127;
+  }
+  return addr.ss_family == AF_UNIX;
+}
 }  // namespace
 
 IoThread::IoThread(Server& server, int index)
@@ -103,7 +118,9 @@ void IoThread::OnListenerReadable(uv_poll_t* handle, int status, int) {
   // Accept everything pending; deal sockets round-robin over the I/O threads.
   IoThread& self = server.io_thread(0);
   for (int accepted = 0; accepted < 1000; ++accepted) {
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
         server.logger().Warning(absl::StrCat("Accepting client connection: ", strerror(errno)));
@@ -111,6 +128,15 @@ void IoThread::OnListenerReadable(uv_poll_t* handle, int status, int) {
       return;
     }
     server.total_connections_received.fetch_add(1, std::memory_order_relaxed);
+    if (server.config().protected_mode.load() && !IsLoopback(peer) && server.config().requirepass().empty()) {
+      // Redis's protected mode: without a password, only this host may talk to the server.
+      std::string denied = absl::StrCat("-", Absl(errors::kProtectedMode), "\r\n");
+      ssize_t ignored = write(fd, denied.data(), denied.size());
+      (void)ignored;
+      close(fd);
+      server.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     if (server.clients().size() >= static_cast<size_t>(server.config().maxclients.load())) {
       // Redis answers the error before closing, so the client knows why.
       std::string error = absl::StrCat("-", Absl(errors::kMaxClients), "\r\n");

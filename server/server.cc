@@ -55,6 +55,9 @@ Server::~Server() = default;
 
 absl::Status Server::Listen(std::vector<int>* fds) {
   const int port = static_cast<int>(config_.port.load());
+  if (port == 0) {
+    return absl::InvalidArgumentError("port 0 (no TCP listener) is not supported: strata serves TCP only");
+  }
   int bound = 0;
   std::string failures;
   for (const std::string& address : config_.bind()) {
