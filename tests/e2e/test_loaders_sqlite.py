@@ -292,3 +292,22 @@ def test_a_bad_loader_line_stops_start_up_naming_file_and_line(tmp_path, shop_db
     assert result.returncode == 1
     assert "bad.conf:2" in result.stdout + result.stderr
     assert ":nope" in result.stdout + result.stderr
+
+
+def test_refresh_ahead_reloads_a_key_read_near_the_end_of_its_ttl(strata_factory, shop_db):
+    server = strata_factory(config=config_for(
+        shop_db, 'loader product:{id} shop "SELECT name FROM products WHERE id = :id" ttl 4 refresh-ahead 50'))
+    r = server.client()
+    assert r.get("product:3") == "product 3"
+    update_name(shop_db, 3, "renamed 3")
+    assert r.get("product:3") == "product 3"  # early in its TTL: fresh, no refresh
+    assert stats(r, "product:{id}")["refreshes"] == "0"
+    time.sleep(2.3)  # under half of the TTL left
+    assert r.get("product:3") == "product 3"  # answered at once from memory...
+    deadline = time.monotonic() + 1.5
+    while r.get("product:3") != "renamed 3":  # ...while the refresh runs, before the key expires
+        assert time.monotonic() < deadline, "refresh-ahead did not reload the key in time"
+        time.sleep(0.02)
+    assert r.pttl("product:3") > 3000  # a new full TTL
+    s = stats(r, "product:{id}")
+    assert s["refreshes"] == "1" and s["misses"] == "1"
