@@ -8,6 +8,11 @@
 #ifdef STRATA_HAVE_JEMALLOC
 #include <jemalloc/jemalloc.h>
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+// From the sanitizer runtime (GCC ships no header for it).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#define STRATA_ASAN_ALLOCATOR 1
+#endif
 
 namespace strata::server {
 
@@ -21,6 +26,9 @@ uint64_t UsedMemory() {
   size = sizeof(allocated);
   if (mallctl("stats.allocated", &allocated, &size, nullptr, 0) == 0) return allocated;
   return 0;
+#elif defined(STRATA_ASAN_ALLOCATOR)
+  // AddressSanitizer replaces malloc, and glibc's mallinfo2 then knows nothing.
+  return __sanitizer_get_current_allocated_bytes();
 #else
   struct mallinfo2 info = mallinfo2();
   return info.uordblks + info.hblkhd;
@@ -40,6 +48,8 @@ uint64_t ResidentMemory() {
 std::string_view AllocatorName() {
 #ifdef STRATA_HAVE_JEMALLOC
   return "jemalloc";
+#elif defined(STRATA_ASAN_ALLOCATOR)
+  return "asan";
 #else
   return "libc";
 #endif
