@@ -61,11 +61,14 @@ e2e:
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DSTRATA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 
+# The RESP parser gets FUZZ_SECONDS, the JSON reader (invalidation messages) a third of it.
 fuzz: $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
-	mkdir -p $(FUZZ_BUILD)/corpus
+	mkdir -p $(FUZZ_BUILD)/corpus/resp_parser $(FUZZ_BUILD)/corpus/json
 	$(FUZZ_BUILD)/tests/fuzz/resp_parser_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-	  $(FUZZ_BUILD)/corpus tests/fuzz/corpus/resp_parser
+	  $(FUZZ_BUILD)/corpus/resp_parser tests/fuzz/corpus/resp_parser
+	$(FUZZ_BUILD)/tests/fuzz/json_fuzzer -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) -max_len=4096 \
+	  $(FUZZ_BUILD)/corpus/json tests/fuzz/corpus/json
 
 bench: deps build
 	bench/vs-redis.sh
