@@ -22,6 +22,8 @@ constexpr int kMaxPipeline = 100000;
 constexpr size_t kMaxDataSize = 512 * 1024 * 1024;
 // Keeps key_max - key_min + 1 and the sequential walk free of 64-bit overflow.
 constexpr uint64_t kMaxKeyIndex = uint64_t{1} << 62;
+// The largest pool the server's own sources accept (sqlite allows 64, postgresql 256).
+constexpr int kMaxSourcePool = 256;
 
 absl::Status Invalid(absl::string_view option, absl::string_view value, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(option, " ", value, ": ", why));
@@ -134,6 +136,9 @@ std::vector<OptionSpec> OptionTable(bool* requests_given) {
                      o->cache_aside = true;
                      return absl::OkStatus();
                    }});
+  table.push_back(text("--source", &BenchOptions::source_url));
+  table.push_back(text("--source-query", &BenchOptions::source_query));
+  table.push_back(integer("--source-pool", 1, kMaxSourcePool, &BenchOptions::source_pool));
   table.push_back({"--cold-storm", true, [](absl::string_view v, BenchOptions* o) {
                      return ParseUint64In("--cold-storm", v, 1, kMaxKeyIndex, &o->cold_storm);
                    }});
@@ -200,6 +205,15 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
     return absl::InvalidArgumentError(
         "--cold-storm N sends exactly N requests: do not combine it with --requests or --test-time");
   }
+  if (options.has_source() != !options.source_query.empty()) {
+    return absl::InvalidArgumentError("--source URL and --source-query SQL go together: give both or neither");
+  }
+  if (options.has_source() && !options.cache_aside) {
+    return absl::InvalidArgumentError("--source only makes sense with --cache-aside (it is what a miss queries)");
+  }
+  if (options.source_pool > 0 && !options.has_source()) {
+    return absl::InvalidArgumentError("--source-pool N only makes sense with --source URL");
+  }
   return options;
 }
 
@@ -214,8 +228,10 @@ std::string DescribeLoad(const BenchOptions& o) {
     absl::StrAppend(&text, ", ratio ", o.ratio_sets, ":", o.ratio_gets, ", keys ", o.key_prefix, "[",
                     o.key_min, "..", o.key_max, "] ", KeyPatternName(o.key_pattern));
   }
-  absl::StrAppend(&text, ", ", o.data_size, "-byte values");
-  if (o.cache_aside) absl::StrAppend(&text, ", cache-aside");
+  // With --source, the cache-aside SETs carry what the database returned; the filler size only
+  // matters for the SETs of the ratio.
+  if (!o.has_source() || o.ratio_sets > 0) absl::StrAppend(&text, ", ", o.data_size, "-byte values");
+  if (o.cache_aside) absl::StrAppend(&text, o.has_source() ? ", cache-aside from --source" : ", cache-aside");
   if (o.resp == 3) absl::StrAppend(&text, ", RESP3");
   return text;
 }
@@ -266,6 +282,26 @@ Caching workloads:
   --cache-aside          on a GET miss, SET the key (as an application filling its cache
                          would); these SETs come on top of --requests, do not take a slot of
                          the ratio, and are counted as sets and as requests
+  --source URL           with --cache-aside: on a GET miss, query this database and SET the
+                         value it returns instead of a --data-size filler; URL is what a
+                         strata `source` line takes: sqlite:PATH or
+                         postgresql://user@host:port/db. The queries run through strata's own
+                         source code (loaders/), on the source's pool threads; the waiting
+                         client stalls (sends nothing) until its answer is in, while the
+                         other clients of its thread keep going (the answer comes back into
+                         the thread's epoll loop through an eventfd). A pending query holds
+                         one of the client's --pipeline slots, so --pipeline 1 models a
+                         thread-per-request application: GET, nil, query, SET, next GET.
+                         A row that is not found (no row, NULL) is not SET; a failed query
+                         (each has --reply-timeout as its timeout) is counted as a source
+                         error and fails the run (exit 1)
+  --source-query SQL     the query, with the :id parameter bound (as text, never spliced)
+                         to the key's index: the decimal part after --key-prefix, e.g.
+                         "SELECT name FROM products WHERE id = :id" for product:<id>;
+                         the first column of the first row is the value
+  --source-pool N        database connections (sqlite: reader threads) of the source
+                         (default: the source's own default, 4, as for a strata `source`
+                         line); every query is counted (source_queries)
   --cold-storm N         request N distinct keys that were never seen before, all clients
                          at once: GETs of N keys under a fresh random prefix
                          (PREFIXcold-<random>:0 .. N-1), each key exactly once; reports how
@@ -280,6 +316,13 @@ Output:
   histograms with 1 us resolution and at most 0.78% relative error.
   Counting: every request is exactly one of a SET, a GET hit, a GET miss, or an error reply,
   so requests = sets + hits + misses + errors.
+  With --cache-aside a LOOKUP row follows: one per GET of the load, what the application
+  waited for: from the GET's send until the value was in hand (a hit: the GET's reply; a
+  miss: the reply to its cache-aside SET, after the --source query if any; a row the
+  database does not have: the query's answer). Its Ops/sec is lookups per second, the
+  application's throughput; its Errors are error replies plus failed source queries.
+  With --source, the report also counts source queries (source_queries in the JSON), and how
+  many found a value, found nothing, or failed.
   While running, a progress line is updated once a second on stderr if it is a terminal.
   --json FILE            also write the report as JSON, including the full latency
                          percentile distribution of each command (for --compare)

@@ -37,6 +37,11 @@ struct BenchOptions {
   int resp = 2;
   std::string auth;  // empty: no AUTH; "USER:PASSWORD" or "PASSWORD"
   bool cache_aside = false;
+  // --cache-aside with a database: on a GET miss, query it (:id bound to the key's index) and
+  // SET what it returned. Empty: SET the fixed --data-size value, no database.
+  std::string source_url;
+  std::string source_query;
+  int source_pool = 0;  // 0: the source's own default pool size
   uint64_t cold_storm = 0;  // > 0: cold-storm mode with this many distinct fresh keys
   std::string json_path;
   std::string plot_path;
@@ -47,6 +52,7 @@ struct BenchOptions {
 
   int total_clients() const { return threads * clients_per_thread; }
   bool timed() const { return test_time_sec > 0; }
+  bool has_source() const { return !source_url.empty(); }
 };
 
 // `args` excludes the program name. --opt VALUE and --opt=VALUE are both accepted.

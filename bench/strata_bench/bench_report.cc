@@ -41,6 +41,23 @@ void AppendJsonCommand(const NamedCommand& command, double duration_sec, std::st
   out->append(points.empty() ? "]\n    }" : "\n      ]\n    }");
 }
 
+// The --cache-aside LOOKUP figures, as the "lookups" object of the JSON report.
+void AppendJsonLookups(const LookupStats& s, double duration_sec, std::string* out) {
+  const LatencyHistogram& h = s.latency;
+  absl::StrAppendFormat(out, "  \"lookups\": {\n    \"requests\": %d,\n    \"errors\": %d,\n", s.requests, s.errors);
+  absl::StrAppendFormat(out, "    \"ops_per_sec\": %.2f,\n", PerSecond(s.requests, duration_sec));
+  absl::StrAppendFormat(out, "    \"latency_us\": {\"mean\": %.2f, \"min\": %d", h.mean(), h.min());
+  for (double p : kReportPercentiles) absl::StrAppendFormat(out, ", \"%s\": %d", PercentileKey(p), h.ValueAtPercentile(p));
+  absl::StrAppendFormat(out, ", \"max\": %d},\n", h.max());
+  out->append("    \"percentile_distribution\": [");
+  const std::vector<PercentilePoint> points = h.PercentileDistribution();
+  for (size_t i = 0; i < points.size(); ++i) {
+    absl::StrAppendFormat(out, "%s\n      {\"percentile\": %.6f, \"latency_us\": %d}", i == 0 ? "" : ",",
+                          points[i].percentile, points[i].value_micros);
+  }
+  out->append(points.empty() ? "]\n  },\n" : "\n    ]\n  },\n");
+}
+
 }  // namespace
 
 std::string FormatTextReport(const BenchOptions& options, const RunResult& result) {
@@ -64,6 +81,15 @@ std::string FormatTextReport(const BenchOptions& options, const RunResult& resul
     for (double p : kReportPercentiles) absl::StrAppendFormat(&out, " %8d", h.ValueAtPercentile(p));
     absl::StrAppendFormat(&out, " %8d\n", h.max());
   }
+  if (options.cache_aside) {
+    // What the application waited for per GET of the load; see --help.
+    const LatencyHistogram& h = stats.lookup.latency;
+    absl::StrAppendFormat(&out, "%-6s %11.0f %10d %10s %10s %7d %9.1f", "LOOKUP",
+                          PerSecond(stats.lookup.requests, result.duration_sec), stats.lookup.requests, "-", "-",
+                          stats.lookup.errors, h.mean());
+    for (double p : kReportPercentiles) absl::StrAppendFormat(&out, " %8d", h.ValueAtPercentile(p));
+    absl::StrAppendFormat(&out, " %8d\n", h.max());
+  }
   absl::StrAppendFormat(&out, "\nHit ratio: %.2f%% (%d hits, %d misses); %d sets", 100.0 * stats.hit_ratio(),
                         stats.hits(), stats.misses(), stats.sets());
   if (options.cache_aside) absl::StrAppendFormat(&out, " (%d of them cache-aside)", stats.cache_aside_sets);
@@ -72,6 +98,14 @@ std::string FormatTextReport(const BenchOptions& options, const RunResult& resul
     absl::StrAppendFormat(&out, "Cold storm: %d fresh keys %s0..%d: %d came back nil, %d with a value\n",
                           options.cold_storm, result.cold_storm_prefix, options.cold_storm - 1, stats.misses(),
                           stats.hits());
+  }
+  if (options.has_source()) {
+    const SourceStats& s = stats.source;
+    absl::StrAppendFormat(&out, "Source queries: %d to %s (%d found and SET, %d not found, %d failed)\n", s.queries,
+                          result.source, s.found, s.not_found, s.errors);
+    absl::StrAppendFormat(&out, "Source query latency (usec, queueing for a connection included): p50 %d, p99 %d, max %d\n",
+                          s.latency.ValueAtPercentile(50), s.latency.ValueAtPercentile(99), s.latency.max());
+    if (s.errors > 0) absl::StrAppend(&out, "First source error: ", s.first_error, "\n");
   }
   if (stats.errors() > 0) absl::StrAppend(&out, "First error reply: ", stats.first_error, "\n");
   return out;
@@ -98,8 +132,10 @@ std::string FormatJsonReport(const BenchOptions& o, const RunResult& result) {
   absl::StrAppend(&out, "    \"key_prefix\": ", JsonQuote(o.key_prefix), ",\n");
   absl::StrAppendFormat(&out, "    \"key_min\": %d,\n    \"key_max\": %d,\n", o.key_min, o.key_max);
   absl::StrAppend(&out, "    \"key_pattern\": ", JsonQuote(KeyPatternName(o.key_pattern)), ",\n");
-  absl::StrAppendFormat(&out, "    \"seed\": %d,\n    \"resp\": %d,\n    \"cache_aside\": %s,\n    \"cold_storm\": %d\n",
+  absl::StrAppendFormat(&out, "    \"seed\": %d,\n    \"resp\": %d,\n    \"cache_aside\": %s,\n    \"cold_storm\": %d,\n",
                         o.seed, o.resp, o.cache_aside ? "true" : "false", o.cold_storm);
+  absl::StrAppend(&out, "    \"source\": ", o.has_source() ? JsonQuote(result.source) : "null", ",\n");
+  absl::StrAppend(&out, "    \"source_query\": ", o.has_source() ? JsonQuote(o.source_query) : "null", "\n");
   absl::StrAppend(&out, "  },\n");
   absl::StrAppendFormat(&out, "  \"duration_sec\": %.6f,\n", result.duration_sec);
   absl::StrAppendFormat(&out, "  \"requests\": %d,\n  \"sets\": %d,\n  \"hits\": %d,\n  \"misses\": %d,\n",
@@ -110,6 +146,18 @@ std::string FormatJsonReport(const BenchOptions& o, const RunResult& result) {
                         PerSecond(stats.requests(), result.duration_sec));
   absl::StrAppend(&out, "  \"first_error\": ", stats.first_error.empty() ? "null" : JsonQuote(stats.first_error),
                   ",\n");
+  // Queries the load generator itself sent to --source (0 without one: a read-through server
+  // counts its own, e.g. strata's LOADER STATS source_queries).
+  absl::StrAppendFormat(&out, "  \"source_queries\": %d,\n", stats.source.queries);
+  if (o.has_source()) {
+    const SourceStats& s = stats.source;
+    absl::StrAppendFormat(&out, "  \"source\": {\"queries\": %d, \"found\": %d, \"not_found\": %d, \"errors\": %d, ",
+                          s.queries, s.found, s.not_found, s.errors);
+    absl::StrAppendFormat(&out, "\"latency_us\": {\"p50\": %d, \"p99\": %d, \"max\": %d}, ",
+                          s.latency.ValueAtPercentile(50), s.latency.ValueAtPercentile(99), s.latency.max());
+    absl::StrAppend(&out, "\"first_error\": ", s.first_error.empty() ? "null" : JsonQuote(s.first_error), "},\n");
+  }
+  if (o.cache_aside) AppendJsonLookups(stats.lookup, result.duration_sec, &out);
   if (o.cold_storm > 0) {
     absl::StrAppend(&out, "  \"cold_storm\": {\"keys\": ", o.cold_storm,
                     ", \"prefix\": ", JsonQuote(result.cold_storm_prefix), ", \"nil\": ", stats.misses(),

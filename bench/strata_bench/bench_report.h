@@ -23,6 +23,7 @@ struct RunResult {
   double duration_sec = 0;
   std::string label;
   std::string cold_storm_prefix;  // the fresh prefix of a --cold-storm run
+  std::string source;             // --source as the source describes itself (no password)
 };
 
 // The percentiles every report lists, in this order.

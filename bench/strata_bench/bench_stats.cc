@@ -10,11 +10,28 @@ void CommandStats::Merge(const CommandStats& other) {
   latency.Merge(other.latency);
 }
 
+void LookupStats::Merge(const LookupStats& other) {
+  requests += other.requests;
+  errors += other.errors;
+  latency.Merge(other.latency);
+}
+
+void SourceStats::Merge(const SourceStats& other) {
+  queries += other.queries;
+  found += other.found;
+  not_found += other.not_found;
+  errors += other.errors;
+  if (first_error.empty()) first_error = other.first_error;
+  latency.Merge(other.latency);
+}
+
 void RunStats::Merge(const RunStats& other) {
   set.Merge(other.set);
   get.Merge(other.get);
   cache_aside_sets += other.cache_aside_sets;
   if (first_error.empty()) first_error = other.first_error;
+  lookup.Merge(other.lookup);
+  source.Merge(other.source);
 }
 
 CommandStats RunStats::Total() const {

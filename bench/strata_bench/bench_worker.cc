@@ -18,18 +18,32 @@ constexpr int kMaxEventsPerWait = 256;
 // The loop wakes at least this often to notice the deadline, timeouts and a stop request.
 constexpr int kTickMillis = 100;
 constexpr int64_t kNanosPerMilli = 1000000;
+// The epoll token of the source mailbox's eventfd (clients use their index).
+constexpr uint64_t kMailboxToken = UINT64_MAX;
 
 }  // namespace
 
 BenchWorker::BenchWorker(int worker_index, const BenchOptions& plan, const RequestEncoder& encoder,
-                         const ServerAddress& server, RunControl* control)
-    : plan_(plan), server_(server), control_(control) {
+                         const ServerAddress& server, RunControl* control, SourceLookup* lookup)
+    : plan_(plan), server_(server), control_(control), lookup_(lookup) {
+  if (lookup_ != nullptr) mailbox_ = std::make_shared<SourceMailbox>();
   const uint64_t client_count = static_cast<uint64_t>(plan.total_clients());
   for (int c = 0; c < plan.clients_per_thread; ++c) {
     const uint64_t client_index = static_cast<uint64_t>(worker_index) * plan.clients_per_thread + c;
     const uint64_t budget =
         plan.timed() ? UINT64_MAX : ClientRequestBudget(plan.requests, client_index, client_count);
     clients_.push_back(std::make_unique<ClientConnection>(plan, encoder, client_index, client_count, budget));
+    if (lookup_ != nullptr) {
+      const size_t local = clients_.size() - 1;
+      clients_.back()->set_source_loader([lookup = lookup_, mailbox = mailbox_, local](uint64_t key_index,
+                                                                                      int64_t lookup_start_ns) {
+        const int64_t query_start_ns = MonotonicNanos();
+        lookup->Load(key_index, [mailbox, local, key_index, lookup_start_ns,
+                                 query_start_ns](strata::loaders::LoadOutcome outcome) {
+          mailbox->Post({local, key_index, lookup_start_ns, query_start_ns, std::move(outcome)});
+        });
+      });
+    }
   }
   interest_.assign(clients_.size(), Interest::kNone);
 }
@@ -54,6 +68,15 @@ void BenchWorker::Run() {
 absl::Status BenchWorker::ConnectAll() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+  if (mailbox_ != nullptr) {
+    if (mailbox_->fd() < 0) return absl::InternalError("eventfd for the source answers could not be made");
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = kMailboxToken;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, mailbox_->fd(), &event) != 0) {
+      return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(errno)));
+    }
+  }
   const int64_t now_ns = MonotonicNanos();
   for (size_t i = 0; i < clients_.size(); ++i) {
     if (absl::Status s = clients_[i]->Connect(server_, now_ns); !s.ok()) return s;
@@ -113,6 +136,12 @@ absl::Status BenchWorker::WaitAndHandleEvents(int timeout_ms) {
     return absl::InternalError(absl::StrCat("epoll_wait: ", strerror(errno)));
   }
   for (int e = 0; e < n; ++e) {
+    if (events[e].data.u64 == kMailboxToken) {
+      if (absl::Status s = HandleSourceAnswers(); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(server_.text, ": ", s.message()));
+      }
+      continue;
+    }
     const size_t index = static_cast<size_t>(events[e].data.u64);
     if (absl::Status s = HandleEvent(index, events[e].events); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat(server_.text, ": ", s.message()));
@@ -137,6 +166,19 @@ absl::Status BenchWorker::HandleEvent(size_t index, uint32_t events) {
     }
   }
   return UpdateInterest(index);
+}
+
+absl::Status BenchWorker::HandleSourceAnswers() {
+  for (SourceAnswer& answer : mailbox_->Take()) {
+    ClientConnection& client = *clients_[answer.client];
+    if (absl::Status s = client.OnSourceAnswer(answer.key_index, answer.lookup_start_ns, answer.query_start_ns,
+                                               std::move(answer.outcome), &stats_);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = UpdateInterest(answer.client); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status BenchWorker::UpdateInterest(size_t index) {

@@ -5,6 +5,11 @@
 // is up and the replies in flight are in), then returns. Any connection failure is reported
 // to the RunControl, which stops every worker. stats() and the timestamps may be read only
 // after the thread is joined; progress() may be read from any thread at any time.
+//
+// With a SourceLookup (--cache-aside --source), a client's GET miss starts a query on the
+// source's threads; the answer comes back through the worker's SourceMailbox, whose eventfd
+// sits in the same epoll set as the sockets, so one client waiting for the database stalls only
+// itself. The worker does not finish while a query of its clients is unanswered.
 #ifndef STRATA_BENCH_BENCH_WORKER_H_
 #define STRATA_BENCH_BENCH_WORKER_H_
 
@@ -17,6 +22,7 @@
 #include "bench/strata_bench/bench_stats.h"
 #include "bench/strata_bench/client_connection.h"
 #include "bench/strata_bench/run_control.h"
+#include "bench/strata_bench/source_lookup.h"
 #include "bench/strata_bench/workload.h"
 
 namespace strata_bench {
@@ -31,8 +37,9 @@ struct WorkerProgress {
 
 class BenchWorker {
  public:
+  // `lookup` (may be null: no --source) must outlive Run().
   BenchWorker(int worker_index, const BenchOptions& plan, const RequestEncoder& encoder,
-              const ServerAddress& server, RunControl* control);
+              const ServerAddress& server, RunControl* control, SourceLookup* lookup = nullptr);
 
   void Run();
 
@@ -48,6 +55,8 @@ class BenchWorker {
   absl::Status DriveLoad();
   absl::Status WaitAndHandleEvents(int timeout_ms);
   absl::Status HandleEvent(size_t index, uint32_t events);
+  // Hands every answer of the source mailbox to its client.
+  absl::Status HandleSourceAnswers();
   // Makes the epoll registration of client `index` match what it waits for: readable
   // always, writable while connecting or while a batch is partly sent, nothing once done.
   absl::Status UpdateInterest(size_t index);
@@ -59,6 +68,9 @@ class BenchWorker {
   const BenchOptions& plan_;
   const ServerAddress& server_;
   RunControl* control_;
+  SourceLookup* lookup_;
+  // Shared with the callbacks of queries in flight, which may outlive the worker's loop.
+  std::shared_ptr<SourceMailbox> mailbox_;
   std::vector<std::unique_ptr<ClientConnection>> clients_;
   std::vector<Interest> interest_;  // per client: what epoll watches
   size_t done_count_ = 0;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,11 @@ namespace {
 // buffer grows to hold one whole reply). Small, because a run may hold thousands of
 // connections.
 constexpr size_t kReadSize = 16 * 1024;
+
+// Rounded to the nearest microsecond, the histograms' unit.
+uint64_t MicrosBetween(int64_t from_ns, int64_t to_ns) {
+  return static_cast<uint64_t>(std::max<int64_t>(0, to_ns - from_ns) + 500) / 1000;
+}
 
 absl::Status SocketError(absl::string_view what, int error) {
   return absl::UnavailableError(absl::StrCat(what, ": ", strerror(error)));
@@ -193,25 +199,42 @@ void ClientConnection::HandleLoadReply(const ReplySummary& reply, int64_t now_ns
   const InFlight request = in_flight_[in_flight_head_];
   in_flight_head_ = in_flight_head_ + 1 == in_flight_.size() ? 0 : in_flight_head_ + 1;
   --in_flight_count_;
-  // Round to the nearest microsecond, the histogram's unit.
-  const uint64_t micros = static_cast<uint64_t>(std::max<int64_t>(0, now_ns - request.sent_ns) + 500) / 1000;
+  const uint64_t micros = MicrosBetween(request.sent_ns, now_ns);
   CommandStats& command = request.type == CommandType::kSet ? stats->set : stats->get;
   ++command.requests;
   command.latency.Record(micros);
   if (request.type == CommandType::kSet && request.cache_aside) ++stats->cache_aside_sets;
 
   bool error = reply.kind == ReplyKind::kError;
+  // Whether this reply ends the lookup it belongs to (a GET of the load, or its cache-aside SET).
+  bool lookup_done = false;
   if (!error && request.type == CommandType::kGet) {
     if (reply.kind == ReplyKind::kBulkString) {
       ++command.hits;
+      lookup_done = true;
     } else if (reply.kind == ReplyKind::kNull) {
       ++command.misses;
-      if (plan_.cache_aside) cache_aside_keys_.push_back(request.key_index);
+      if (!plan_.cache_aside) {
+        lookup_done = true;
+      } else if (source_loader_) {
+        ++pending_loads_;
+        ++stats->source.queries;
+        source_loader_(request.key_index, request.lookup_start_ns);
+      } else {
+        cache_aside_sets_.push_back({request.key_index, request.lookup_start_ns, false, {}});
+      }
     } else {
       error = true;  // GET answers a string or nil; anything else is wrong
     }
+  } else if (!error) {
+    lookup_done = request.cache_aside;  // a SET of the ratio is not a lookup
+  }
+  if (lookup_done) {
+    ++stats->lookup.requests;
+    stats->lookup.latency.Record(MicrosBetween(request.lookup_start_ns, now_ns));
   }
   if (error) {
+    if (request.type == CommandType::kGet || request.cache_aside) ++stats->lookup.errors;
     ++command.errors;
     if (stats->first_error.empty()) {
       stats->first_error = reply.kind == ReplyKind::kError
@@ -229,23 +252,32 @@ absl::Status ClientConnection::Refill() {
   int64_t now_ns = 0;
   while (in_flight_count_ < capacity) {
     if (now_ns == 0) now_ns = MonotonicNanos();
-    InFlight request{CommandType::kGet, false, 0, now_ns};
-    if (!cache_aside_keys_.empty()) {
+    InFlight request{CommandType::kGet, false, 0, now_ns, now_ns};
+    if (!cache_aside_sets_.empty()) {
+      PendingSet& pending = cache_aside_sets_.front();
       request.type = CommandType::kSet;
       request.cache_aside = true;
-      request.key_index = cache_aside_keys_.front();
-      cache_aside_keys_.pop_front();
-    } else if (issuing_ && budget_ > 0) {
+      request.key_index = pending.key_index;
+      request.lookup_start_ns = pending.lookup_start_ns;
+      if (pending.has_value) {
+        encoder_.AppendSetValue(request.key_index, pending.value, &out_);
+      } else {
+        encoder_.AppendSet(request.key_index, &out_);
+      }
+      cache_aside_sets_.pop_front();
+    } else if (issuing_ && budget_ > 0 && in_flight_count_ + pending_loads_ < capacity) {
+      // A source query in progress holds its lookup's slot: with --pipeline 1 the client waits
+      // for the database and its SET before its next GET, as a thread-per-request application.
       --budget_;
       request.type = schedule_.Next();
       request.key_index = keys_.Next();
+      if (request.type == CommandType::kSet) {
+        encoder_.AppendSet(request.key_index, &out_);
+      } else {
+        encoder_.AppendGet(request.key_index, &out_);
+      }
     } else {
       break;
-    }
-    if (request.type == CommandType::kSet) {
-      encoder_.AppendSet(request.key_index, &out_);
-    } else {
-      encoder_.AppendGet(request.key_index, &out_);
     }
     size_t slot = in_flight_head_ + in_flight_count_;
     if (slot >= capacity) slot -= capacity;
@@ -271,9 +303,41 @@ absl::Status ClientConnection::Flush() {
   return absl::OkStatus();
 }
 
+absl::Status ClientConnection::OnSourceAnswer(uint64_t key_index, int64_t lookup_start_ns, int64_t query_start_ns,
+                                              strata::loaders::LoadOutcome outcome, RunStats* stats) {
+  const int64_t now_ns = MonotonicNanos();
+  --pending_loads_;
+  stats->source.latency.Record(MicrosBetween(query_start_ns, now_ns));
+  // The database answered: the reply timeout counts from here, not from the GET's reply.
+  last_progress_ns_ = std::max(last_progress_ns_, now_ns);
+  switch (outcome.kind) {
+    case strata::loaders::LoadOutcome::Kind::kFound:
+      ++stats->source.found;
+      cache_aside_sets_.push_back({key_index, lookup_start_ns, true, std::move(outcome.value)});
+      break;
+    case strata::loaders::LoadOutcome::Kind::kNotFound:
+      // The application learns there is no such row; it has nothing to cache.
+      ++stats->source.not_found;
+      ++stats->lookup.requests;
+      stats->lookup.latency.Record(MicrosBetween(lookup_start_ns, now_ns));
+      break;
+    case strata::loaders::LoadOutcome::Kind::kError:
+      ++stats->source.errors;
+      ++stats->lookup.errors;
+      if (stats->source.first_error.empty()) {
+        stats->source.first_error = absl::StrCat(encoder_.Key(key_index), ": ", outcome.error);
+      }
+      break;
+  }
+  if (phase_ != Phase::kRunning) return absl::OkStatus();
+  absl::Status status = Refill();
+  MaybeFinish();
+  return status;
+}
+
 void ClientConnection::MaybeFinish() {
   if (phase_ != Phase::kRunning) return;
-  if (in_flight_count_ == 0 && cache_aside_keys_.empty() && (budget_ == 0 || !issuing_)) {
+  if (in_flight_count_ == 0 && pending_loads_ == 0 && cache_aside_sets_.empty() && (budget_ == 0 || !issuing_)) {
     phase_ = Phase::kDone;
   }
 }

@@ -7,6 +7,10 @@
 // order, and accounts every reply into the worker's RunStats. Socket failures, protocol
 // errors and refused AUTH/HELLO come back as a non-OK Status; error replies to the load are
 // counted, not returned.
+//
+// With --cache-aside --source, a GET miss starts a database query through the starter the
+// worker set, and the query holds one pipeline slot until the worker hands its answer to
+// OnSourceAnswer: then the SET of the value goes out (the "classic" loop: GET, nil, query, SET).
 #ifndef STRATA_BENCH_CLIENT_CONNECTION_H_
 #define STRATA_BENCH_CLIENT_CONNECTION_H_
 
@@ -14,6 +18,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +29,7 @@
 #include "bench/strata_bench/key_generator.h"
 #include "bench/strata_bench/reply_reader.h"
 #include "bench/strata_bench/workload.h"
+#include "loaders/source.h"
 
 namespace strata_bench {
 
@@ -67,6 +73,15 @@ class ClientConnection {
   absl::Status OnReadable(RunStats* stats);
   // The socket is writable again after a partial send.
   absl::Status OnWritable();
+  // Called on a GET miss with --source: query the database for key_index, on behalf of the
+  // lookup that started (its GET was sent) at lookup_start_ns. Must not call back into this
+  // connection; the answer comes through OnSourceAnswer.
+  using SourceLoadStarter = std::function<void(uint64_t key_index, int64_t lookup_start_ns)>;
+  void set_source_loader(SourceLoadStarter starter) { source_loader_ = std::move(starter); }
+  // The answer to a query this connection started (handed to the source at query_start_ns):
+  // SET a found value, then refill.
+  absl::Status OnSourceAnswer(uint64_t key_index, int64_t lookup_start_ns, int64_t query_start_ns,
+                              strata::loaders::LoadOutcome outcome, RunStats* stats);
   // The time is up: send no new requests (answers to GET misses still get their cache-aside
   // SET), finish once the replies in flight are in.
   void StopIssuing(int64_t now_ns);
@@ -85,6 +100,14 @@ class ClientConnection {
     bool cache_aside;
     uint64_t key_index;
     int64_t sent_ns;
+    int64_t lookup_start_ns;  // GETs and cache-aside SETs: when the lookup's GET was sent
+  };
+  // A missed GET whose cache-aside SET is not sent yet.
+  struct PendingSet {
+    uint64_t key_index;
+    int64_t lookup_start_ns;
+    bool has_value;     // the value from --source; else the --data-size filler
+    std::string value;
   };
 
   absl::Status HandleHandshakeReply(const ReplySummary& reply);
@@ -105,7 +128,9 @@ class ClientConnection {
   std::vector<InFlight> in_flight_;             // ring of `pipeline` slots
   size_t in_flight_head_ = 0;
   size_t in_flight_count_ = 0;
-  std::deque<uint64_t> cache_aside_keys_;  // missed GETs whose SET is not sent yet
+  std::deque<PendingSet> cache_aside_sets_;
+  SourceLoadStarter source_loader_;  // set with --source
+  size_t pending_loads_ = 0;         // source queries started and not answered yet
   ReplyReader reader_;
   std::string out_;
   size_t out_sent_ = 0;

@@ -23,6 +23,7 @@
 #include "bench/strata_bench/client_connection.h"
 #include "bench/strata_bench/latency_plot.h"
 #include "bench/strata_bench/run_control.h"
+#include "bench/strata_bench/source_lookup.h"
 #include "bench/strata_bench/workload.h"
 
 namespace strata_bench {
@@ -128,6 +129,20 @@ int Run(const BenchOptions& options) {
     std::cerr << "strata-bench: " << server.status().message() << "\n";
     return kExitRunFailed;
   }
+  // The database of --cache-aside --source, shared by every worker; declared before them so it
+  // outlives them, stopped explicitly once they are joined.
+  std::unique_ptr<SourceLookup> lookup;
+  if (options.has_source()) {
+    const int timeout_ms = static_cast<int>(std::min(options.reply_timeout_sec * 1000, 1e9));
+    absl::StatusOr<std::unique_ptr<SourceLookup>> made =
+        SourceLookup::Make(options.source_url, options.source_query, options.source_pool, timeout_ms);
+    if (!made.ok()) return UsageError(made.status());
+    lookup = std::move(*made);
+    if (absl::Status s = lookup->Start(); !s.ok()) {
+      std::cerr << "strata-bench: --source: " << s.message() << "\n";
+      return kExitRunFailed;
+    }
+  }
   std::string key_prefix;
   const BenchOptions plan = EffectivePlan(options, &key_prefix);
   const RequestEncoder encoder(key_prefix, plan.data_size);
@@ -135,7 +150,7 @@ int Run(const BenchOptions& options) {
   RunControl control(plan.threads);
   std::vector<std::unique_ptr<BenchWorker>> workers;
   for (int t = 0; t < plan.threads; ++t) {
-    workers.push_back(std::make_unique<BenchWorker>(t, plan, encoder, *server, &control));
+    workers.push_back(std::make_unique<BenchWorker>(t, plan, encoder, *server, &control, lookup.get()));
   }
   std::vector<std::thread> threads;
   for (auto& worker : workers) threads.emplace_back([w = worker.get()] { w->Run(); });
@@ -153,6 +168,8 @@ int Run(const BenchOptions& options) {
   }
   if (printed_progress) std::cerr << "\r\033[K";
   for (std::thread& thread : threads) thread.join();
+  // Queries still in flight (only after a failure) complete with an error into mailboxes nobody reads.
+  if (lookup != nullptr) lookup->Stop();
 
   if (absl::Status failure = control.failure(); !failure.ok()) {
     std::cerr << "strata-bench: error: " << failure.message() << "\n";
@@ -162,6 +179,7 @@ int Run(const BenchOptions& options) {
   RunResult result;
   result.label = options.label.empty() ? DescribeLoad(options) : options.label;
   result.cold_storm_prefix = options.cold_storm > 0 ? key_prefix : "";
+  if (lookup != nullptr) result.source = lookup->Describe();
   int64_t first_start = INT64_MAX;
   int64_t last_end = 0;
   for (const auto& worker : workers) {
@@ -172,7 +190,7 @@ int Run(const BenchOptions& options) {
   result.duration_sec = last_end > first_start ? static_cast<double>(last_end - first_start) / 1e9 : 0.0;
 
   std::cout << FormatTextReport(options, result) << std::flush;
-  int exit_code = result.stats.errors() > 0 ? kExitRunFailed : kExitOk;
+  int exit_code = result.stats.errors() > 0 || result.stats.source.errors > 0 ? kExitRunFailed : kExitOk;
   if (!options.json_path.empty()) {
     if (absl::Status s = WriteFile(options.json_path, FormatJsonReport(options, result)); !s.ok()) {
       std::cerr << "strata-bench: " << s.message() << "\n";
@@ -201,6 +219,10 @@ int Run(const BenchOptions& options) {
   if (result.stats.errors() > 0) {
     std::cerr << "strata-bench: " << result.stats.errors() << " error replies; first: " << result.stats.first_error
               << "\n";
+  }
+  if (result.stats.source.errors > 0) {
+    std::cerr << "strata-bench: " << result.stats.source.errors
+              << " source queries failed; first: " << result.stats.source.first_error << "\n";
   }
   return exit_code;
 }

@@ -57,6 +57,12 @@ void RequestEncoder::AppendSet(uint64_t key_index, std::string* out) const {
   out->append(set_value_tail_);
 }
 
+void RequestEncoder::AppendSetValue(uint64_t key_index, absl::string_view value, std::string* out) const {
+  out->append("*3\r\n$3\r\nSET\r\n");
+  AppendKey(key_index, out);
+  absl::StrAppend(out, "$", value.size(), "\r\n", value, "\r\n");
+}
+
 void RequestEncoder::AppendGet(uint64_t key_index, std::string* out) const {
   out->append("*2\r\n$3\r\nGET\r\n");
   AppendKey(key_index, out);

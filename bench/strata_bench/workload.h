@@ -39,6 +39,8 @@ class RequestEncoder {
   RequestEncoder(std::string key_prefix, size_t value_size);
 
   void AppendSet(uint64_t key_index, std::string* out) const;
+  // SET PREFIX<index> with a value of the caller's (what a --source query returned).
+  void AppendSetValue(uint64_t key_index, absl::string_view value, std::string* out) const;
   void AppendGet(uint64_t key_index, std::string* out) const;
   std::string Key(uint64_t key_index) const;
   const std::string& value() const { return value_; }

@@ -2,10 +2,12 @@
 
 Each test drives the server under test with build/strata-bench, reads its --json report and
 checks the counting rule (every request is a SET, a GET hit, a GET miss or an error), the
-SET:GET ratio, the caching workloads (--cache-aside, --cold-storm) and the failure modes.
+SET:GET ratio, the caching workloads (--cache-aside, --cold-storm, --cache-aside --source against a
+SQLite database, and strata's own loader on the same load) and the failure modes.
 """
 import json
 import os
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -222,3 +224,139 @@ def test_bad_options_exit_2():
     proc = subprocess.run([str(STRATA_BENCH), "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0
     assert "--cold-storm" in proc.stdout and "TOTAL number of requests" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# --cache-aside --source: the classic client-side loop against a real database, and the same
+# load against strata's own loader (bench/cold-storm.sh compares the two at scale).
+
+PRODUCT_QUERY = "SELECT name FROM products WHERE id = :id"
+
+
+def product_name(i):
+    return f"product {i}"
+
+
+@pytest.fixture
+def products_db(tmp_path):
+    """A SQLite database with products 1..300 (ids 301 and up do not exist)."""
+    path = tmp_path / "products.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    db.executemany("INSERT INTO products VALUES (?, ?)", [(i, product_name(i)) for i in range(1, 301)])
+    db.commit()
+    db.close()
+    return path
+
+
+def test_cache_aside_with_a_sqlite_source_sets_what_the_database_holds(redis_oracle, products_db, tmp_path):
+    # A sequential sweep over 1..320 asks every key; 301..320 have no row.
+    proc, report = run_bench(redis_oracle.port, "--cache-aside", "--source", f"sqlite:{products_db}",
+                             "--source-query", PRODUCT_QUERY, "--key-prefix", "product:", "--key-min", 1,
+                             "--key-max", 320, "--key-pattern", "sequential", "--ratio", "0:1", "--requests", 2000,
+                             "--clients", 10, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert_counts_add_up(report)
+    source = report["source"]
+    assert report["config"]["source"] == f"sqlite:{products_db}"
+    assert report["config"]["source_query"] == PRODUCT_QUERY
+    # Every miss is one query; a found row is SET, a missing one is not.
+    assert report["source_queries"] == source["queries"] == report["misses"]
+    assert source["found"] + source["not_found"] == source["queries"]
+    assert source["found"] == report["cache_aside_sets"] and source["errors"] == 0
+    assert 0 < source["latency_us"]["p50"] <= source["latency_us"]["p99"] <= source["latency_us"]["max"]
+    # At least one query per distinct key: 300 found at least once, the 20 missing ones every time.
+    assert source["found"] >= 300
+    assert source["queries"] >= 320
+    assert report["hits"] + report["misses"] == 2000
+    # Every GET of the load is one lookup, with its latency.
+    assert report["lookups"]["requests"] == 2000 and report["lookups"]["errors"] == 0
+    assert report["lookups"]["latency_us"]["p50"] <= report["lookups"]["latency_us"]["p99"]
+    assert "LOOKUP" in proc.stdout and "Source queries:" in proc.stdout
+    client = redis_oracle.client()
+    try:
+        assert client.dbsize() == 300
+        assert client.mget([f"product:{i}" for i in range(1, 301)]) == [product_name(i) for i in range(1, 301)]
+    finally:
+        client.close()
+
+
+def test_cache_aside_under_a_zipf_storm_queries_at_least_once_per_key(redis_oracle, products_db, tmp_path):
+    proc, report = run_bench(redis_oracle.port, "--cache-aside", "--source", f"sqlite:{products_db}",
+                             "--source-query", PRODUCT_QUERY, "--source-pool", 2, "--key-prefix", "product:",
+                             "--key-min", 1, "--key-max", 300, "--key-pattern", "zipf:0.99", "--ratio", "0:1",
+                             "--requests", 10000, "--threads", 2, "--clients", 25, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    client = redis_oracle.client()
+    try:
+        distinct = client.dbsize()
+        keys = client.keys("product:*")
+        assert all(client.get(k) == product_name(int(k.split(":")[1])) for k in keys)
+    finally:
+        client.close()
+    assert 0 < distinct <= 300
+    assert report["source_queries"] >= distinct
+    assert report["source"]["not_found"] == 0 and report["source"]["errors"] == 0
+    assert report["lookups"]["requests"] == 10000
+
+
+def test_a_failing_source_is_counted_and_fails_the_run(redis_oracle, tmp_path):
+    missing = tmp_path / "no-such-dir" / "products.db"
+    proc, report = run_bench(redis_oracle.port, "--cache-aside", "--source", f"sqlite:{missing}",
+                             "--source-query", PRODUCT_QUERY, "--key-prefix", "product:", "--key-min", 1,
+                             "--key-max", 50, "--ratio", "0:1", "--requests", 200, "--clients", 5, tmp_path=tmp_path)
+    assert proc.returncode == 1
+    assert "source queries failed" in proc.stderr
+    assert report["source"]["errors"] == report["source_queries"] == 200
+    assert report["source"]["first_error"].startswith("product:")
+    assert report["lookups"]["errors"] == 200 and report["cache_aside_sets"] == 0
+
+
+def test_source_options_are_checked_before_the_run(products_db):
+    url = f"sqlite:{products_db}"
+    for args, message in (
+        (["--source", url, "--source-query", PRODUCT_QUERY], "--cache-aside"),
+        (["--cache-aside", "--source", url], "--source-query"),
+        (["--cache-aside", "--source-query", PRODUCT_QUERY], "--source"),
+        (["--cache-aside", "--source", url, "--source-query", "SELECT name FROM products WHERE id = :sku"],
+         ":sku"),
+        (["--cache-aside", "--source", "mysql://x", "--source-query", PRODUCT_QUERY], "unsupported URL"),
+        (["--source-pool", "2"], "--source"),
+    ):
+        proc = subprocess.run([str(STRATA_BENCH), *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr, (args, proc.stderr)
+    proc = subprocess.run([str(STRATA_BENCH), "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    for option in ("--source URL", "--source-query SQL", "--source-pool N", "LOOKUP"):
+        assert option in proc.stdout
+
+
+def loader_stats(client):
+    raw = client.execute_command("LOADER", "STATS", "product:{id}")
+    return {raw[i]: int(raw[i + 1]) for i in range(0, len(raw), 2) if raw[i + 1].isdigit()}
+
+
+def test_strata_with_a_sqlite_loader_queries_once_per_distinct_key(strata_factory, products_db, tmp_path):
+    server = strata_factory(config=f'source db sqlite:{products_db}\nloader product:{{id}} db "{PRODUCT_QUERY}"\n')
+    common = ["--key-prefix", "product:", "--key-min", 1, "--key-max", 300, "--ratio", "0:1", "--clients", 50]
+    proc, report = run_bench(server.port, *common, "--key-pattern", "zipf:0.99", "--requests", 10000,
+                             tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # The loader answers every cold GET: no nil, and the bench itself queried nothing.
+    assert report["hits"] == 10000 and report["misses"] == 0
+    assert report["source_queries"] == 0 and "lookups" not in report
+    client = server.client()
+    try:
+        distinct = client.dbsize()
+        stats = loader_stats(client)
+        assert stats["loads"] == stats["source_queries"] == distinct
+        # A sweep over every key then loads exactly the ones the storm had not asked for.
+        proc, report = run_bench(server.port, *common, "--key-pattern", "sequential", "--requests", 300,
+                                 tmp_path=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert report["hits"] == 300
+        stats = loader_stats(client)
+        assert stats["loads"] == stats["source_queries"] == 300 == client.dbsize()
+        assert client.get("product:300") == product_name(300)
+    finally:
+        client.close()
