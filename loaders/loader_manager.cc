@@ -24,6 +24,9 @@ constexpr int64_t kDefaultBreakerCooldownMs = 5000;
 // if none expired the new one is not remembered: a scan of random missing keys cannot grow the
 // negative cache without bound.
 constexpr size_t kMaxNegativeEntries = 1 << 20;
+constexpr size_t kMaxNegativeKeyBytes = 64 << 20;
+// When full, expired entries are swept at most this often (a sweep walks every entry).
+constexpr int64_t kNegativeSweepIntervalMs = 1000;
 
 }  // namespace
 
@@ -53,7 +56,8 @@ struct LoaderManager::Flight {
   std::string key;
   std::vector<std::string> captures;
   std::vector<std::shared_ptr<Request>> waiters;
-  bool invalidated = false;  // an invalidation arrived: do not store what this load returns
+  bool invalidated = false;  // an invalidation arrived: load again, do not store this answer
+  bool superseded = false;   // a write changed the key: do not store; waiters read the write
 };
 
 struct LoaderManager::SourceState {
@@ -190,6 +194,7 @@ bool LoaderManager::IsNegative(Loader& loader, int db, std::string_view key, int
   auto it = negative_until_ms_.find(FlightKey(db, std::string(key)));
   if (it == negative_until_ms_.end()) return false;
   if (it->second <= now_ms) {
+    negative_key_bytes_ -= it->first.second.size();
     negative_until_ms_.erase(it);
     return false;
   }
@@ -213,11 +218,11 @@ LoaderManager::Freshness LoaderManager::OnHit(Loader& loader, int64_t fresh_unti
   return Freshness::kFresh;
 }
 
-void LoaderManager::Load(int db, const std::vector<std::string>& keys, std::function<void(absl::Status)> done) {
+void LoaderManager::Enqueue(int db, const std::vector<std::string>& keys, std::function<void(absl::Status)> done,
+                            PendingLoads* pending) {
   auto request = std::make_shared<Request>();
   request->remaining = keys.size();
   request->done = std::move(done);
-  std::vector<std::pair<Loader*, std::vector<Flight*>>> batches;
   size_t unmatched = 0;
   {
     absl::MutexLock lock(&flights_mu_);
@@ -235,31 +240,86 @@ void LoaderManager::Load(int db, const std::vector<std::string>& keys, std::func
         loader->stats().coalesced.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      slot = std::make_unique<Flight>(Flight{loader, db, key, std::move(captures), {request}, false});
+      slot = std::make_unique<Flight>(Flight{loader, db, key, std::move(captures), {request}});
+      auto& batches = pending->batches_;
       auto batch = std::find_if(batches.begin(), batches.end(), [&](const auto& b) { return b.first == loader; });
       if (batch == batches.end()) batch = batches.insert(batches.end(), {loader, {}});
       batch->second.push_back(slot.get());
     }
   }
+  // Only possible if a caller passes keys no loader matches; they resolve at once.
   for (size_t i = 0; i < unmatched; ++i) request->Resolve(absl::OkStatus());
-  for (auto& [loader, flights] : batches) Dispatch(*loader, std::move(flights));
 }
 
-bool LoaderManager::Refresh(int db, std::string_view key) {
+void LoaderManager::EnqueueRefresh(int db, std::string_view key, PendingLoads* pending) {
   std::vector<std::string> captures;
   Loader* loader = MatchWithCaptures(key, &captures);
-  if (loader == nullptr) return false;
-  Flight* flight;
+  if (loader == nullptr) return;
   {
     absl::MutexLock lock(&flights_mu_);
     std::unique_ptr<Flight>& slot = flights_[FlightKey(db, std::string(key))];
-    if (slot) return true;  // a load is already on its way
-    slot = std::make_unique<Flight>(Flight{loader, db, std::string(key), std::move(captures), {}, false});
-    flight = slot.get();
+    if (slot) return;  // a load is already on its way
+    slot = std::make_unique<Flight>(Flight{loader, db, std::string(key), std::move(captures), {}});
+    pending->batches_.push_back({loader, {slot.get()}});
   }
   loader->stats().refreshes.fetch_add(1, std::memory_order_relaxed);
-  Dispatch(*loader, {flight});
-  return true;
+}
+
+void LoaderManager::Start(PendingLoads* pending) {
+  auto batches = std::move(pending->batches_);
+  pending->batches_.clear();
+  for (auto& [loader, flights] : batches) Dispatch(*loader, std::move(flights));
+}
+
+void LoaderManager::Load(int db, const std::vector<std::string>& keys, std::function<void(absl::Status)> done) {
+  PendingLoads pending;
+  Enqueue(db, keys, std::move(done), &pending);
+  Start(&pending);
+}
+
+
+void LoaderManager::NoteWrite(int db, std::string_view key) {
+  const FlightKey flight_key(db, std::string(key));
+  {
+    absl::MutexLock lock(&flights_mu_);
+    auto it = flights_.find(flight_key);
+    if (it != flights_.end()) it->second->superseded = true;
+  }
+  absl::MutexLock lock(&negative_mu_);
+  auto it = negative_until_ms_.find(flight_key);
+  if (it != negative_until_ms_.end()) {
+    negative_key_bytes_ -= key.size();
+    negative_until_ms_.erase(it);
+  }
+}
+
+void LoaderManager::RememberNegative(int db, const std::string& key, int64_t until_ms, int64_t now_ms) {
+  absl::MutexLock lock(&negative_mu_);
+  auto full = [&] {
+    return negative_until_ms_.size() >= kMaxNegativeEntries || negative_key_bytes_ + key.size() > kMaxNegativeKeyBytes;
+  };
+  if (full() && now_ms >= next_negative_sweep_ms_) {
+    next_negative_sweep_ms_ = now_ms + kNegativeSweepIntervalMs;
+    for (auto it = negative_until_ms_.begin(); it != negative_until_ms_.end();) {
+      if (it->second <= now_ms) {
+        negative_key_bytes_ -= it->first.second.size();
+        negative_until_ms_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (full()) return;  // not remembered: the next read asks the source again
+  auto [it, inserted] = negative_until_ms_.insert_or_assign(FlightKey(db, key), until_ms);
+  if (inserted) negative_key_bytes_ += key.size();
+}
+
+void LoaderManager::ForgetNegative(int db, const std::string& key) {
+  absl::MutexLock lock(&negative_mu_);
+  auto it = negative_until_ms_.find(FlightKey(db, key));
+  if (it == negative_until_ms_.end()) return;
+  negative_key_bytes_ -= key.size();
+  negative_until_ms_.erase(it);
 }
 
 void LoaderManager::Dispatch(Loader& loader, std::vector<Flight*> flights) {
@@ -301,9 +361,11 @@ void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::
     Flight* flight = flights[i];
     const LoadOutcome& outcome = outcomes[i];
     absl::Status status;
+    // Called under the key's shard lock, so a write or invalidation either came before (and
+    // wins) or comes after (and overwrites or drops what is stored now).
     auto still_wanted = [&] {
       absl::MutexLock lock(&flights_mu_);
-      return !flight->invalidated;
+      return !flight->invalidated && !flight->superseded;
     };
     switch (outcome.kind) {
       case LoadOutcome::Kind::kFound: {
@@ -317,26 +379,21 @@ void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::
         });
         if (stored) {
           stats.loads.fetch_add(1, std::memory_order_relaxed);
-          absl::MutexLock lock(&negative_mu_);
-          negative_until_ms_.erase(FlightKey(flight->db, flight->key));
+          ForgetNegative(flight->db, flight->key);
         }
         break;
       }
       case LoadOutcome::Kind::kNotFound:
         stats.not_found.fetch_add(1, std::memory_order_relaxed);
-        if (still_wanted()) {
-          // The row is gone: a stale copy must not outlive it.
-          store_.Delete(flight->db, flight->key);
+        // The row is gone: a stale copy must not outlive it, and "not found" is remembered
+        // under the same lock that readers check it under.
+        store_.Delete(flight->db, flight->key, [&] {
+          if (!still_wanted()) return false;
           if (options.negative_ttl_ms > 0) {
-            absl::MutexLock lock(&negative_mu_);
-            if (negative_until_ms_.size() >= kMaxNegativeEntries) {
-              absl::erase_if(negative_until_ms_, [&](const auto& entry) { return entry.second <= now; });
-            }
-            if (negative_until_ms_.size() < kMaxNegativeEntries) {
-              negative_until_ms_[FlightKey(flight->db, flight->key)] = now + options.negative_ttl_ms;
-            }
+            RememberNegative(flight->db, flight->key, now + options.negative_ttl_ms, now);
           }
-        }
+          return true;
+        });
         break;
       case LoadOutcome::Kind::kError:
         stats.errors.fetch_add(1, std::memory_order_relaxed);
@@ -347,12 +404,15 @@ void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::
     std::vector<std::shared_ptr<Request>> waiters;
     {
       absl::MutexLock lock(&flights_mu_);
-      if (flight->invalidated && outcome.kind != LoadOutcome::Kind::kError) {
+      if (flight->invalidated && !flight->superseded && outcome.kind != LoadOutcome::Kind::kError) {
         // Loaded before an invalidation: what it read may be old. Load again for the waiters.
         flight->invalidated = false;
         restart.push_back(flight);
         continue;
       }
+      // A write overtook this load: its waiters run their command again, which reads what
+      // the write left (or, after a DEL, loads afresh).
+      if (flight->superseded && status.ok()) status = SupersededStatus();
       waiters = std::move(flight->waiters);
       flights_.erase(FlightKey(flight->db, flight->key));
     }
@@ -407,11 +467,8 @@ uint64_t LoaderManager::InvalidateKeys(const std::vector<std::string>& keys) {
       }
     }
   }
-  {
-    absl::MutexLock lock(&negative_mu_);
-    for (const std::string& key : keys) {
-      for (int db = 0; db < databases; ++db) negative_until_ms_.erase(FlightKey(db, key));
-    }
+  for (const std::string& key : keys) {
+    for (int db = 0; db < databases; ++db) ForgetNegative(db, key);
   }
   uint64_t dropped = 0;
   for (const std::string& key : keys) {
@@ -429,7 +486,14 @@ uint64_t LoaderManager::InvalidatePattern(std::string_view pattern) {
   }
   {
     absl::MutexLock lock(&negative_mu_);
-    absl::erase_if(negative_until_ms_, [&](const auto& entry) { return storage::GlobMatch(pattern, entry.first.second); });
+    for (auto it = negative_until_ms_.begin(); it != negative_until_ms_.end();) {
+      if (storage::GlobMatch(pattern, it->first.second)) {
+        negative_key_bytes_ -= it->first.second.size();
+        negative_until_ms_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
   }
   return store_.DeleteMatching(pattern);
 }

@@ -35,6 +35,10 @@
 
 namespace strata::loaders {
 
+// What Enqueue's callback gets when a write changed a key while its load was in flight.
+inline absl::Status SupersededStatus() { return absl::AbortedError("superseded by a write"); }
+inline bool IsSuperseded(const absl::Status& status) { return absl::IsAborted(status); }
+
 struct BreakerSnapshot {
   std::string state;  // "closed", "open" or "half-open"
   uint64_t consecutive_failures = 0;
@@ -71,13 +75,38 @@ class LoaderManager {
   // (served while a refresh runs)? Counts the hit. The caller then calls Refresh when not kFresh.
   Freshness OnHit(Loader& loader, int64_t fresh_until_ms, int64_t now_ms);
 
-  // Loads `keys` of `db` (each missing from memory and matched by a loader) and calls
-  // done(status) once every one is stored, found missing, or failed. status is the first
-  // failure as "LOADERR <template>: <reason>", or OK.
+  struct Flight;
+  // Loads registered by Enqueue*, to be sent to their sources by Start.
+  class PendingLoads {
+   public:
+    bool empty() const { return batches_.empty(); }
+
+   private:
+    friend class LoaderManager;
+    std::vector<std::pair<Loader*, std::vector<Flight*>>> batches_;
+  };
+
+  // Read-through happens in two steps, so that "the key is missing from memory" and "this reader
+  // joined a load" are decided together under the keys' shard locks (a load stores, or records
+  // not-found, under the same lock before it leaves the flight table):
+  //   1. Enqueue (the caller may hold the keys' shard locks): adds `done` to the loads of `keys`
+  //      (each missing from memory and matched by a loader) in flight, and creates the others
+  //      in `pending`. done(status) is called once every key is stored, found missing, or
+  //      failed; status is the first failure as "LOADERR <template>: <reason>", OK, or
+  //      SupersededStatus() when a write overtook a load (run the command again, afresh).
+  //   2. Start (no keyspace lock held): sends the new loads to their sources.
+  void Enqueue(int db, const std::vector<std::string>& keys, std::function<void(absl::Status)> done,
+               PendingLoads* pending);
+  // A background load of key (stale-while-revalidate, refresh-ahead) unless one is in flight.
+  void EnqueueRefresh(int db, std::string_view key, PendingLoads* pending);
+  void Start(PendingLoads* pending);
+  // Both steps, for a caller that holds no keyspace lock.
   void Load(int db, const std::vector<std::string>& keys, std::function<void(absl::Status)> done);
-  // Starts a background load of key (stale-while-revalidate, refresh-ahead) unless one is in
-  // flight. Returns false if no loader matches.
-  bool Refresh(int db, std::string_view key);
+
+  // A write command is changing key (writes are cache-aside). A load of it in flight must not
+  // store its older answer over the write, nor a remembered "not found" outlive it: the load is
+  // superseded, and its waiters read whatever the write left. Call under the key's shard lock.
+  void NoteWrite(int db, std::string_view key);
 
   // Invalidation: drops matching keys from memory (every database) and the negative cache,
   // and keeps in-flight loads of them from being stored. Returns the number of keys dropped.
@@ -89,7 +118,6 @@ class LoaderManager {
 
  private:
   struct Request;
-  struct Flight;
   struct SourceState;
   using FlightKey = std::pair<int, std::string>;
 
@@ -100,6 +128,9 @@ class LoaderManager {
   bool BreakerAllows(SourceState& state, int64_t now_ms);
   void BreakerRecord(SourceState& state, bool failed, int64_t now_ms);
   int64_t JitteredTtl(const LoaderOptions& options);
+  // The negative cache, under negative_mu_; bounded in entries and key bytes.
+  void RememberNegative(int db, const std::string& key, int64_t until_ms, int64_t now_ms);
+  void ForgetNegative(int db, const std::string& key);
   SourceState& StateOf(const Source& source);
 
   ValueStore& store_;
@@ -112,6 +143,8 @@ class LoaderManager {
 
   absl::Mutex negative_mu_;
   absl::flat_hash_map<FlightKey, int64_t> negative_until_ms_;
+  size_t negative_key_bytes_ = 0;
+  int64_t next_negative_sweep_ms_ = 0;
 
   absl::Mutex random_mu_;
   std::mt19937_64 random_;

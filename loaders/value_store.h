@@ -20,8 +20,12 @@ class ValueStore {
   // that arrived while the load was in flight wins.
   virtual void Store(int db, std::string_view key, ValueShape shape, const LoadOutcome& outcome,
                      int64_t fresh_until_ms, int64_t expire_at_ms, const std::function<bool()>& still_wanted) = 0;
-  // Drops a key; false if it was not there.
-  virtual bool Delete(int db, std::string_view key) = 0;
+  // Drops a key if `still_wanted` (called under the key's lock) agrees; false if nothing was
+  // dropped.
+  virtual bool Delete(int db, std::string_view key, const std::function<bool()>& still_wanted) = 0;
+  bool Delete(int db, std::string_view key) {
+    return Delete(db, key, [] { return true; });
+  }
   // Drops every key matching the glob pattern, in every database; returns how many.
   virtual uint64_t DeleteMatching(std::string_view pattern) = 0;
   virtual int databases() const = 0;

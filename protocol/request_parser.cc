@@ -153,6 +153,9 @@ RequestParser::Result RequestParser::ParseMultibulk(const char* data, size_t len
         count > limits_.max_multibulk_len) {
       return Fail("Protocol error: invalid multibulk length");
     }
+    if (limits_.unauthenticated && count > kUnauthenticatedMaxArgs) {
+      return Fail("Protocol error: unauthenticated multibulk length");
+    }
     pos_ = static_cast<size_t>(cr - data) + 2;
     if (count <= 0) {  // "*0" and "*-1" are empty commands: consumed, nothing to run
       consumed_ = pos_;
@@ -184,6 +187,9 @@ RequestParser::Result RequestParser::ParseMultibulk(const char* data, size_t len
       if (!ParseLength(std::string_view(start + 1, static_cast<size_t>(cr - start - 1)), &bulk_len) ||
           bulk_len < 0 || bulk_len > limits_.max_bulk_len) {
         return Fail("Protocol error: invalid bulk length");
+      }
+      if (limits_.unauthenticated && bulk_len > kUnauthenticatedMaxBulk) {
+        return Fail("Protocol error: unauthenticated bulk length");
       }
       bulk_len_ = bulk_len;
       pos_ = static_cast<size_t>(cr - data) + 2;

@@ -29,7 +29,13 @@ struct ParserLimits {
   size_t max_inline_len = 64 * 1024;
   // The most arguments a multibulk array may announce (Redis: INT_MAX).
   int64_t max_multibulk_len = 0x7fffffff;
+  // A client that must still authenticate: like Redis, at most 10 arguments of 16 KB each, so
+  // an unauthenticated client cannot make the server hold much of anything.
+  bool unauthenticated = false;
 };
+
+inline constexpr int64_t kUnauthenticatedMaxArgs = 10;
+inline constexpr int64_t kUnauthenticatedMaxBulk = 16384;
 
 class RequestParser {
  public:

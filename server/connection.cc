@@ -22,6 +22,8 @@ namespace {
 constexpr size_t kMaxPendingOutput = 1024 * 1024;
 // Read buffer for a connection that holds a partial command.
 constexpr size_t kMinPendingCapacity = 16 * 1024;
+// How far ahead of the bytes received the input buffer may grow for a large bulk.
+constexpr size_t kPendingGrowthStep = 1024 * 1024;
 
 std::string FormatAddress(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -43,10 +45,15 @@ std::string FormatAddress(const sockaddr_storage& addr) {
 Connection::Connection(IoThread& thread, uint64_t id, int64_t now_ms)
     : thread_(thread), server_(thread.server()), id_(id), created_ms_(now_ms), reply_(&output_),
       last_interaction_ms_(now_ms) {
+  set_authenticated(server_.config().requirepass().empty());
+}
+
+void Connection::set_authenticated(bool on) {
+  authenticated_ = on;
   protocol::ParserLimits limits;
   limits.max_bulk_len = server_.config().proto_max_bulk_len.load();
+  limits.unauthenticated = !on;
   parser_.set_limits(limits);
-  authenticated_ = server_.config().requirepass().empty();
 }
 
 bool Connection::Open(int fd) {
@@ -82,17 +89,42 @@ void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
     buf->len = IoThread::kSharedReadBufferSize;
     return;
   }
-  size_t want = self->pending_size_ + std::max<size_t>(kMinPendingCapacity, self->parser_.pending_bulk_bytes());
-  if (want > self->pending_capacity_) {
-    size_t capacity = std::max(want, self->pending_capacity_ * 2);
-    auto grown = std::make_unique<char[]>(capacity);
-    std::memcpy(grown.get(), self->pending_input_.get(), self->pending_size_);
-    self->pending_input_ = std::move(grown);
-    self->pending_capacity_ = capacity;
+  if (!self->ReservePending(self->pending_size_ + kMinPendingCapacity)) {
+    *buf = uv_buf_init(nullptr, 0);  // libuv reports UV_ENOBUFS to OnRead, which closes
+    return;
   }
   self->reading_into_pending_ = true;
   buf->base = self->pending_input_.get() + self->pending_size_;
   buf->len = self->pending_capacity_ - self->pending_size_;
+}
+
+bool Connection::ReservePending(size_t minimum) {
+  // Grow towards what the pending bulk still needs, but never more than about twice what the
+  // client has actually sent (plus a step): an 18-byte "$536870000" header must not commit
+  // 512 MB. A large value arrives in O(log n) growths.
+  size_t target = minimum;
+  const size_t missing = parser_.pending_bulk_bytes();
+  if (missing > 0) target = std::max(target, pending_size_ + std::min(missing, pending_size_ + kPendingGrowthStep));
+  if (target <= pending_capacity_) return true;
+  target = std::max(target, pending_capacity_ + pending_capacity_ / 2);
+  try {
+    // new char[] leaves the bytes unwritten, so pages are committed only as data arrives.
+    std::unique_ptr<char[]> grown(new char[target]);
+    if (pending_size_ > 0) std::memcpy(grown.get(), pending_input_.get(), pending_size_);
+    pending_input_ = std::move(grown);
+    pending_capacity_ = target;
+    return true;
+  } catch (const std::bad_alloc&) {
+    server_.logger().Warning(absl::StrCat("Out of memory for the input of client id=", id_, ": closing it"));
+    return false;
+  }
+}
+
+void Connection::ReleasePendingIfIdle() {
+  if (pending_size_ == 0 && pending_capacity_ > 4 * kMinPendingCapacity) {
+    pending_input_.reset();
+    pending_capacity_ = 0;
+  }
 }
 
 void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -106,20 +138,18 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   self->last_interaction_ms_.store(NowMs(), std::memory_order_relaxed);
   if (self->reading_into_pending_) {
     self->pending_size_ += static_cast<size_t>(nread);
-    size_t used = self->ProcessInput(self->pending_input_.get(), self->pending_size_);
-    std::memmove(self->pending_input_.get(), self->pending_input_.get() + used, self->pending_size_ - used);
-    self->pending_size_ -= used;
-    if (self->pending_size_ == 0 && self->pending_capacity_ > 4 * kMinPendingCapacity) {
-      self->pending_input_.reset();
-      self->pending_capacity_ = 0;
-    }
+    self->RunPendingInput();
   } else {
     size_t used = self->ProcessInput(buf->base, static_cast<size_t>(nread));
-    self->KeepPartialInput(buf->base + used, static_cast<size_t>(nread) - used);
+    if (!self->KeepPartialInput(buf->base + used, static_cast<size_t>(nread) - used)) {
+      self->Close();
+      return;
+    }
   }
-  self->query_buffer_bytes_.store(self->pending_size_, std::memory_order_relaxed);
+  self->query_buffer_bytes_.store(self->pending_capacity_, std::memory_order_relaxed);
+  // The buffer's capacity counts, not just the bytes in it: that is the memory it holds.
   if (!self->closing_ &&
-      self->pending_size_ > static_cast<size_t>(self->server_.config().client_query_buffer_limit.load())) {
+      self->pending_capacity_ > static_cast<size_t>(self->server_.config().client_query_buffer_limit.load())) {
     self->server_.logger().Warning(
         absl::StrCat("Closing client that reached max query buffer length: id=", self->id_, " addr=", self->peer_address_));
     self->Close();
@@ -128,15 +158,13 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   self->Flush();
 }
 
-void Connection::KeepPartialInput(const char* data, size_t len) {
-  if (len == 0) return;
-  size_t capacity = std::max(len + kMinPendingCapacity, parser_.pending_bulk_bytes() + len);
-  if (capacity > pending_capacity_) {
-    pending_input_ = std::make_unique<char[]>(capacity);
-    pending_capacity_ = capacity;
-  }
+bool Connection::KeepPartialInput(const char* data, size_t len) {
+  if (len == 0) return true;
+  // pending_size_ is 0 here: this read went to the shared buffer.
+  if (!ReservePending(len + kMinPendingCapacity)) return false;
   std::memcpy(pending_input_.get(), data, len);
   pending_size_ = len;
+  return true;
 }
 
 size_t Connection::ProcessInput(const char* data, size_t len) {
@@ -205,61 +233,85 @@ void Connection::Execute(std::span<const std::string_view> args) {
     CommandTable::KeyIndexes(*spec, args.size(), &key_indexes_);
     keys_.clear();
     for (size_t index : key_indexes_) keys_.push_back(args[index]);
-    const bool read_through =
-        (spec->flags & flags::kLoads) && !replaying_loaded_command_ && !server_.loaders().empty();
-    std::vector<std::string> missing, refresh;
+    loaders::LoaderManager& loaders = server_.loaders();
+    const bool with_loaders = !loaders.empty();
+    const bool read_through = with_loaders && (spec->flags & flags::kLoads) && !replaying_loaded_command_;
+    loaders::LoaderManager::PendingLoads pending;
     {
       storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
-      if (read_through) FindKeysToLoad(txn, now_ms, &missing, &refresh);
-      if (missing.empty()) {
+      // Under the shard locks: a key found missing here and the load this command joins are
+      // one decision, and a write is noted before any load in flight could store over it.
+      if (!read_through || !ParkIfLoading(txn, args, now_ms, &pending)) {
+        if (with_loaders && (spec->flags & flags::kWrite)) {
+          for (std::string_view key : keys_) {
+            if (loaders.Match(key) != nullptr) loaders.NoteWrite(db(), key);
+          }
+        }
         CommandContext ctx{args, reply_, *this, server_, &txn, *spec, now_ms};
         spec->handler(ctx);
       }
     }
-    // Outside the shard locks: a load may complete (and store) before these calls return.
-    for (const std::string& key : refresh) server_.loaders().Refresh(db(), key);
-    if (!missing.empty()) WaitForLoads(args, missing);
+    // Outside the shard locks: a load may complete (and store) before this returns.
+    if (!pending.empty()) loaders.Start(&pending);
   } else {
     CommandContext ctx{args, reply_, *this, server_, nullptr, *spec, now_ms};
     spec->handler(ctx);
   }
 }
 
-void Connection::FindKeysToLoad(storage::Transaction& txn, int64_t now_ms, std::vector<std::string>* missing,
-                                std::vector<std::string>* refresh) {
+bool Connection::ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> args, int64_t now_ms,
+                               loaders::LoaderManager::PendingLoads* pending) {
   loaders::LoaderManager& loaders = server_.loaders();
+  std::vector<std::string> missing;
   for (std::string_view key : keys_) {
     loaders::Loader* loader = loaders.Match(key);
     if (loader == nullptr) continue;
     storage::Entry* e = txn.Peek(key);
     if (e != nullptr) {
+      // In memory: answer now; a stale or nearly expired value also starts a refresh.
       if (loaders.OnHit(*loader, e->fresh_until_ms(), now_ms) != loaders::LoaderManager::Freshness::kFresh) {
-        refresh->emplace_back(key);
+        loaders.EnqueueRefresh(db(), key, pending);
       }
     } else if (!loaders.IsNegative(*loader, db(), key, now_ms)) {
-      missing->emplace_back(key);
+      missing.emplace_back(key);
     }
   }
+  if (missing.empty()) return false;
+  loaders.Enqueue(db(), missing, ParkForLoads(args), pending);
+  return true;
 }
 
-void Connection::WaitForLoads(std::span<const std::string_view> args, const std::vector<std::string>& keys) {
+std::function<void(absl::Status)> Connection::ParkForLoads(std::span<const std::string_view> args) {
   // The arguments may point into a read buffer that is reused before the loads finish.
   waiting_command_.assign(args.begin(), args.end());
   waiting_for_load_ = true;
   IoThread* thread = &thread_;
   const uint64_t id = id_;
-  server_.loaders().Load(db(), keys, [thread, id](absl::Status status) {
+  return [thread, id](absl::Status status) {
     thread->Post([thread, id, status = std::move(status)] {
       // A client that disconnected meanwhile is simply not found.
       if (Connection* c = thread->FindConnection(id)) c->ResumeAfterLoad(status);
     });
-  });
+  };
+}
+
+void Connection::WaitForLoads(std::span<const std::string_view> args, const std::vector<std::string>& keys) {
+  server_.loaders().Load(db(), keys, ParkForLoads(args));
 }
 
 void Connection::ResumeAfterLoad(const absl::Status& status) {
   waiting_for_load_ = false;
   if (closing_) return;
-  if (!status.ok()) {
+  if (loaders::IsSuperseded(status)) {
+    // A write changed a key while it loaded: run the command as if it had just arrived.
+    std::vector<std::string> command = std::move(waiting_command_);
+    std::vector<std::string_view> args(command.begin(), command.end());
+    Execute(args);
+    if (waiting_for_load_) {  // parked again (the write was a DEL): the new load resumes it
+      Flush();
+      return;
+    }
+  } else if (!status.ok()) {
     reply_.Error(Std(status.message()));
   } else {
     std::vector<std::string_view> args(waiting_command_.begin(), waiting_command_.end());
@@ -274,9 +326,12 @@ void Connection::ResumeAfterLoad(const absl::Status& status) {
 
 void Connection::RunPendingInput() {
   if (pending_size_ == 0) return;
-  size_t used = ProcessInput(pending_input_.get(), pending_size_);
-  std::memmove(pending_input_.get(), pending_input_.get() + used, pending_size_ - used);
-  pending_size_ -= used;
+  const size_t used = ProcessInput(pending_input_.get(), pending_size_);
+  if (used > 0) {
+    std::memmove(pending_input_.get(), pending_input_.get() + used, pending_size_ - used);
+    pending_size_ -= used;
+  }
+  ReleasePendingIfIdle();
 }
 
 void Connection::Flush() {
@@ -287,23 +342,28 @@ void Connection::Flush() {
       if (close_after_reply_) Close();
       return;
     }
-    uv_buf_t buf = uv_buf_init(output_.data(), static_cast<unsigned>(output_.size()));
-    int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+    std::vector<uv_buf_t> bufs;
+    SliceForWrite(output_, 0, &bufs);
+    int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), bufs.data(), static_cast<unsigned>(bufs.size()));
     if (written < 0 && written != UV_EAGAIN) {
       Close();
       return;
     }
-    size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
+    const size_t sent = written > 0 ? static_cast<size_t>(written) : 0;
     IoThreadStats::Bump(thread_.stats().net_output_bytes, sent);
     if (sent < output_.size()) {
-      // The rest goes out with uv_write, from in_flight_, which stays untouched until OnWrite.
-      in_flight_.assign(output_, sent, std::string::npos);
+      // The rest goes out with uv_write from in_flight_ (swapped, not copied), which stays
+      // untouched until OnWrite; new replies meanwhile go to output_.
+      in_flight_.swap(output_);
       output_.clear();
-      output_bytes_.store(in_flight_.size(), std::memory_order_relaxed);
+      output_bytes_.store(in_flight_.size() - sent, std::memory_order_relaxed);
+      bufs.clear();
+      SliceForWrite(in_flight_, sent, &bufs);
+      in_flight_sent_ = sent;
       writing_ = true;
       write_req_.data = this;
-      uv_buf_t rest = uv_buf_init(in_flight_.data(), static_cast<unsigned>(in_flight_.size()));
-      if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &rest, 1, OnWrite) != 0) {
+      if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), bufs.data(), static_cast<unsigned>(bufs.size()),
+                   OnWrite) != 0) {
         writing_ = false;
         Close();
       }
@@ -321,6 +381,16 @@ void Connection::Flush() {
   }
 }
 
+void Connection::SliceForWrite(std::string& bytes, size_t from, std::vector<uv_buf_t>* bufs) {
+  // libuv buffer lengths are 32-bit: a reply over 4 GiB (KEYS * on a huge keyspace) goes out
+  // in several buffers of one write.
+  constexpr size_t kMaxBufferBytes = size_t{1} << 30;
+  for (size_t offset = from; offset < bytes.size(); offset += kMaxBufferBytes) {
+    const size_t length = std::min(kMaxBufferBytes, bytes.size() - offset);
+    bufs->push_back(uv_buf_init(bytes.data() + offset, static_cast<unsigned>(length)));
+  }
+}
+
 void Connection::OnWrite(uv_write_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
   self->writing_ = false;
@@ -329,7 +399,7 @@ void Connection::OnWrite(uv_write_t* req, int status) {
     self->Close();
     return;
   }
-  IoThreadStats::Bump(self->thread_.stats().net_output_bytes, self->in_flight_.size());
+  IoThreadStats::Bump(self->thread_.stats().net_output_bytes, self->in_flight_.size() - self->in_flight_sent_);
   self->in_flight_.clear();
   if (self->in_flight_.capacity() > kMaxPendingOutput) self->in_flight_.shrink_to_fit();
   if (self->reading_paused_) self->ResumeReading();

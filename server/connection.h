@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "protocol/reply_builder.h"
 #include "protocol/request_parser.h"
+#include "loaders/loader_manager.h"
 #include "server/command.h"
 
 namespace strata::server {
@@ -41,7 +42,8 @@ class Connection {
   bool resp3() const { return reply_.resp3(); }
   void set_resp3(bool on) { reply_.set_resp3(on); resp_.store(on ? 3 : 2, std::memory_order_relaxed); }
   bool authenticated() const { return authenticated_; }
-  void set_authenticated(bool on) { authenticated_ = on; }
+  // Also applies Redis's limits on what an unauthenticated client may send.
+  void set_authenticated(bool on);
   bool no_evict() const { return no_evict_; }
   void set_no_evict(bool on) { no_evict_ = on; }
 
@@ -76,12 +78,20 @@ class Connection {
   size_t ProcessInput(const char* data, size_t len);
   void Execute(std::span<const std::string_view> args);
   void Flush();
-  void KeepPartialInput(const char* data, size_t len);
+  static void SliceForWrite(std::string& bytes, size_t from, std::vector<uv_buf_t>* bufs);
+  bool KeepPartialInput(const char* data, size_t len);
+  // Makes pending_input_ hold at least `minimum` bytes; false if memory ran out.
+  bool ReservePending(size_t minimum);
+  void ReleasePendingIfIdle();
   void ResumeReading();
   void ResumeAfterLoad(const absl::Status& status);
-  // Finds which of the command's keys a loader must fetch, and which to refresh in background.
-  void FindKeysToLoad(storage::Transaction& txn, int64_t now_ms, std::vector<std::string>* missing,
-                      std::vector<std::string>* refresh);
+  // Read-through, under the command's shard locks: if a loader must fetch some of its keys,
+  // parks the command on those loads (added to `pending`) and returns true. Keys that are
+  // stale or due for refresh-ahead get a background load in `pending` too.
+  bool ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> args, int64_t now_ms,
+                     loaders::LoaderManager::PendingLoads* pending);
+  // Keeps a copy of the command and returns the callback that resumes it on this thread.
+  std::function<void(absl::Status)> ParkForLoads(std::span<const std::string_view> args);
   void RunPendingInput();
 
   IoThread& thread_;
@@ -102,6 +112,7 @@ class Connection {
   // Output: replies of the current batch, and the bytes of a uv_write in flight.
   std::string output_;
   std::string in_flight_;
+  size_t in_flight_sent_ = 0;  // bytes of in_flight_ that uv_try_write had already sent
   bool writing_ = false;
   protocol::ReplyBuilder reply_;
 

@@ -27,9 +27,10 @@ void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape
   txn.Store(db, storage::Entry::NewHash(key, hash.release(), meta));
 }
 
-bool KeyspaceValueStore::Delete(int db, std::string_view key) {
+bool KeyspaceValueStore::Delete(int db, std::string_view key, const std::function<bool()>& still_wanted) {
   const std::string_view keys[] = {key};
   storage::Transaction txn(keyspace_, db, keys, NowMs());
+  if (!still_wanted()) return false;
   return txn.Delete(db, key);
 }
 

@@ -43,14 +43,16 @@ class HashValue {
     }
   }
   std::string_view encoding() const { return table_ ? "hashtable" : "listpack"; }
-  // Heap bytes held, for memory accounting (an estimate: string capacities plus containers).
+  // Heap bytes held, for memory accounting (string capacities plus containers), in O(1).
   size_t ApproximateBytes() const;
 
  private:
   void ConvertToTable();
+  void RecountStringBytes();
 
   std::vector<std::pair<std::string, std::string>> compact_;
   std::unique_ptr<absl::flat_hash_map<std::string, std::string>> table_;
+  size_t string_bytes_ = 0;  // heap bytes of the field and value strings
 };
 
 }  // namespace strata::storage

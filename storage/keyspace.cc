@@ -112,6 +112,7 @@ KeyspaceStats Keyspace::Stats() {
 
 void Keyspace::ResetStats() {
   for (auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->mu);
     shard->expired_keys.Reset();
     shard->keyspace_hits.Reset();
     shard->keyspace_misses.Reset();
@@ -125,8 +126,15 @@ void Keyspace::FlushDb(int db) {
       std::lock_guard<std::mutex> lock(shard->mu);
       std::swap(detached, shard->table(db));
     }
-    // Free outside the lock: a large flush does not stall this shard's other commands.
-    detached.dict.Clear([&](Entry* e) { ReleaseEntry(*shard, e); });
+    // Free outside the lock: a large flush does not stall this shard's other commands. The
+    // byte counter is only written under the lock (it is not an atomic read-modify-write).
+    uint64_t freed = 0;
+    detached.dict.Clear([&](Entry* e) {
+      freed += e->AllocatedSize();
+      Entry::Free(e);
+    });
+    std::lock_guard<std::mutex> lock(shard->mu);
+    shard->entry_bytes.Add(0 - freed);
   }
 }
 

@@ -311,3 +311,43 @@ def test_refresh_ahead_reloads_a_key_read_near_the_end_of_its_ttl(strata_factory
     assert r.pttl("product:3") > 3000  # a new full TTL
     s = stats(r, "product:{id}")
     assert s["refreshes"] == "1" and s["misses"] == "1"
+
+
+def test_a_write_during_a_load_wins_over_the_loaded_value(strata_factory, shop_db):
+    """Cache-aside writes: a SET that lands while a load of the key is in flight is what readers
+    see afterwards; the load's (older) answer is not stored over it."""
+    server = strata_factory(config=config_for(
+        shop_db, f'loader product:{{id}} shop "SELECT name FROM products WHERE id = :id AND {SLOW} > 0" timeout 20000'))
+    reader = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    reader.sendall(b"GET product:31\r\n")
+    r = server.client()
+    deadline = time.monotonic() + 10
+    while stats(r, "product:{id}")["misses"] != "1":  # the load is in flight
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert r.set("product:31", "written while loading")
+    data = b""
+    while not data.endswith(b"\r\n") or data.count(b"\r\n") < 2:
+        data += reader.recv(256)
+    reader.close()
+    assert data == b"$21\r\nwritten while loading\r\n"
+    assert r.get("product:31") == "written while loading"
+
+
+def test_a_del_during_a_load_makes_the_waiting_reader_load_afresh(strata_factory, shop_db):
+    server = strata_factory(config=config_for(
+        shop_db, f'loader product:{{id}} shop "SELECT name FROM products WHERE id = :id AND {SLOW} > 0" timeout 20000'))
+    reader = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    reader.sendall(b"GET product:32\r\n")
+    r = server.client()
+    deadline = time.monotonic() + 10
+    while stats(r, "product:{id}")["misses"] != "1":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert r.delete("product:32") == 0
+    data = b""
+    while data.count(b"\r\n") < 2:
+        data += reader.recv(256)
+    reader.close()
+    assert data == b"$10\r\nproduct 32\r\n"  # not nil: the row exists
+    assert stats(r, "product:{id}")["source_queries"] == "2"

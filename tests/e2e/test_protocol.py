@@ -4,6 +4,7 @@ Every test runs against strata and against Debian's redis-server 7.0.15 (the `se
 parametrized over both), and compares raw bytes, so the redis variant shows that each expected
 byte string really is what Redis sends.
 """
+import re
 import socket
 import time
 
@@ -303,3 +304,40 @@ def test_many_connections_are_served_independently(server):
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_a_huge_bulk_header_does_not_make_the_server_reserve_the_announced_size(strata_factory):
+    """An 18-byte header announcing a 512 MB argument must not commit 512 MB: the input buffer
+    grows with the bytes that actually arrive."""
+    server = strata_factory()
+    probe = RespConnection(server.port)
+    rss_before = int(re.search(rb"used_memory_rss:(\d+)", probe.call("INFO", "memory").value).group(1))
+    sockets = []
+    for _ in range(8):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        s.sendall(b"*1\r\n$536870000\r\n" + b"x" * 1000)
+        sockets.append(s)
+    time.sleep(0.3)
+    rss_after = int(re.search(rb"used_memory_rss:(\d+)", probe.call("INFO", "memory").value).group(1))
+    for s in sockets:
+        s.close()
+    probe.close()
+    assert rss_after - rss_before < 64 * 1024 * 1024, (rss_before, rss_after)
+
+
+@pytest.mark.parametrize("request_bytes, error", [
+    (b"*11\r\n", b"-ERR Protocol error: unauthenticated multibulk length\r\n"),
+    (b"*1\r\n$16385\r\n", b"-ERR Protocol error: unauthenticated bulk length\r\n"),
+])
+def test_an_unauthenticated_client_may_not_send_big_requests(server_factory, request_bytes, error):
+    server = server_factory("--requirepass", "secret")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(request_bytes)
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = s.recv(256)
+            if not chunk:
+                break
+            data += chunk
+        assert data == error
+        assert s.recv(256) == b""  # and the connection is closed
