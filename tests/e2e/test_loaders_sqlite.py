@@ -313,6 +313,13 @@ def test_refresh_ahead_reloads_a_key_read_near_the_end_of_its_ttl(strata_factory
     assert s["refreshes"] == "1" and s["misses"] == "1"
 
 
+def wait_for_a_load_in_flight(r, template="product:{id}"):
+    deadline = time.monotonic() + 10
+    while stats(r, template)["misses"] != "1":
+        assert time.monotonic() < deadline, "no load started"
+        time.sleep(0.01)
+
+
 def test_a_write_during_a_load_wins_over_the_loaded_value(strata_factory, shop_db):
     """Cache-aside writes: a SET that lands while a load of the key is in flight is what readers
     see afterwards; the load's (older) answer is not stored over it."""
@@ -321,10 +328,7 @@ def test_a_write_during_a_load_wins_over_the_loaded_value(strata_factory, shop_d
     reader = socket.create_connection(("127.0.0.1", server.port), timeout=20)
     reader.sendall(b"GET product:31\r\n")
     r = server.client()
-    deadline = time.monotonic() + 10
-    while stats(r, "product:{id}")["misses"] != "1":  # the load is in flight
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for_a_load_in_flight(r)
     assert r.set("product:31", "written while loading")
     data = b""
     while not data.endswith(b"\r\n") or data.count(b"\r\n") < 2:
@@ -340,10 +344,7 @@ def test_a_del_during_a_load_makes_the_waiting_reader_load_afresh(strata_factory
     reader = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     reader.sendall(b"GET product:32\r\n")
     r = server.client()
-    deadline = time.monotonic() + 10
-    while stats(r, "product:{id}")["misses"] != "1":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for_a_load_in_flight(r)
     assert r.delete("product:32") == 0
     data = b""
     while data.count(b"\r\n") < 2:
