@@ -124,6 +124,25 @@ Entry* Entry::Clone(const Entry& from, std::string_view key) {
   return NewHash(key, new HashValue(*from.hash_value()), meta);
 }
 
+bool Entry::TryOverwriteString(std::string_view value, const EntryMeta& meta) {
+  if (type() != ValueType::kString) return false;
+  const bool with_expiry = meta.expire_at_ms != kNoExpiry;
+  const bool with_fresh = meta.fresh_until_ms != kNoExpiry;
+  if (with_expiry != has_expiry() || with_fresh != static_cast<bool>(flags_ & kHasFreshUntil)) return false;
+  std::string_view current = string_value();
+  if (current.size() != value.size()) return false;
+  std::memcpy(const_cast<char*>(current.data()), value.data(), value.size());
+  unsigned char* block = const_cast<unsigned char*>(AfterHeader());
+  if (with_expiry) {
+    std::memcpy(block, &meta.expire_at_ms, sizeof(int64_t));  // the volatile slot stays valid
+    block += kExpiryBlockSize;
+  }
+  if (with_fresh) std::memcpy(block, &meta.fresh_until_ms, sizeof(int64_t));
+  flags_ = static_cast<uint8_t>((flags_ & (kHasExpiry | kHasFreshUntil)) |
+                                (meta.encoding_flags & (kRawEncoding | kNoIntEncoding)));
+  return true;
+}
+
 const unsigned char* Entry::AfterHeader() const {
   return reinterpret_cast<const unsigned char*>(this) + kHeaderSize;
 }

@@ -73,6 +73,11 @@ class Entry {
   // A deep copy under another key (COPY).
   static Entry* Clone(const Entry& from, std::string_view key);
 
+  // Overwrites this string entry's value and meta in place when the new ones fit its layout
+  // (same value length, same optional blocks); false (and nothing changed) otherwise. Saves an
+  // allocation and a free on the common "SET the same-sized value again" path.
+  bool TryOverwriteString(std::string_view value, const EntryMeta& meta);
+
   Entry* next() const { return next_; }
   void set_next(Entry* next) { next_ = next; }
   Entry** next_link() { return &next_; }

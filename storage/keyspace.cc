@@ -358,12 +358,17 @@ void Transaction::Store(int db, Entry* entry) {
 }
 
 Entry* Transaction::SetString(std::string_view key, std::string_view value, int64_t expire_at_ms, uint8_t flags) {
-  Entry* entry = Entry::NewString(key, value, expire_at_ms, flags);
-  Store(entry);
-  return entry;
+  return SetString(db_, key, value, EntryMeta{expire_at_ms, EntryMeta::kNever, flags});
 }
 
 Entry* Transaction::SetString(int db, std::string_view key, std::string_view value, const EntryMeta& meta) {
+  const uint64_t hash = Hash(key);
+  Shard& shard = ShardFor(hash);
+  Entry* existing = shard.table(db).dict.Find(key, hash);
+  if (existing != nullptr && existing->TryOverwriteString(value, meta)) {
+    existing->set_access_clock(AccessClock(now_ms_));
+    return existing;
+  }
   Entry* entry = Entry::NewString(key, value, meta);
   Store(db, entry);
   return entry;

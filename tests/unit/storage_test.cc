@@ -1578,3 +1578,54 @@ TEST(SetRange, AHugeOffsetIsTooLongNotAnOverflow) {
 
 }  // namespace
 }  // namespace strata::storage
+
+namespace strata::storage {
+namespace {
+
+// Keyspace-wide calls (DbInfos) lock every shard, so each step's Transaction is scoped.
+TEST(EntryOverwrite, ASameSizedValueIsWrittenInPlaceWithItsNewExpiry) {
+  Keyspace keyspace;
+  const std::string_view keys[] = {"k"};
+  Entry* first;
+  Entry* second;
+  {
+    Transaction txn(keyspace, 0, keys, 1000);
+    first = txn.SetString(0, "k", "aaaa", EntryMeta{5000, EntryMeta::kNever, 0});
+    second = txn.SetString(0, "k", "bbbb", EntryMeta{9000, EntryMeta::kNever, 0});
+    EXPECT_EQ(first, second);  // no new allocation
+    EXPECT_EQ(second->string_value(), "bbbb");
+    EXPECT_EQ(second->expire_at_ms(), 9000);
+  }
+  EXPECT_EQ(keyspace.DbInfos()[0].expires, 1u);
+}
+
+TEST(EntryOverwrite, AValueOfAnotherSizeOrLayoutGetsANewEntry) {
+  Keyspace keyspace;
+  const std::string_view keys[] = {"k"};
+  {
+    Transaction txn(keyspace, 0, keys, 1000);
+    txn.SetString(0, "k", "aaaa", EntryMeta{});
+    EXPECT_EQ(txn.SetString(0, "k", "aaaaa", EntryMeta{})->string_value(), "aaaaa");
+    EXPECT_TRUE(txn.SetString(0, "k", "bbbbb", EntryMeta{9000, EntryMeta::kNever, 0})->has_expiry());
+  }
+  EXPECT_EQ(keyspace.DbInfos()[0].expires, 1u);
+  {
+    Transaction txn(keyspace, 0, keys, 1000);
+    EXPECT_FALSE(txn.SetString(0, "k", "ccccc", EntryMeta{})->has_expiry());
+  }
+  EXPECT_EQ(keyspace.DbInfos()[0].expires, 0u);
+  Transaction txn(keyspace, 0, keys, 1000);
+  EXPECT_EQ(txn.FindForRead("k")->string_value(), "ccccc");
+}
+
+TEST(EntryOverwrite, EncodingFlagsFollowTheNewValue) {
+  Keyspace keyspace;
+  const std::string_view keys[] = {"k"};
+  Transaction txn(keyspace, 0, keys, 1000);
+  txn.SetString(0, "k", "12", EntryMeta{EntryMeta::kNever, EntryMeta::kNever, Entry::kRawEncoding});
+  Entry* e = txn.SetString(0, "k", "34", EntryMeta{});
+  EXPECT_EQ(StringEncoding(*e), "int");
+}
+
+}  // namespace
+}  // namespace strata::storage
