@@ -70,8 +70,11 @@ fuzz: $(FUZZ_BUILD)/CMakeCache.txt
 	$(FUZZ_BUILD)/tests/fuzz/json_fuzzer -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) -max_len=4096 \
 	  $(FUZZ_BUILD)/corpus/json tests/fuzz/corpus/json
 
+# Benchmarks print figures (strata vs Debian's redis-server); none asserts a time.
 bench: deps build
 	bench/vs-redis.sh
+	bench/bench-overhead.sh
+	bench/cold-storm.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
