@@ -4,9 +4,37 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "bench/strata_bench/json_value.h"
+#include "absl/strings/numbers.h"
+#include "loaders/json.h"
 
 namespace strata_bench {
+
+namespace {
+
+// `text` as a JSON string literal, quotes included.
+std::string JsonQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+}  // namespace
+
 
 namespace {
 
@@ -187,32 +215,35 @@ std::vector<LatencySeries> SeriesOfRun(const RunResult& result) {
 }
 
 absl::StatusOr<std::vector<LatencySeries>> SeriesFromJsonReport(absl::string_view json_text) {
-  absl::StatusOr<JsonValue> document = ParseJson(json_text);
+  using strata::loaders::JsonValue;
+  absl::StatusOr<JsonValue> document = strata::loaders::ParseJson(std::string_view(json_text.data(), json_text.size()));
   if (!document.ok()) return document.status();
   const JsonValue* label = document->Find("label");
   const JsonValue* commands = document->Find("commands");
-  if (commands == nullptr || commands->kind != JsonValue::Kind::kObject) {
+  if (commands == nullptr || commands->type() != JsonValue::Type::kObject) {
     return absl::InvalidArgumentError("not a strata-bench JSON report (no \"commands\" object)");
   }
   const std::string run_label =
-      label != nullptr && label->kind == JsonValue::Kind::kString ? label->string : "compared run";
+      label != nullptr && label->type() == JsonValue::Type::kString ? label->text() : "compared run";
+  auto number = [](const JsonValue* value, double* out) {
+    return value != nullptr && value->type() == JsonValue::Type::kNumber && absl::SimpleAtod(value->text(), out);
+  };
   auto read_curve = [&](absl::string_view name) -> absl::StatusOr<std::vector<PercentilePoint>> {
     std::vector<PercentilePoint> points;
-    const JsonValue* command = commands->Find(name);
+    const JsonValue* command = commands->Find(std::string_view(name.data(), name.size()));
     if (command == nullptr) return points;
     const JsonValue* distribution = command->Find("percentile_distribution");
-    if (distribution == nullptr || distribution->kind != JsonValue::Kind::kArray) {
+    if (distribution == nullptr || distribution->type() != JsonValue::Type::kArray) {
       return absl::InvalidArgumentError(
           absl::StrCat("the report has no percentile_distribution for ", name));
     }
-    for (const JsonValue& point : distribution->array) {
-      const JsonValue* percentile = point.Find("percentile");
-      const JsonValue* latency = point.Find("latency_us");
-      if (percentile == nullptr || latency == nullptr || percentile->kind != JsonValue::Kind::kNumber ||
-          latency->kind != JsonValue::Kind::kNumber || latency->number < 0) {
+    for (const JsonValue& point : distribution->array()) {
+      double percentile, latency;
+      if (!number(point.Find("percentile"), &percentile) || !number(point.Find("latency_us"), &latency) ||
+          latency < 0) {
         return absl::InvalidArgumentError(absl::StrCat("malformed percentile_distribution point for ", name));
       }
-      points.push_back({percentile->number, static_cast<uint64_t>(latency->number)});
+      points.push_back({percentile, static_cast<uint64_t>(latency)});
     }
     return points;
   };
