@@ -45,6 +45,7 @@ uint64_t KeyspaceValueStore::DeleteMatching(std::string_view pattern) {
 std::vector<std::pair<std::string, std::string>> DescribeLoaderStats(loaders::LoaderManager& manager,
                                                                      const loaders::Loader& loader) {
   const loaders::LoaderStats& stats = loader.stats();
+  const loaders::BreakerSnapshot breaker = manager.Breaker(loader.source());
   auto n = [](const std::atomic<uint64_t>& counter) { return absl::StrCat(counter.load(std::memory_order_relaxed)); };
   return {
       {"template", loader.name()},
@@ -60,7 +61,8 @@ std::vector<std::pair<std::string, std::string>> DescribeLoaderStats(loaders::Lo
       {"errors", n(stats.errors)},
       {"timeouts", n(stats.timeouts)},
       {"source_queries", n(stats.source_queries)},
-      {"breaker", manager.Breaker(loader.source()).state},
+      {"breaker", breaker.state},
+      {"breaker_opened", absl::StrCat(breaker.opened)},
       {"latency_p50_us", absl::StrCat(stats.latency_us.Percentile(50))},
       {"latency_p99_us", absl::StrCat(stats.latency_us.Percentile(99))},
   };

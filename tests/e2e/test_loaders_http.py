@@ -159,6 +159,7 @@ def test_the_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe
         with pytest.raises(Exception, match="HTTP 503"):
             r.get(f"name:{10 + i}")
     assert stats(r, "name:{id}")["breaker"] == "open"
+    assert stats(r, "name:{id}")["breaker_opened"] == "1"
     sent = origin.total()
     with pytest.raises(Exception, match="circuit breaker open"):
         r.get("name:20")
