@@ -60,8 +60,6 @@ constexpr std::chrono::milliseconds kMaxReconnectDelay{5000};
 // PQconnectPoll has no time limit of its own (libpq honours connect_timeout only when it blocks).
 constexpr std::chrono::milliseconds kConnectTimeout{5000};
 constexpr char kStoppedReason[] = "source stopped";
-// At most this many keys ride in one merged batch (see Dispatch).
-constexpr size_t kMaxMergedKeys = 1024;
 
 // Debian's abseil has its own string_view (see server/absl_compat.h); loaders may not use server/.
 absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -287,7 +285,6 @@ class PostgresSource final : public Source {
   void RunMailbox();
   void Admit(std::unique_ptr<LoadRequest> request);
   void Dispatch();
-  void MergeQueuedInto(LoadRequest& request);
   void Advance(Connection& connection);
   bool AdvanceBatch(Connection& connection, Statement& statement);
   void Send(Connection& connection, Step step, int sent);
@@ -548,56 +545,10 @@ void PostgresSource::Dispatch() {
       queued_.erase(it);
     }
     if (request == nullptr) return;
-    MergeQueuedInto(*request);
     running_[request->id] = connection.get();
     connection->request = std::move(request);
     Advance(*connection);
   }
-}
-
-// Loads of the same query that queued up while every connection was busy (a cold-miss storm:
-// many readers of different cold keys) go out with this one as a single batched statement, so
-// the database sees one round trip instead of one per key. Each load still gets its own answers
-// through its own callback. Only consecutive loads of the same query are merged, so the order
-// of the queue is kept; the merged load keeps the oldest (earliest) deadline.
-void PostgresSource::MergeQueuedInto(LoadRequest& request) {
-  const PreparedQuery& query = *request.query;
-  if (!query.has_batch_text && query.single_bound.empty()) return;  // cannot be batched
-  struct Part {
-    Done done;
-    size_t offset;
-    size_t count;
-  };
-  std::vector<Part> parts;
-  while (!queue_order_.empty() && request.batch.size() < kMaxMergedKeys) {
-    auto it = queued_.find(queue_order_.front());
-    if (it == queued_.end()) {
-      queue_order_.pop_front();  // timed out or failed while queued
-      continue;
-    }
-    LoadRequest& next = *it->second;
-    if (next.query != request.query || next.shape != request.shape ||
-        request.batch.size() + next.batch.size() > kMaxMergedKeys) {
-      break;
-    }
-    if (parts.empty()) parts.push_back(Part{std::move(request.done), 0, request.batch.size()});
-    const size_t offset = request.batch.size();
-    for (size_t element : next.pending) request.pending.push_back(offset + element);
-    for (auto& captures : next.batch) request.batch.push_back(std::move(captures));
-    for (auto& outcome : next.outcomes) request.outcomes.push_back(std::move(outcome));
-    parts.push_back(Part{std::move(next.done), offset, next.batch.size()});
-    deadlines_.erase({next.deadline, next.id});
-    queue_order_.pop_front();
-    queued_.erase(it);
-  }
-  if (parts.empty()) return;
-  request.batched = request.pending.size() > 1;
-  request.done = [parts = std::move(parts)](std::vector<LoadOutcome> outcomes) {
-    for (const Part& part : parts) {
-      part.done(std::vector<LoadOutcome>(std::make_move_iterator(outcomes.begin() + part.offset),
-                                         std::make_move_iterator(outcomes.begin() + part.offset + part.count)));
-    }
-  };
 }
 
 PostgresSource::Statement& PostgresSource::StatementFor(Connection& connection, const PreparedQuery& query) {

@@ -686,31 +686,3 @@ TEST_F(PostgresSourceTest, SourceStartedWhileTheDatabaseIsDownRecoversWhenItCome
 
 }  // namespace
 }  // namespace strata::loaders
-
-namespace strata::loaders {
-namespace {
-
-TEST_F(PostgresSourceTest, LoadsQueuedBehindABusyConnectionGoOutAsOneBatch) {
-  auto source = StartSource({{"pool", "1"}});
-  SourceQuery slow = Prepared(
-      *source, MakeQuery("SELECT :id::text FROM (SELECT pg_sleep(0.5)) AS slow", {"id"}, ValueShape::kString, 10s));
-  SourceQuery query = Prepared(*source, MakeQuery("SELECT label FROM batch_items WHERE id = :id /* merge-test */"));
-  ASSERT_EQ(Exec("SELECT pg_stat_statements_reset()").rfind("ERROR", 0), std::string::npos);
-  auto slow_done = std::async(std::launch::async, [&] { return LoadOne(*source, slow, "1"); });
-  std::this_thread::sleep_for(100ms);  // the slow load holds the only connection
-  // Twenty single-key loads (as twenty readers of different cold keys would make) queue up.
-  std::vector<std::future<LoadOutcome>> loads;
-  for (int id = 1; id <= 20; ++id) {
-    loads.push_back(std::async(std::launch::async, [&, id] { return LoadOne(*source, query, std::to_string(id)); }));
-  }
-  for (int id = 1; id <= 20; ++id) EXPECT_THAT(loads[id - 1].get(), FoundValue(absl::StrCat("item-", id)));
-  EXPECT_THAT(slow_done.get(), FoundValue("1"));
-  // Each load got its own answer, yet the database ran far fewer than twenty statements.
-  const int calls = std::stoi(Exec("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE "
-                                   "'%merge-test%' AND query NOT LIKE '%pg_stat_statements%'"));
-  EXPECT_GE(calls, 1);
-  EXPECT_LE(calls, 3);
-}
-
-}  // namespace
-}  // namespace strata::loaders
