@@ -146,7 +146,8 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
       return;
     }
   }
-  self->query_buffer_bytes_.store(self->pending_capacity_, std::memory_order_relaxed);
+  self->query_buffer_bytes_.store(self->pending_size_, std::memory_order_relaxed);
+  self->query_buffer_capacity_.store(self->pending_capacity_, std::memory_order_relaxed);
   // The buffer's capacity counts, not just the bytes in it: that is the memory it holds.
   if (!self->closing_ &&
       self->pending_capacity_ > static_cast<size_t>(self->server_.config().client_query_buffer_limit.load())) {
@@ -240,15 +241,18 @@ void Connection::Execute(std::span<const std::string_view> args) {
     {
       storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
       // Under the shard locks: a key found missing here and the load this command joins are
-      // one decision, and a write is noted before any load in flight could store over it.
+      // one decision; and a key this command really changed is told to the loaders before any
+      // load in flight could store over it.
       if (!read_through || !ParkIfLoading(txn, args, now_ms, &pending)) {
-        if (with_loaders && (spec->flags & flags::kWrite)) {
-          for (std::string_view key : keys_) {
-            if (loaders.Match(key) != nullptr) loaders.NoteWrite(db(), key);
-          }
-        }
+        const bool note_writes = with_loaders && (spec->flags & flags::kWrite);
+        if (note_writes) txn.RecordModifications();
         CommandContext ctx{args, reply_, *this, server_, &txn, *spec, now_ms};
         spec->handler(ctx);
+        if (note_writes) {
+          for (const auto& [key_db, key] : txn.modified()) {
+            if (loaders.Match(key) != nullptr) loaders.NoteWrite(key_db, key);
+          }
+        }
       }
     }
     // Outside the shard locks: a load may complete (and store) before this returns.
@@ -302,8 +306,10 @@ void Connection::WaitForLoads(std::span<const std::string_view> args, const std:
 void Connection::ResumeAfterLoad(const absl::Status& status) {
   waiting_for_load_ = false;
   if (closing_) return;
-  if (loaders::IsSuperseded(status)) {
-    // A write changed a key while it loaded: run the command as if it had just arrived.
+  if (loaders::IsSuperseded(status) && !rerun_after_write_) {
+    // A write changed a key while it loaded: run the command as if it had just arrived (once;
+    // if writes keep overtaking its loads, the next time it reads what is there).
+    rerun_after_write_ = true;
     std::vector<std::string> command = std::move(waiting_command_);
     std::vector<std::string_view> args(command.begin(), command.end());
     Execute(args);
@@ -311,7 +317,7 @@ void Connection::ResumeAfterLoad(const absl::Status& status) {
       Flush();
       return;
     }
-  } else if (!status.ok()) {
+  } else if (!status.ok() && !loaders::IsSuperseded(status)) {
     reply_.Error(Std(status.message()));
   } else {
     std::vector<std::string_view> args(waiting_command_.begin(), waiting_command_.end());
@@ -320,6 +326,7 @@ void Connection::ResumeAfterLoad(const absl::Status& status) {
     replaying_loaded_command_ = false;
   }
   waiting_command_.clear();
+  rerun_after_write_ = false;
   RunPendingInput();
   Flush();
 }
@@ -452,12 +459,13 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
     lib_version = lib_version_;
   }
   const size_t qbuf = query_buffer_bytes_.load(std::memory_order_relaxed);
+  const size_t qbuf_capacity = std::max(qbuf, query_buffer_capacity_.load(std::memory_order_relaxed));
   const size_t omem = output_bytes_.load(std::memory_order_relaxed);
   return absl::StrCat("id=", id_, " addr=", peer_address_, " laddr=", local_address_, " fd=", fd_, " name=", name,
                       " age=", (now_ms - created_ms_) / 1000, " idle=", idle_ms(now_ms) / 1000,
-                      " flags=N db=", db(), " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=0",
-                      " argv-mem=0 multi-mem=0 rbs=", qbuf, " rbp=0 obl=0 oll=0 omem=", omem,
-                      " tot-mem=", qbuf + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
+                      " flags=N db=", db(), " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
+                      " argv-mem=0 multi-mem=0 rbs=", qbuf_capacity, " rbp=0 obl=0 oll=0 omem=", omem,
+                      " tot-mem=", qbuf_capacity + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
                       " user=default redir=-1 resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,
                       " lib-ver=", lib_version);
 }

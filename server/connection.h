@@ -121,6 +121,7 @@ class Connection {
 
   bool waiting_for_load_ = false;
   bool replaying_loaded_command_ = false;
+  bool rerun_after_write_ = false;  // the parked command already ran again once after a write
   std::vector<std::string> waiting_command_;
 
   bool authenticated_ = true;
@@ -134,6 +135,7 @@ class Connection {
   std::atomic<int64_t> last_interaction_ms_;
   std::atomic<const CommandSpec*> last_command_{nullptr};
   std::atomic<size_t> query_buffer_bytes_{0};
+  std::atomic<size_t> query_buffer_capacity_{0};
   std::atomic<size_t> output_bytes_{0};
   std::string peer_address_;
   std::string local_address_;

@@ -70,8 +70,10 @@ bool HashValue::Erase(std::string_view field) {
   }
   for (auto it = compact_.begin(); it != compact_.end(); ++it) {
     if (it->first == field) {
-      string_bytes_ -= HeapBytes(it->first) + HeapBytes(it->second);
       compact_.erase(it);
+      // Erasing shifts the later strings down by move-assignment, and a moved-into string may
+      // keep its own heap buffer: recount (at most kMaxCompactFields fields).
+      RecountStringBytes();
       return true;
     }
   }

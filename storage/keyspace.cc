@@ -341,6 +341,7 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
 
 void Transaction::Store(int db, Entry* entry) {
   const std::string_view key = entry->key();
+  NoteModified(db, key);
   const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
@@ -366,6 +367,7 @@ Entry* Transaction::SetString(int db, std::string_view key, std::string_view val
   Shard& shard = ShardFor(hash);
   Entry* existing = shard.table(db).dict.Find(key, hash);
   if (existing != nullptr && existing->TryOverwriteString(value, meta)) {
+    NoteModified(db, key);
     existing->set_access_clock(AccessClock(now_ms_));
     return existing;
   }
@@ -383,6 +385,7 @@ void Transaction::Rename(std::string_view from, std::string_view to) {
 }
 
 void Transaction::AccountResize(Entry* entry, size_t old_size) {
+  NoteModified(db_, entry->key());
   Shard& shard = ShardFor(HashKey(entry->key()));
   shard.entry_bytes.Add(entry->AllocatedSize() - old_size);
 }
@@ -397,6 +400,7 @@ bool Transaction::Delete(int db, std::string_view key) {
 Entry* Transaction::Detach(int db, std::string_view key) {
   Entry* e = Find(db, key, false, false);
   if (e == nullptr) return nullptr;
+  NoteModified(db, key);
   const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Unlink(shard, shard.table(db), e);
@@ -407,6 +411,7 @@ Entry* Transaction::Detach(int db, std::string_view key) {
 void Transaction::Discard(Entry* entry) { Entry::Free(entry); }
 
 Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {
+  NoteModified(db_, entry->key());
   const bool loader_managed = entry->fresh_until_ms() != Entry::kNoExpiry;
   if (!loader_managed && entry->has_expiry() && expire_at_ms != Entry::kNoExpiry) {
     entry->set_expire_at_ms(expire_at_ms);  // the block is already there: no reallocation

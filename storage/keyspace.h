@@ -190,16 +190,26 @@ class Transaction {
   // Frees an entry that is not in any table.
   void Discard(Entry* entry);
 
+  // From now on, remember every (db, key) this transaction changes (stores, deletes, TTL or
+  // in-place changes), for a caller that must react to writes while the locks are still held.
+  void RecordModifications() { record_modifications_ = true; }
+  const std::vector<std::pair<int, std::string>>& modified() const { return modified_; }
+
  private:
   Shard& ShardFor(uint64_t hash) { return keyspace_.shard(keyspace_.ShardIndex(hash)); }
   void Unlink(Shard& shard, Table& table, Entry* entry);
   uint64_t Hash(std::string_view key) const;
+  void NoteModified(int db, std::string_view key) {
+    if (record_modifications_) modified_.emplace_back(db, std::string(key));
+  }
 
   Keyspace& keyspace_;
   int db_;
   int64_t now_ms_;
   absl::InlinedVector<uint32_t, 4> locked_;
   absl::InlinedVector<std::pair<std::string_view, uint64_t>, 4> known_hashes_;
+  bool record_modifications_ = false;
+  std::vector<std::pair<int, std::string>> modified_;
 };
 
 }  // namespace strata::storage

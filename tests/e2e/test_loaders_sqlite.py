@@ -345,10 +345,42 @@ def test_a_del_during_a_load_makes_the_waiting_reader_load_afresh(strata_factory
     reader.sendall(b"GET product:32\r\n")
     r = server.client()
     wait_for_a_load_in_flight(r)
+    # The key is not in memory (it is loading), so DEL changes nothing and is not a write: the
+    # reader gets the loaded row. (A DEL that does delete supersedes the load; see the SET test.)
     assert r.delete("product:32") == 0
     data = b""
     while data.count(b"\r\n") < 2:
         data += reader.recv(256)
     reader.close()
     assert data == b"$10\r\nproduct 32\r\n"  # not nil: the row exists
-    assert stats(r, "product:{id}")["source_queries"] == "2"
+    assert stats(r, "product:{id}")["source_queries"] == "1"
+
+
+def test_getex_of_a_stale_key_serves_it_and_refreshes_it(strata_factory, shop_db):
+    server = strata_factory(config=config_for(
+        shop_db, 'loader product:{id} shop "SELECT name FROM products WHERE id = :id" ttl 1 stale 30'))
+    r = server.client()
+    assert r.get("product:41") == "product 41"
+    update_name(shop_db, 41, "renamed 41")
+    time.sleep(1.2)
+    assert r.getex("product:41") == "product 41"  # stale, at once
+    deadline = time.monotonic() + 5
+    while r.get("product:41") != "renamed 41":
+        assert time.monotonic() < deadline, "GETEX's refresh was never stored"
+        time.sleep(0.05)
+
+
+def test_a_del_of_a_missing_key_does_not_restart_a_load_in_flight(strata_factory, shop_db):
+    server = strata_factory(config=config_for(
+        shop_db, f'loader product:{{id}} shop "SELECT name FROM products WHERE id = :id AND {SLOW} > 0" timeout 20000'))
+    reader = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    reader.sendall(b"GET product:33\r\n")
+    r = server.client()
+    wait_for_a_load_in_flight(r)
+    assert r.delete("product:33") == 0  # nothing there to delete: not a write
+    data = b""
+    while data.count(b"\r\n") < 2:
+        data += reader.recv(256)
+    reader.close()
+    assert data == b"$10\r\nproduct 33\r\n"
+    assert stats(r, "product:{id}")["source_queries"] == "1"

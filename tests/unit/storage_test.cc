@@ -1629,3 +1629,23 @@ TEST(EntryOverwrite, EncodingFlagsFollowTheNewValue) {
 
 }  // namespace
 }  // namespace strata::storage
+
+namespace strata::storage {
+namespace {
+
+TEST(HashAccounting, RepeatedSetAndEraseOfCompactFieldsKeepsAnHonestByteCount) {
+  HashValue hash;
+  for (int cycle = 0; cycle < 50; ++cycle) {
+    hash.Set("a", std::string(20, 'x'));  // longer than the SSO buffer: owns a heap block
+    hash.Set("b", "x");
+    hash.Set("c", "y");
+    hash.Erase("a");  // shifts b and c down by move-assignment
+    hash.Erase("b");
+  }
+  // One field ("c" = "y") and small containers: a few hundred bytes, never a wrapped counter.
+  EXPECT_EQ(hash.size(), 1u);
+  EXPECT_LT(hash.ApproximateBytes(), 4096u);
+}
+
+}  // namespace
+}  // namespace strata::storage
