@@ -39,14 +39,14 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import PinnedServer, free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "tests" / "pg_harness" / "pg-harness.sh"
@@ -55,12 +55,6 @@ REDIS_SERVER = "/usr/bin/redis-server"
 QUERY = "SELECT name FROM products WHERE id = :id"
 # Any single run is far shorter; this only keeps a hung process from hanging the script.
 RUN_TIMEOUT = 300
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def product_name(i):
@@ -117,50 +111,6 @@ class Resp:
             out += b"$%d\r\n%s\r\n" % (len(a), a)
         self.sock.sendall(out)
         return self._read()
-
-
-def wait_ready(port, proc, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not answer PING within {timeout}s")
-
-
-class Server:
-    """A cache server we started (strata or redis), pinned with taskset; stop() ends it by PID."""
-
-    def __init__(self, argv, core, workdir, name):
-        self.port = free_port()
-        self.name = name
-        self.log_path = pathlib.Path(workdir) / f"{name}-{self.port}.log"
-        self.log = open(self.log_path, "wb")
-        argv = [*argv, "--port", str(self.port), "--bind", "127.0.0.1"]
-        # taskset execs the server: the PID we hold is the server's own.
-        self.proc = subprocess.Popen(["taskset", "-c", str(core), *argv], cwd=workdir, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        try:
-            wait_ready(self.port, self.proc)
-        except Exception:
-            self.stop()
-            raise RuntimeError(f"{name} failed to start:\n{self.log_path.read_text(errors='replace')[-2000:]}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
 
 
 class Postgres:
@@ -236,7 +186,7 @@ def run_strata(args, source_url, workdir, pg, tag):
     conf = pathlib.Path(workdir) / f"strata-{tag}.conf"
     pool = f" pool {args.source_pool}" if args.source_pool else ""
     conf.write_text(f"source db {source_url}{pool}\nloader product:{{id}} db \"{QUERY}\"\n")
-    server = Server([str(args.build / "strata-server"), str(conf), "--io-threads", "1"], args.server_core, workdir,
+    server = PinnedServer([str(args.build / "strata-server"), str(conf), "--io-threads", "1"], args.server_core, workdir,
                     f"strata-{tag}")
     try:
         if pg is not None:
@@ -267,7 +217,7 @@ def run_strata(args, source_url, workdir, pg, tag):
 
 
 def run_redis(args, source_url, workdir, pg, tag):
-    server = Server([REDIS_SERVER, "--save", "", "--appendonly", "no", "--dir", str(workdir)], args.server_core,
+    server = PinnedServer([REDIS_SERVER, "--save", "", "--appendonly", "no", "--dir", str(workdir)], args.server_core,
                     workdir, f"redis-{tag}")
     try:
         if pg is not None:

@@ -17,51 +17,28 @@ import csv
 import io
 import os
 import pathlib
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from benchlib import PinnedServer
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(PinnedServer):
+    """strata (--io-threads 1) or Debian's redis-server (no persistence), pinned to one core."""
 
-
-def wait_ready(port, proc, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"server on port {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"server on port {port} did not start")
-
-
-class Server:
     def __init__(self, kind, strata_binary, server_core, workdir):
         self.kind = kind
-        self.port = free_port()
         if kind == "strata":
-            argv = [strata_binary, "--port", str(self.port), "--bind", "127.0.0.1", "--io-threads", "1"]
+            argv = [strata_binary, "--io-threads", "1"]
         else:
-            argv = ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", workdir]
-        self.proc = subprocess.Popen(["taskset", "-c", str(server_core), *argv],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_ready(self.port, self.proc)
+            argv = ["/usr/bin/redis-server", "--save", "", "--appendonly", "no", "--dir", workdir]
+        super().__init__(argv, server_core, workdir, kind)
 
     def cpu_seconds(self):
         with open(f"/proc/{self.proc.pid}/stat") as f:
@@ -82,15 +59,6 @@ class Server:
             if line.startswith(field + ":"):
                 return int(line.split(":", 1)[1])
         raise KeyError(field)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
 
 
 def run_load(server, test, pipeline, requests, clients, client_core):

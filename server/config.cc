@@ -362,10 +362,6 @@ std::string Config::dir() const {
   absl::MutexLock lock(&mu_);
   return dir_;
 }
-std::string Config::notify_keyspace_events() const {
-  absl::MutexLock lock(&mu_);
-  return notify_keyspace_events_;
-}
 std::string Config::config_file() const {
   absl::MutexLock lock(&mu_);
   return config_file_;
@@ -377,10 +373,6 @@ std::string Config::invalidation_channel() const {
 std::vector<LoaderDirective> Config::loader_directives() const {
   absl::MutexLock lock(&mu_);
   return loader_directives_;
-}
-void Config::WithLock(const std::function<void()>& fn) const {
-  absl::MutexLock lock(&mu_);
-  fn();
 }
 
 }  // namespace strata::server

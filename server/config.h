@@ -79,13 +79,9 @@ class Config {
   std::string logfile() const;
   std::string pidfile() const;
   std::string dir() const;
-  std::string notify_keyspace_events() const;
   std::string config_file() const;
   std::string invalidation_channel() const;
   std::vector<LoaderDirective> loader_directives() const;
-
-  // Runs `fn` under the config lock to read several strings consistently.
-  void WithLock(const std::function<void()>& fn) const;
 
  private:
   struct Directive;

@@ -463,7 +463,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   const size_t omem = output_bytes_.load(std::memory_order_relaxed);
   return absl::StrCat("id=", id_, " addr=", peer_address_, " laddr=", local_address_, " fd=", fd_, " name=", name,
                       " age=", (now_ms - created_ms_) / 1000, " idle=", idle_ms(now_ms) / 1000,
-                      " flags=N db=", db(), " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
+                      " flags=", no_evict_.load(std::memory_order_relaxed) ? "e" : "N", " db=", db(), " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
                       " argv-mem=0 multi-mem=0 rbs=", qbuf_capacity, " rbp=0 obl=0 oll=0 omem=", omem,
                       " tot-mem=", qbuf_capacity + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
                       " user=default redir=-1 resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,

@@ -44,8 +44,7 @@ class Connection {
   bool authenticated() const { return authenticated_; }
   // Also applies Redis's limits on what an unauthenticated client may send.
   void set_authenticated(bool on);
-  bool no_evict() const { return no_evict_; }
-  void set_no_evict(bool on) { no_evict_ = on; }
+  void set_no_evict(bool on) { no_evict_.store(on, std::memory_order_relaxed); }
 
   std::string name() const;
   void set_name(std::string name);
@@ -125,12 +124,12 @@ class Connection {
   std::vector<std::string> waiting_command_;
 
   bool authenticated_ = true;
-  bool no_evict_ = false;
   bool close_after_reply_ = false;
   bool closing_ = false;
 
   // Read by other threads (CLIENT LIST/INFO).
   std::atomic<int> db_{0};
+  std::atomic<bool> no_evict_{false};
   std::atomic<int> resp_{2};
   std::atomic<int64_t> last_interaction_ms_;
   std::atomic<const CommandSpec*> last_command_{nullptr};

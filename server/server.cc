@@ -226,7 +226,6 @@ void Server::Cron() {
   const int64_t effort = config_.active_expire_effort.load();
   const int64_t budget_ns = period_ns * (25 + 2 * (effort - 1)) / 100;
   keyspace_->ActiveExpireCycle(now, MonotonicNs() + budget_ns);
-  ++expire_cycle_runs_;
 
   const uint64_t commands = TotalCommands();
   const int64_t elapsed = now - last_sample_ms_;

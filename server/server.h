@@ -107,7 +107,6 @@ class Server {
   int64_t last_sample_ms_ = 0;
   std::atomic<uint64_t> instantaneous_ops_{0};
   uint64_t stats_commands_base_ = 0;
-  uint64_t expire_cycle_runs_ = 0;
 };
 
 using storage::MonotonicNs;

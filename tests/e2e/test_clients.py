@@ -402,10 +402,12 @@ def test_client_kill_id_skips_the_caller_unless_skipme_no(server):
         assert conn.read_until_closed(timeout=5) == b":1\r\n"
 
 
-def test_client_no_evict_is_accepted(server):
+def test_client_no_evict_is_shown_as_flag_e(server):
     with RespConnection(server.port) as conn:
         assert conn.call("CLIENT", "NO-EVICT", "on") == status("OK")
+        assert " flags=e " in conn.call("CLIENT", "INFO").value.decode()
         assert conn.call("CLIENT", "NO-EVICT", "off") == status("OK")
+        assert " flags=N " in conn.call("CLIENT", "INFO").value.decode()
         assert conn.call("CLIENT", "NO-EVICT", "maybe") == error("ERR syntax error")
         assert conn.call("CLIENT", "NOSUCH") == \
             error("ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.")
