@@ -7,45 +7,75 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
 PYTHON := /usr/bin/python3
 
-# Debian packages the build, the tests and the benchmarks need (DESIGN.md section 3).
-PKGS := cmake make g++ clang libclang-rt-14-dev pkg-config ccache \
-        libuv1-dev librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
-        libsqlite3-dev sqlite3 libpq-dev postgresql libcurl4-openssl-dev libssl-dev libjemalloc-dev \
-        redis-server redis-tools python3 python3-redis python3-pytest python3-hiredis \
-        tmux procps util-linux
+# Debian packages, per command (DESIGN.md section 3): each command installs what it uses and no
+# more; `make deps` installs them all. tests/check_deps.py (run first by `make test`) checks these
+# lists against what the code really uses, both ways.
+BUILD_PKGS := cmake make g++ pkg-config ccache \
+        libuv1-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
+        libsqlite3-dev libpq-dev libcurl4-openssl-dev libjemalloc-dev
+RUN_PKGS := sqlite3
+TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
+        gnuplot-nox
+BENCH_PKGS := python3 redis-server redis-tools postgresql util-linux
+FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev
+PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS))
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build asan run test unit e2e fuzz fuzz-smoke bench clean
+.PHONY: all deps deps-build deps-run deps-test deps-bench deps-fuzz print-packages check-deps build asan run test unit e2e fuzz bench clean
 
 all: build
 
-deps:
-	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+# install-packages LIST: installs those of LIST that are missing (apt-get update only if some are).
+define install-packages
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing missing Debian packages:" $$missing; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install-packages,$(PKGS))
+deps-build:
+	$(call install-packages,$(BUILD_PKGS))
+deps-run:
+	$(call install-packages,$(BUILD_PKGS) $(RUN_PKGS))
+deps-test:  # make test also runs make fuzz
+	$(call install-packages,$(BUILD_PKGS) $(TEST_PKGS) $(FUZZ_PKGS))
+deps-bench:
+	$(call install-packages,$(BUILD_PKGS) $(BENCH_PKGS))
+deps-fuzz:
+	$(call install-packages,$(FUZZ_PKGS))
+
+# The lists, one per line ("test: python3 ..."), for tests/check_deps.py.
+print-packages:
+	@echo "build: $(BUILD_PKGS)"; echo "run: $(RUN_PKGS)"; echo "test: $(TEST_PKGS)"; \
+	echo "bench: $(BENCH_PKGS)"; echo "fuzz: $(FUZZ_PKGS)"
+
+# Every program, module, header and library the code uses comes from the lists above.
+check-deps: deps-test
+	$(PYTHON) tests/check_deps.py
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 
-build: $(BUILD)/CMakeCache.txt
+build: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
 $(ASAN_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 
-asan: $(ASAN_BUILD)/CMakeCache.txt
+asan: deps-build $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-run: deps build
+run: deps-run build
 	conf/demo/build-demo-db.sh
 	$(BUILD)/strata-server conf/strata.conf
 
 # Every test: unit and end-to-end, on the optimized build and on the ASan/UBSan build, plus a
 # short fuzzing run of the RESP parser.
-test: deps build asan
+test: check-deps build asan
 	$(MAKE) --no-print-directory unit BUILD=$(BUILD)
 	$(MAKE) --no-print-directory unit BUILD=$(ASAN_BUILD)
 	$(MAKE) --no-print-directory e2e BUILD=$(BUILD)
@@ -62,7 +92,7 @@ $(FUZZ_BUILD)/CMakeCache.txt:
 	CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DSTRATA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 
 # The RESP parser gets FUZZ_SECONDS, the JSON reader (invalidation messages) a third of it.
-fuzz: $(FUZZ_BUILD)/CMakeCache.txt
+fuzz: deps-fuzz $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	mkdir -p $(FUZZ_BUILD)/corpus/resp_parser $(FUZZ_BUILD)/corpus/json
 	$(FUZZ_BUILD)/tests/fuzz/resp_parser_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
@@ -71,7 +101,7 @@ fuzz: $(FUZZ_BUILD)/CMakeCache.txt
 	  $(FUZZ_BUILD)/corpus/json tests/fuzz/corpus/json
 
 # Benchmarks print figures (strata vs Debian's redis-server); none asserts a time.
-bench: deps build
+bench: deps-bench build
 	bench/vs-redis.sh
 	bench/bench-overhead.sh
 	bench/cold-storm.sh

@@ -327,8 +327,11 @@ Output:
   --json FILE            also write the report as JSON, including the full latency
                          percentile distribution of each command (for --compare)
   --plot FILE.png        draw the latency percentile distribution (HdrHistogram style: log
-                         x axis over percentiles) with gnuplot; without gnuplot, say so and
-                         carry on
+                         x axis over percentiles) with gnuplot (Debian: gnuplot-nox). The
+                         report ends with "Plot: FILE" when it was drawn; if it could not be
+                         (no gnuplot, gnuplot failed), the figures are still printed, the
+                         report ends with "Plot: NOT DRAWN (FILE): why", and the exit status
+                         is 3
   --compare OTHER.json   also draw the run saved in OTHER.json (from --json) on the plot
   --label TEXT           name of this run in the plot and the JSON (default: the load)
   -h, --help             this text
@@ -339,6 +342,8 @@ Exit status:
      AUTH/HELLO refused) or completed with error replies (counted and reported), or an output
      file could not be written
   2  bad command line
+  3  the run completed with no error replies, but the --plot picture was not drawn (the
+     figures printed and the --json report are valid)
 )";
 }
 

@@ -30,6 +30,8 @@ constexpr double kMaxPointStep = 1.2589254117941673;  // 10^(1/10)
 constexpr absl::string_view kTotalColor = "#202020";
 constexpr absl::string_view kGetColor = "#1f77b4";
 constexpr absl::string_view kSetColor = "#ff7f0e";
+// The program that draws (Debian: gnuplot-nox; tests/check_deps.py checks the Makefile installs it).
+constexpr absl::string_view kGnuplotProgram = "gnuplot";
 
 // A gnuplot single-quoted string: only the quote itself needs escaping, by doubling it.
 std::string GnuplotQuote(absl::string_view text) {
@@ -52,7 +54,7 @@ absl::string_view ColorOf(absl::string_view label) {
 
 absl::StatusOr<std::string> FindGnuplot(absl::string_view search_path) {
   for (absl::string_view dir : absl::StrSplit(search_path, ':', absl::SkipEmpty())) {
-    const std::string candidate = absl::StrCat(dir, "/gnuplot");
+    const std::string candidate = absl::StrCat(dir, "/", kGnuplotProgram);
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return absl::NotFoundError("gnuplot is not installed (Debian: apt-get install gnuplot-nox)");

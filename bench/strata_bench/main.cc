@@ -32,6 +32,8 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitRunFailed = 1;
 constexpr int kExitUsage = 2;
+// The run completed and its figures are valid, but the --plot picture was not drawn.
+constexpr int kExitPlotNotDrawn = 3;
 
 int UsageError(const absl::Status& status) {
   std::cerr << "strata-bench: " << status.message() << "\nTry 'strata-bench --help'.\n";
@@ -108,6 +110,19 @@ void PrintProgress(const std::vector<std::unique_ptr<BenchWorker>>& workers, abs
                                absl::ToDoubleSeconds(now - started), sum.requests, rate,
                                lookups == 0 ? 0.0 : 100.0 * static_cast<double>(sum.hits) / lookups, sum.errors);
   *last = {sum.requests, now};
+}
+
+// Draws the latency plot of `result` (and of the --compare runs) into options.plot_path.
+absl::Status DrawPlot(const BenchOptions& options, const RunResult& result, std::vector<LatencySeries> compared) {
+  const char* path_env = getenv("PATH");
+  absl::StatusOr<std::string> gnuplot = FindGnuplot(path_env != nullptr ? path_env : "/usr/bin:/bin");
+  if (!gnuplot.ok()) return gnuplot.status();
+  std::vector<LatencySeries> series = SeriesOfRun(result);
+  const size_t primary_count = series.size();
+  for (LatencySeries& s : compared) series.push_back(std::move(s));
+  const std::string title = compared.empty() ? "Latency by percentile distribution"
+                                             : "Latency by percentile distribution (dashed: --compare run)";
+  return WriteLatencyPlot(*gnuplot, options.plot_path, title, series, primary_count);
 }
 
 int Run(const BenchOptions& options) {
@@ -198,22 +213,15 @@ int Run(const BenchOptions& options) {
     }
   }
   if (!options.plot_path.empty()) {
-    const char* path_env = getenv("PATH");
-    absl::StatusOr<std::string> gnuplot = FindGnuplot(path_env != nullptr ? path_env : "/usr/bin:/bin");
-    if (!gnuplot.ok()) {
-      // The numbers above are the result; a missing plotting tool does not fail the run.
-      std::cerr << "strata-bench: --plot " << options.plot_path << " skipped: " << gnuplot.status().message()
-                << "\n";
+    // The figures above are the result, so they are printed whatever happens here; but a user who
+    // asked for a picture and got none must not miss it: say so on stdout and stderr, and exit 3.
+    absl::Status plotted = DrawPlot(options, result, compared);
+    if (!plotted.ok()) {
+      std::cout << "Plot: NOT DRAWN (" << options.plot_path << "): " << plotted.message() << "\n" << std::flush;
+      std::cerr << "strata-bench: --plot " << options.plot_path << " was not drawn: " << plotted.message() << "\n";
+      if (exit_code == kExitOk) exit_code = kExitPlotNotDrawn;
     } else {
-      std::vector<LatencySeries> series = SeriesOfRun(result);
-      const size_t primary_count = series.size();
-      for (LatencySeries& s : compared) series.push_back(std::move(s));
-      const std::string title = compared.empty() ? "Latency by percentile distribution"
-                                                 : "Latency by percentile distribution (dashed: --compare run)";
-      if (absl::Status s = WriteLatencyPlot(*gnuplot, options.plot_path, title, series, primary_count); !s.ok()) {
-        std::cerr << "strata-bench: --plot " << options.plot_path << ": " << s.message() << "\n";
-        exit_code = kExitRunFailed;
-      }
+      std::cout << "Plot: " << options.plot_path << "\n" << std::flush;
     }
   }
   if (result.stats.errors() > 0) {

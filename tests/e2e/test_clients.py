@@ -148,6 +148,7 @@ def test_redis_py_pipeline_answers_every_command_in_order(server):
 
 
 def test_hiredis_parser_is_used_and_handles_a_1000_command_pipeline(server):
+    import hiredis  # noqa: F401  (Debian's python3-hiredis; redis-py uses it when it is there)
     assert redis.utils.HIREDIS_AVAILABLE
     r = client_for(server, decode_responses=False)
     connection = r.connection_pool.get_connection("PING")

@@ -177,15 +177,28 @@ def test_plot_and_compare_draw_a_png(server, tmp_path):
                         "--compare", first_json, tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert proc.stdout.rstrip().endswith(f"Plot: {png}")
 
-    # Without gnuplot the run still succeeds and says why there is no picture.
+
+def test_a_plot_that_cannot_be_drawn_is_reported_and_exits_3(server, tmp_path):
+    # No gnuplot on PATH: the figures and the JSON report are still complete, but the missing
+    # picture is said on stdout and stderr and the exit status is 3, so no one can miss it.
     missing = tmp_path / "missing.png"
     env = dict(os.environ, PATH=str(tmp_path / "no-such-dir"))
     proc, report = run_bench(server.port, "--requests", 1000, "--plot", missing, tmp_path=tmp_path, env=env)
-    assert proc.returncode == 0, proc.stderr
-    assert "gnuplot" in proc.stderr
+    assert proc.returncode == 3, proc.stderr
+    assert "Ops/sec" in proc.stdout
+    assert f"Plot: NOT DRAWN ({missing}): gnuplot is not installed" in proc.stdout
+    assert "was not drawn" in proc.stderr and "gnuplot" in proc.stderr
     assert report["requests"] == 1000
     assert not missing.exists()
+
+    # A picture gnuplot cannot write (its directory does not exist): the same.
+    unwritable = tmp_path / "no-such-dir" / "latency.png"
+    proc, report = run_bench(server.port, "--requests", 1000, "--plot", unwritable, tmp_path=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert f"Plot: NOT DRAWN ({unwritable})" in proc.stdout
+    assert report["requests"] == 1000
 
 
 def test_closed_port_is_an_error(tmp_path):
