@@ -7,8 +7,11 @@ the ratio strata/redis (throughput: higher is better; latency, CPU and bytes: lo
 
   - SET and GET with 50 clients at pipeline 1 and 16: ops/s, p50 and p99 (ms), and the server's
     CPU seconds per million requests (utime+stime from /proc/PID/stat around the run).
-  - Memory: bytes per key after loading 1,000,000 keys with 32-byte values through
-    redis-cli --pipe (used_memory and RSS, each minus the empty server's).
+  - Memory: bytes per key after loading a data set through redis-cli --pipe (used_memory and RSS,
+    each minus the empty server's). Data sets (--memory): strings (1,000,000 keys with 32-byte
+    values), lists10 (100,000 lists of 10 elements of 8-12 bytes), list1m (one list of 1,000,000
+    such elements; bytes per element).
+  --tests picks the redis-benchmark tests (default set,get; e.g. lpush,rpush,lpop,rpop,lrange_100).
 
 Only 127.0.0.1 is used; every process started here is stopped by its PID.
 """
@@ -70,17 +73,43 @@ def run_load(server, test, pipeline, requests, clients, client_core):
         capture_output=True, text=True, check=True, timeout=300).stdout
     cpu = server.cpu_seconds() - before
     rows = list(csv.DictReader(io.StringIO(out)))
-    row = rows[0]
+    # lrange_N first runs an LPUSH fill ("LPUSH (needed to benchmark LRANGE)"): take the test's own row.
+    row = next(r for r in rows if r["test"].split()[0] == test.upper())
     return {"ops": float(row["rps"]), "p50": float(row["p50_latency_ms"]), "p99": float(row["p99_latency_ms"]),
             "cpu_per_m": cpu / requests * 1e6}
 
 
-def write_mass_insert(path, keys, value_size):
-    value = b"v" * value_size
+def resp_command(*args):
+    out = b"*%d\r\n" % len(args)
+    for arg in args:
+        out += b"$%d\r\n%s\r\n" % (len(arg), arg)
+    return out
+
+
+# Each data set: (how many "keys" its figure is per, a writer of its mass-insert file).
+def write_strings(f):
+    value = b"v" * 32
+    for i in range(1000000):
+        f.write(resp_command(b"SET", b"key:%012d" % i, value))
+
+
+def write_lists10(f):
+    for i in range(100000):
+        f.write(resp_command(b"RPUSH", b"list:%09d" % i, *[b"item:%d" % (i * 10 + j) for j in range(10)]))
+
+
+def write_list1m(f):
+    for i in range(0, 1000000, 100):
+        f.write(resp_command(b"RPUSH", b"biglist", *[b"item:%d" % j for j in range(i, i + 100)]))
+
+
+DATA_SETS = {"strings": (1000000, write_strings), "lists10": (100000, write_lists10),
+             "list1m": (1000000, write_list1m)}
+
+
+def write_mass_insert(path, data_set):
     with open(path, "wb") as f:
-        for i in range(keys):
-            key = b"key:%012d" % i
-            f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
+        DATA_SETS[data_set][1](f)
 
 
 def memory_per_key(server, keys, insert_file):
@@ -103,7 +132,9 @@ def main():
     parser.add_argument("--requests-p1", type=int, default=200000)
     parser.add_argument("--requests-p16", type=int, default=1000000)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--keys", type=int, default=1000000)
+    parser.add_argument("--tests", default="set,get", help="redis-benchmark -t tests, comma-separated")
+    parser.add_argument("--memory", default="strings", help="data sets for the memory figures: "
+                        + ",".join(DATA_SETS) + " (comma-separated, or none)")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
     args = parser.parse_args()
@@ -116,23 +147,23 @@ def main():
                 server = Server(kind, args.strata, args.server_core, workdir)
                 try:
                     for pipeline, requests in ((1, args.requests_p1), (16, args.requests_p16)):
-                        for test in ("set", "get"):
+                        for test in args.tests.split(","):
                             r = run_load(server, test, pipeline, requests, args.clients, args.client_core)
                             results[kind].setdefault((test, pipeline), []).append(r)
                 finally:
                     server.stop()
             print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
 
-        insert_file = os.path.join(workdir, "mass-insert.resp")
-        write_mass_insert(insert_file, args.keys, 32)
         memory = {}
-        for kind in ("strata", "redis"):
-            server = Server(kind, args.strata, args.server_core, workdir)
-            try:
-                memory[kind] = memory_per_key(server, args.keys, insert_file)
-            finally:
-                server.stop()
-
+        for data_set in [d for d in args.memory.split(",") if d and d != "none"]:
+            insert_file = os.path.join(workdir, f"{data_set}.resp")
+            write_mass_insert(insert_file, data_set)
+            for kind in ("strata", "redis"):
+                server = Server(kind, args.strata, args.server_core, workdir)
+                try:
+                    memory[(data_set, kind)] = memory_per_key(server, DATA_SETS[data_set][0], insert_file)
+                finally:
+                    server.stop()
     def median(kind, key, metric):
         return statistics.median(r[metric] for r in results[kind][key])
 
@@ -150,9 +181,10 @@ def main():
             ratio = s / r if r else float("nan")
             print(f"{test.upper():<10}{pipeline:>9}  {label:<14}{fmt.format(s):>14}{fmt.format(r):>14}{ratio:>9.2f}")
     print()
-    for metric, label in (("used_per_key", "used_memory bytes/key"), ("rss_per_key", "RSS bytes/key")):
-        s, r = memory["strata"][metric], memory["redis"][metric]
-        print(f"{label:<35}{s:>14.1f}{r:>14.1f}{s / r:>9.2f}")
+    for data_set in [d for d in args.memory.split(",") if d and d != "none"]:
+        for metric, label in (("used_per_key", "used_memory bytes/key"), ("rss_per_key", "RSS bytes/key")):
+            s, r = memory[(data_set, "strata")][metric], memory[(data_set, "redis")][metric]
+            print(f"{data_set + ' ' + label:<35}{s:>14.1f}{r:>14.1f}{s / r:>9.2f}")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ CommandTable::CommandTable() {
   Register(StringCommands());
   Register(KeyCommands());
   Register(HashCommands());
+  Register(ListCommands());
   Register(LoaderCommands());
 }
 
@@ -69,13 +70,23 @@ const CommandSpec* CommandTable::Find(std::string_view name) const {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
-void CommandTable::KeyIndexes(const CommandSpec& spec, size_t argc, std::vector<size_t>* out) {
+void CommandTable::KeyIndexes(const CommandSpec& spec, std::span<const std::string_view> args,
+                              std::vector<size_t>* out) {
   out->clear();
   if (spec.first_key <= 0) return;
-  const int count = static_cast<int>(argc);
+  if (spec.find_keys != nullptr) return spec.find_keys(args, out);
+  const int count = static_cast<int>(args.size());
   int last = spec.last_key < 0 ? count + spec.last_key : spec.last_key;
   if (last >= count) last = count - 1;
   for (int i = spec.first_key; i <= last; i += spec.key_step) out->push_back(static_cast<size_t>(i));
+}
+
+void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result) {
+  if (result.ok()) {
+    ctx.reply.Integer(*result);
+  } else {
+    ctx.reply.Error(Std(result.status().message()));
+  }
 }
 
 void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "protocol/reply_builder.h"
 #include "storage/keyspace.h"
 
@@ -37,6 +38,9 @@ inline constexpr uint32_t kNoScript = 1 << 10;
 
 struct CommandContext;
 using CommandHandler = void (*)(CommandContext&);
+// For commands whose keys are not at fixed positions (LMPOP numkeys key...): appends the
+// argument indexes of the keys; appends none for arguments the handler will reject.
+using KeyFinder = void (*)(std::span<const std::string_view> args, std::vector<size_t>* out);
 
 struct CommandSpec {
   std::string_view name;  // lowercase; a subcommand's is "container|sub"
@@ -48,6 +52,7 @@ struct CommandSpec {
   CommandHandler handler;
   std::span<const CommandSpec> subcommands = {};
   std::string_view summary = {};
+  KeyFinder find_keys = nullptr;  // set: it, not first/last/step, names the keys
 };
 
 struct CommandContext {
@@ -73,8 +78,8 @@ class CommandTable {
   // Adds a family's commands; names must be unique.
   void Register(std::span<const CommandSpec> specs);
 
-  // The argument indexes of the command's keys, per its key positions.
-  static void KeyIndexes(const CommandSpec& spec, size_t argc, std::vector<size_t>* out);
+  // The argument indexes of the command's keys, per its key positions (or its KeyFinder).
+  static void KeyIndexes(const CommandSpec& spec, std::span<const std::string_view> args, std::vector<size_t>* out);
 
  private:
   absl::flat_hash_map<std::string, const CommandSpec*> by_name_;
@@ -87,7 +92,11 @@ std::span<const CommandSpec> ServerCommands();
 std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> HashCommands();
+std::span<const CommandSpec> ListCommands();
 std::span<const CommandSpec> LoaderCommands();
+
+// Replies with the integer, or with the error text the Status carries.
+void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result);
 
 // Replies with a HELP text: one simple string per line.
 void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines);

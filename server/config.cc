@@ -165,6 +165,8 @@ Config::Config() {
   integer("maxmemory-samples", &Config::maxmemory_samples, 1, 64, true);
   integer("hz", &Config::hz, 1, 500, true);
   integer("active-expire-effort", &Config::active_expire_effort, 1, 10, true);
+  integer("list-max-listpack-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
+  integer("list-max-ziplist-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
   enumerated("loglevel", &Config::loglevel, {"debug", "verbose", "notice", "warning", "nothing"}, true);
   text("logfile", &Config::logfile_, false);
   text("pidfile", &Config::pidfile_, false);

@@ -231,7 +231,7 @@ void Connection::Execute(std::span<const std::string_view> args) {
   last_command_.store(spec, std::memory_order_relaxed);
   const int64_t now_ms = NowMs();
   if (spec->first_key > 0) {
-    CommandTable::KeyIndexes(*spec, args.size(), &key_indexes_);
+    CommandTable::KeyIndexes(*spec, args, &key_indexes_);
     keys_.clear();
     for (size_t index : key_indexes_) keys_.push_back(args[index]);
     loaders::LoaderManager& loaders = server_.loaders();

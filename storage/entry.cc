@@ -7,6 +7,7 @@
 #include <new>
 
 #include "storage/hash.h"
+#include "storage/list.h"
 
 namespace strata::storage {
 
@@ -97,21 +98,33 @@ Entry* Entry::NewString(std::string_view key, std::string_view value, const Entr
   return entry;
 }
 
-Entry* Entry::NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta) {
+Entry* Entry::NewObject(std::string_view key, ValueType type, void* object, const EntryMeta& meta) {
   unsigned char* payload;
-  Entry* entry = Allocate(key, ValueType::kHash, meta, sizeof(HashValue*), &payload);
-  std::memcpy(payload, &hash, sizeof(hash));
+  Entry* entry = Allocate(key, type, meta, sizeof(void*), &payload);
+  std::memcpy(payload, &object, sizeof(object));
   return entry;
 }
 
+Entry* Entry::NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta) {
+  return NewObject(key, ValueType::kHash, hash, meta);
+}
+
+Entry* Entry::NewList(std::string_view key, ListValue* list, const EntryMeta& meta) {
+  return NewObject(key, ValueType::kList, list, meta);
+}
+
 void Entry::Free(Entry* entry) {
-  if (entry->type() == ValueType::kHash) delete entry->hash_value();
+  switch (entry->type()) {
+    case ValueType::kHash: delete entry->hash_value(); break;
+    case ValueType::kList: delete entry->list_value(); break;
+    default: break;
+  }
   std::free(entry);
 }
 
 Entry* Entry::Rebuild(const Entry& from, std::string_view key, const EntryMeta& meta) {
   Entry* rebuilt = from.type() == ValueType::kString ? NewString(key, from.string_value(), meta)
-                                                     : NewHash(key, from.hash_value(), meta);
+                                                     : NewObject(key, from.type(), from.object(), meta);
   rebuilt->access_clock_ = from.access_clock_;
   return rebuilt;
 }
@@ -120,8 +133,11 @@ void Entry::FreeShell(Entry* entry) { std::free(entry); }
 
 Entry* Entry::Clone(const Entry& from, std::string_view key) {
   EntryMeta meta = from.meta();
-  if (from.type() == ValueType::kString) return NewString(key, from.string_value(), meta);
-  return NewHash(key, new HashValue(*from.hash_value()), meta);
+  switch (from.type()) {
+    case ValueType::kHash: return NewHash(key, new HashValue(*from.hash_value()), meta);
+    case ValueType::kList: return NewList(key, new ListValue(*from.list_value()), meta);
+    default: return NewString(key, from.string_value(), meta);
+  }
 }
 
 bool Entry::TryOverwriteString(std::string_view value, const EntryMeta& meta) {
@@ -200,15 +216,19 @@ std::string_view Entry::string_value() const {
   return std::string_view(reinterpret_cast<const char*>(value_start), length);
 }
 
-HashValue* Entry::hash_value() const {
-  HashValue* hash;
-  std::memcpy(&hash, PayloadStart(), sizeof(hash));
-  return hash;
+void* Entry::object() const {
+  void* object;
+  std::memcpy(&object, PayloadStart(), sizeof(object));
+  return object;
 }
 
 size_t Entry::AllocatedSize() const {
   size_t size = malloc_usable_size(const_cast<Entry*>(this));
-  if (type() == ValueType::kHash) size += hash_value()->ApproximateBytes();
+  switch (type()) {
+    case ValueType::kHash: size += hash_value()->ApproximateBytes(); break;
+    case ValueType::kList: size += list_value()->ApproximateBytes(); break;
+    default: break;
+  }
   return size;
 }
 

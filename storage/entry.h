@@ -37,6 +37,7 @@ enum class ValueType : uint8_t { kString = 0, kList = 1, kSet = 2, kZSet = 3, kH
 std::string_view TypeName(ValueType type);
 
 class HashValue;
+class ListValue;
 
 // The optional parts of an entry besides its key and value.
 struct EntryMeta {
@@ -63,6 +64,8 @@ class Entry {
   }
   // Makes an entry owning `hash` (which must not be null).
   static Entry* NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta);
+  // Makes an entry owning `list` (which must not be null).
+  static Entry* NewList(std::string_view key, ListValue* list, const EntryMeta& meta);
   // Frees the entry and the value it owns.
   static void Free(Entry* entry);
   // A new entry for the same value under `key` with `meta` (TTL changes, RENAME). A string is
@@ -100,13 +103,18 @@ class Entry {
   // Only for kString entries.
   std::string_view string_value() const;
   // Only for kHash entries.
-  HashValue* hash_value() const;
+  HashValue* hash_value() const { return static_cast<HashValue*>(object()); }
+  // Only for kList entries.
+  ListValue* list_value() const { return static_cast<ListValue*>(object()); }
 
   // Bytes the allocator reserved for this entry and what it owns.
   size_t AllocatedSize() const;
 
  private:
   Entry() = default;
+  // Every type but strings keeps an owning pointer to its value object as the payload.
+  static Entry* NewObject(std::string_view key, ValueType type, void* object, const EntryMeta& meta);
+  void* object() const;
   static Entry* Allocate(std::string_view key, ValueType type, const EntryMeta& meta, size_t payload_size,
                          unsigned char** payload);
   const unsigned char* AfterHeader() const;

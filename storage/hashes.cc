@@ -6,40 +6,17 @@
 #include "storage/errors.h"
 #include "storage/numbers.h"
 #include "storage/strings.h"
+#include "storage/typed_values.h"
 
 namespace strata::storage {
 
 absl::StatusOr<const HashValue*> FindHashForRead(Transaction& txn, std::string_view key) {
-  Entry* e = txn.FindForRead(key);
-  if (e == nullptr) return static_cast<const HashValue*>(nullptr);
-  if (e->type() != ValueType::kHash) return WrongTypeError();
-  return static_cast<const HashValue*>(e->hash_value());
+  return FindValueForRead<HashValue>(txn, key);
 }
 
 absl::StatusOr<int64_t> UpdateHash(Transaction& txn, std::string_view key, bool create,
                                    const std::function<absl::StatusOr<int64_t>(HashValue&)>& change) {
-  Entry* e = txn.FindForWrite(key);
-  if (e != nullptr && e->type() != ValueType::kHash) return WrongTypeError();
-  if (e == nullptr) {
-    if (!create) {
-      HashValue empty;
-      return change(empty);
-    }
-    auto hash = std::make_unique<HashValue>();
-    absl::StatusOr<int64_t> result = change(*hash);
-    if (!result.ok() || hash->size() == 0) return result;
-    txn.Store(Entry::NewHash(key, hash.release(), EntryMeta{}));
-    return result;
-  }
-  const size_t old_size = e->AllocatedSize();
-  absl::StatusOr<int64_t> result = change(*e->hash_value());
-  if (e->hash_value()->size() == 0) {
-    txn.AccountResize(e, old_size);
-    txn.Delete(key);
-  } else {
-    txn.AccountResize(e, old_size);
-  }
-  return result;
+  return UpdateValue<HashValue>(txn, key, create, change);
 }
 
 absl::StatusOr<int64_t> HashIncrBy(Transaction& txn, std::string_view key, std::string_view field, int64_t delta) {

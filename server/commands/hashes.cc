@@ -27,14 +27,6 @@ bool ReadHash(CommandContext& ctx, const HashValue** hash) {
   return true;
 }
 
-void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result) {
-  if (result.ok()) {
-    ctx.reply.Integer(*result);
-  } else {
-    ctx.reply.Error(Std(result.status().message()));
-  }
-}
-
 // HSET and HMSET: field/value pairs after the key.
 absl::StatusOr<int64_t> SetFields(CommandContext& ctx) {
   return storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {

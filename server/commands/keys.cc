@@ -317,7 +317,11 @@ void ObjectEncoding(CommandContext& ctx) {
     ctx.reply.Null();
     return;
   }
-  ctx.reply.Bulk(e->type() == storage::ValueType::kHash ? e->hash_value()->encoding() : storage::StringEncoding(*e));
+  switch (e->type()) {
+    case storage::ValueType::kHash: ctx.reply.Bulk(e->hash_value()->encoding()); break;
+    case storage::ValueType::kList: ctx.reply.Bulk("quicklist"); break;  // Redis 7.0: every list
+    default: ctx.reply.Bulk(storage::StringEncoding(*e)); break;
+  }
 }
 
 void ObjectRefcount(CommandContext& ctx) {

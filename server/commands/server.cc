@@ -261,7 +261,7 @@ void CommandGetKeys(CommandContext& ctx) {
     return;
   }
   std::vector<size_t> indexes;
-  CommandTable::KeyIndexes(*spec, command.size(), &indexes);
+  CommandTable::KeyIndexes(*spec, command, &indexes);
   if (indexes.empty()) {
     ctx.reply.Error("ERR The command has no key arguments");
     return;

@@ -1,0 +1,75 @@
+#include "storage/typed_values.h"
+
+#include <memory>
+
+#include "storage/errors.h"
+#include "storage/hash.h"
+#include "storage/list.h"
+
+namespace strata::storage {
+
+namespace {
+
+// What each value type is called in an Entry.
+template <typename Value>
+struct TypeOf;
+template <>
+struct TypeOf<HashValue> {
+  static constexpr ValueType kType = ValueType::kHash;
+  static HashValue* Of(Entry* e) { return e->hash_value(); }
+  static Entry* Make(std::string_view key, HashValue* value) { return Entry::NewHash(key, value, EntryMeta{}); }
+};
+template <>
+struct TypeOf<ListValue> {
+  static constexpr ValueType kType = ValueType::kList;
+  static ListValue* Of(Entry* e) { return e->list_value(); }
+  static Entry* Make(std::string_view key, ListValue* value) { return Entry::NewList(key, value, EntryMeta{}); }
+};
+
+}  // namespace
+
+template <typename Value>
+absl::StatusOr<const Value*> FindValueForRead(Transaction& txn, std::string_view key) {
+  Entry* e = txn.FindForRead(key);
+  if (e == nullptr) return static_cast<const Value*>(nullptr);
+  if (e->type() != TypeOf<Value>::kType) return WrongTypeError();
+  return static_cast<const Value*>(TypeOf<Value>::Of(e));
+}
+
+template <typename Value>
+absl::StatusOr<Value*> FindValueForWrite(Transaction& txn, std::string_view key) {
+  Entry* e = txn.FindForWrite(key);
+  if (e == nullptr) return static_cast<Value*>(nullptr);
+  if (e->type() != TypeOf<Value>::kType) return WrongTypeError();
+  return TypeOf<Value>::Of(e);
+}
+
+template <typename Value>
+absl::StatusOr<int64_t> UpdateValue(Transaction& txn, std::string_view key, bool create,
+                                    absl::FunctionRef<absl::StatusOr<int64_t>(Value&)> change) {
+  Entry* e = txn.FindForWrite(key);
+  if (e != nullptr && e->type() != TypeOf<Value>::kType) return WrongTypeError();
+  if (e == nullptr) {
+    auto value = std::make_unique<Value>();
+    absl::StatusOr<int64_t> result = change(*value);
+    if (!create || !result.ok() || value->size() == 0) return result;
+    txn.Store(TypeOf<Value>::Make(key, value.release()));
+    return result;
+  }
+  const size_t old_size = e->AllocatedSize();
+  absl::StatusOr<int64_t> result = change(*TypeOf<Value>::Of(e));
+  txn.AccountResize(e, old_size);
+  if (TypeOf<Value>::Of(e)->size() == 0) txn.Delete(key);
+  return result;
+}
+
+template absl::StatusOr<const HashValue*> FindValueForRead<HashValue>(Transaction&, std::string_view);
+template absl::StatusOr<const ListValue*> FindValueForRead<ListValue>(Transaction&, std::string_view);
+template absl::StatusOr<HashValue*> FindValueForWrite<HashValue>(Transaction&, std::string_view);
+template absl::StatusOr<ListValue*> FindValueForWrite<ListValue>(Transaction&, std::string_view);
+template absl::StatusOr<int64_t> UpdateValue<HashValue>(Transaction&, std::string_view, bool,
+                                                        absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)>);
+template absl::StatusOr<int64_t> UpdateValue<ListValue>(Transaction&, std::string_view, bool,
+                                                        absl::FunctionRef<absl::StatusOr<int64_t>(ListValue&)>);
+
+}  // namespace strata::storage
