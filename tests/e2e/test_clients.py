@@ -105,6 +105,43 @@ def test_redis_py_keyspace_commands(server):
     assert r1.dbsize() == 0
 
 
+def test_redis_py_list_commands(server):
+    """A queue and a capped recent-items list, as applications write them with redis-py."""
+    r = client_for(server)
+    assert r.rpush("jobs", "j1", "j2", "j3") == 3
+    assert r.lpush("jobs", "j0") == 4
+    assert r.lrange("jobs", 0, -1) == ["j0", "j1", "j2", "j3"]
+    assert r.lpop("jobs") == "j0"
+    assert r.rpop("jobs", 2) == ["j3", "j2"]
+    assert r.llen("jobs") == 1
+    assert r.lpushx("nothing", "x") == 0 and r.exists("nothing") == 0
+    for i in range(150):
+        r.lpush("recent", f"item:{i}")
+        r.ltrim("recent", 0, 99)
+    assert r.llen("recent") == 100
+    assert r.lindex("recent", 0) == "item:149" and r.lindex("recent", -1) == "item:50"
+    assert r.lset("recent", 1, "changed") is True
+    assert r.linsert("recent", "BEFORE", "changed", "inserted") == 101
+    assert r.lpos("recent", "item:140") == 10
+    assert r.lpos("recent", "item:140", count=0) == [10]
+    assert r.lrem("recent", 0, "inserted") == 1
+    assert r.lmove("jobs", "done", "LEFT", "RIGHT") == "j1"
+    assert r.rpoplpush("done", "jobs") == "j1"
+    assert r.lmpop(2, "missing", "jobs", direction="RIGHT") == ["jobs", ["j1"]]
+    assert r.exists("jobs", "done") == 0  # emptied lists are gone
+    assert r.type("recent") == "list"
+    assert r.object("encoding", "recent") == "quicklist"
+    assert r.copy("recent", "recent2") is True and r.lrange("recent2", 0, 2) == r.lrange("recent", 0, 2)
+    assert r.rename("recent2", "recent3") is True and r.llen("recent3") == 100
+    assert r.move("recent3", 1) is True and client_for(server, db=1).llen("recent3") == 100
+    assert sorted(r.scan_iter(_type="list")) == ["recent"]
+    r.set("text", "v")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.lpush("text", "x")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.get("recent")
+
+
 def test_redis_py_expiry_commands(server):
     r = client_for(server)
     r.set("k", "v")
