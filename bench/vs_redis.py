@@ -138,6 +138,7 @@ def main():
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
     args = parser.parse_args()
+    args.strata = os.path.abspath(args.strata)  # the servers run in a scratch directory
 
     results = {kind: {} for kind in ("strata", "redis")}
     with tempfile.TemporaryDirectory() as workdir:
