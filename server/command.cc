@@ -51,6 +51,7 @@ CommandTable::CommandTable() {
   Register(KeyCommands());
   Register(HashCommands());
   Register(ListCommands());
+  Register(SetCommands());
   Register(LoaderCommands());
 }
 
@@ -79,6 +80,13 @@ void CommandTable::KeyIndexes(const CommandSpec& spec, std::span<const std::stri
   int last = spec.last_key < 0 ? count + spec.last_key : spec.last_key;
   if (last >= count) last = count - 1;
   for (int i = spec.first_key; i <= last; i += spec.key_step) out->push_back(static_cast<size_t>(i));
+}
+
+void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
+  int64_t numkeys;
+  if (args.size() < 2 || !ParseInteger(args[1], &numkeys) || numkeys <= 0) return;
+  if (static_cast<uint64_t>(numkeys) > args.size() - 2) return;
+  for (size_t i = 0; i < static_cast<size_t>(numkeys); ++i) out->push_back(2 + i);
 }
 
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result) {
@@ -115,6 +123,18 @@ bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOp
       return false;
     }
   }
+  return true;
+}
+
+bool ParseScanCursor(std::string_view text, uint64_t* cursor) {
+  // Redis parses cursors with strtoul (so "-1" is ULONG_MAX) but refuses leading space and junk.
+  std::string copy(text);
+  if (!copy.empty() && absl::ascii_isspace(static_cast<unsigned char>(copy[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long value = strtoull(copy.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE) return false;
+  *cursor = value;
   return true;
 }
 

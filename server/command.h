@@ -93,7 +93,12 @@ std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> HashCommands();
 std::span<const CommandSpec> ListCommands();
+std::span<const CommandSpec> SetCommands();
 std::span<const CommandSpec> LoaderCommands();
+
+// The KeyFinder of "CMD numkeys key [key ...] ..." commands (LMPOP, SINTERCARD, ZUNION...): the
+// numkeys arguments after numkeys; none when numkeys is not a count the arguments can hold.
+void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out);
 
 // Replies with the integer, or with the error text the Status carries.
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result);
@@ -109,6 +114,9 @@ struct ScanOptions {
 };
 // Parses them from ctx.args[first...]; on bad input replies Redis's error and returns false.
 bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOptions* options);
+
+// A SCAN-family cursor as Redis reads it (strtoul: "-1" is 2^64-1; junk or overflow is false).
+bool ParseScanCursor(std::string_view text, uint64_t* cursor);
 
 // Shared parsing helpers for handlers.
 bool ParseInteger(std::string_view text, int64_t* value);

@@ -167,6 +167,9 @@ Config::Config() {
   integer("active-expire-effort", &Config::active_expire_effort, 1, 10, true);
   integer("list-max-listpack-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
   integer("list-max-ziplist-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
+  integer("set-max-intset-entries", &Config::set_max_intset_entries, 0, INT64_MAX, true);
+  integer("set-max-listpack-entries", &Config::set_max_listpack_entries, 0, INT64_MAX, true);
+  integer("set-max-listpack-value", &Config::set_max_listpack_value, 0, INT64_MAX, true, true);
   enumerated("loglevel", &Config::loglevel, {"debug", "verbose", "notice", "warning", "nothing"}, true);
   text("logfile", &Config::logfile_, false);
   text("pidfile", &Config::pidfile_, false);

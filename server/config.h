@@ -68,6 +68,10 @@ class Config {
   std::atomic<int64_t> active_expire_effort{1};
   // Redis's list-max-listpack-size (alias list-max-ziplist-size): a list chunk's budget, see storage/list.h.
   std::atomic<int64_t> list_max_listpack_size{-2};
+  // Set encodings (storage/set.h): Redis's set-max-intset-entries, set-max-listpack-entries/value.
+  std::atomic<int64_t> set_max_intset_entries{512};
+  std::atomic<int64_t> set_max_listpack_entries{128};
+  std::atomic<int64_t> set_max_listpack_value{64};
   std::atomic<int> loglevel{static_cast<int>(LogLevel::kNotice)};
   std::atomic<int64_t> proto_max_bulk_len{512LL * 1024 * 1024};
   std::atomic<int64_t> client_query_buffer_limit{1024LL * 1024 * 1024};

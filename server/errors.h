@@ -67,6 +67,10 @@ inline constexpr std::string_view kLposRankZero =
     "from the end of the list";
 inline constexpr std::string_view kLposCountNegative = "ERR COUNT can't be negative";
 inline constexpr std::string_view kLposMaxlenNegative = "ERR MAXLEN can't be negative";
+inline constexpr std::string_view kSrandmemberCountRange =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+inline constexpr std::string_view kMoreKeysThanArgs = "ERR Number of keys can't be greater than number of args";
+inline constexpr std::string_view kLimitNegative = "ERR LIMIT can't be negative";
 
 std::string WrongArity(std::string_view command_fullname);
 std::string UnknownCommand(std::string_view name, const std::string_view* args, size_t count);

@@ -7,7 +7,9 @@
 #include <new>
 
 #include "storage/hash.h"
+#include "storage/varint.h"
 #include "storage/list.h"
+#include "storage/set.h"
 
 namespace strata::storage {
 
@@ -16,36 +18,6 @@ namespace {
 constexpr size_t kHeaderSize = 14;  // next + access clock + type + flags
 constexpr size_t kExpiryBlockSize = 12;
 constexpr size_t kFreshBlockSize = 8;
-
-size_t VarintSize(uint64_t value) {
-  size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
-}
-
-unsigned char* PutVarint(unsigned char* out, uint64_t value) {
-  while (value >= 0x80) {
-    *out++ = static_cast<unsigned char>(value | 0x80);
-    value >>= 7;
-  }
-  *out++ = static_cast<unsigned char>(value);
-  return out;
-}
-
-const unsigned char* GetVarint(const unsigned char* in, uint64_t* value) {
-  uint64_t result = 0;
-  int shift = 0;
-  while (*in & 0x80) {
-    result |= static_cast<uint64_t>(*in++ & 0x7f) << shift;
-    shift += 7;
-  }
-  result |= static_cast<uint64_t>(*in++) << shift;
-  *value = result;
-  return in;
-}
 
 }  // namespace
 
@@ -113,10 +85,15 @@ Entry* Entry::NewList(std::string_view key, ListValue* list, const EntryMeta& me
   return NewObject(key, ValueType::kList, list, meta);
 }
 
+Entry* Entry::NewSet(std::string_view key, SetValue* set, const EntryMeta& meta) {
+  return NewObject(key, ValueType::kSet, set, meta);
+}
+
 void Entry::Free(Entry* entry) {
   switch (entry->type()) {
     case ValueType::kHash: delete entry->hash_value(); break;
     case ValueType::kList: delete entry->list_value(); break;
+    case ValueType::kSet: delete entry->set_value(); break;
     default: break;
   }
   std::free(entry);
@@ -136,6 +113,7 @@ Entry* Entry::Clone(const Entry& from, std::string_view key) {
   switch (from.type()) {
     case ValueType::kHash: return NewHash(key, new HashValue(*from.hash_value()), meta);
     case ValueType::kList: return NewList(key, new ListValue(*from.list_value()), meta);
+    case ValueType::kSet: return NewSet(key, new SetValue(*from.set_value()), meta);
     default: return NewString(key, from.string_value(), meta);
   }
 }
@@ -227,6 +205,7 @@ size_t Entry::AllocatedSize() const {
   switch (type()) {
     case ValueType::kHash: size += hash_value()->ApproximateBytes(); break;
     case ValueType::kList: size += list_value()->ApproximateBytes(); break;
+    case ValueType::kSet: size += set_value()->ApproximateBytes(); break;
     default: break;
   }
   return size;

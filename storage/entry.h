@@ -38,6 +38,7 @@ std::string_view TypeName(ValueType type);
 
 class HashValue;
 class ListValue;
+class SetValue;
 
 // The optional parts of an entry besides its key and value.
 struct EntryMeta {
@@ -66,6 +67,8 @@ class Entry {
   static Entry* NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta);
   // Makes an entry owning `list` (which must not be null).
   static Entry* NewList(std::string_view key, ListValue* list, const EntryMeta& meta);
+  // Makes an entry owning `set` (which must not be null).
+  static Entry* NewSet(std::string_view key, SetValue* set, const EntryMeta& meta);
   // Frees the entry and the value it owns.
   static void Free(Entry* entry);
   // A new entry for the same value under `key` with `meta` (TTL changes, RENAME). A string is
@@ -106,6 +109,8 @@ class Entry {
   HashValue* hash_value() const { return static_cast<HashValue*>(object()); }
   // Only for kList entries.
   ListValue* list_value() const { return static_cast<ListValue*>(object()); }
+  // Only for kSet entries.
+  SetValue* set_value() const { return static_cast<SetValue*>(object()); }
 
   // Bytes the allocator reserved for this entry and what it owns.
   size_t AllocatedSize() const;

@@ -410,6 +410,11 @@ Entry* Transaction::Detach(int db, std::string_view key) {
 
 void Transaction::Discard(Entry* entry) { Entry::Free(entry); }
 
+uint64_t Transaction::NextRandom() {
+  // The generator of a shard this transaction holds locked (so no other thread advances it).
+  return keyspace_.shard(locked_.front()).NextRandom();
+}
+
 Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {
   NoteModified(db_, entry->key());
   const bool loader_managed = entry->fresh_until_ms() != Entry::kNoExpiry;

@@ -190,6 +190,10 @@ class Transaction {
   // Frees an entry that is not in any table.
   void Discard(Entry* entry);
 
+  // A pseudo-random 64-bit value (SPOP, SRANDMEMBER) from a locked shard's generator; only for
+  // transactions that name at least one key.
+  uint64_t NextRandom();
+
   // From now on, remember every (db, key) this transaction changes (stores, deletes, TTL or
   // in-place changes), for a caller that must react to writes while the locks are still held.
   void RecordModifications() { record_modifications_ = true; }

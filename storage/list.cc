@@ -8,6 +8,8 @@
 #include <memory>
 #include <new>
 
+#include "storage/varint.h"
+
 namespace strata::storage {
 
 namespace {
@@ -16,15 +18,6 @@ namespace {
 size_t ByteLimit(int64_t fill) {
   const int64_t step = std::clamp<int64_t>(-fill, 1, 5) - 1;
   return size_t{4096} << step;
-}
-
-size_t VarintSize(size_t value) {
-  size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
 }
 
 size_t UsableSize(void* block) { return block == nullptr ? 0 : malloc_usable_size(block); }
@@ -49,11 +42,7 @@ size_t ListValue::EncodedSize(std::string_view element) { return 2 * VarintSize(
 
 unsigned char* ListValue::Encode(unsigned char* out, std::string_view element) {
   unsigned char length[10];
-  size_t n = 0;
-  for (size_t value = element.size(); ; value >>= 7) {
-    length[n++] = static_cast<unsigned char>((value & 0x7f) | (value >= 0x80 ? 0x80 : 0));
-    if (value < 0x80) break;
-  }
+  const size_t n = static_cast<size_t>(PutVarint(length, element.size()) - length);
   std::memcpy(out, length, n);
   out += n;
   if (!element.empty()) std::memcpy(out, element.data(), element.size());
@@ -63,18 +52,11 @@ unsigned char* ListValue::Encode(unsigned char* out, std::string_view element) {
 }
 
 std::string_view ListValue::Decode(const unsigned char* data, size_t offset, size_t* next) {
-  size_t length = 0;
-  int shift = 0;
-  size_t at = offset;
-  while (true) {
-    const unsigned char byte = data[at++];
-    length |= static_cast<size_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) break;
-    shift += 7;
-  }
-  const size_t header = at - offset;
-  *next = at + length + header;
-  return std::string_view(reinterpret_cast<const char*>(data + at), length);
+  uint64_t length;
+  const unsigned char* element = GetVarint(data + offset, &length);
+  const size_t header = static_cast<size_t>(element - (data + offset));
+  *next = offset + header + length + header;
+  return std::string_view(reinterpret_cast<const char*>(element), length);
 }
 
 std::string_view ListValue::DecodeBackwards(const unsigned char* data, size_t end, size_t* start) {

@@ -5,6 +5,7 @@
 #include "storage/errors.h"
 #include "storage/hash.h"
 #include "storage/list.h"
+#include "storage/set.h"
 
 namespace strata::storage {
 
@@ -24,6 +25,13 @@ struct TypeOf<ListValue> {
   static constexpr ValueType kType = ValueType::kList;
   static ListValue* Of(Entry* e) { return e->list_value(); }
   static Entry* Make(std::string_view key, ListValue* value) { return Entry::NewList(key, value, EntryMeta{}); }
+};
+
+template <>
+struct TypeOf<SetValue> {
+  static constexpr ValueType kType = ValueType::kSet;
+  static SetValue* Of(Entry* e) { return e->set_value(); }
+  static Entry* Make(std::string_view key, SetValue* value) { return Entry::NewSet(key, value, EntryMeta{}); }
 };
 
 }  // namespace
@@ -67,6 +75,10 @@ template absl::StatusOr<const HashValue*> FindValueForRead<HashValue>(Transactio
 template absl::StatusOr<const ListValue*> FindValueForRead<ListValue>(Transaction&, std::string_view);
 template absl::StatusOr<HashValue*> FindValueForWrite<HashValue>(Transaction&, std::string_view);
 template absl::StatusOr<ListValue*> FindValueForWrite<ListValue>(Transaction&, std::string_view);
+template absl::StatusOr<const SetValue*> FindValueForRead<SetValue>(Transaction&, std::string_view);
+template absl::StatusOr<SetValue*> FindValueForWrite<SetValue>(Transaction&, std::string_view);
+template absl::StatusOr<int64_t> UpdateValue<SetValue>(Transaction&, std::string_view, bool,
+                                                       absl::FunctionRef<absl::StatusOr<int64_t>(SetValue&)>);
 template absl::StatusOr<int64_t> UpdateValue<HashValue>(Transaction&, std::string_view, bool,
                                                         absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)>);
 template absl::StatusOr<int64_t> UpdateValue<ListValue>(Transaction&, std::string_view, bool,

@@ -14,6 +14,7 @@
 #include "storage/entry.h"
 #include "storage/glob.h"
 #include "storage/hash.h"
+#include "storage/set.h"
 #include "storage/strings.h"
 
 namespace strata::server {
@@ -265,21 +266,9 @@ void Keys(CommandContext& ctx) {
   for (const std::string& key : matched) ctx.reply.Bulk(key);
 }
 
-// Redis parses cursors with strtoul (so "-1" is ULONG_MAX) but refuses leading space and junk.
-bool ParseCursor(std::string_view text, uint64_t* cursor) {
-  std::string copy(text);
-  if (!copy.empty() && absl::ascii_isspace(static_cast<unsigned char>(copy[0]))) return false;
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long value = strtoull(copy.c_str(), &end, 10);
-  if (*end != '\0' || errno == ERANGE) return false;
-  *cursor = value;
-  return true;
-}
-
 void Scan(CommandContext& ctx) {
   uint64_t cursor;
-  if (!ParseCursor(ctx.args[1], &cursor)) {
+  if (!ParseScanCursor(ctx.args[1], &cursor)) {
     ctx.reply.Error(errors::kInvalidCursor);
     return;
   }
@@ -320,6 +309,7 @@ void ObjectEncoding(CommandContext& ctx) {
   switch (e->type()) {
     case storage::ValueType::kHash: ctx.reply.Bulk(e->hash_value()->encoding()); break;
     case storage::ValueType::kList: ctx.reply.Bulk("quicklist"); break;  // Redis 7.0: every list
+    case storage::ValueType::kSet: ctx.reply.Bulk(e->set_value()->encoding_name()); break;
     default: ctx.reply.Bulk(storage::StringEncoding(*e)); break;
   }
 }

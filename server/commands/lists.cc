@@ -446,15 +446,6 @@ void LMPop(CommandContext& ctx) {
   ctx.reply.NullArray();
 }
 
-// LMPOP's keys: numkeys of them after the count (none when numkeys is not a usable number;
-// the handler then replies the error).
-void LMPopKeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
-  int64_t numkeys;
-  if (args.size() < 2 || !ParseInteger(args[1], &numkeys) || numkeys <= 0) return;
-  if (static_cast<uint64_t>(numkeys) > args.size() - 2) return;
-  for (size_t i = 0; i < static_cast<size_t>(numkeys); ++i) out->push_back(2 + i);
-}
-
 constexpr uint32_t kRead = flags::kReadOnly;
 constexpr uint32_t kWriteOom = flags::kWrite | flags::kDenyOom;
 
@@ -475,7 +466,7 @@ constexpr CommandSpec kListCommands[] = {
     {"lpos", -3, kRead, 1, 1, 1, LPos, {}, "Return the index of matching elements on a list"},
     {"lmove", 5, kWriteOom, 1, 2, 1, LMove, {}, "Pop an element from a list, push it to another list and return it"},
     {"rpoplpush", 3, kWriteOom, 1, 2, 1, RPopLPush, {}, "Remove the last element in a list, prepend it to another list and return it"},
-    {"lmpop", -4, flags::kWrite, 2, 2, 1, LMPop, {}, "Pop elements from a list", LMPopKeys},
+    {"lmpop", -4, flags::kWrite, 2, 2, 1, LMPop, {}, "Pop elements from a list", KeysAfterNumkeys},
 };
 
 }  // namespace

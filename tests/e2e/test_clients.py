@@ -142,6 +142,37 @@ def test_redis_py_list_commands(server):
         r.get("recent")
 
 
+def test_redis_py_set_commands(server):
+    """Tags and membership, as applications write them with redis-py."""
+    r = client_for(server)
+    assert r.sadd("tags:1", "red", "green", "blue") == 3
+    assert r.sadd("tags:2", "green", "yellow") == 2
+    assert r.smembers("tags:1") == {"red", "green", "blue"}
+    assert r.sismember("tags:1", "red") and not r.sismember("tags:1", "pink")
+    assert [bool(x) for x in r.smismember("tags:1", ["red", "pink"])] == [True, False]
+    assert r.scard("tags:1") == 3
+    assert r.sinter("tags:1", "tags:2") == {"green"}
+    assert r.sunion("tags:1", "tags:2") == {"red", "green", "blue", "yellow"}
+    assert r.sdiff("tags:1", "tags:2") == {"red", "blue"}
+    assert r.sinterstore("common", ["tags:1", "tags:2"]) == 1
+    assert r.sintercard(2, ["tags:1", "tags:2"]) == 1
+    assert r.smove("tags:1", "tags:2", "red") is True
+    assert r.srem("tags:2", "red", "nothing") == 1
+    assert r.srandmember("tags:1") in {"green", "blue"}
+    assert set(r.srandmember("tags:1", 5)) == {"green", "blue"}
+    assert r.spop("tags:1") in {"green", "blue"}
+    assert r.scard("tags:1") == 1
+    r.sadd("ids", *range(1000))
+    assert r.object("encoding", "ids") == "hashtable" and r.scard("ids") == 1000
+    r.sadd("small", 1, 2, 3)
+    assert r.object("encoding", "small") == "intset"
+    assert sorted(int(m) for m in r.sscan_iter("ids", count=50)) == list(range(1000))
+    assert sorted(r.sscan_iter("tags:2", match="g*")) == ["green"]
+    r.set("text", "v")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.sadd("text", "x")
+
+
 def test_redis_py_expiry_commands(server):
     r = client_for(server)
     r.set("k", "v")
