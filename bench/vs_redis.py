@@ -10,7 +10,8 @@ the ratio strata/redis (throughput: higher is better; latency, CPU and bytes: lo
   - Memory: bytes per key after loading a data set through redis-cli --pipe (used_memory and RSS,
     each minus the empty server's). Data sets (--memory): strings (1,000,000 keys with 32-byte
     values), lists10 (100,000 lists of 10 elements of 8-12 bytes), list1m (one list of 1,000,000
-    such elements; bytes per element).
+    such elements; bytes per element), hashes10 (100,000 hashes of 10 short fields), sets10int and
+    sets10str (100,000 sets of 10 small integers, of 10 short strings).
   --tests picks the redis-benchmark tests (default set,get; e.g. lpush,rpush,lpop,rpop,lrange_100).
 
 Only 127.0.0.1 is used; every process started here is stopped by its PID.
@@ -103,8 +104,24 @@ def write_list1m(f):
         f.write(resp_command(b"RPUSH", b"biglist", *[b"item:%d" % j for j in range(i, i + 100)]))
 
 
+def write_hashes10(f):
+    for i in range(100000):
+        f.write(resp_command(b"HSET", b"hash:%09d" % i, *[x for j in range(10) for x in (b"field%d" % j, b"v%d" % (i + j))]))
+
+
+def write_sets10int(f):
+    for i in range(100000):
+        f.write(resp_command(b"SADD", b"iset:%09d" % i, *[b"%d" % ((i + j) % 1000) for j in range(10)]))
+
+
+def write_sets10str(f):
+    for i in range(100000):
+        f.write(resp_command(b"SADD", b"sset:%09d" % i, *[b"tag:%d" % ((i + j) % 1000) for j in range(10)]))
+
+
 DATA_SETS = {"strings": (1000000, write_strings), "lists10": (100000, write_lists10),
-             "list1m": (1000000, write_list1m)}
+             "list1m": (1000000, write_list1m), "hashes10": (100000, write_hashes10),
+             "sets10int": (100000, write_sets10int), "sets10str": (100000, write_sets10str)}
 
 
 def write_mass_insert(path, data_set):

@@ -68,6 +68,9 @@ class Config {
   std::atomic<int64_t> active_expire_effort{1};
   // Redis's list-max-listpack-size (alias list-max-ziplist-size): a list chunk's budget, see storage/list.h.
   std::atomic<int64_t> list_max_listpack_size{-2};
+  // Hash encodings (storage/hash.h): Redis's hash-max-listpack-entries/value (ziplist aliases).
+  std::atomic<int64_t> hash_max_listpack_entries{128};
+  std::atomic<int64_t> hash_max_listpack_value{64};
   // Set encodings (storage/set.h): Redis's set-max-intset-entries, set-max-listpack-entries/value.
   std::atomic<int64_t> set_max_intset_entries{512};
   std::atomic<int64_t> set_max_listpack_entries{128};

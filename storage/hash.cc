@@ -1,98 +1,234 @@
 #include "storage/hash.h"
 
-#include "absl/strings/string_view.h"
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "storage/dict.h"
+#include "storage/entry.h"
+#include "storage/varint.h"
 
 namespace strata::storage {
 
 namespace {
-absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-// Heap bytes a std::string owns: short strings live inside the object (SSO).
-size_t HeapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+constexpr size_t kHeaderBytes = 8;  // uint32 fields, uint32 bytes (of pairs, after the header)
+
+size_t UsableSize(void* block) { return block == nullptr ? 0 : malloc_usable_size(block); }
+
+// The string at data+offset; *next is where the following one starts.
+std::string_view StringAt(const unsigned char* data, size_t offset, size_t* next) {
+  uint64_t length;
+  const unsigned char* start = GetVarint(data + offset, &length);
+  *next = static_cast<size_t>(start - data) + length;
+  return std::string_view(reinterpret_cast<const char*>(start), length);
+}
+
+size_t EncodedSize(std::string_view s) { return VarintSize(s.size()) + s.size(); }
+
+unsigned char* Encode(unsigned char* out, std::string_view s) {
+  out = PutVarint(out, s.size());
+  if (!s.empty()) std::memcpy(out, s.data(), s.size());
+  return out + s.size();
+}
+
+void Store32(unsigned char* at, uint32_t value) { std::memcpy(at, &value, 4); }
+uint32_t Load32(const unsigned char* at) {
+  uint32_t value;
+  std::memcpy(&value, at, 4);
+  return value;
+}
+
 }  // namespace
 
-HashValue::HashValue(const HashValue& other) : compact_(other.compact_) {
-  if (other.table_) table_ = std::make_unique<absl::flat_hash_map<std::string, std::string>>(*other.table_);
-  RecountStringBytes();
+struct HashValue::Table {
+  Dict dict;
+  size_t entry_bytes = 0;  // allocator bytes of the field entries
+
+  void Put(std::string_view field, std::string_view value) {
+    Entry* e = Entry::NewString(field, value, EntryMeta{});
+    entry_bytes += UsableSize(e);
+    dict.Insert(e, HashKey(field));
+  }
+  ~Table() {
+    dict.Clear([](Entry* e) { Entry::Free(e); });
+  }
+};
+
+HashValue::HashValue(const HashValue& other) {
+  if (other.packed_ != nullptr) {
+    const size_t size = kHeaderBytes + other.packed_bytes();
+    packed_ = static_cast<unsigned char*>(std::malloc(size));
+    if (packed_ == nullptr) throw std::bad_alloc();
+    std::memcpy(packed_, other.packed_, size);
+  }
+  if (other.table_) {
+    table_ = std::make_unique<Table>();
+    other.ForEach([&](std::string_view field, std::string_view value) { table_->Put(field, value); });
+  }
 }
 
-void HashValue::RecountStringBytes() {
-  string_bytes_ = 0;
-  if (table_) {
-    for (const auto& [field, value] : *table_) string_bytes_ += HeapBytes(field) + HeapBytes(value);
-  } else {
-    for (const auto& [field, value] : compact_) string_bytes_ += HeapBytes(field) + HeapBytes(value);
-  }
-}
+HashValue::HashValue() = default;
 
-const std::string* HashValue::Find(std::string_view field) const {
-  if (table_) {
-    auto it = table_->find(AsAbsl(field));
-    return it == table_->end() ? nullptr : &it->second;
-  }
-  for (const auto& [name, value] : compact_) {
-    if (name == field) return &value;
-  }
-  return nullptr;
-}
+HashValue::~HashValue() { std::free(packed_); }
 
-bool HashValue::Set(std::string_view field, std::string_view value) {
-  if (!table_ && (field.size() > kMaxCompactLength || value.size() > kMaxCompactLength)) ConvertToTable();
-  if (table_) {
-    auto [it, inserted] = table_->try_emplace(AsAbsl(field));
-    if (inserted) string_bytes_ += HeapBytes(it->first);
-    string_bytes_ -= HeapBytes(it->second);
-    it->second.assign(value);
-    string_bytes_ += HeapBytes(it->second);
-    return inserted;
-  }
-  for (auto& [name, existing] : compact_) {
+uint32_t HashValue::packed_fields() const { return packed_ ? Load32(packed_) : 0; }
+uint32_t HashValue::packed_bytes() const { return packed_ ? Load32(packed_ + 4) : 0; }
+
+size_t HashValue::size() const { return table_ ? table_->dict.size() : packed_fields(); }
+
+bool HashValue::FindPacked(std::string_view field, size_t* offset, size_t* length, std::string_view* value) const {
+  if (packed_ == nullptr) return false;
+  const unsigned char* data = packed_ + kHeaderBytes;
+  const size_t end = packed_bytes();
+  size_t at = 0;
+  while (at < end) {
+    size_t value_at, next;
+    std::string_view name = StringAt(data, at, &value_at);
+    std::string_view v = StringAt(data, value_at, &next);
     if (name == field) {
-      string_bytes_ -= HeapBytes(existing);
-      existing.assign(value);
-      string_bytes_ += HeapBytes(existing);
-      return false;
-    }
-  }
-  compact_.emplace_back(std::string(field), std::string(value));
-  string_bytes_ += HeapBytes(compact_.back().first) + HeapBytes(compact_.back().second);
-  if (compact_.size() > kMaxCompactFields) ConvertToTable();
-  return true;
-}
-
-bool HashValue::Erase(std::string_view field) {
-  if (table_) {
-    auto it = table_->find(AsAbsl(field));
-    if (it == table_->end()) return false;
-    string_bytes_ -= HeapBytes(it->first) + HeapBytes(it->second);
-    table_->erase(it);
-    return true;
-  }
-  for (auto it = compact_.begin(); it != compact_.end(); ++it) {
-    if (it->first == field) {
-      compact_.erase(it);
-      // Erasing shifts the later strings down by move-assignment, and a moved-into string may
-      // keep its own heap buffer: recount (at most kMaxCompactFields fields).
-      RecountStringBytes();
+      *offset = at;
+      *length = next - at;
+      *value = v;
       return true;
     }
+    at = next;
   }
   return false;
 }
 
+std::optional<std::string_view> HashValue::Find(std::string_view field) const {
+  if (table_) {
+    const Entry* e = table_->dict.Find(field, HashKey(field));
+    if (e == nullptr) return std::nullopt;
+    return e->string_value();
+  }
+  size_t offset, length;
+  std::string_view value;
+  if (!FindPacked(field, &offset, &length, &value)) return std::nullopt;
+  return value;
+}
+
+bool HashValue::Set(std::string_view field, std::string_view value, const HashLimits& limits) {
+  if (!table_ && (static_cast<int64_t>(field.size()) > limits.max_packed_value ||
+                  static_cast<int64_t>(value.size()) > limits.max_packed_value)) {
+    ConvertToTable();
+  }
+  if (table_) {
+    const uint64_t hash = HashKey(field);
+    if (Entry* old = table_->dict.Remove(field, hash)) {
+      table_->entry_bytes -= UsableSize(old);
+      Entry::Free(old);
+      table_->Put(field, value);
+      return false;
+    }
+    table_->Put(field, value);
+    return true;
+  }
+  size_t offset, length;
+  std::string_view existing;
+  const bool found = FindPacked(field, &offset, &length, &existing);
+  const uint32_t fields = packed_fields();
+  const uint32_t bytes = packed_bytes();
+  const size_t pair = EncodedSize(field) + EncodedSize(value);
+  if (!found) {
+    auto* grown = static_cast<unsigned char*>(std::realloc(packed_, kHeaderBytes + bytes + pair));
+    if (grown == nullptr) throw std::bad_alloc();
+    packed_ = grown;
+    Encode(Encode(packed_ + kHeaderBytes + bytes, field), value);
+    Store32(packed_, fields + 1);
+    Store32(packed_ + 4, static_cast<uint32_t>(bytes + pair));
+    // Redis converts once the listpack has more than hash-max-listpack-entries fields.
+    if (static_cast<int64_t>(fields) + 1 > limits.max_packed_entries) ConvertToTable();
+    return true;
+  }
+  // Replace the pair in place (same position: HGETALL order is kept, as in a listpack).
+  const size_t new_bytes = bytes - length + pair;
+  const size_t tail = bytes - offset - length;
+  if (pair > length) {
+    auto* grown = static_cast<unsigned char*>(std::realloc(packed_, kHeaderBytes + new_bytes));
+    if (grown == nullptr) throw std::bad_alloc();
+    packed_ = grown;
+  }
+  unsigned char* at = packed_ + kHeaderBytes + offset;
+  std::memmove(at + pair, at + length, tail);
+  Encode(Encode(at, field), value);
+  Store32(packed_ + 4, static_cast<uint32_t>(new_bytes));
+  if (pair < length) {
+    if (auto* shrunk = static_cast<unsigned char*>(std::realloc(packed_, kHeaderBytes + new_bytes))) packed_ = shrunk;
+  }
+  return false;
+}
+
+bool HashValue::Erase(std::string_view field) {
+  if (table_) {
+    Entry* e = table_->dict.Remove(field, HashKey(field));
+    if (e == nullptr) return false;
+    table_->entry_bytes -= UsableSize(e);
+    Entry::Free(e);
+    table_->dict.MaybeShrink();
+    return true;
+  }
+  size_t offset, length;
+  std::string_view value;
+  if (!FindPacked(field, &offset, &length, &value)) return false;
+  const uint32_t fields = packed_fields() - 1;
+  const uint32_t bytes = packed_bytes() - static_cast<uint32_t>(length);
+  if (fields == 0) {
+    std::free(packed_);
+    packed_ = nullptr;
+    return true;
+  }
+  unsigned char* at = packed_ + kHeaderBytes + offset;
+  std::memmove(at, at + length, bytes - offset);
+  Store32(packed_, fields);
+  Store32(packed_ + 4, bytes);
+  if (auto* shrunk = static_cast<unsigned char*>(std::realloc(packed_, kHeaderBytes + bytes))) packed_ = shrunk;
+  return true;
+}
+
+void HashValue::ForEach(absl::FunctionRef<void(std::string_view, std::string_view)> fn) const {
+  if (table_) {
+    uint64_t cursor = 0;
+    do {
+      cursor = table_->dict.Scan(cursor, SIZE_MAX, [&](const Entry* e) { fn(e->key(), e->string_value()); });
+    } while (cursor != 0);
+    return;
+  }
+  if (packed_ == nullptr) return;
+  const unsigned char* data = packed_ + kHeaderBytes;
+  const size_t end = packed_bytes();
+  size_t at = 0;
+  while (at < end) {
+    std::string_view field = StringAt(data, at, &at);
+    std::string_view value = StringAt(data, at, &at);
+    fn(field, value);
+  }
+}
+
+uint64_t HashValue::Scan(uint64_t cursor, size_t count,
+                         absl::FunctionRef<void(std::string_view, std::string_view)> fn) const {
+  if (!table_) {
+    ForEach(fn);
+    return 0;
+  }
+  return table_->dict.Scan(cursor, count, [&](const Entry* e) { fn(e->key(), e->string_value()); });
+}
+
 void HashValue::ConvertToTable() {
-  table_ = std::make_unique<absl::flat_hash_map<std::string, std::string>>();
-  table_->reserve(compact_.size() + 1);
-  for (auto& [field, value] : compact_) table_->emplace(std::move(field), std::move(value));
-  compact_.clear();
-  compact_.shrink_to_fit();
-  RecountStringBytes();  // moved strings keep their buffers, but count them afresh once
+  auto table = std::make_unique<Table>();
+  ForEach([&](std::string_view field, std::string_view value) { table->Put(field, value); });
+  table_ = std::move(table);
+  std::free(packed_);
+  packed_ = nullptr;
 }
 
 size_t HashValue::ApproximateBytes() const {
-  // O(1): the strings' heap bytes are kept up to date by every change.
-  if (table_) return sizeof(HashValue) + table_->capacity() * (sizeof(std::pair<std::string, std::string>) + 1) + string_bytes_;
-  return sizeof(HashValue) + compact_.capacity() * sizeof(std::pair<std::string, std::string>) + string_bytes_;
+  size_t bytes = sizeof(HashValue) + UsableSize(packed_);
+  if (table_) bytes += sizeof(Table) + table_->dict.overhead_bytes() + table_->entry_bytes;
+  return bytes;
 }
 
 }  // namespace strata::storage

@@ -2,10 +2,10 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "storage/hash.h"
 #include "storage/keyspace.h"
@@ -20,11 +20,12 @@ absl::StatusOr<const HashValue*> FindHashForRead(Transaction& txn, std::string_v
 // `change` returns the command's result. WRONGTYPE when key holds another type; an error
 // Status returned by `change` is passed through (and the hash is left as `change` left it).
 absl::StatusOr<int64_t> UpdateHash(Transaction& txn, std::string_view key, bool create,
-                                   const std::function<absl::StatusOr<int64_t>(HashValue&)>& change);
+                                   absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)> change);
 
 // HINCRBY / HINCRBYFLOAT on one field.
-absl::StatusOr<int64_t> HashIncrBy(Transaction& txn, std::string_view key, std::string_view field, int64_t delta);
+absl::StatusOr<int64_t> HashIncrBy(Transaction& txn, std::string_view key, std::string_view field, int64_t delta,
+                                   const HashLimits& limits);
 absl::StatusOr<std::string> HashIncrByFloat(Transaction& txn, std::string_view key, std::string_view field,
-                                            long double delta);
+                                            long double delta, const HashLimits& limits);
 
 }  // namespace strata::storage

@@ -4,6 +4,7 @@
 #include "server/absl_compat.h"
 #include "server/command.h"
 #include "server/connection.h"
+#include "server/config.h"
 #include "server/errors.h"
 #include "server/server.h"
 #include "storage/hash.h"
@@ -27,11 +28,18 @@ bool ReadHash(CommandContext& ctx, const HashValue** hash) {
   return true;
 }
 
+storage::HashLimits Limits(CommandContext& ctx) {
+  const Config& config = ctx.server.config();
+  return storage::HashLimits{config.hash_max_listpack_entries.load(std::memory_order_relaxed),
+                             config.hash_max_listpack_value.load(std::memory_order_relaxed)};
+}
+
 // HSET and HMSET: field/value pairs after the key.
 absl::StatusOr<int64_t> SetFields(CommandContext& ctx) {
+  const storage::HashLimits limits = Limits(ctx);
   return storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
     int64_t added = 0;
-    for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) added += hash.Set(ctx.args[i], ctx.args[i + 1]) ? 1 : 0;
+    for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) added += hash.Set(ctx.args[i], ctx.args[i + 1], limits) ? 1 : 0;
     return added;
   });
 }
@@ -58,9 +66,10 @@ void HMSet(CommandContext& ctx) {
 }
 
 void HSetNx(CommandContext& ctx) {
+  const storage::HashLimits limits = Limits(ctx);
   ReplyIntegerOrError(ctx, storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
-    if (hash.Find(ctx.args[2]) != nullptr) return 0;
-    hash.Set(ctx.args[2], ctx.args[3]);
+    if (hash.Find(ctx.args[2])) return 0;
+    hash.Set(ctx.args[2], ctx.args[3], limits);
     return 1;
   }));
 }
@@ -68,7 +77,7 @@ void HSetNx(CommandContext& ctx) {
 void HGet(CommandContext& ctx) {
   const HashValue* hash;
   if (!ReadHash(ctx, &hash)) return;
-  const std::string* value = hash ? hash->Find(ctx.args[2]) : nullptr;
+  std::optional<std::string_view> value = hash ? hash->Find(ctx.args[2]) : std::nullopt;
   if (value) {
     ctx.reply.Bulk(*value);
   } else {
@@ -81,7 +90,7 @@ void HMGet(CommandContext& ctx) {
   if (!ReadHash(ctx, &hash)) return;
   ctx.reply.ArrayHeader(ctx.args.size() - 2);
   for (size_t i = 2; i < ctx.args.size(); ++i) {
-    const std::string* value = hash ? hash->Find(ctx.args[i]) : nullptr;
+    std::optional<std::string_view> value = hash ? hash->Find(ctx.args[i]) : std::nullopt;
     if (value) {
       ctx.reply.Bulk(*value);
     } else {
@@ -134,7 +143,7 @@ void HLen(CommandContext& ctx) {
 void HStrLen(CommandContext& ctx) {
   const HashValue* hash;
   if (!ReadHash(ctx, &hash)) return;
-  const std::string* value = hash ? hash->Find(ctx.args[2]) : nullptr;
+  std::optional<std::string_view> value = hash ? hash->Find(ctx.args[2]) : std::nullopt;
   ctx.reply.Integer(value ? static_cast<int64_t>(value->size()) : 0);
 }
 
@@ -144,7 +153,7 @@ void HIncrBy(CommandContext& ctx) {
     ctx.reply.Error(errors::kNotInteger);
     return;
   }
-  ReplyIntegerOrError(ctx, storage::HashIncrBy(ctx.keys(), ctx.args[1], ctx.args[2], delta));
+  ReplyIntegerOrError(ctx, storage::HashIncrBy(ctx.keys(), ctx.args[1], ctx.args[2], delta, Limits(ctx)));
 }
 
 void HIncrByFloat(CommandContext& ctx) {
@@ -153,7 +162,7 @@ void HIncrByFloat(CommandContext& ctx) {
     ctx.reply.Error(errors::kNotFloat);
     return;
   }
-  auto result = storage::HashIncrByFloat(ctx.keys(), ctx.args[1], ctx.args[2], delta);
+  auto result = storage::HashIncrByFloat(ctx.keys(), ctx.args[1], ctx.args[2], delta, Limits(ctx));
   if (result.ok()) {
     ctx.reply.Bulk(*result);
   } else {
@@ -161,25 +170,31 @@ void HIncrByFloat(CommandContext& ctx) {
   }
 }
 
-// HSCAN key cursor [MATCH p] [COUNT n]: like Redis for compact hashes, the whole hash in one
-// reply with cursor 0 (a valid SCAN answer for any size).
+// HSCAN key cursor [MATCH p] [COUNT n]: as Redis, the cursor, then the key (a missing key is an
+// empty scan whatever the options), then the options. A packed hash comes whole with cursor 0;
+// a table is walked with Dict's cursor, about COUNT buckets a call.
 void HScan(CommandContext& ctx) {
-  if (ctx.args[2].find_first_not_of("0123456789") != std::string_view::npos || ctx.args[2].empty()) {
+  uint64_t cursor;
+  if (!ParseScanCursor(ctx.args[2], &cursor)) {
     ctx.reply.Error(errors::kInvalidCursor);
+    return;
+  }
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  if (hash == nullptr) {
+    ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk("0");
+    ctx.reply.ArrayHeader(0);
     return;
   }
   ScanOptions options;
   if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &options)) return;
-  const HashValue* hash;
-  if (!ReadHash(ctx, &hash)) return;
-  std::vector<std::pair<std::string_view, std::string_view>> matched;
-  if (hash) {
-    hash->ForEach([&](std::string_view field, std::string_view value) {
-      if (options.pattern == "*" || storage::GlobMatch(options.pattern, field)) matched.emplace_back(field, value);
-    });
-  }
+  std::vector<std::pair<std::string, std::string>> matched;
+  const uint64_t next = hash->Scan(cursor, static_cast<size_t>(options.count), [&](std::string_view field, std::string_view value) {
+    if (options.pattern == "*" || storage::GlobMatch(options.pattern, field)) matched.emplace_back(field, value);
+  });
   ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk("0");
+  ctx.reply.Bulk(absl::StrCat(next));
   ctx.reply.ArrayHeader(matched.size() * 2);
   for (const auto& [field, value] : matched) {
     ctx.reply.Bulk(field);

@@ -771,8 +771,8 @@ std::string HashField(Keyspace& ks, std::string_view key, std::string_view field
     Entry* e = t.Peek(key);
     if (e == nullptr) return std::string("<absent>");
     if (e->type() != ValueType::kHash) return std::string("<not a hash>");
-    const std::string* v = e->hash_value()->Find(field);
-    return v == nullptr ? std::string("<no field>") : *v;
+    std::optional<std::string_view> v = e->hash_value()->Find(field);
+    return v ? std::string(*v) : std::string("<no field>");
   });
 }
 
@@ -1642,7 +1642,7 @@ TEST(HashAccounting, RepeatedSetAndEraseOfCompactFieldsKeepsAnHonestByteCount) {
     hash.Erase("a");  // shifts b and c down by move-assignment
     hash.Erase("b");
   }
-  // One field ("c" = "y") and small containers: a few hundred bytes, never a wrapped counter.
+  // One field ("c" = "y"): a few bytes, never a wrapped counter.
   EXPECT_EQ(hash.size(), 1u);
   EXPECT_LT(hash.ApproximateBytes(), 4096u);
 }

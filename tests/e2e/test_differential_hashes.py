@@ -1,0 +1,143 @@
+"""Differential tests for hashes: every hash command as Redis 7.0 answers it, across the
+listpack -> hashtable conversion (fields or values past hash-max-listpack-value, more fields
+than hash-max-listpack-entries; small thresholds in some seeds so it happens constantly).
+
+Replies are compared byte for byte, except HGETALL/HKEYS/HVALS, compared as multisets (a
+hashtable's order is Redis's hash-table detail); at the end every hash must have the same
+encoding, the same fields, and, while it is a listpack, the same order (insertion order, with a
+replaced value keeping its place). HSCAN is iterated to completion. `-k seed_N` reruns one.
+"""
+import random
+
+import pytest
+
+from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from test_differential import Differ, Mismatch, Op
+
+SEEDS = range(20)
+COMMANDS_PER_SEED = 1500
+KEYS = [b"h1", b"h2", b"h3", b"str"]
+FIELDS = [b"a", b"b", b"c", b"", b"n", b"f" * 64, b"g" * 65, b"\x00\xff", b"d", b"e"]
+VALUES = [b"v", b"", b"1", b"-7", b"3.5", b"x" * 64, b"y" * 65, b"9223372036854775807", b"abc"]
+
+
+class HashDiffer(Differ):
+    def run(self, op):
+        if op.compare != "multiset":
+            return super().run(op)
+        s_reply, r_reply = self.s.call(*op.args), self.r.call(*op.args)
+        same_kind = s_reply.kind == r_reply.kind
+
+        def items(reply):
+            if reply.kind == "%":
+                return sorted((k.value, v.value) for k, v in reply.value)
+            return sorted(x.value for x in reply.value) if reply.value is not None else None
+        problem = None
+        if not same_kind:
+            problem = "reply types differ"
+        elif s_reply.kind in ("*", "%"):
+            problem = None if items(s_reply) == items(r_reply) else "fields differ"
+        elif s_reply != r_reply:
+            problem = "replies differ"
+        if problem:
+            raise Mismatch(self.describe(op, s_reply, r_reply, problem))
+        self.history.append((self.index, op, s_reply, r_reply))
+        del self.history[:-8]
+        self.index += 1
+
+
+class HashCommands:
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+
+    def key(self):
+        return self.rng.choice(KEYS[:3]) if self.rng.random() < 0.92 else self.rng.choice(KEYS)
+
+    def field(self):
+        # Mostly a few fields, sometimes one of many (so hashes grow past the entry limit).
+        if self.rng.random() < 0.15:
+            return b"many%d" % self.rng.randrange(300)
+        return self.rng.choice(FIELDS)
+
+    def next(self):
+        r = self.rng
+        k = self.key()
+        choice = r.randrange(22)
+        if choice < 6:
+            pairs = [x for _ in range(r.randint(1, 4)) for x in (self.field(), r.choice(VALUES))]
+            return Op([r.choice([b"HSET", b"HSET", b"HMSET"]), k, *pairs])
+        if choice == 6:
+            return Op([b"HSETNX", k, self.field(), r.choice(VALUES)])
+        if choice in (7, 8):
+            return Op([b"HGET", k, self.field()])
+        if choice == 9:
+            return Op([b"HMGET", k, *[self.field() for _ in range(r.randint(1, 4))]])
+        if choice == 10:
+            return Op([b"HDEL", k, *[self.field() for _ in range(r.randint(1, 3))]])
+        if choice == 11:
+            return Op([b"HLEN", k])
+        if choice == 12:
+            return Op([b"HSTRLEN", k, self.field()])
+        if choice == 13:
+            return Op([b"HEXISTS", k, self.field()])
+        if choice == 14:
+            return Op([b"HINCRBY", k, self.field(), r.choice([b"1", b"-5", b"x", b"9223372036854775807"])])
+        if choice == 15:
+            return Op([b"HINCRBYFLOAT", k, self.field(), r.choice([b"1.5", b"-2", b"x", b"1e308"])])
+        if choice == 16:
+            return Op([r.choice([b"HGETALL", b"HKEYS", b"HVALS"]), k], "multiset")
+        if choice == 17:
+            return Op([b"OBJECT", b"ENCODING", k])
+        if choice == 18:
+            return Op([b"DEL", k])
+        if choice == 19:
+            return Op([r.choice([b"RENAME", b"COPY"]), k, self.key()])
+        if choice == 20:
+            return Op([b"HSCAN", k, r.choice([b"x", b"1.5"])])  # bad cursors only
+        return Op([b"SET", b"str", b"v"])
+
+
+def hscan_all(conn, key):
+    pairs, cursor = [], b"0"
+    for _ in range(10000):
+        reply = conn.call(b"HSCAN", key, cursor, b"COUNT", b"3")
+        cursor, batch = reply.value
+        values = [x.value for x in batch.value]
+        pairs += list(zip(values[::2], values[1::2]))
+        cursor = cursor.value
+        if cursor == b"0":
+            return sorted(set(pairs))
+    raise AssertionError("HSCAN did not finish")
+
+
+def dump_hashes(conn):
+    state = {}
+    for item in conn.call(b"KEYS", b"*").value:
+        key = item.value
+        if conn.call(b"TYPE", key).text() != "hash":
+            state[key] = None
+            continue
+        encoding = conn.call(b"OBJECT", b"ENCODING", key).value
+        fields = [x.value for x in conn.call(b"HKEYS", key).value]
+        state[key] = (encoding, fields if encoding == b"listpack" else sorted(fields), hscan_all(conn, key))
+    return state
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed_{s}" for s in SEEDS])
+def test_random_hash_sequence_matches_redis(server_pair, seed):
+    strata_server, redis_server = server_pair
+    with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
+        entries = b"4" if seed % 3 == 1 else b"128"
+        for conn in (s, r):
+            assert conn.call(b"FLUSHALL").kind == "+"
+            assert conn.call(b"CONFIG", b"SET", b"hash-max-listpack-entries", entries).kind == "+"
+        if seed % 4 == 0:
+            for conn in (s, r):
+                assert conn.call(b"HELLO", b"3").kind == "%"
+        differ = HashDiffer(s, r, f"hash seed {seed}", f"test_random_hash_sequence_matches_redis[seed_{seed}]")
+        generator = HashCommands(seed)
+        for _ in range(COMMANDS_PER_SEED):
+            differ.run(generator.next())
+        assert dump_hashes(s) == dump_hashes(r)
+        for conn in (s, r):
+            assert conn.call(b"CONFIG", b"SET", b"hash-max-listpack-entries", b"128").kind == "+"
