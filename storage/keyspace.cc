@@ -384,10 +384,9 @@ void Transaction::Rename(std::string_view from, std::string_view to) {
   Store(db_, renamed);
 }
 
-void Transaction::AccountResize(Entry* entry, size_t old_size) {
-  NoteModified(db_, entry->key());
-  Shard& shard = ShardFor(HashKey(entry->key()));
-  shard.entry_bytes.Add(entry->AllocatedSize() - old_size);
+void Transaction::AccountResize(std::string_view key, int64_t delta) {
+  NoteModified(db_, key);
+  ShardFor(Hash(key)).entry_bytes.Add(static_cast<uint64_t>(delta));  // wraps back for a negative delta
 }
 
 bool Transaction::Delete(int db, std::string_view key) {

@@ -183,9 +183,9 @@ class Transaction {
   // Moves the key `from` to `to` (replacing `to`), keeping value and TTL (RENAME).
   void Rename(std::string_view from, std::string_view to);
 
-  // Records that an object payload of `entry` (in the current db) changed size in place;
-  // `old_size` is entry->AllocatedSize() from before the change.
-  void AccountResize(Entry* entry, size_t old_size);
+  // Records that the value of `key` (in the current db; its entry stays where it is) changed in
+  // place by `delta` bytes. Takes the command's key, whose hash is already known.
+  void AccountResize(std::string_view key, int64_t delta);
 
   // Frees an entry that is not in any table.
   void Discard(Entry* entry);

@@ -85,9 +85,23 @@ void ListValue::SetChunkData(Chunk& chunk, const unsigned char* data, size_t byt
   auto* block = static_cast<unsigned char*>(std::malloc(bytes == 0 ? 1 : bytes));
   if (block == nullptr) throw std::bad_alloc();
   if (bytes > 0) std::memcpy(block, data, bytes);
-  chunk_bytes_ += UsableSize(block);
   chunk.data = block;
+  chunk.capacity = static_cast<uint32_t>(UsableSize(block));
+  chunk_bytes_ += chunk.capacity;
   chunk.bytes = static_cast<uint32_t>(bytes);
+}
+
+void ListValue::Reserve(Chunk& chunk, size_t bytes) {
+  if (bytes <= chunk.capacity && bytes * 2 >= chunk.capacity) return;
+  auto* block = static_cast<unsigned char*>(std::realloc(chunk.data, bytes == 0 ? 1 : bytes));
+  if (block == nullptr) {
+    if (bytes <= chunk.capacity) return;  // could not shrink: keep the bigger block
+    throw std::bad_alloc();
+  }
+  chunk_bytes_ -= chunk.capacity;
+  chunk.data = block;
+  chunk.capacity = static_cast<uint32_t>(UsableSize(block));
+  chunk_bytes_ += chunk.capacity;
 }
 
 void ListValue::InsertChunk(size_t position, const unsigned char* data, size_t bytes, uint32_t count) {
@@ -98,7 +112,7 @@ void ListValue::InsertChunk(size_t position, const unsigned char* data, size_t b
 }
 
 void ListValue::RemoveChunk(size_t position) {
-  chunk_bytes_ -= UsableSize(chunks_[position].data);
+  chunk_bytes_ -= chunks_[position].capacity;
   std::free(chunks_[position].data);
   chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(position));
   if (chunks_.capacity() > 2 * chunks_.size() + 8) chunks_.shrink_to_fit();
@@ -110,26 +124,16 @@ void ListValue::Splice(size_t index, size_t offset, size_t old_len, const unsign
   const size_t old_bytes = chunk.bytes;
   const size_t new_bytes = old_bytes - old_len + new_len;
   const size_t tail = old_bytes - offset - old_len;
-  chunk_bytes_ -= UsableSize(chunk.data);
   if (new_bytes > old_bytes) {
-    // realloc grows in place within the allocator's size class, so appends are cheap.
-    auto* grown = static_cast<unsigned char*>(std::realloc(chunk.data, new_bytes));
-    if (grown == nullptr) {
-      chunk_bytes_ += UsableSize(chunk.data);
-      throw std::bad_alloc();
-    }
-    chunk.data = grown;
+    Reserve(chunk, new_bytes);
     std::memmove(chunk.data + offset + new_len, chunk.data + offset + old_len, tail);
   } else {
     std::memmove(chunk.data + offset + new_len, chunk.data + offset + old_len, tail);
-    if (new_bytes > 0 && new_bytes < old_bytes) {
-      if (auto* shrunk = static_cast<unsigned char*>(std::realloc(chunk.data, new_bytes))) chunk.data = shrunk;
-    }
+    Reserve(chunk, new_bytes);
   }
   if (new_len > 0) std::memcpy(chunk.data + offset, replacement, new_len);
   chunk.bytes = static_cast<uint32_t>(new_bytes);
   chunk.count = static_cast<uint32_t>(static_cast<int64_t>(chunk.count) + count_delta);
-  chunk_bytes_ += UsableSize(chunk.data);
   size_ = static_cast<size_t>(static_cast<int64_t>(size_) + count_delta);
 }
 

@@ -69,6 +69,7 @@ class ListValue {
     unsigned char* data = nullptr;  // `bytes` bytes of packed elements
     uint32_t bytes = 0;
     uint32_t count = 0;
+    uint32_t capacity = 0;  // what the allocator gave data (its usable size)
   };
   // A position: the chunk and the byte offset of an element in it.
   struct Cursor {
@@ -93,10 +94,13 @@ class ListValue {
   void SplitChunk(size_t chunk, size_t offset, uint32_t count_before);
   void MaybeMerge(size_t chunk, int64_t fill);
   void SetChunkData(Chunk& chunk, const unsigned char* data, size_t bytes);
+  // Gives the chunk room for `bytes` (growing within the allocator's size class costs nothing;
+  // a chunk that shrank below half its block is given a smaller one).
+  void Reserve(Chunk& chunk, size_t bytes);
 
   std::vector<Chunk> chunks_;
   size_t size_ = 0;
-  size_t chunk_bytes_ = 0;  // allocator-sized bytes of every chunk's block
+  size_t chunk_bytes_ = 0;  // the capacities of every chunk's block
 };
 
 template <typename Fn>

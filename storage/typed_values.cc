@@ -64,10 +64,12 @@ absl::StatusOr<int64_t> UpdateValue(Transaction& txn, std::string_view key, bool
     txn.Store(TypeOf<Value>::Make(key, value.release()));
     return result;
   }
-  const size_t old_size = e->AllocatedSize();
-  absl::StatusOr<int64_t> result = change(*TypeOf<Value>::Of(e));
-  txn.AccountResize(e, old_size);
-  if (TypeOf<Value>::Of(e)->size() == 0) txn.Delete(key);
+  Value& value = *TypeOf<Value>::Of(e);
+  // The value's own byte count is O(1) and kept by the value; the entry shell does not change.
+  const size_t old_bytes = value.ApproximateBytes();
+  absl::StatusOr<int64_t> result = change(value);
+  txn.AccountResize(key, static_cast<int64_t>(value.ApproximateBytes()) - static_cast<int64_t>(old_bytes));
+  if (value.size() == 0) txn.Delete(key);
   return result;
 }
 

@@ -809,7 +809,7 @@ TEST(Keyspace, AccountResizeTracksObjectsThatGrowInPlace) {
     Entry* e = t.FindForWrite("h");
     const size_t old_size = e->AllocatedSize();
     for (int i = 0; i < 500; ++i) e->hash_value()->Set("field" + std::to_string(i), std::string(100, 'x'));
-    t.AccountResize(e, old_size);
+    t.AccountResize("h", static_cast<int64_t>(e->AllocatedSize()) - static_cast<int64_t>(old_size));
     return 0;
   });
   EXPECT_GT(ks.Stats().entry_bytes, before + 500u * 100u);
