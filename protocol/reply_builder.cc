@@ -70,7 +70,7 @@ void ReplyBuilder::SetHeader(size_t count) { Header(resp3_ ? '~' : '*', static_c
 
 void ReplyBuilder::PushHeader(size_t count) { Header(resp3_ ? '>' : '*', static_cast<int64_t>(count)); }
 
-void ReplyBuilder::Double(double value) {
+std::string ReplyBuilder::FormatDouble(double value) {
   char buf[64];
   int len;
   if (std::isinf(value)) {
@@ -78,12 +78,17 @@ void ReplyBuilder::Double(double value) {
   } else {
     len = std::snprintf(buf, sizeof(buf), "%.17g", value);
   }
+  return std::string(buf, static_cast<size_t>(len));
+}
+
+void ReplyBuilder::Double(double value) {
+  const std::string text = FormatDouble(value);
   if (resp3_) {
     out_->push_back(',');
-    out_->append(buf, static_cast<size_t>(len));
+    out_->append(text);
     out_->append("\r\n", 2);
   } else {
-    Bulk(std::string_view(buf, static_cast<size_t>(len)));
+    Bulk(text);
   }
 }
 

@@ -34,6 +34,8 @@ class ReplyBuilder {
   void PushHeader(size_t count);
   // A double, formatted as Redis formats scores/floats (%.17g, "inf"/"-inf").
   void Double(double value);
+  // That formatting as text (ZSCAN answers scores as bulk strings in both protocols).
+  static std::string FormatDouble(double value);
   void Boolean(bool value);
   // A verbatim string (RESP3 "=N\r\ntxt:..."), a plain bulk string in RESP2.
   void Verbatim(std::string_view text);

@@ -52,6 +52,7 @@ CommandTable::CommandTable() {
   Register(HashCommands());
   Register(ListCommands());
   Register(SetCommands());
+  Register(ZSetCommands());
   Register(LoaderCommands());
 }
 
@@ -87,6 +88,36 @@ void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t
   if (args.size() < 2 || !ParseInteger(args[1], &numkeys) || numkeys <= 0) return;
   if (static_cast<uint64_t>(numkeys) > args.size() - 2) return;
   for (size_t i = 0; i < static_cast<size_t>(numkeys); ++i) out->push_back(2 + i);
+}
+
+bool ParseMPopArgs(CommandContext& ctx, size_t numkeys_index, std::string_view first_where,
+                   std::string_view second_where, MPopArgs* out) {
+  int64_t numkeys;
+  if (!ParseInteger(ctx.args[numkeys_index], &numkeys) || numkeys <= 0) {
+    ctx.reply.Error(errors::kNumkeysNotPositive);
+    return false;
+  }
+  out->first_key = numkeys_index + 1;
+  out->keys_end = out->first_key + static_cast<size_t>(std::min<int64_t>(numkeys, INT32_MAX));
+  if (out->keys_end >= ctx.args.size() ||
+      !(EqualsIgnoreCase(ctx.args[out->keys_end], first_where) || EqualsIgnoreCase(ctx.args[out->keys_end], second_where))) {
+    ctx.reply.Error(errors::kSyntax);
+    return false;
+  }
+  out->second_where = EqualsIgnoreCase(ctx.args[out->keys_end], second_where);
+  bool count_seen = false;
+  for (size_t i = out->keys_end + 1; i < ctx.args.size(); i += 2) {
+    if (count_seen || !EqualsIgnoreCase(ctx.args[i], "count") || i + 1 >= ctx.args.size()) {
+      ctx.reply.Error(errors::kSyntax);
+      return false;
+    }
+    if (!ParseInteger(ctx.args[i + 1], &out->count) || out->count <= 0) {
+      ctx.reply.Error(errors::kCountNotPositive);
+      return false;
+    }
+    count_seen = true;
+  }
+  return true;
 }
 
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result) {

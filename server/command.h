@@ -94,11 +94,24 @@ std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> HashCommands();
 std::span<const CommandSpec> ListCommands();
 std::span<const CommandSpec> SetCommands();
+std::span<const CommandSpec> ZSetCommands();
 std::span<const CommandSpec> LoaderCommands();
 
 // The KeyFinder of "CMD numkeys key [key ...] ..." commands (LMPOP, SINTERCARD, ZUNION...): the
 // numkeys arguments after numkeys; none when numkeys is not a count the arguments can hold.
 void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out);
+
+// The arguments of LMPOP / ZMPOP (and their blocking forms): "numkeys key [key ...] WHERE [COUNT
+// n]", from args[numkeys_index]. `where_words` are the two accepted WHERE words (LEFT/RIGHT,
+// MIN/MAX); *second_where says the second was given. Replies Redis's error and returns false.
+struct MPopArgs {
+  size_t first_key = 0;
+  size_t keys_end = 0;  // one past the last key (the WHERE word's index)
+  bool second_where = false;
+  int64_t count = 1;
+};
+bool ParseMPopArgs(CommandContext& ctx, size_t numkeys_index, std::string_view first_where,
+                   std::string_view second_where, MPopArgs* out);
 
 // Replies with the integer, or with the error text the Status carries.
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result);

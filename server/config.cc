@@ -171,6 +171,10 @@ Config::Config() {
   integer("hash-max-ziplist-entries", &Config::hash_max_listpack_entries, 0, INT64_MAX, true);
   integer("hash-max-listpack-value", &Config::hash_max_listpack_value, 0, INT64_MAX, true, true);
   integer("hash-max-ziplist-value", &Config::hash_max_listpack_value, 0, INT64_MAX, true, true);
+  integer("zset-max-listpack-entries", &Config::zset_max_listpack_entries, 0, INT64_MAX, true);
+  integer("zset-max-ziplist-entries", &Config::zset_max_listpack_entries, 0, INT64_MAX, true);
+  integer("zset-max-listpack-value", &Config::zset_max_listpack_value, 0, INT64_MAX, true, true);
+  integer("zset-max-ziplist-value", &Config::zset_max_listpack_value, 0, INT64_MAX, true, true);
   integer("set-max-intset-entries", &Config::set_max_intset_entries, 0, INT64_MAX, true);
   integer("set-max-listpack-entries", &Config::set_max_listpack_entries, 0, INT64_MAX, true);
   integer("set-max-listpack-value", &Config::set_max_listpack_value, 0, INT64_MAX, true, true);

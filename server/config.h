@@ -71,6 +71,9 @@ class Config {
   // Hash encodings (storage/hash.h): Redis's hash-max-listpack-entries/value (ziplist aliases).
   std::atomic<int64_t> hash_max_listpack_entries{128};
   std::atomic<int64_t> hash_max_listpack_value{64};
+  // Sorted set encodings (storage/zset.h): Redis's zset-max-listpack-entries/value (ziplist aliases).
+  std::atomic<int64_t> zset_max_listpack_entries{128};
+  std::atomic<int64_t> zset_max_listpack_value{64};
   // Set encodings (storage/set.h): Redis's set-max-intset-entries, set-max-listpack-entries/value.
   std::atomic<int64_t> set_max_intset_entries{512};
   std::atomic<int64_t> set_max_listpack_entries{128};

@@ -10,6 +10,7 @@
 #include "storage/varint.h"
 #include "storage/list.h"
 #include "storage/set.h"
+#include "storage/zset.h"
 
 namespace strata::storage {
 
@@ -89,11 +90,16 @@ Entry* Entry::NewSet(std::string_view key, SetValue* set, const EntryMeta& meta)
   return NewObject(key, ValueType::kSet, set, meta);
 }
 
+Entry* Entry::NewZSet(std::string_view key, ZSetValue* zset, const EntryMeta& meta) {
+  return NewObject(key, ValueType::kZSet, zset, meta);
+}
+
 void Entry::Free(Entry* entry) {
   switch (entry->type()) {
     case ValueType::kHash: delete entry->hash_value(); break;
     case ValueType::kList: delete entry->list_value(); break;
     case ValueType::kSet: delete entry->set_value(); break;
+    case ValueType::kZSet: delete entry->zset_value(); break;
     default: break;
   }
   std::free(entry);
@@ -114,6 +120,7 @@ Entry* Entry::Clone(const Entry& from, std::string_view key) {
     case ValueType::kHash: return NewHash(key, new HashValue(*from.hash_value()), meta);
     case ValueType::kList: return NewList(key, new ListValue(*from.list_value()), meta);
     case ValueType::kSet: return NewSet(key, new SetValue(*from.set_value()), meta);
+    case ValueType::kZSet: return NewZSet(key, new ZSetValue(*from.zset_value()), meta);
     default: return NewString(key, from.string_value(), meta);
   }
 }
@@ -206,6 +213,7 @@ size_t Entry::AllocatedSize() const {
     case ValueType::kHash: size += hash_value()->ApproximateBytes(); break;
     case ValueType::kList: size += list_value()->ApproximateBytes(); break;
     case ValueType::kSet: size += set_value()->ApproximateBytes(); break;
+    case ValueType::kZSet: size += zset_value()->ApproximateBytes(); break;
     default: break;
   }
   return size;

@@ -39,6 +39,7 @@ std::string_view TypeName(ValueType type);
 class HashValue;
 class ListValue;
 class SetValue;
+class ZSetValue;
 
 // The optional parts of an entry besides its key and value.
 struct EntryMeta {
@@ -69,6 +70,8 @@ class Entry {
   static Entry* NewList(std::string_view key, ListValue* list, const EntryMeta& meta);
   // Makes an entry owning `set` (which must not be null).
   static Entry* NewSet(std::string_view key, SetValue* set, const EntryMeta& meta);
+  // Makes an entry owning `zset` (which must not be null).
+  static Entry* NewZSet(std::string_view key, ZSetValue* zset, const EntryMeta& meta);
   // Frees the entry and the value it owns.
   static void Free(Entry* entry);
   // A new entry for the same value under `key` with `meta` (TTL changes, RENAME). A string is
@@ -111,6 +114,8 @@ class Entry {
   ListValue* list_value() const { return static_cast<ListValue*>(object()); }
   // Only for kSet entries.
   SetValue* set_value() const { return static_cast<SetValue*>(object()); }
+  // Only for kZSet entries.
+  ZSetValue* zset_value() const { return static_cast<ZSetValue*>(object()); }
 
   // Bytes the allocator reserved for this entry and what it owns.
   size_t AllocatedSize() const;

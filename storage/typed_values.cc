@@ -6,6 +6,7 @@
 #include "storage/hash.h"
 #include "storage/list.h"
 #include "storage/set.h"
+#include "storage/zset.h"
 
 namespace strata::storage {
 
@@ -32,6 +33,13 @@ struct TypeOf<SetValue> {
   static constexpr ValueType kType = ValueType::kSet;
   static SetValue* Of(Entry* e) { return e->set_value(); }
   static Entry* Make(std::string_view key, SetValue* value) { return Entry::NewSet(key, value, EntryMeta{}); }
+};
+
+template <>
+struct TypeOf<ZSetValue> {
+  static constexpr ValueType kType = ValueType::kZSet;
+  static ZSetValue* Of(Entry* e) { return e->zset_value(); }
+  static Entry* Make(std::string_view key, ZSetValue* value) { return Entry::NewZSet(key, value, EntryMeta{}); }
 };
 
 }  // namespace
@@ -81,6 +89,10 @@ template absl::StatusOr<const SetValue*> FindValueForRead<SetValue>(Transaction&
 template absl::StatusOr<SetValue*> FindValueForWrite<SetValue>(Transaction&, std::string_view);
 template absl::StatusOr<int64_t> UpdateValue<SetValue>(Transaction&, std::string_view, bool,
                                                        absl::FunctionRef<absl::StatusOr<int64_t>(SetValue&)>);
+template absl::StatusOr<const ZSetValue*> FindValueForRead<ZSetValue>(Transaction&, std::string_view);
+template absl::StatusOr<ZSetValue*> FindValueForWrite<ZSetValue>(Transaction&, std::string_view);
+template absl::StatusOr<int64_t> UpdateValue<ZSetValue>(Transaction&, std::string_view, bool,
+                                                        absl::FunctionRef<absl::StatusOr<int64_t>(ZSetValue&)>);
 template absl::StatusOr<int64_t> UpdateValue<HashValue>(Transaction&, std::string_view, bool,
                                                         absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)>);
 template absl::StatusOr<int64_t> UpdateValue<ListValue>(Transaction&, std::string_view, bool,

@@ -14,7 +14,7 @@
 namespace strata::storage {
 
 // The value at key for reading (counts a hit or miss): nullptr when absent, WRONGTYPE when the
-// key holds another type. Value is HashValue, ListValue or SetValue.
+// key holds another type. Value is HashValue, ListValue, SetValue or ZSetValue.
 template <typename Value>
 absl::StatusOr<const Value*> FindValueForRead(Transaction& txn, std::string_view key);
 

@@ -15,6 +15,7 @@
 #include "storage/glob.h"
 #include "storage/hash.h"
 #include "storage/set.h"
+#include "storage/zset.h"
 #include "storage/strings.h"
 
 namespace strata::server {
@@ -310,6 +311,7 @@ void ObjectEncoding(CommandContext& ctx) {
     case storage::ValueType::kHash: ctx.reply.Bulk(e->hash_value()->encoding()); break;
     case storage::ValueType::kList: ctx.reply.Bulk("quicklist"); break;  // Redis 7.0: every list
     case storage::ValueType::kSet: ctx.reply.Bulk(e->set_value()->encoding_name()); break;
+    case storage::ValueType::kZSet: ctx.reply.Bulk(e->zset_value()->encoding()); break;
     default: ctx.reply.Bulk(storage::StringEncoding(*e)); break;
   }
 }

@@ -402,32 +402,11 @@ void RPopLPush(CommandContext& ctx) { Move(ctx, End::kRight, End::kLeft); }
 
 // LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 void LMPop(CommandContext& ctx) {
-  int64_t numkeys;
-  if (!ParseInteger(ctx.args[1], &numkeys) || numkeys <= 0) {
-    ctx.reply.Error(errors::kNumkeysNotPositive);
-    return;
-  }
-  const size_t where_index = 2 + static_cast<size_t>(std::min<int64_t>(numkeys, INT32_MAX));
-  End end;
-  if (where_index >= ctx.args.size() || !ParseEnd(ctx.args[where_index], &end)) {
-    ctx.reply.Error(errors::kSyntax);
-    return;
-  }
-  int64_t count = 1;
-  size_t i = where_index + 1;
-  bool count_seen = false;
-  for (; i < ctx.args.size(); i += 2) {
-    if (!count_seen && EqualsIgnoreCase(ctx.args[i], "count") && i + 1 < ctx.args.size()) {
-      if (!ParseInteger(ctx.args[i + 1], &count) || count <= 0) {
-        ctx.reply.Error(errors::kCountNotPositive);
-        return;
-      }
-      count_seen = true;
-    } else {
-      ctx.reply.Error(errors::kSyntax);
-      return;
-    }
-  }
+  MPopArgs mpop;
+  if (!ParseMPopArgs(ctx, 1, "left", "right", &mpop)) return;
+  const End end = mpop.second_where ? End::kRight : End::kLeft;
+  const int64_t count = mpop.count;
+  const size_t where_index = mpop.keys_end;
   for (size_t k = 2; k < where_index; ++k) {
     auto found = storage::FindValueForWrite<ListValue>(ctx.keys(), ctx.args[k]);
     if (!found.ok()) {

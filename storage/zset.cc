@@ -1,0 +1,498 @@
+#include "storage/zset.h"
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <random>
+#include <vector>
+
+#include "storage/dict.h"
+#include "storage/entry.h"
+#include "storage/varint.h"
+
+namespace strata::storage {
+
+namespace {
+
+constexpr size_t kHeaderBytes = 8;  // uint32 count, uint32 bytes (after the header)
+// Redis's skip list constants: at most 32 levels, each level kept with probability 1/4.
+constexpr int kMaxLevel = 32;
+constexpr uint32_t kLevelProbabilityQuarter = 4;
+
+size_t UsableSize(const void* block) { return block == nullptr ? 0 : malloc_usable_size(const_cast<void*>(block)); }
+
+void Store32(unsigned char* at, uint32_t value) { std::memcpy(at, &value, 4); }
+uint32_t Load32(const unsigned char* at) {
+  uint32_t value;
+  std::memcpy(&value, at, 4);
+  return value;
+}
+
+// One packed element at data+offset: its score and member; *next is where the following starts.
+struct PackedElement {
+  double score;
+  std::string_view member;
+};
+PackedElement PackedAt(const unsigned char* data, size_t offset, size_t* next) {
+  PackedElement element;
+  std::memcpy(&element.score, data + offset, sizeof(double));
+  uint64_t length;
+  const unsigned char* member = GetVarint(data + offset + sizeof(double), &length);
+  element.member = std::string_view(reinterpret_cast<const char*>(member), length);
+  *next = static_cast<size_t>(member - data) + length;
+  return element;
+}
+
+// Redis's order: by score, then by member bytes.
+bool Less(double a_score, std::string_view a_member, double b_score, std::string_view b_member) {
+  return a_score < b_score || (a_score == b_score && a_member < b_member);
+}
+
+bool AboveMin(double score, const ScoreBound& min) { return min.exclusive ? score > min.value : score >= min.value; }
+bool AboveMax(double score, const ScoreBound& max) { return max.exclusive ? score >= max.value : score > max.value; }
+bool AboveMin(std::string_view member, const LexBound& min) {
+  switch (min.kind) {
+    case LexBound::Kind::kMinusInfinity: return true;
+    case LexBound::Kind::kPlusInfinity: return false;
+    case LexBound::Kind::kInclusive: return member >= min.value;
+    case LexBound::Kind::kExclusive: return member > min.value;
+  }
+  return false;
+}
+bool AboveMax(std::string_view member, const LexBound& max) {
+  switch (max.kind) {
+    case LexBound::Kind::kMinusInfinity: return true;
+    case LexBound::Kind::kPlusInfinity: return false;
+    case LexBound::Kind::kInclusive: return member > max.value;
+    case LexBound::Kind::kExclusive: return member >= max.value;
+  }
+  return false;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// The skip list (Pugh's, with spans for ranks, as in Redis's t_zset.c).
+
+struct ZSetValue::SkipList {
+  struct Node;
+  struct Level {
+    Node* forward = nullptr;
+    size_t span = 0;  // elements between this node and `forward` on this level, counting forward
+  };
+  struct Node {
+    double score;
+    Entry* member;  // in `members`; its key is the member, its value the node's address
+    Node* backward;
+    int levels;
+    Level level[1];  // `levels` of them (allocated past the struct)
+
+    std::string_view name() const { return member->key(); }
+  };
+
+  SkipList() : head(NewNode(0, nullptr, kMaxLevel)) {}
+  ~SkipList() {
+    Node* node = head->level[0].forward;
+    while (node != nullptr) {
+      Node* next = node->level[0].forward;
+      std::free(node);
+      node = next;
+    }
+    std::free(head);
+    members.Clear([](Entry* e) { Entry::Free(e); });
+  }
+
+  static Node* NewNode(double score, Entry* member, int levels) {
+    const size_t size = sizeof(Node) + static_cast<size_t>(levels - 1) * sizeof(Level);
+    auto* node = static_cast<Node*>(std::malloc(size));
+    if (node == nullptr) throw std::bad_alloc();
+    node->score = score;
+    node->member = member;
+    node->backward = nullptr;
+    node->levels = levels;
+    for (int i = 0; i < levels; ++i) node->level[i] = Level{};
+    return node;
+  }
+
+  int RandomLevel() {
+    int level = 1;
+    while (level < kMaxLevel && random() % kLevelProbabilityQuarter == 0) ++level;
+    return level;
+  }
+
+  static Node* NodeOf(const Entry* e) {
+    Node* node;
+    std::memcpy(&node, e->string_value().data(), sizeof(node));
+    return node;
+  }
+
+  Node* Find(std::string_view member) const {
+    const Entry* e = members.Find(member, HashKey(member));
+    return e == nullptr ? nullptr : NodeOf(e);
+  }
+
+  void Insert(std::string_view member, double score) {
+    Node* update[kMaxLevel];
+    size_t rank[kMaxLevel];
+    Node* x = head;
+    for (int i = level - 1; i >= 0; --i) {
+      rank[i] = i == level - 1 ? 0 : rank[i + 1];
+      while (x->level[i].forward != nullptr && Less(x->level[i].forward->score, x->level[i].forward->name(), score, member)) {
+        rank[i] += x->level[i].span;
+        x = x->level[i].forward;
+      }
+      update[i] = x;
+    }
+    const int new_level = RandomLevel();
+    if (new_level > level) {
+      for (int i = level; i < new_level; ++i) {
+        rank[i] = 0;
+        update[i] = head;
+        update[i]->level[i].span = length;
+      }
+      level = new_level;
+    }
+    Node* placeholder = nullptr;
+    Entry* entry = Entry::NewString(member, std::string_view(reinterpret_cast<const char*>(&placeholder), sizeof(placeholder)),
+                                    EntryMeta{});
+    x = NewNode(score, entry, new_level);
+    std::memcpy(const_cast<char*>(entry->string_value().data()), &x, sizeof(x));
+    members.Insert(entry, HashKey(member));
+    node_bytes += UsableSize(x) + UsableSize(entry);
+    for (int i = 0; i < new_level; ++i) {
+      x->level[i].forward = update[i]->level[i].forward;
+      update[i]->level[i].forward = x;
+      x->level[i].span = update[i]->level[i].span - (rank[0] - rank[i]);
+      update[i]->level[i].span = (rank[0] - rank[i]) + 1;
+    }
+    for (int i = new_level; i < level; ++i) update[i]->level[i].span++;
+    x->backward = update[0] == head ? nullptr : update[0];
+    if (x->level[0].forward != nullptr) {
+      x->level[0].forward->backward = x;
+    } else {
+      tail = x;
+    }
+    ++length;
+  }
+
+  // Unlinks `x`, whose predecessors on each level are update[].
+  void Unlink(Node* x, Node** update) {
+    for (int i = 0; i < level; ++i) {
+      if (update[i]->level[i].forward == x) {
+        update[i]->level[i].span += x->level[i].span - 1;
+        update[i]->level[i].forward = x->level[i].forward;
+      } else {
+        update[i]->level[i].span -= 1;
+      }
+    }
+    if (x->level[0].forward != nullptr) {
+      x->level[0].forward->backward = x->backward;
+    } else {
+      tail = x->backward;
+    }
+    while (level > 1 && head->level[level - 1].forward == nullptr) --level;
+    --length;
+  }
+
+  void FreeNode(Node* x) {
+    Entry* entry = members.Remove(x->name(), HashKey(x->name()));
+    node_bytes -= UsableSize(x) + UsableSize(entry);
+    Entry::Free(entry);
+    std::free(x);
+  }
+
+  bool Remove(std::string_view member) {
+    Node* node = Find(member);
+    if (node == nullptr) return false;
+    Node* update[kMaxLevel];
+    Node* x = head;
+    for (int i = level - 1; i >= 0; --i) {
+      while (x->level[i].forward != nullptr &&
+             Less(x->level[i].forward->score, x->level[i].forward->name(), node->score, member)) {
+        x = x->level[i].forward;
+      }
+      update[i] = x;
+    }
+    Unlink(node, update);
+    FreeNode(node);
+    members.MaybeShrink();
+    return true;
+  }
+
+  // 0-based rank of an element known to be in the list: how many elements order before it.
+  size_t RankOf(const Node* node) const {
+    return CountBelow([&](const Node* x) { return Less(x->score, x->name(), node->score, node->name()); });
+  }
+
+  // The node of 0-based rank `rank` (< length).
+  Node* AtRank(size_t rank) const {
+    const size_t target = rank + 1;
+    size_t traversed = 0;
+    Node* x = head;
+    for (int i = level - 1; i >= 0; --i) {
+      while (x->level[i].forward != nullptr && traversed + x->level[i].span <= target) {
+        traversed += x->level[i].span;
+        x = x->level[i].forward;
+      }
+      if (traversed == target) return x;
+    }
+    return nullptr;
+  }
+
+  // The number of elements for which `below(node)` is true (a prefix of the order).
+  template <typename Below>
+  size_t CountBelow(Below below) const {
+    size_t rank = 0;
+    const Node* x = head;
+    for (int i = level - 1; i >= 0; --i) {
+      while (x->level[i].forward != nullptr && below(x->level[i].forward)) {
+        rank += x->level[i].span;
+        x = x->level[i].forward;
+      }
+    }
+    return rank;
+  }
+
+  Dict members;
+  Node* head;
+  Node* tail = nullptr;
+  size_t length = 0;
+  int level = 1;
+  size_t node_bytes = 0;
+  std::minstd_rand random{0x5eed};
+};
+
+// ------------------------------------------------------------------------------------------------
+
+ZSetValue::ZSetValue() = default;
+
+ZSetValue::ZSetValue(const ZSetValue& other) {
+  if (other.packed_ != nullptr) {
+    const size_t size = kHeaderBytes + other.packed_bytes();
+    packed_ = static_cast<unsigned char*>(std::malloc(size));
+    if (packed_ == nullptr) throw std::bad_alloc();
+    std::memcpy(packed_, other.packed_, size);
+  }
+  if (other.list_) {
+    list_ = std::make_unique<SkipList>();
+    for (SkipList::Node* x = other.list_->head->level[0].forward; x != nullptr; x = x->level[0].forward) {
+      list_->Insert(x->name(), x->score);
+    }
+  }
+}
+
+ZSetValue::~ZSetValue() { std::free(packed_); }
+
+uint32_t ZSetValue::packed_count() const { return packed_ ? Load32(packed_) : 0; }
+uint32_t ZSetValue::packed_bytes() const { return packed_ ? Load32(packed_ + 4) : 0; }
+
+size_t ZSetValue::size() const { return list_ ? list_->length : packed_count(); }
+
+std::optional<double> ZSetValue::Score(std::string_view member) const {
+  if (list_) {
+    const SkipList::Node* node = list_->Find(member);
+    if (node == nullptr) return std::nullopt;
+    return node->score;
+  }
+  const unsigned char* data = packed_ ? packed_ + kHeaderBytes : nullptr;
+  for (size_t at = 0, end = packed_bytes(); at < end;) {
+    PackedElement e = PackedAt(data, at, &at);
+    if (e.member == member) return e.score;
+  }
+  return std::nullopt;
+}
+
+std::optional<size_t> ZSetValue::Rank(std::string_view member) const {
+  if (list_) {
+    const SkipList::Node* node = list_->Find(member);
+    if (node == nullptr) return std::nullopt;
+    return list_->RankOf(node);
+  }
+  const unsigned char* data = packed_ ? packed_ + kHeaderBytes : nullptr;
+  size_t rank = 0;
+  for (size_t at = 0, end = packed_bytes(); at < end; ++rank) {
+    if (PackedAt(data, at, &at).member == member) return rank;
+  }
+  return std::nullopt;
+}
+
+bool ZSetValue::Remove(std::string_view member) {
+  if (list_) return list_->Remove(member);
+  unsigned char* data = packed_ ? packed_ + kHeaderBytes : nullptr;
+  const size_t end = packed_bytes();
+  for (size_t at = 0; at < end;) {
+    size_t next;
+    if (PackedAt(data, at, &next).member == member) {
+      std::memmove(data + at, data + next, end - next);
+      const uint32_t count = packed_count() - 1;
+      if (count == 0) {
+        std::free(packed_);
+        packed_ = nullptr;
+        return true;
+      }
+      Store32(packed_, count);
+      Store32(packed_ + 4, static_cast<uint32_t>(end - (next - at)));
+      if (auto* shrunk = static_cast<unsigned char*>(std::realloc(packed_, kHeaderBytes + end - (next - at)))) {
+        packed_ = shrunk;
+      }
+      return true;
+    }
+    at = next;
+  }
+  return false;
+}
+
+bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& limits) {
+  if (list_) {
+    SkipList::Node* node = list_->Find(member);
+    if (node != nullptr && node->score == score) return false;
+    const bool is_new = node == nullptr;
+    if (!is_new) list_->Remove(member);
+    list_->Insert(member, score);
+    return is_new;
+  }
+  const bool is_new = !Remove(member);
+  if (static_cast<int64_t>(member.size()) > limits.max_packed_value ||
+      static_cast<int64_t>(packed_count()) + 1 > limits.max_packed_entries) {
+    ConvertToSkipList();
+    list_->Insert(member, score);
+    return is_new;
+  }
+  // Redis writes listpack scores as text with an integer fast path, which turns -0 into 0; a
+  // skip list keeps the double as it is. Do the same, so ZSCORE answers alike.
+  if (score == 0) score = 0.0;
+  // Insert in order.
+  const size_t end = packed_bytes();
+  const unsigned char* data = packed_ ? packed_ + kHeaderBytes : nullptr;
+  size_t at = 0;
+  while (at < end) {
+    size_t next;
+    PackedElement e = PackedAt(data, at, &next);
+    if (Less(score, member, e.score, e.member)) break;
+    at = next;
+  }
+  const size_t size = sizeof(double) + VarintSize(member.size()) + member.size();
+  auto* grown = static_cast<unsigned char*>(std::realloc(packed_, kHeaderBytes + end + size));
+  if (grown == nullptr) throw std::bad_alloc();
+  const bool was_empty = packed_ == nullptr;
+  packed_ = grown;
+  if (was_empty) Store32(packed_, 0);
+  unsigned char* out = packed_ + kHeaderBytes + at;
+  std::memmove(out + size, out, end - at);
+  std::memcpy(out, &score, sizeof(double));
+  out = PutVarint(out + sizeof(double), member.size());
+  if (!member.empty()) std::memcpy(out, member.data(), member.size());
+  Store32(packed_, packed_count() + 1);
+  Store32(packed_ + 4, static_cast<uint32_t>(end + size));
+  return is_new;
+}
+
+void ZSetValue::WalkRanks(size_t first, size_t last, bool reverse,
+                          absl::FunctionRef<bool(std::string_view, double)> fn) const {
+  const size_t n = size();
+  if (list_) {
+    if (!reverse) {
+      SkipList::Node* x = list_->AtRank(first);
+      for (size_t rank = first; rank <= last && x != nullptr; ++rank, x = x->level[0].forward) {
+        if (!fn(x->name(), x->score)) return;
+      }
+    } else {
+      SkipList::Node* x = list_->AtRank(n - 1 - first);
+      for (size_t rank = first; rank <= last && x != nullptr; ++rank, x = x->backward) {
+        if (!fn(x->name(), x->score)) return;
+      }
+    }
+    return;
+  }
+  // Packed: collect the offsets once (at most a few hundred elements), then walk either way.
+  std::vector<size_t> offsets;
+  offsets.reserve(n);
+  const unsigned char* data = packed_ ? packed_ + kHeaderBytes : nullptr;
+  for (size_t at = 0, end = packed_bytes(); at < end;) {
+    offsets.push_back(at);
+    PackedAt(data, at, &at);
+  }
+  for (size_t rank = first; rank <= last && rank < n; ++rank) {
+    size_t next;
+    PackedElement e = PackedAt(data, offsets[reverse ? n - 1 - rank : rank], &next);
+    if (!fn(e.member, e.score)) return;
+  }
+}
+
+namespace {
+// The number of leading packed elements for which below(score, member) holds.
+template <typename Below>
+size_t PackedCountBelow(const unsigned char* packed, Below below) {
+  if (packed == nullptr) return 0;
+  const unsigned char* data = packed + kHeaderBytes;
+  size_t count = 0;
+  for (size_t at = 0, end = Load32(packed + 4); at < end; ++count) {
+    PackedElement e = PackedAt(data, at, &at);
+    if (!below(e.score, e.member)) break;
+  }
+  return count;
+}
+}  // namespace
+
+size_t ZSetValue::FirstRankAtOrAbove(const ScoreBound& min) const {
+  if (list_) return list_->CountBelow([&](const SkipList::Node* x) { return !AboveMin(x->score, min); });
+  return PackedCountBelow(packed_, [&](double score, std::string_view) { return !AboveMin(score, min); });
+}
+
+size_t ZSetValue::FirstRankAbove(const ScoreBound& max) const {
+  if (list_) return list_->CountBelow([&](const SkipList::Node* x) { return !AboveMax(x->score, max); });
+  return PackedCountBelow(packed_, [&](double score, std::string_view) { return !AboveMax(score, max); });
+}
+
+size_t ZSetValue::FirstRankAtOrAbove(const LexBound& min) const {
+  if (list_) return list_->CountBelow([&](const SkipList::Node* x) { return !AboveMin(x->name(), min); });
+  return PackedCountBelow(packed_, [&](double, std::string_view member) { return !AboveMin(member, min); });
+}
+
+size_t ZSetValue::FirstRankAbove(const LexBound& max) const {
+  if (list_) return list_->CountBelow([&](const SkipList::Node* x) { return !AboveMax(x->name(), max); });
+  return PackedCountBelow(packed_, [&](double, std::string_view member) { return !AboveMax(member, max); });
+}
+
+size_t ZSetValue::EraseRanks(size_t first, size_t last) {
+  std::vector<std::string> doomed;
+  WalkRanks(first, last, false, [&](std::string_view member, double) {
+    doomed.emplace_back(member);
+    return true;
+  });
+  for (const std::string& member : doomed) Remove(member);
+  return doomed.size();
+}
+
+uint64_t ZSetValue::Scan(uint64_t cursor, size_t count, absl::FunctionRef<void(std::string_view, double)> fn) const {
+  if (!list_) {
+    if (!empty()) WalkRanks(0, size() - 1, false, [&](std::string_view m, double s) {
+      fn(m, s);
+      return true;
+    });
+    return 0;
+  }
+  return list_->members.Scan(cursor, count, [&](const Entry* e) { fn(e->key(), SkipList::NodeOf(e)->score); });
+}
+
+void ZSetValue::ConvertToSkipList() {
+  auto list = std::make_unique<SkipList>();
+  const unsigned char* data = packed_ ? packed_ + kHeaderBytes : nullptr;
+  for (size_t at = 0, end = packed_bytes(); at < end;) {
+    PackedElement e = PackedAt(data, at, &at);
+    list->Insert(e.member, e.score);
+  }
+  list_ = std::move(list);
+  std::free(packed_);
+  packed_ = nullptr;
+}
+
+size_t ZSetValue::ApproximateBytes() const {
+  size_t bytes = sizeof(ZSetValue) + UsableSize(packed_);
+  if (list_) bytes += sizeof(SkipList) + UsableSize(list_->head) + list_->members.overhead_bytes() + list_->node_bytes;
+  return bytes;
+}
+
+}  // namespace strata::storage
