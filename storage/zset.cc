@@ -90,6 +90,11 @@ struct ZSetValue::SkipList {
     Level level[1];  // `levels` of them (allocated past the struct)
 
     std::string_view name() const { return member->key(); }
+    // This node orders before (score, name): the member's bytes are read only on a score tie
+    // (they live in another block, and a skip list walk makes many comparisons).
+    bool Before(double other_score, std::string_view other_name) const {
+      return score < other_score || (score == other_score && name() < other_name);
+    }
   };
 
   SkipList() : head(NewNode(0, nullptr, kMaxLevel)) {}
@@ -133,41 +138,47 @@ struct ZSetValue::SkipList {
     return e == nullptr ? nullptr : NodeOf(e);
   }
 
+  // Adds a member that is not in the list.
   void Insert(std::string_view member, double score) {
+    Node* placeholder = nullptr;
+    Entry* entry = Entry::NewString(member, std::string_view(reinterpret_cast<const char*>(&placeholder), sizeof(placeholder)),
+                                    EntryMeta{});
+    Node* x = NewNode(score, entry, RandomLevel());
+    std::memcpy(const_cast<char*>(entry->string_value().data()), &x, sizeof(x));
+    members.Insert(entry, HashKey(member));
+    node_bytes += UsableSize(x) + UsableSize(entry);
+    Link(x);
+  }
+
+  // Links node x (its score, member and level count set) at its place in the order.
+  void Link(Node* x) {
+    const std::string_view member = x->name();
     Node* update[kMaxLevel];
     size_t rank[kMaxLevel];
-    Node* x = head;
+    Node* at = head;
     for (int i = level - 1; i >= 0; --i) {
       rank[i] = i == level - 1 ? 0 : rank[i + 1];
-      while (x->level[i].forward != nullptr && Less(x->level[i].forward->score, x->level[i].forward->name(), score, member)) {
-        rank[i] += x->level[i].span;
-        x = x->level[i].forward;
+      while (at->level[i].forward != nullptr && at->level[i].forward->Before(x->score, member)) {
+        rank[i] += at->level[i].span;
+        at = at->level[i].forward;
       }
-      update[i] = x;
+      update[i] = at;
     }
-    const int new_level = RandomLevel();
-    if (new_level > level) {
-      for (int i = level; i < new_level; ++i) {
+    if (x->levels > level) {
+      for (int i = level; i < x->levels; ++i) {
         rank[i] = 0;
         update[i] = head;
         update[i]->level[i].span = length;
       }
-      level = new_level;
+      level = x->levels;
     }
-    Node* placeholder = nullptr;
-    Entry* entry = Entry::NewString(member, std::string_view(reinterpret_cast<const char*>(&placeholder), sizeof(placeholder)),
-                                    EntryMeta{});
-    x = NewNode(score, entry, new_level);
-    std::memcpy(const_cast<char*>(entry->string_value().data()), &x, sizeof(x));
-    members.Insert(entry, HashKey(member));
-    node_bytes += UsableSize(x) + UsableSize(entry);
-    for (int i = 0; i < new_level; ++i) {
+    for (int i = 0; i < x->levels; ++i) {
       x->level[i].forward = update[i]->level[i].forward;
       update[i]->level[i].forward = x;
       x->level[i].span = update[i]->level[i].span - (rank[0] - rank[i]);
       update[i]->level[i].span = (rank[0] - rank[i]) + 1;
     }
-    for (int i = new_level; i < level; ++i) update[i]->level[i].span++;
+    for (int i = x->levels; i < level; ++i) update[i]->level[i].span++;
     x->backward = update[0] == head ? nullptr : update[0];
     if (x->level[0].forward != nullptr) {
       x->level[0].forward->backward = x;
@@ -175,6 +186,25 @@ struct ZSetValue::SkipList {
       tail = x;
     }
     ++length;
+  }
+
+  // Moves a member to a new score, reusing its node and entry (Redis's zslUpdateScore).
+  void Rescore(Node* x, double score) {
+    UnlinkFromList(x);
+    x->score = score;
+    Link(x);
+  }
+
+  // Unlinks `x` from the levels (the member stays in `members`).
+  void UnlinkFromList(Node* x) {
+    Node* update[kMaxLevel];
+    Node* at = head;
+    const std::string_view member = x->name();
+    for (int i = level - 1; i >= 0; --i) {
+      while (at->level[i].forward != nullptr && at->level[i].forward->Before(x->score, member)) at = at->level[i].forward;
+      update[i] = at;
+    }
+    Unlink(x, update);
   }
 
   // Unlinks `x`, whose predecessors on each level are update[].
@@ -206,16 +236,7 @@ struct ZSetValue::SkipList {
   bool Remove(std::string_view member) {
     Node* node = Find(member);
     if (node == nullptr) return false;
-    Node* update[kMaxLevel];
-    Node* x = head;
-    for (int i = level - 1; i >= 0; --i) {
-      while (x->level[i].forward != nullptr &&
-             Less(x->level[i].forward->score, x->level[i].forward->name(), node->score, member)) {
-        x = x->level[i].forward;
-      }
-      update[i] = x;
-    }
-    Unlink(node, update);
+    UnlinkFromList(node);
     FreeNode(node);
     members.MaybeShrink();
     return true;
@@ -223,7 +244,8 @@ struct ZSetValue::SkipList {
 
   // 0-based rank of an element known to be in the list: how many elements order before it.
   size_t RankOf(const Node* node) const {
-    return CountBelow([&](const Node* x) { return Less(x->score, x->name(), node->score, node->name()); });
+    const std::string_view name = node->name();
+    return CountBelow([&](const Node* x) { return x->Before(node->score, name); });
   }
 
   // The node of 0-based rank `rank` (< length).
@@ -348,10 +370,22 @@ bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& lim
   if (list_) {
     SkipList::Node* node = list_->Find(member);
     if (node != nullptr && node->score == score) return false;
-    const bool is_new = node == nullptr;
-    if (!is_new) list_->Remove(member);
+    if (node != nullptr) {
+      // The new score keeps the node between its neighbours: change it in place, as Redis's
+      // zslUpdateScore does (the common case for counters that move a little).
+      const SkipList::Node* previous = node->backward;
+      const SkipList::Node* next = node->level[0].forward;
+      if ((previous == nullptr || previous->Before(score, member)) && (next == nullptr || !next->Before(score, member))) {
+        node->score = score;
+        return false;
+      }
+    }
+    if (node != nullptr) {
+      list_->Rescore(node, score);
+      return false;
+    }
     list_->Insert(member, score);
-    return is_new;
+    return true;
   }
   const bool is_new = !Remove(member);
   if (static_cast<int64_t>(member.size()) > limits.max_packed_value ||

@@ -592,7 +592,8 @@ void ZRandMember(CommandContext& ctx) {
       ctx.reply.Null();
       return;
     }
-    zset->WalkRanks(txn.NextRandom() % zset->size(), 0, false, [&](std::string_view m, double) {
+    const size_t rank = txn.NextRandom() % zset->size();
+    zset->WalkRanks(rank, rank, false, [&](std::string_view m, double) {
       ctx.reply.Bulk(m);
       return false;
     });

@@ -173,6 +173,50 @@ def test_redis_py_set_commands(server):
         r.sadd("text", "x")
 
 
+def test_redis_py_sorted_set_commands(server):
+    """A leaderboard and a sliding-window rate limiter, as applications write them with redis-py."""
+    r = client_for(server)
+    assert r.zadd("board", {"ann": 30, "bob": 10, "cid": 20}) == 3
+    assert r.zincrby("board", 15, "bob") == 25.0
+    assert r.zrevrange("board", 0, 1, withscores=True) == [("ann", 30.0), ("bob", 25.0)]
+    assert r.zrange("board", 0, -1) == ["cid", "bob", "ann"]
+    assert r.zrank("board", "ann") == 2 and r.zrevrank("board", "ann") == 0
+    assert r.zscore("board", "cid") == 20.0 and r.zscore("board", "nobody") is None
+    assert r.zmscore("board", ["ann", "nobody"]) == [30.0, None]
+    assert r.zcount("board", 20, "+inf") == 3 and r.zcard("board") == 3
+    assert r.zrangebyscore("board", "(20", 30) == ["bob", "ann"]
+    assert r.zrange("board", 30, 20, byscore=True, desc=True, withscores=True) == [("ann", 30.0), ("bob", 25.0), ("cid", 20.0)]
+    assert r.zadd("board", {"bob": 5}, gt=True, ch=True) == 0
+    assert r.zpopmin("board") == [("cid", 20.0)]
+    assert r.zunionstore("both", ["board", "board"]) == 2 and r.zscore("both", "ann") == 60.0
+    assert r.zinter(["board", "both"], withscores=True, aggregate="MAX") == [("bob", 50.0), ("ann", 60.0)]
+    # Sliding-window rate limiter: at most 5 hits in a window, old hits trimmed by score.
+    now = 1000000
+    for i in range(8):
+        with r.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore("rate:u1", 0, now + i - 60)
+            pipe.zadd("rate:u1", {f"hit{i}": now + i})
+            pipe.zcard("rate:u1")
+            _, _, count = pipe.execute()
+    assert count == 8 and r.zremrangebyscore("rate:u1", "-inf", now + 2) == 3 and r.zcard("rate:u1") == 5
+    r.zadd("lex", {m: 0 for m in "abcdef"})
+    assert r.zrangebylex("lex", "[b", "(e") == ["b", "c", "d"] and r.zlexcount("lex", "-", "+") == 6
+    for i in range(200):
+        r.zadd("big", {f"m{i}": i})
+    assert r.object("encoding", "big") == "skiplist" and r.object("encoding", "lex") == "listpack"
+    assert sorted(m for m, _ in r.zscan_iter("big", count=20)) == sorted(f"m{i}" for i in range(200))
+    assert r.zrandmember("big") is not None and len(r.zrandmember("big", 5)) == 5
+
+
+def test_redis_py_hash_scan_walks_a_large_hash(server):
+    r = client_for(server)
+    r.hset("wide", mapping={f"field{i}": i for i in range(1000)})
+    assert r.object("encoding", "wide") == "hashtable"
+    assert dict(r.hscan_iter("wide", count=25)) == {f"field{i}": str(i) for i in range(1000)}
+    r.hset("narrow", mapping={"a": 1, "b": 2})
+    assert r.object("encoding", "narrow") == "listpack" and r.hgetall("narrow") == {"a": "1", "b": "2"}
+
+
 def test_redis_py_expiry_commands(server):
     r = client_for(server)
     r.set("k", "v")

@@ -145,6 +145,8 @@ class ZSetCommands:
                 args += [b"COUNT", r.choice([b"1", b"2", b"10", b"0", b"-1"])]
             return Op(args)
         if choice == 25:
+            if r.random() < 0.3:
+                return Op([b"ZRANDMEMBER", k], "sample")
             count = r.choice([b"1", b"2", b"-3", b"0", b"100", b"x"])
             return Op([b"ZRANDMEMBER", k, count] + ([b"WITHSCORES"] if r.random() < 0.4 else []), "sample")
         if choice in (26, 27):
