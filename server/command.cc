@@ -120,6 +120,27 @@ bool ParseMPopArgs(CommandContext& ctx, size_t numkeys_index, std::string_view f
   return true;
 }
 
+bool ParseRandomCount(CommandContext& ctx, std::string_view with_word, int64_t* count) {
+  if (ctx.args.size() < 3) return true;
+  if (!ParseInteger(ctx.args[2], count)) {
+    ctx.reply.Error(errors::kNotInteger);
+    return false;
+  }
+  if (*count == INT64_MIN) {
+    ctx.reply.Error(errors::kSrandmemberCountRange);
+    return false;
+  }
+  if (ctx.args.size() > 4 || (ctx.args.size() == 4 && !EqualsIgnoreCase(ctx.args[3], with_word))) {
+    ctx.reply.Error(errors::kSyntax);
+    return false;
+  }
+  if (ctx.args.size() == 4 && (*count > INT64_MAX / 2 || *count < -(INT64_MAX / 2))) {
+    ctx.reply.Error(errors::kOutOfRange);
+    return false;
+  }
+  return true;
+}
+
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result) {
   if (result.ok()) {
     ctx.reply.Integer(*result);

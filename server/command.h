@@ -113,6 +113,11 @@ struct MPopArgs {
 bool ParseMPopArgs(CommandContext& ctx, size_t numkeys_index, std::string_view first_where,
                    std::string_view second_where, MPopArgs* out);
 
+// The "key [count [WITH...]]" arguments of HRANDFIELD / ZRANDMEMBER, checked in Redis's order:
+// the count (in [-2^63+1, 2^63-1]), then the option word, then the halved range a count has
+// with the option. Leaves *count alone without a count; replies the error and returns false.
+bool ParseRandomCount(CommandContext& ctx, std::string_view with_word, int64_t* count);
+
 // Replies with the integer, or with the error text the Status carries.
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result);
 

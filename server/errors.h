@@ -67,6 +67,7 @@ inline constexpr std::string_view kLposRankZero =
     "from the end of the list";
 inline constexpr std::string_view kLposCountNegative = "ERR COUNT can't be negative";
 inline constexpr std::string_view kLposMaxlenNegative = "ERR MAXLEN can't be negative";
+inline constexpr std::string_view kOutOfRange = "ERR value is out of range";
 inline constexpr std::string_view kSrandmemberCountRange =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 inline constexpr std::string_view kMoreKeysThanArgs = "ERR Number of keys can't be greater than number of args";

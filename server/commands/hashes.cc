@@ -1,5 +1,9 @@
 // Hash commands (Redis's t_hash.c). Reads go through storage::FindHashForRead; every write goes
 // through storage::UpdateHash, which keeps memory accounting and deletes emptied hashes.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "server/absl_compat.h"
 #include "server/command.h"
@@ -202,6 +206,53 @@ void HScan(CommandContext& ctx) {
   }
 }
 
+// HRANDFIELD key [count [WITHVALUES]]: as ZRANDMEMBER (a negative count repeats picks; a
+// positive one gives distinct fields, the whole hash at most).
+void HRandField(CommandContext& ctx) {
+  int64_t count = 1;
+  if (!ParseRandomCount(ctx, "withvalues", &count)) return;
+  const bool with_count = ctx.args.size() >= 3;
+  const bool with_values = ctx.args.size() == 4;
+  const HashValue* hash;
+  if (!ReadHash(ctx, &hash)) return;
+  // The fields in the hash's order, so a rank picks one (hashes that draw random fields are
+  // small in practice; a large one costs a walk, as Redis's listpack hashes do).
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+  if (hash) hash->ForEach([&](std::string_view f, std::string_view v) { fields.emplace_back(f, v); });
+  storage::Transaction& txn = ctx.keys();
+  if (!with_count) {
+    if (fields.empty()) {
+      ctx.reply.Null();
+    } else {
+      ctx.reply.Bulk(fields[txn.NextRandom() % fields.size()].first);
+    }
+    return;
+  }
+  if (fields.empty() || count == 0) {
+    ctx.reply.ArrayHeader(0);
+    return;
+  }
+  auto reply_field = [&](size_t index) {
+    if (with_values && ctx.reply.resp3()) ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk(fields[index].first);
+    if (with_values) ctx.reply.Bulk(fields[index].second);
+  };
+  const size_t n = fields.size();
+  const size_t picks = count < 0 ? static_cast<size_t>(-count) : std::min(static_cast<size_t>(count), n);
+  ctx.reply.ArrayHeader(with_values && !ctx.reply.resp3() ? picks * 2 : picks);
+  if (count < 0) {
+    for (size_t i = 0; i < picks; ++i) reply_field(txn.NextRandom() % n);
+    return;
+  }
+  size_t needed = picks;
+  for (size_t i = 0; i < n && needed > 0; ++i) {
+    if (txn.NextRandom() % (n - i) < needed) {
+      reply_field(i);
+      --needed;
+    }
+  }
+}
+
 constexpr uint32_t kReadLoads = flags::kReadOnly | flags::kLoads;
 constexpr uint32_t kWriteOom = flags::kWrite | flags::kDenyOom;
 
@@ -221,6 +272,7 @@ constexpr CommandSpec kHashCommands[] = {
     {"hincrby", 4, kWriteOom | flags::kFast, 1, 1, 1, HIncrBy, {}, "Increment the integer value of a hash field"},
     {"hincrbyfloat", 4, kWriteOom | flags::kFast, 1, 1, 1, HIncrByFloat, {}, "Increment the float value of a hash field"},
     {"hscan", -3, flags::kReadOnly, 1, 1, 1, HScan, {}, "Incrementally iterate hash fields and associated values"},
+    {"hrandfield", -2, kReadLoads, 1, 1, 1, HRandField, {}, "Get one or multiple random fields from a hash"},
 };
 
 }  // namespace

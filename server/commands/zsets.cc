@@ -566,24 +566,10 @@ void ZMPop(CommandContext& ctx) {
 
 // ZRANDMEMBER key [count [WITHSCORES]]
 void ZRandMember(CommandContext& ctx) {
-  const bool with_count = ctx.args.size() >= 3;
-  bool with_scores = false;
   int64_t count = 1;
-  if (ctx.args.size() > 4 || (ctx.args.size() == 4 && !EqualsIgnoreCase(ctx.args[3], "withscores"))) {
-    ctx.reply.Error(errors::kSyntax);
-    return;
-  }
-  with_scores = ctx.args.size() == 4;
-  if (with_count) {
-    if (!ParseInteger(ctx.args[2], &count)) {
-      ctx.reply.Error(errors::kNotInteger);
-      return;
-    }
-    if (count == INT64_MIN || (with_scores && (count < -INT64_MAX / 2 || count > INT64_MAX / 2))) {
-      ctx.reply.Error(errors::kSrandmemberCountRange);
-      return;
-    }
-  }
+  if (!ParseRandomCount(ctx, "withscores", &count)) return;
+  const bool with_count = ctx.args.size() >= 3;
+  const bool with_scores = ctx.args.size() == 4;
   const ZSetValue* zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   storage::Transaction& txn = ctx.keys();

@@ -217,6 +217,18 @@ def test_redis_py_hash_scan_walks_a_large_hash(server):
     assert r.object("encoding", "narrow") == "listpack" and r.hgetall("narrow") == {"a": "1", "b": "2"}
 
 
+def test_memory_usage_counts_what_a_key_holds(server):
+    r = client_for(server)
+    r.set("small", "x")
+    r.rpush("list", *[f"element-{i}" for i in range(10000)])
+    small, big = r.memory_usage("small"), r.memory_usage("list")
+    assert 0 < small < 200 and big > 10000 * 10
+    assert r.memory_usage("nothing") is None
+    assert r.memory_usage("list", samples=5) == big
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        r.execute_command("MEMORY", "USAGE", "list", "BOGUS", "1")
+
+
 def test_redis_py_expiry_commands(server):
     r = client_for(server)
     r.set("k", "v")

@@ -23,6 +23,8 @@ VALUES = [b"v", b"", b"1", b"-7", b"3.5", b"x" * 64, b"y" * 65, b"92233720368547
 
 class HashDiffer(Differ):
     def run(self, op):
+        if op.compare == "sample":
+            return self.run_sample(op)
         if op.compare != "multiset":
             return super().run(op)
         s_reply, r_reply = self.s.call(*op.args), self.r.call(*op.args)
@@ -44,6 +46,28 @@ class HashDiffer(Differ):
         self.history.append((self.index, op, s_reply, r_reply))
         del self.history[:-8]
         self.index += 1
+
+
+def sample_problem(s_reply, r_reply):
+    """HRANDFIELD: the same kind of reply and the same length (or both nil)."""
+    if s_reply.kind != r_reply.kind:
+        return "reply types differ"
+    if s_reply.kind == "*" and s_reply.value is not None and r_reply.value is not None:
+        return None if len(s_reply.value) == len(r_reply.value) else "sample sizes differ"
+    if s_reply.kind == "$":
+        return None if (s_reply.value is None) == (r_reply.value is None) else "one reply is nil"
+    return None if s_reply == r_reply else "replies differ"
+
+
+def _run_sample(self, op):
+    s_reply, r_reply = self.s.call(*op.args), self.r.call(*op.args)
+    problem = sample_problem(s_reply, r_reply)
+    if problem:
+        raise Mismatch(self.describe(op, s_reply, r_reply, problem))
+    self.index += 1
+
+
+HashDiffer.run_sample = _run_sample
 
 
 class HashCommands:
@@ -93,6 +117,14 @@ class HashCommands:
         if choice == 19:
             return Op([r.choice([b"RENAME", b"COPY"]), k, self.key()])
         if choice == 20:
+            if r.random() < 0.6:
+                args = [b"HRANDFIELD", k]
+                if r.random() < 0.8:
+                    args.append(r.choice([b"1", b"3", b"-4", b"0", b"500", b"x", b"-9223372036854775808",
+                                          b"4611686018427387904"]))
+                    if r.random() < 0.5:
+                        args.append(r.choice([b"WITHVALUES", b"withvalues", b"bogus"]))
+                return Op(args, "sample")
             return Op([b"HSCAN", k, r.choice([b"x", b"1.5"])])  # bad cursors only
         return Op([b"SET", b"str", b"v"])
 

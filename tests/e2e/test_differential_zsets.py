@@ -147,8 +147,9 @@ class ZSetCommands:
         if choice == 25:
             if r.random() < 0.3:
                 return Op([b"ZRANDMEMBER", k], "sample")
-            count = r.choice([b"1", b"2", b"-3", b"0", b"100", b"x"])
-            return Op([b"ZRANDMEMBER", k, count] + ([b"WITHSCORES"] if r.random() < 0.4 else []), "sample")
+            count = r.choice([b"1", b"2", b"-3", b"0", b"100", b"x", b"-9223372036854775808", b"4611686018427387904"])
+            option = [r.choice([b"WITHSCORES", b"withscores", b"bogus"])] if r.random() < 0.4 else []
+            return Op([b"ZRANDMEMBER", k, count] + option, "sample")
         if choice in (26, 27):
             name = r.choice([b"ZUNION", b"ZINTER", b"ZDIFF", b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE"])
             args = [name]
