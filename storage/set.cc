@@ -37,26 +37,38 @@ size_t UsableSize(void* block) { return block == nullptr ? 0 : malloc_usable_siz
 
 }  // namespace
 
+struct SetValue::Table {
+  Dict dict;
+  size_t entry_bytes = 0;  // allocator bytes of the member entries
+};
+
+// Every small set pays for the handle: keep it within one 32-byte allocator size class.
+static_assert(sizeof(SetValue) <= 32);
+
+SetValue::SetValue() = default;
+
+size_t SetValue::size() const { return table_ ? table_->dict.size() : count_; }
+
 SetValue::SetValue(const SetValue& other)
-    : encoding_(other.encoding_), width_(other.width_), count_(other.count_), bytes_(other.bytes_) {
+    : count_(other.count_), bytes_(other.bytes_), encoding_(other.encoding_), width_(other.width_) {
   if (other.data_ != nullptr) {
     data_ = static_cast<unsigned char*>(std::malloc(bytes_ == 0 ? 1 : bytes_));
     if (data_ == nullptr) throw std::bad_alloc();
     std::memcpy(data_, other.data_, bytes_);
   }
   if (other.table_) {
-    table_ = std::make_unique<Dict>();
+    table_ = std::make_unique<Table>();
     other.ForEach([&](std::string_view member) {
       Entry* e = Entry::NewString(member, "", EntryMeta{});
-      table_entry_bytes_ += UsableSize(e);
-      table_->Insert(e, HashKey(member));
+      table_->entry_bytes += UsableSize(e);
+      table_->dict.Insert(e, HashKey(member));
     });
   }
 }
 
 SetValue::~SetValue() {
   std::free(data_);
-  if (table_) table_->Clear([](Entry* e) { Entry::Free(e); });
+  if (table_) table_->dict.Clear([](Entry* e) { Entry::Free(e); });
 }
 
 void SetValue::Resize(size_t bytes) {
@@ -172,7 +184,7 @@ bool SetValue::Contains(std::string_view member) const {
       return FindPacked(member, &offset, &length);
     }
     case Encoding::kTable:
-      return table_->Find(member, HashKey(member)) != nullptr;
+      return table_->dict.Find(member, HashKey(member)) != nullptr;
   }
   return false;
 }
@@ -212,10 +224,10 @@ bool SetValue::Add(std::string_view member, const SetLimits& limits) {
     }
   }
   const uint64_t hash = HashKey(member);
-  if (table_->Find(member, hash) != nullptr) return false;
+  if (table_->dict.Find(member, hash) != nullptr) return false;
   Entry* e = Entry::NewString(member, "", EntryMeta{});
-  table_entry_bytes_ += UsableSize(e);
-  table_->Insert(e, hash);
+  table_->entry_bytes += UsableSize(e);
+  table_->dict.Insert(e, hash);
   return true;
 }
 
@@ -238,11 +250,11 @@ bool SetValue::Remove(std::string_view member) {
       return true;
     }
     case Encoding::kTable: {
-      Entry* e = table_->Remove(member, HashKey(member));
+      Entry* e = table_->dict.Remove(member, HashKey(member));
       if (e == nullptr) return false;
-      table_entry_bytes_ -= UsableSize(e);
+      table_->entry_bytes -= UsableSize(e);
       Entry::Free(e);
-      table_->MaybeShrink();
+      table_->dict.MaybeShrink();
       return true;
     }
   }
@@ -263,7 +275,7 @@ std::string SetValue::RandomMember(uint64_t random) const {
       return std::string(member);
     }
     case Encoding::kTable:
-      return std::string(table_->RandomEntry(random)->key());
+      return std::string(table_->dict.RandomEntry(random)->key());
   }
   return std::string();
 }
@@ -283,7 +295,7 @@ void SetValue::ForEach(absl::FunctionRef<void(std::string_view)> fn) const {
     case Encoding::kTable: {
       uint64_t cursor = 0;
       do {
-        cursor = table_->Scan(cursor, SIZE_MAX, [&](const Entry* e) { fn(e->key()); });
+        cursor = table_->dict.Scan(cursor, SIZE_MAX, [&](const Entry* e) { fn(e->key()); });
       } while (cursor != 0);
       return;
     }
@@ -296,7 +308,7 @@ uint64_t SetValue::Scan(uint64_t cursor, size_t count, absl::FunctionRef<void(st
     return 0;
   }
   // Redis visits about COUNT buckets per call (with a cap on empty ones): the same here.
-  return table_->Scan(cursor, count, [&](const Entry* e) { fn(e->key()); });
+  return table_->dict.Scan(cursor, count, [&](const Entry* e) { fn(e->key()); });
 }
 
 void SetValue::ConvertToPacked() {
@@ -317,11 +329,11 @@ void SetValue::ConvertToPacked() {
 }
 
 void SetValue::ConvertToTable() {
-  auto table = std::make_unique<Dict>();
+  auto table = std::make_unique<Table>();
   ForEach([&](std::string_view member) {
     Entry* e = Entry::NewString(member, "", EntryMeta{});
-    table_entry_bytes_ += UsableSize(e);
-    table->Insert(e, HashKey(member));
+    table->entry_bytes += UsableSize(e);
+    table->dict.Insert(e, HashKey(member));
   });
   table_ = std::move(table);
   std::free(data_);
@@ -333,7 +345,7 @@ void SetValue::ConvertToTable() {
 
 size_t SetValue::ApproximateBytes() const {
   size_t bytes = sizeof(SetValue) + UsableSize(data_);
-  if (table_) bytes += sizeof(Dict) + table_->overhead_bytes() + table_entry_bytes_;
+  if (table_) bytes += sizeof(Table) + table_->dict.overhead_bytes() + table_->entry_bytes;
   return bytes;
 }
 

@@ -43,12 +43,12 @@ class SetValue {
  public:
   enum class Encoding : uint8_t { kIntset, kPacked, kTable };
 
-  SetValue() = default;
+  SetValue();
   SetValue(const SetValue& other);
   SetValue& operator=(const SetValue&) = delete;
   ~SetValue();
 
-  size_t size() const { return table_ ? table_->size() : count_; }
+  size_t size() const;
   bool empty() const { return size() == 0; }
   Encoding encoding() const { return encoding_; }
   // Redis 7.0's OBJECT ENCODING name.
@@ -85,13 +85,15 @@ class SetValue {
   void ConvertToTable();
   void Resize(size_t bytes);
 
-  Encoding encoding_ = Encoding::kIntset;
-  uint8_t width_ = 2;      // intset: bytes per member
+  struct Table;
+
+  // 32 bytes in all (one allocator size class): every small set pays for this handle.
+  unsigned char* data_ = nullptr;
+  std::unique_ptr<Table> table_;
   uint32_t count_ = 0;     // intset and packed: members
   uint32_t bytes_ = 0;     // intset and packed: bytes used in data_
-  unsigned char* data_ = nullptr;
-  std::unique_ptr<Dict> table_;
-  size_t table_entry_bytes_ = 0;  // table: allocator bytes of the member entries
+  Encoding encoding_ = Encoding::kIntset;
+  uint8_t width_ = 2;      // intset: bytes per member
 };
 
 }  // namespace strata::storage
