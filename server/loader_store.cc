@@ -24,6 +24,10 @@ void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape
   }
   auto hash = std::make_unique<storage::HashValue>();
   for (const auto& [field, value] : outcome.fields) hash->Set(field, value);
+  if (hash->empty()) {  // a row whose columns were all NULL: an empty hash is no key in Redis
+    txn.Delete(db, key);
+    return;
+  }
   txn.Store(db, storage::Entry::NewHash(key, hash.release(), meta));
 }
 

@@ -15,6 +15,9 @@ namespace strata::storage {
 namespace {
 
 constexpr size_t kHeaderBytes = 8;  // uint32 fields, uint32 bytes (of pairs, after the header)
+// A packed block never grows past this (Redis's listpack safety limit, 1 GB): the header's byte
+// count is 32-bit, and a larger hash is better as a table anyway.
+constexpr size_t kMaxPackedBytes = size_t{1} << 30;
 
 size_t UsableSize(void* block) { return block == nullptr ? 0 : malloc_usable_size(block); }
 
@@ -113,7 +116,8 @@ std::optional<std::string_view> HashValue::Find(std::string_view field) const {
 
 bool HashValue::Set(std::string_view field, std::string_view value, const HashLimits& limits) {
   if (!table_ && (static_cast<int64_t>(field.size()) > limits.max_packed_value ||
-                  static_cast<int64_t>(value.size()) > limits.max_packed_value)) {
+                  static_cast<int64_t>(value.size()) > limits.max_packed_value ||
+                  packed_bytes() + EncodedSize(field) + EncodedSize(value) > kMaxPackedBytes)) {
     ConvertToTable();
   }
   if (table_) {

@@ -15,6 +15,9 @@ namespace strata::storage {
 namespace {
 
 // Redis's list-max-listpack-size: -1 is 4 KB per chunk, each step down doubles it, -5 is 64 KB.
+// With a positive fill (a count), Redis still keeps a chunk under 8 KB: SIZE_SAFETY_LIMIT.
+constexpr size_t kCountFillByteLimit = 8192;
+
 size_t ByteLimit(int64_t fill) {
   const int64_t step = std::clamp<int64_t>(-fill, 1, 5) - 1;
   return size_t{4096} << step;
@@ -77,7 +80,9 @@ std::string_view ListValue::DecodeBackwards(const unsigned char* data, size_t en
 
 bool ListValue::Fits(const Chunk& chunk, size_t extra_bytes, size_t extra_count, int64_t fill) {
   if (chunk.count == 0) return true;
-  if (fill > 0) return chunk.count + extra_count <= static_cast<uint64_t>(fill);
+  if (fill > 0) {
+    return chunk.count + extra_count <= static_cast<uint64_t>(fill) && chunk.bytes + extra_bytes <= kCountFillByteLimit;
+  }
   return chunk.bytes + extra_bytes <= ByteLimit(fill);
 }
 
@@ -86,9 +91,9 @@ void ListValue::SetChunkData(Chunk& chunk, const unsigned char* data, size_t byt
   if (block == nullptr) throw std::bad_alloc();
   if (bytes > 0) std::memcpy(block, data, bytes);
   chunk.data = block;
-  chunk.capacity = static_cast<uint32_t>(UsableSize(block));
+  chunk.capacity = UsableSize(block);
   chunk_bytes_ += chunk.capacity;
-  chunk.bytes = static_cast<uint32_t>(bytes);
+  chunk.bytes = bytes;
 }
 
 void ListValue::Reserve(Chunk& chunk, size_t bytes) {
@@ -100,7 +105,7 @@ void ListValue::Reserve(Chunk& chunk, size_t bytes) {
   }
   chunk_bytes_ -= chunk.capacity;
   chunk.data = block;
-  chunk.capacity = static_cast<uint32_t>(UsableSize(block));
+  chunk.capacity = UsableSize(block);
   chunk_bytes_ += chunk.capacity;
 }
 
@@ -132,7 +137,7 @@ void ListValue::Splice(size_t index, size_t offset, size_t old_len, const unsign
     Reserve(chunk, new_bytes);
   }
   if (new_len > 0) std::memcpy(chunk.data + offset, replacement, new_len);
-  chunk.bytes = static_cast<uint32_t>(new_bytes);
+  chunk.bytes = new_bytes;
   chunk.count = static_cast<uint32_t>(static_cast<int64_t>(chunk.count) + count_delta);
   size_ = static_cast<size_t>(static_cast<int64_t>(size_) + count_delta);
 }
@@ -263,7 +268,7 @@ void ListValue::Insert(size_t index, std::string_view element, int64_t fill) {
   Splice(at.chunk, at.offset, 0, encoded.get(), size, 1);
   // Over its budget: split the chunk in two halves (a chunk of one element stays as it is).
   Chunk& chunk = chunks_[at.chunk];
-  if (chunk.count > 1 && !Fits(Chunk{nullptr, chunk.bytes - static_cast<uint32_t>(size), chunk.count - 1}, size, 1, fill)) {
+  if (chunk.count > 1 && !Fits(Chunk{nullptr, chunk.bytes - size, 0, chunk.count - 1}, size, 1, fill)) {
     const uint32_t half = chunk.count / 2;
     size_t offset = 0;
     for (uint32_t i = 0; i < half; ++i) Decode(chunk.data, offset, &offset);

@@ -11,7 +11,9 @@
 // 03 'a' 'b' 'c' 03, five bytes; a 200-byte element is c8 01 ... 01 c8 (two length bytes each side).
 //
 // A chunk holds at most `fill` worth of elements, Redis's list-max-listpack-size: a positive
-// fill is a count of elements, a negative one a byte size (-1: 4 KB, -2: 8 KB, ... -5: 64 KB).
+// fill is a count of elements (and, as in Redis, never more than 8 KB unless it is one element),
+// a negative one a byte size (-1: 4 KB, -2: 8 KB, ... -5: 64 KB). An element larger than the
+// budget lives alone in its chunk.
 // Pushes at the ends start a new chunk when the end chunk is full; an insert in the middle of a
 // full chunk splits it; a chunk emptied by removals is dropped, and a chunk that shrinks to under
 // half its budget merges into a neighbour when the two fit in one. Index lookups walk the chunk table (one counter
@@ -67,9 +69,9 @@ class ListValue {
  private:
   struct Chunk {
     unsigned char* data = nullptr;  // `bytes` bytes of packed elements
-    uint32_t bytes = 0;
+    size_t bytes = 0;
+    size_t capacity = 0;  // what the allocator gave data (its usable size)
     uint32_t count = 0;
-    uint32_t capacity = 0;  // what the allocator gave data (its usable size)
   };
   // A position: the chunk and the byte offset of an element in it.
   struct Cursor {

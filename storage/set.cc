@@ -14,6 +14,10 @@ namespace strata::storage {
 
 namespace {
 
+// Intsets and packed sets never grow past Redis's listpack safety limit (1 GB): their byte count
+// is 32-bit, and a set that large is better as a table.
+constexpr size_t kMaxPackedBytes = size_t{1} << 30;
+
 uint8_t WidthFor(int64_t value) {
   if (value >= INT16_MIN && value <= INT16_MAX) return 2;
   if (value >= INT32_MIN && value <= INT32_MAX) return 4;
@@ -148,13 +152,13 @@ void SetValue::InsertInt(int64_t value, size_t position) {
     std::memcpy(out, &value, 8);
   }
   ++count_;
-  bytes_ = count_ * width_;
+  bytes_ = static_cast<uint32_t>(static_cast<size_t>(count_) * width_);
 }
 
 void SetValue::RemoveAt(size_t position) {
   std::memmove(data_ + position * width_, data_ + (position + 1) * width_, (count_ - position - 1) * width_);
   --count_;
-  bytes_ = count_ * width_;
+  bytes_ = static_cast<uint32_t>(static_cast<size_t>(count_) * width_);
   Resize(bytes_);
 }
 
@@ -195,6 +199,10 @@ bool SetValue::Add(std::string_view member, const SetLimits& limits) {
     if (ParseInt64(member, &value)) {
       size_t position;
       if (FindInt(value, &position)) return false;
+      if ((static_cast<size_t>(count_) + 1) * sizeof(int64_t) > kMaxPackedBytes) {
+        ConvertToTable();
+        return Add(member, limits);
+      }
       InsertInt(value, position);
       // Redis converts once the intset has more than set-max-intset-entries members.
       if (static_cast<int64_t>(count_) > limits.max_intset_entries) ConvertToTable();
@@ -211,7 +219,8 @@ bool SetValue::Add(std::string_view member, const SetLimits& limits) {
   if (encoding_ == Encoding::kPacked) {
     if (Contains(member)) return false;
     if (static_cast<int64_t>(count_) + 1 > limits.max_packed_entries ||
-        static_cast<int64_t>(member.size()) > limits.max_packed_value) {
+        static_cast<int64_t>(member.size()) > limits.max_packed_value ||
+        bytes_ + VarintSize(member.size()) + member.size() > kMaxPackedBytes) {
       ConvertToTable();
     } else {
       const size_t size = VarintSize(member.size()) + member.size();

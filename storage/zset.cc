@@ -17,6 +17,8 @@ namespace strata::storage {
 namespace {
 
 constexpr size_t kHeaderBytes = 8;  // uint32 count, uint32 bytes (after the header)
+// A packed block never grows past Redis's listpack safety limit (1 GB): its byte count is 32-bit.
+constexpr size_t kMaxPackedBytes = size_t{1} << 30;
 // Redis's skip list constants: at most 32 levels, each level kept with probability 1/4.
 constexpr int kMaxLevel = 32;
 constexpr uint32_t kLevelProbabilityQuarter = 4;
@@ -389,7 +391,8 @@ bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& lim
   }
   const bool is_new = !Remove(member);
   if (static_cast<int64_t>(member.size()) > limits.max_packed_value ||
-      static_cast<int64_t>(packed_count()) + 1 > limits.max_packed_entries) {
+      static_cast<int64_t>(packed_count()) + 1 > limits.max_packed_entries ||
+      packed_bytes() + sizeof(double) + VarintSize(member.size()) + member.size() > kMaxPackedBytes) {
     ConvertToSkipList();
     list_->Insert(member, score);
     return is_new;
@@ -426,6 +429,7 @@ bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& lim
 void ZSetValue::WalkRanks(size_t first, size_t last, bool reverse,
                           absl::FunctionRef<bool(std::string_view, double)> fn) const {
   const size_t n = size();
+  if (first >= n || first > last) return;
   if (list_) {
     if (!reverse) {
       SkipList::Node* x = list_->AtRank(first);

@@ -248,7 +248,8 @@ void LRem(CommandContext& ctx) {
     // Find the matches first (from the head, or from the tail for a negative count), then
     // erase them from the back so earlier indexes stay valid.
     std::vector<size_t> matches;
-    const size_t limit = count == 0 ? SIZE_MAX : static_cast<size_t>(count < 0 ? -(count + 1) + 1 : count);
+    // |count| without overflow at INT64_MIN.
+    const size_t limit = count == 0 ? SIZE_MAX : count < 0 ? static_cast<size_t>(-(count + 1)) + 1 : static_cast<size_t>(count);
     const size_t first = count < 0 ? list.size() - 1 : 0;
     const size_t last = count < 0 ? 0 : list.size() - 1;
     list.Walk(first, last, [&](size_t index, std::string_view candidate) {

@@ -45,7 +45,8 @@ bool ParseScore(std::string_view text, double* score) {
   char* end = nullptr;
   errno = 0;
   const double value = std::strtod(copy.c_str(), &end);
-  if (*end != '\0' || std::isnan(value)) return false;
+  // All of it: an embedded NUL ends strtod early, and Redis refuses that ("1\0x" is no float).
+  if (static_cast<size_t>(end - copy.c_str()) != copy.size() || std::isnan(value)) return false;
   if (errno == ERANGE && (value == HUGE_VAL || value == -HUGE_VAL || std::fpclassify(value) == FP_ZERO)) return false;
   *score = value;
   return true;

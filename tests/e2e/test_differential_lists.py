@@ -65,7 +65,7 @@ class ListCommands:
         if choice == 14:
             return Op([b"LTRIM", k, r.choice(INDEXES), r.choice(INDEXES)])
         if choice == 15:
-            return Op([b"LREM", k, r.choice(COUNTS + [b"-3", b"5"]), r.choice(ELEMENTS)])
+            return Op([b"LREM", k, r.choice(COUNTS + [b"-3", b"5", b"-9223372036854775808"]), r.choice(ELEMENTS)])
         if choice == 16:
             where = self.pick(b"BEFORE", b"AFTER", b"after") if r.random() < 0.95 else b"AROUND"
             return Op([b"LINSERT", k, where, r.choice(ELEMENTS), r.choice(ELEMENTS)])

@@ -21,7 +21,7 @@ COMMANDS_PER_SEED = 1500
 KEYS = [b"z1", b"z2", b"z3", b"str", b"set"]
 MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"", b"aa", b"ab", b"m" * 70, b"\x00\xff", b"1", b"2"]
 SCORES = [b"0", b"1", b"2", b"-1", b"1.5", b"3", b"10", b"-inf", b"+inf", b"inf", b"1e3", b"0.1", b"x", b"nan", b"",
-          b"1e400", b"0x10", b" 1"]
+          b"1e400", b"0x10", b" 1", b"1\x00x"]
 SCORE_BOUNDS = [b"0", b"1", b"(1", b"2", b"(2.5", b"-inf", b"+inf", b"(-inf", b"10", b"x", b"(", b"-1"]
 LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[b", b"(c", b"[aa", b"[", b"a", b"(d", b"[\x00"]
 INDEXES = [b"0", b"1", b"2", b"-1", b"-2", b"5", b"100", b"-100", b"x"]

@@ -89,6 +89,19 @@ TEST(ListValue, NegativeFillIsAByteBudget) {
   EXPECT_EQ(bigger.chunk_count(), 5u);
 }
 
+TEST(ListValue, ACountFillStillKeepsChunksUnderEightKilobytes) {
+  // As Redis's SIZE_SAFETY_LIMIT: list-max-listpack-size 128 with 1 KB elements is 8 a chunk,
+  // and an element bigger than that sits alone.
+  ListValue list;
+  for (int i = 0; i < 70; ++i) list.PushBack(std::string(1000, 'x'), 128);
+  EXPECT_EQ(list.chunk_count(), 9u);  // 1,004 encoded bytes each: 8 fit in 8,192
+  ListValue big;
+  for (int i = 0; i < 3; ++i) big.PushBack(std::string(20000, 'y'), 128);
+  big.Insert(1, std::string(20000, 'z'), 128);
+  EXPECT_EQ(big.chunk_count(), 4u);
+  EXPECT_EQ(big.At(1), std::string(20000, 'z'));
+}
+
 TEST(ListValue, InsertIntoAFullChunkSplitsIt) {
   ListValue list;
   for (int i = 0; i < 8; ++i) list.PushBack(std::to_string(i), 8);
