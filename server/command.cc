@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "protocol/request_parser.h"
+#include "storage/glob.h"
 #include "storage/numbers.h"
 #include "server/absl_compat.h"
 #include "server/errors.h"
@@ -176,6 +177,29 @@ bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOp
     }
   }
   return true;
+}
+
+void ReplyElementScan(CommandContext& ctx, bool present, uint64_t cursor, bool with_second,
+                      absl::FunctionRef<uint64_t(uint64_t cursor, size_t count, ScanAdd add)> walk) {
+  if (!present) {
+    ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk("0");
+    ctx.reply.ArrayHeader(0);
+    return;
+  }
+  ScanOptions options;
+  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &options)) return;
+  const bool all = options.pattern == "*";
+  std::vector<std::string> page;
+  const uint64_t next = walk(cursor, static_cast<size_t>(options.count), [&](std::string_view name, std::string_view second) {
+    if (!all && !storage::GlobMatch(options.pattern, name)) return;
+    page.emplace_back(name);
+    if (with_second) page.emplace_back(second);
+  });
+  ctx.reply.ArrayHeader(2);
+  ctx.reply.Bulk(absl::StrCat(next));
+  ctx.reply.ArrayHeader(page.size());
+  for (const std::string& item : page) ctx.reply.Bulk(item);
 }
 
 bool ParseScanCursor(std::string_view text, uint64_t* cursor) {

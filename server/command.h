@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "protocol/reply_builder.h"
 #include "storage/keyspace.h"
@@ -135,6 +136,15 @@ bool ParseScanOptions(CommandContext& ctx, size_t first, bool allow_type, ScanOp
 
 // A SCAN-family cursor as Redis reads it (strtoul: "-1" is 2^64-1; junk or overflow is false).
 bool ParseScanCursor(std::string_view text, uint64_t* cursor);
+
+// HSCAN / SSCAN / ZSCAN after the cursor was parsed and the key read (Redis's order: cursor,
+// key, then options): an absent value (`present` false) is an empty page whatever the options;
+// otherwise the options are parsed and `walk(cursor, count, add)` visits the value, calling
+// add(name, second) per element; names are matched against MATCH, and the page replies
+// name, second pairs (or names alone when !with_second) with the next cursor.
+using ScanAdd = absl::FunctionRef<void(std::string_view name, std::string_view second)>;
+void ReplyElementScan(CommandContext& ctx, bool present, uint64_t cursor, bool with_second,
+                      absl::FunctionRef<uint64_t(uint64_t cursor, size_t count, ScanAdd add)> walk);
 
 // Shared parsing helpers for handlers.
 bool ParseInteger(std::string_view text, int64_t* value);

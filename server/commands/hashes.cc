@@ -185,25 +185,9 @@ void HScan(CommandContext& ctx) {
   }
   const HashValue* hash;
   if (!ReadHash(ctx, &hash)) return;
-  if (hash == nullptr) {
-    ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk("0");
-    ctx.reply.ArrayHeader(0);
-    return;
-  }
-  ScanOptions options;
-  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &options)) return;
-  std::vector<std::pair<std::string, std::string>> matched;
-  const uint64_t next = hash->Scan(cursor, static_cast<size_t>(options.count), [&](std::string_view field, std::string_view value) {
-    if (options.pattern == "*" || storage::GlobMatch(options.pattern, field)) matched.emplace_back(field, value);
+  ReplyElementScan(ctx, hash != nullptr, cursor, /*with_second=*/true, [&](uint64_t from, size_t count, ScanAdd add) {
+    return hash->Scan(from, count, add);
   });
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(absl::StrCat(next));
-  ctx.reply.ArrayHeader(matched.size() * 2);
-  for (const auto& [field, value] : matched) {
-    ctx.reply.Bulk(field);
-    ctx.reply.Bulk(value);
-  }
 }
 
 // HRANDFIELD key [count [WITHVALUES]]: as ZRANDMEMBER (a negative count repeats picks; a

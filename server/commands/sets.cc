@@ -360,26 +360,11 @@ void SScan(CommandContext& ctx) {
     ctx.reply.Error(errors::kInvalidCursor);
     return;
   }
-  // As Redis: the key first (a missing key is an empty scan whatever the options), then options.
   const SetValue* set;
   if (!ReadSet(ctx, ctx.args[1], &set)) return;
-  if (set == nullptr) {
-    ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk("0");
-    ctx.reply.ArrayHeader(0);
-    return;
-  }
-  ScanOptions options;
-  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &options)) return;
-  std::vector<std::string> matched;
-  const bool all = options.pattern == "*";
-  const uint64_t next = set->Scan(cursor, static_cast<size_t>(options.count), [&](std::string_view member) {
-    if (all || storage::GlobMatch(options.pattern, member)) matched.emplace_back(member);
+  ReplyElementScan(ctx, set != nullptr, cursor, /*with_second=*/false, [&](uint64_t from, size_t count, ScanAdd add) {
+    return set->Scan(from, count, [&](std::string_view member) { add(member, {}); });
   });
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(absl::StrCat(next));
-  ctx.reply.ArrayHeader(matched.size());
-  for (const std::string& member : matched) ctx.reply.Bulk(member);
 }
 
 constexpr uint32_t kRead = flags::kReadOnly;

@@ -852,25 +852,10 @@ void ZScan(CommandContext& ctx) {
   }
   const ZSetValue* zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
-  if (zset == nullptr) {
-    ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk("0");
-    ctx.reply.ArrayHeader(0);
-    return;
-  }
-  ScanOptions options;
-  if (!ParseScanOptions(ctx, 3, /*allow_type=*/false, &options)) return;
-  std::vector<std::pair<std::string, double>> matched;
-  const uint64_t next = zset->Scan(cursor, static_cast<size_t>(options.count), [&](std::string_view m, double s) {
-    if (options.pattern == "*" || storage::GlobMatch(options.pattern, m)) matched.emplace_back(m, s);
+  ReplyElementScan(ctx, zset != nullptr, cursor, /*with_second=*/true, [&](uint64_t from, size_t count, ScanAdd add) {
+    // Scan replies are bulk strings in both protocols: the score as text.
+    return zset->Scan(from, count, [&](std::string_view m, double s) { add(m, protocol::ReplyBuilder::FormatDouble(s)); });
   });
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(absl::StrCat(next));
-  ctx.reply.ArrayHeader(matched.size() * 2);
-  for (const auto& [member, score] : matched) {
-    ctx.reply.Bulk(member);
-    ctx.reply.Bulk(protocol::ReplyBuilder::FormatDouble(score));  // scan replies are bulk strings
-  }
 }
 
 // ZUNION/ZINTER/ZDIFF numkeys key...: keys after numkeys; the STORE forms: the destination too.

@@ -9,6 +9,8 @@ and only there:
   SCAN                              iterated to completion on each server, compared as sets
   RANDOMKEY                         nil on both, or a key that exists on each server
   "shape" (a few edge cases)        the same reply type, or the same error
+  "unordered" (the data-type tests) members or map pairs compared as multisets
+  "sample" (random picks)           the same reply type and size, or both nil
 Expiry times are chosen so that no comparison depends on timing: relative TTLs are >= 1000 s
 and pairwise at least 100 s apart (so EXPIRE ... GT/LT never compares two nearly equal times),
 absolute times are far in the future or clearly in the past.
@@ -391,6 +393,22 @@ def compare(op, s_reply, r_reply):
         return None if abs(s_reply.value - r_reply.value) <= tolerance else f"TTLs differ by more than {tolerance}"
     if op.compare == "shape" and s_reply.kind == r_reply.kind and s_reply.kind != "-":
         return None
+    if op.compare in ("unordered", "sample") and s_reply.kind != r_reply.kind:
+        return "reply types differ"
+    aggregate = s_reply.kind in ("*", "~", "%") and s_reply.value is not None and r_reply.value is not None
+    if op.compare == "unordered" and aggregate:
+        # Members (or map pairs) whose order is a hash-table detail: compared as multisets.
+        def items(reply):
+            if reply.kind == "%":
+                return sorted((k.value, v.value) for k, v in reply.value)
+            return sorted(x.value for x in reply.value)
+        return None if items(s_reply) == items(r_reply) else "members differ"
+    if op.compare == "sample":
+        # Random picks (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER): the same kind and size, or both nil.
+        if aggregate:
+            return None if len(s_reply.value) == len(r_reply.value) else "sample sizes differ"
+        if s_reply.kind == "$":
+            return None if (s_reply.value is None) == (r_reply.value is None) else "one reply is nil"
     if op.compare == "keys" and s_reply.kind == "*" and r_reply.kind == "*" and s_reply.value and r_reply.value:
         same = sorted(x.value for x in s_reply.value) == sorted(x.value for x in r_reply.value)
         return None if same else "KEYS found different key sets"
@@ -412,6 +430,23 @@ def scan_all(conn, args):
             return keys
         args[1] = cursor.value
     raise AssertionError("SCAN did not finish in 10000 calls")
+
+
+def element_scan_all(conn, command, key, pairs):
+    """Iterate HSCAN/SSCAN/ZSCAN of key from cursor 0 to the end: the set of members (or of
+    (name, value) pairs), or the error text."""
+    elements, cursor = set(), b"0"
+    for _ in range(100000):
+        reply = conn.call(command, key, cursor, b"COUNT", b"7")
+        if reply.kind == "-":
+            return "-" + reply.text()
+        cursor, batch = reply.value
+        values = [x.value for x in batch.value]
+        elements.update(zip(values[::2], values[1::2]) if pairs else values)
+        cursor = cursor.value
+        if cursor == b"0":
+            return elements
+    raise AssertionError(f"{command} did not finish")
 
 
 def dump_keyspace(conn):

@@ -17,7 +17,7 @@ import random
 import pytest
 
 from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
-from test_differential import Differ, Mismatch, Op
+from test_differential import Differ, Op, element_scan_all
 
 SEEDS = range(24)
 COMMANDS_PER_SEED = 1500
@@ -25,30 +25,6 @@ KEYS = [b"s1", b"s2", b"s3", b"str", b"list"]
 MEMBERS = [b"a", b"b", b"c", b"", b"1", b"2", b"3", b"-5", b"70000", b"9223372036854775807", b"01", b"x" * 70,
            b"\x00\xff", b"d", b"4000000000"]
 INT_MEMBERS = [b"1", b"2", b"3", b"-5", b"70000", b"10", b"11", b"12", b"13", b"-32768", b"32768"]
-
-
-class SetDiffer(Differ):
-    def run(self, op):
-        if op.compare not in ("unordered", "sample"):
-            return super().run(op)
-        s_reply, r_reply = self.s.call(*op.args), self.r.call(*op.args)
-        problem = None
-        if s_reply.kind != r_reply.kind:
-            problem = "reply types differ"
-        elif op.compare == "sample" and s_reply.kind == "$":
-            problem = None if (s_reply.value is None) == (r_reply.value is None) else "one reply is nil"
-        elif s_reply.kind in ("*", "~") and s_reply.value is not None and r_reply.value is not None:
-            if op.compare == "sample":
-                problem = None if len(s_reply.value) == len(r_reply.value) else "sample sizes differ"
-            elif sorted(x.value for x in s_reply.value) != sorted(x.value for x in r_reply.value):
-                problem = "members differ"
-        elif s_reply != r_reply:
-            problem = "replies differ"
-        if problem:
-            raise Mismatch(self.describe(op, s_reply, r_reply, problem))
-        self.history.append((self.index, op, s_reply, r_reply))
-        del self.history[:-8]
-        self.index += 1
 
 
 class SetCommands:
@@ -122,17 +98,7 @@ class SetCommands:
 
 
 def sscan_all(conn, key):
-    members, cursor = set(), b"0"
-    for _ in range(10000):
-        reply = conn.call(b"SSCAN", key, cursor, b"COUNT", b"3")
-        if reply.kind == "-":
-            return reply.text()
-        cursor, batch = reply.value
-        members.update(x.value for x in batch.value)
-        cursor = cursor.value
-        if cursor == b"0":
-            return members
-    raise AssertionError("SSCAN did not finish")
+    return element_scan_all(conn, b"SSCAN", key, pairs=False)
 
 
 def dump_sets(conn):
@@ -160,7 +126,7 @@ def test_random_set_sequence_matches_redis(server_pair, seed):
         if seed % 5 == 0:
             for conn in (s, r):
                 assert conn.call(b"HELLO", b"3").kind == "%"
-        differ = SetDiffer(s, r, f"set seed {seed}", f"test_random_set_sequence_matches_redis[seed_{seed}]")
+        differ = Differ(s, r, f"set seed {seed}", f"test_random_set_sequence_matches_redis[seed_{seed}]")
         generator = SetCommands(seed)
         for _ in range(COMMANDS_PER_SEED):
             differ.run(generator.next())
@@ -173,7 +139,7 @@ def test_large_sets_match_redis(server_pair):
     """Thousands of members: tables, SSCAN cursors across resizes, big intersections."""
     strata_server, redis_server = server_pair
     with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
-        differ = SetDiffer(s, r, "large sets", "test_large_sets_match_redis")
+        differ = Differ(s, r, "large sets", "test_large_sets_match_redis")
         for conn in (s, r):
             assert conn.call(b"FLUSHALL").kind == "+"
         for i in range(0, 5000, 250):

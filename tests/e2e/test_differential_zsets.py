@@ -14,7 +14,7 @@ import random
 import pytest
 
 from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
-from test_differential import Differ, Mismatch, Op
+from test_differential import Differ, Op, element_scan_all
 
 SEEDS = range(24)
 COMMANDS_PER_SEED = 1500
@@ -25,27 +25,6 @@ SCORES = [b"0", b"1", b"2", b"-1", b"1.5", b"3", b"10", b"-inf", b"+inf", b"inf"
 SCORE_BOUNDS = [b"0", b"1", b"(1", b"2", b"(2.5", b"-inf", b"+inf", b"(-inf", b"10", b"x", b"(", b"-1"]
 LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[b", b"(c", b"[aa", b"[", b"a", b"(d", b"[\x00"]
 INDEXES = [b"0", b"1", b"2", b"-1", b"-2", b"5", b"100", b"-100", b"x"]
-
-
-class ZSetDiffer(Differ):
-    def run(self, op):
-        if op.compare != "sample":
-            return super().run(op)
-        s_reply, r_reply = self.s.call(*op.args), self.r.call(*op.args)
-        problem = None
-        if s_reply.kind != r_reply.kind:
-            problem = "reply types differ"
-        elif s_reply.kind == "*" and s_reply.value is not None and r_reply.value is not None:
-            problem = None if len(s_reply.value) == len(r_reply.value) else "sample sizes differ"
-        elif s_reply.kind == "$":
-            problem = None if (s_reply.value is None) == (r_reply.value is None) else "one reply is nil"
-        elif s_reply != r_reply:
-            problem = "replies differ"
-        if problem:
-            raise Mismatch(self.describe(op, s_reply, r_reply, problem))
-        self.history.append((self.index, op, s_reply, r_reply))
-        del self.history[:-8]
-        self.index += 1
 
 
 class ZSetCommands:
@@ -182,16 +161,7 @@ class ZSetCommands:
 
 
 def zscan_all(conn, key):
-    elements, cursor = set(), b"0"
-    for _ in range(10000):
-        reply = conn.call(b"ZSCAN", key, cursor, b"COUNT", b"50")
-        cursor, batch = reply.value
-        values = [x.value for x in batch.value]
-        elements.update(zip(values[::2], values[1::2]))
-        cursor = cursor.value
-        if cursor == b"0":
-            return elements
-    raise AssertionError("ZSCAN did not finish")
+    return element_scan_all(conn, b"ZSCAN", key, pairs=True)
 
 
 def dump_zsets(conn):
@@ -218,7 +188,7 @@ def test_random_zset_sequence_matches_redis(server_pair, seed):
         if seed % 4 == 0:
             for conn in (s, r):
                 assert conn.call(b"HELLO", b"3").kind == "%"
-        differ = ZSetDiffer(s, r, f"zset seed {seed}", f"test_random_zset_sequence_matches_redis[seed_{seed}]")
+        differ = Differ(s, r, f"zset seed {seed}", f"test_random_zset_sequence_matches_redis[seed_{seed}]")
         generator = ZSetCommands(seed)
         for _ in range(COMMANDS_PER_SEED):
             differ.run(generator.next())
@@ -232,7 +202,7 @@ def test_large_sorted_sets_match_redis(server_pair):
     strata_server, redis_server = server_pair
     rng = random.Random(11)
     with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
-        differ = ZSetDiffer(s, r, "large zsets", "test_large_sorted_sets_match_redis")
+        differ = Differ(s, r, "large zsets", "test_large_sorted_sets_match_redis")
         for conn in (s, r):
             assert conn.call(b"FLUSHALL").kind == "+"
         for i in range(0, 20000, 500):
