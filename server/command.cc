@@ -84,11 +84,21 @@ void CommandTable::KeyIndexes(const CommandSpec& spec, std::span<const std::stri
   for (int i = spec.first_key; i <= last; i += spec.key_step) out->push_back(static_cast<size_t>(i));
 }
 
-void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
+namespace {
+void KeysAfterNumkeysAt(size_t numkeys_index, std::span<const std::string_view> args, std::vector<size_t>* out) {
   int64_t numkeys;
-  if (args.size() < 2 || !ParseInteger(args[1], &numkeys) || numkeys <= 0) return;
-  if (static_cast<uint64_t>(numkeys) > args.size() - 2) return;
-  for (size_t i = 0; i < static_cast<size_t>(numkeys); ++i) out->push_back(2 + i);
+  if (args.size() <= numkeys_index || !ParseInteger(args[numkeys_index], &numkeys) || numkeys <= 0) return;
+  if (static_cast<uint64_t>(numkeys) > args.size() - numkeys_index - 1) return;
+  for (size_t i = 0; i < static_cast<size_t>(numkeys); ++i) out->push_back(numkeys_index + 1 + i);
+}
+}  // namespace
+
+void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
+  KeysAfterNumkeysAt(1, args, out);
+}
+
+void KeysAfterTimeoutAndNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
+  KeysAfterNumkeysAt(2, args, out);
 }
 
 bool ParseMPopArgs(CommandContext& ctx, size_t numkeys_index, std::string_view first_where,

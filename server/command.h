@@ -35,6 +35,7 @@ inline constexpr uint32_t kDenyOom = 1 << 7;    // refused when over maxmemory
 inline constexpr uint32_t kLoading = 1 << 8;
 inline constexpr uint32_t kStale = 1 << 9;
 inline constexpr uint32_t kNoScript = 1 << 10;
+inline constexpr uint32_t kBlocking = 1 << 11;  // may block its client (BLPOP...)
 }  // namespace flags
 
 struct CommandContext;
@@ -56,6 +57,13 @@ struct CommandSpec {
   KeyFinder find_keys = nullptr;  // set: it, not first/last/step, names the keys
 };
 
+// How a blocking command (BLPOP, BZPOPMIN...) may behave in this run of it.
+enum class BlockingMode {
+  kMayBlock,  // the client's own command: nothing to pop blocks the client
+  kRetry,     // run again for a waiting client: serve it, or reply nothing and it keeps waiting
+  kNever,     // inside MULTI or a script: nothing to pop answers as a timeout would
+};
+
 struct CommandContext {
   std::span<const std::string_view> args;
   protocol::ReplyBuilder& reply;
@@ -64,6 +72,7 @@ struct CommandContext {
   storage::Transaction* txn;  // set when the command names keys
   const CommandSpec& spec;
   int64_t now_ms;
+  BlockingMode blocking = BlockingMode::kMayBlock;
 
   storage::Transaction& keys() { return *txn; }
 };
@@ -101,6 +110,8 @@ std::span<const CommandSpec> LoaderCommands();
 // The KeyFinder of "CMD numkeys key [key ...] ..." commands (LMPOP, SINTERCARD, ZUNION...): the
 // numkeys arguments after numkeys; none when numkeys is not a count the arguments can hold.
 void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out);
+// The same for "CMD timeout numkeys key [key ...] ..." (BLMPOP, BZMPOP).
+void KeysAfterTimeoutAndNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out);
 
 // The arguments of LMPOP / ZMPOP (and their blocking forms): "numkeys key [key ...] WHERE [COUNT
 // n]", from args[numkeys_index]. `where_words` are the two accepted WHERE words (LEFT/RIGHT,

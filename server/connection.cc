@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/absl_compat.h"
+#include "server/blocking.h"
 #include "server/errors.h"
 #include "server/io_thread.h"
 #include "server/server.h"
@@ -170,7 +171,7 @@ bool Connection::KeepPartialInput(const char* data, size_t len) {
 
 size_t Connection::ProcessInput(const char* data, size_t len) {
   size_t offset = 0;
-  while (offset < len && !close_after_reply_ && !closing_ && !waiting_for_load_) {
+  while (offset < len && !close_after_reply_ && !closing_ && parked_ == Parked::kNo) {
     if (output_.size() + in_flight_.size() > kMaxPendingOutput) {
       // Let the client drain its replies before running more of its pipeline.
       if (!reading_paused_) {
@@ -238,25 +239,29 @@ void Connection::Execute(std::span<const std::string_view> args) {
     const bool with_loaders = !loaders.empty();
     const bool read_through = with_loaders && (spec->flags & flags::kLoads) && !replaying_loaded_command_;
     loaders::LoaderManager::PendingLoads pending;
+    std::vector<std::pair<int, std::string>> ready_for_waiters;
     {
       storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
       // Under the shard locks: a key found missing here and the load this command joins are
       // one decision; and a key this command really changed is told to the loaders before any
       // load in flight could store over it.
       if (!read_through || !ParkIfLoading(txn, args, now_ms, &pending)) {
-        const bool note_writes = with_loaders && (spec->flags & flags::kWrite);
-        if (note_writes) txn.RecordModifications();
+        const bool is_write = spec->flags & flags::kWrite;
+        const bool note_writes = with_loaders && is_write;
+        // Asked under the locks: a client that blocked on these keys before them is seen here,
+        // one that blocks after them sees this write.
+        const bool wake_waiters = is_write && server_.blocking().any();
+        if (note_writes || wake_waiters) txn.RecordModifications();
         CommandContext ctx{args, reply_, *this, server_, &txn, *spec, now_ms};
         spec->handler(ctx);
-        if (note_writes) {
-          for (const auto& [key_db, key] : txn.modified()) {
-            if (loaders.Match(key) != nullptr) loaders.NoteWrite(key_db, key);
-          }
-        }
+        if (note_writes) server_.NoteWritesToLoaders(txn);
+        if (wake_waiters) ready_for_waiters = txn.modified();
       }
     }
-    // Outside the shard locks: a load may complete (and store) before this returns.
+    // Outside the shard locks: a load may complete (and store) before this returns, and waiters'
+    // commands take their own locks.
     if (!pending.empty()) loaders.Start(&pending);
+    if (!ready_for_waiters.empty()) server_.blocking().ServeReadyKeys(server_, *this, std::move(ready_for_waiters));
   } else {
     CommandContext ctx{args, reply_, *this, server_, nullptr, *spec, now_ms};
     spec->handler(ctx);
@@ -288,7 +293,7 @@ bool Connection::ParkIfLoading(storage::Transaction& txn, std::span<const std::s
 std::function<void(absl::Status)> Connection::ParkForLoads(std::span<const std::string_view> args) {
   // The arguments may point into a read buffer that is reused before the loads finish.
   waiting_command_.assign(args.begin(), args.end());
-  waiting_for_load_ = true;
+  parked_ = Parked::kOnLoads;
   IoThread* thread = &thread_;
   const uint64_t id = id_;
   return [thread, id](absl::Status status) {
@@ -304,7 +309,8 @@ void Connection::WaitForLoads(std::span<const std::string_view> args, const std:
 }
 
 void Connection::ResumeAfterLoad(const absl::Status& status) {
-  waiting_for_load_ = false;
+  if (parked_ != Parked::kOnLoads) return;
+  parked_ = Parked::kNo;
   if (closing_) return;
   if (loaders::IsSuperseded(status) && !rerun_after_write_) {
     // A write changed a key while it loaded: run the command as if it had just arrived (once;
@@ -313,7 +319,7 @@ void Connection::ResumeAfterLoad(const absl::Status& status) {
     std::vector<std::string> command = std::move(waiting_command_);
     std::vector<std::string_view> args(command.begin(), command.end());
     Execute(args);
-    if (waiting_for_load_) {  // parked again (the write was a DEL): the new load resumes it
+    if (parked_ != Parked::kNo) {  // parked again (the write was a DEL): the new load resumes it
       Flush();
       return;
     }
@@ -327,8 +333,36 @@ void Connection::ResumeAfterLoad(const absl::Status& status) {
   }
   waiting_command_.clear();
   rerun_after_write_ = false;
-  RunPendingInput();
+  Unpark();
+}
+
+void Connection::Unpark() {
+  // The command that parked may have parked again (a replayed BLPOP now waits for a push).
+  if (parked_ == Parked::kNo) RunPendingInput();
   Flush();
+}
+
+void Connection::ParkBlocked(std::shared_ptr<BlockedClient> waiter) {
+  parked_ = Parked::kBlocked;
+  blocked_for_info_.store(true, std::memory_order_relaxed);
+  if (waiter->deadline_ms != 0) thread_.WakeAt(waiter->deadline_ms, id_);
+  blocked_ = std::move(waiter);
+}
+
+void Connection::ResumeBlocked(std::string_view reply) {
+  if (parked_ != Parked::kBlocked || closing_) return;
+  if (blocked_->deadline_ms != 0) thread_.ForgetWake(blocked_->deadline_ms, id_);
+  blocked_.reset();
+  parked_ = Parked::kNo;
+  blocked_for_info_.store(false, std::memory_order_relaxed);
+  reply_.Raw(reply);
+  Unpark();
+}
+
+void Connection::OnBlockDeadline(int64_t now_ms) {
+  if (parked_ == Parked::kBlocked && blocked_->deadline_ms != 0 && blocked_->deadline_ms <= now_ms) {
+    server_.blocking().CancelWait(id_, BlockingRegistry::Cancel::kTimeout);
+  }
 }
 
 void Connection::RunPendingInput() {
@@ -418,7 +452,7 @@ void Connection::ResumeReading() {
   // output again, in which case reading stays paused.
   RunPendingInput();
   if (reading_paused_ && output_.size() + in_flight_.size() <= kMaxPendingOutput && !closing_ &&
-      !waiting_for_load_) {
+      parked_ == Parked::kNo) {
     reading_paused_ = false;
     uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead);
   }
@@ -427,6 +461,10 @@ void Connection::ResumeReading() {
 void Connection::Close() {
   if (closing_) return;
   closing_ = true;
+  if (parked_ == Parked::kBlocked) {
+    server_.blocking().CancelWait(id_, BlockingRegistry::Cancel::kGone);
+    if (blocked_->deadline_ms != 0) thread_.ForgetWake(blocked_->deadline_ms, id_);
+  }
   server_.clients().Remove(this);
   thread_.Forget(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClose);
@@ -450,6 +488,11 @@ void Connection::set_lib_info(std::string_view field, std::string value) {
 }
 
 std::string Connection::DescribeForClientList(int64_t now_ms) const {
+  // Redis's letters: b blocked, e no-evict, N none.
+  std::string flags;
+  if (blocked_for_info_.load(std::memory_order_relaxed)) flags += 'b';
+  if (no_evict_.load(std::memory_order_relaxed)) flags += 'e';
+  if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);
   std::string name, lib_name, lib_version;
   {
@@ -463,7 +506,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   const size_t omem = output_bytes_.load(std::memory_order_relaxed);
   return absl::StrCat("id=", id_, " addr=", peer_address_, " laddr=", local_address_, " fd=", fd_, " name=", name,
                       " age=", (now_ms - created_ms_) / 1000, " idle=", idle_ms(now_ms) / 1000,
-                      " flags=", no_evict_.load(std::memory_order_relaxed) ? "e" : "N", " db=", db(), " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
+                      " flags=", flags, " db=", db(), " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
                       " argv-mem=0 multi-mem=0 rbs=", qbuf_capacity, " rbp=0 obl=0 oll=0 omem=", omem,
                       " tot-mem=", qbuf_capacity + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
                       " user=default redir=-1 resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,

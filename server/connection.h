@@ -26,6 +26,7 @@ namespace strata::server {
 
 class IoThread;
 class Server;
+struct BlockedClient;
 
 class Connection {
  public:
@@ -56,6 +57,14 @@ class Connection {
   // True while a command runs again after its loads.
   bool replaying_loaded_command() const { return replaying_loaded_command_; }
 
+  // Blocking commands (see server/blocking.h): parks the connection on its registered wait;
+  // ResumeBlocked delivers the reply the wait ended with (served, timed out, unblocked) and
+  // resumes the pipeline behind it; OnBlockDeadline ends the wait if its time is up.
+  void ParkBlocked(std::shared_ptr<BlockedClient> waiter);
+  void ResumeBlocked(std::string_view reply);
+  void OnBlockDeadline(int64_t now_ms);
+  bool blocked() const { return parked_ == Parked::kBlocked; }
+
   // Finish the current replies, then close (QUIT, protocol errors, CLIENT KILL of self).
   void CloseAfterReply() { close_after_reply_ = true; }
   // Close now (any pending output is dropped).
@@ -84,6 +93,8 @@ class Connection {
   void ReleasePendingIfIdle();
   void ResumeReading();
   void ResumeAfterLoad(const absl::Status& status);
+  // Ends any parking: runs the commands that arrived meanwhile and sends the replies.
+  void Unpark();
   // Read-through, under the command's shard locks: if a loader must fetch some of its keys,
   // parks the command on those loads (added to `pending`) and returns true. Keys that are
   // stale or due for refresh-ahead get a background load in `pending` too.
@@ -118,7 +129,11 @@ class Connection {
   std::vector<size_t> key_indexes_;
   std::vector<std::string_view> keys_;
 
-  bool waiting_for_load_ = false;
+  // Parking: one command at a time waits, for loads or (blocking commands) for a key to fill;
+  // the pipeline behind it waits too.
+  enum class Parked { kNo, kOnLoads, kBlocked };
+  Parked parked_ = Parked::kNo;
+  std::shared_ptr<BlockedClient> blocked_;
   bool replaying_loaded_command_ = false;
   bool rerun_after_write_ = false;  // the parked command already ran again once after a write
   std::vector<std::string> waiting_command_;
@@ -130,6 +145,7 @@ class Connection {
   // Read by other threads (CLIENT LIST/INFO).
   std::atomic<int> db_{0};
   std::atomic<bool> no_evict_{false};
+  std::atomic<bool> blocked_for_info_{false};
   std::atomic<int> resp_{2};
   std::atomic<int64_t> last_interaction_ms_;
   std::atomic<const CommandSpec*> last_command_{nullptr};

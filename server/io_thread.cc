@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -41,6 +42,8 @@ IoThread::IoThread(Server& server, int index)
   mailbox_.data = this;
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
+  uv_timer_init(&loop_, &wake_timer_);
+  wake_timer_.data = this;
 }
 
 IoThread::~IoThread() {
@@ -99,6 +102,8 @@ void IoThread::CloseEverything() {
   }
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_timer_stop(&wake_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&wake_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&mailbox_), nullptr);
   // The loop ends by itself once every handle above has finished closing.
 }
@@ -178,12 +183,41 @@ void IoThread::OnTimer(uv_timer_t* handle) {
   const int64_t now = NowMs();
   std::vector<Connection*> idle;
   for (auto& [id, c] : self->connections_) {
-    if (c->idle_ms(now) > timeout_ms) idle.push_back(c);
+    // A blocked client waits as long as its command says, as in Redis.
+    if (c->idle_ms(now) > timeout_ms && !c->blocked()) idle.push_back(c);
   }
   for (Connection* c : idle) {
     self->server_.logger().Verbose("Closing idle client");
     c->Close();
   }
+}
+
+void IoThread::WakeAt(int64_t at_ms, uint64_t connection_id) {
+  const bool earliest = wakes_.empty() || at_ms < wakes_.begin()->first;
+  wakes_.emplace(at_ms, connection_id);
+  if (earliest) ArmWakeTimer();
+}
+
+void IoThread::ForgetWake(int64_t at_ms, uint64_t connection_id) { wakes_.erase({at_ms, connection_id}); }
+
+void IoThread::ArmWakeTimer() {
+  if (wakes_.empty()) {
+    uv_timer_stop(&wake_timer_);
+    return;
+  }
+  const int64_t delay = std::max<int64_t>(0, wakes_.begin()->first - NowMs());
+  uv_timer_start(&wake_timer_, OnWakeTimer, static_cast<uint64_t>(delay), 0);
+}
+
+void IoThread::OnWakeTimer(uv_timer_t* handle) {
+  auto* self = static_cast<IoThread*>(handle->data);
+  const int64_t now = NowMs();
+  while (!self->wakes_.empty() && self->wakes_.begin()->first <= now) {
+    const uint64_t id = self->wakes_.begin()->second;
+    self->wakes_.erase(self->wakes_.begin());
+    if (Connection* c = self->FindConnection(id)) c->OnBlockDeadline(now);
+  }
+  self->ArmWakeTimer();
 }
 
 }  // namespace strata::server

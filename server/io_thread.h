@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -59,6 +60,11 @@ class IoThread {
   void Forget(Connection* connection);
   Connection* FindConnection(uint64_t id);
 
+  // Loop thread only: calls the connection's OnBlockDeadline at (or just after) at_ms, unless
+  // ForgetWake(at_ms, id) comes first.
+  void WakeAt(int64_t at_ms, uint64_t connection_id);
+  void ForgetWake(int64_t at_ms, uint64_t connection_id);
+
   // A scratch buffer for reads of connections that hold no partial command (loop thread only).
   char* shared_read_buffer() { return shared_read_buffer_.get(); }
   static constexpr size_t kSharedReadBufferSize = 64 * 1024;
@@ -67,6 +73,8 @@ class IoThread {
   static void OnMailbox(uv_async_t* handle);
   static void OnListenerReadable(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
+  static void OnWakeTimer(uv_timer_t* handle);
+  void ArmWakeTimer();
   void RunMailbox();
   void CloseEverything();
 
@@ -75,6 +83,8 @@ class IoThread {
   uv_loop_t loop_;
   uv_async_t mailbox_;
   uv_timer_t timer_;
+  uv_timer_t wake_timer_;
+  std::set<std::pair<int64_t, uint64_t>> wakes_;  // (at ms, connection id)
   std::thread thread_;
   absl::Mutex mailbox_mu_;
   std::vector<std::function<void()>> mailbox_tasks_;

@@ -298,7 +298,7 @@ std::string Server::Info(const std::vector<std::string>& requested) {
   if (Wants(sections, "clients", true)) {
     section("Clients");
     absl::StrAppend(&out, "connected_clients:", clients_.size(), "\r\nmaxclients:", config_.maxclients.load(),
-                    "\r\nblocked_clients:0\r\ntracking_clients:0\r\n");
+                    "\r\nblocked_clients:", blocking_.size(), "\r\ntracking_clients:0\r\n");
   }
   if (Wants(sections, "memory", true)) {
     section("Memory");
@@ -372,6 +372,12 @@ std::string Server::Info(const std::vector<std::string>& requested) {
     }
   }
   return out;
+}
+
+void Server::NoteWritesToLoaders(const storage::Transaction& txn) {
+  for (const auto& [key_db, key] : txn.modified()) {
+    if (loaders_->Match(key) != nullptr) loaders_->NoteWrite(key_db, key);
+  }
 }
 
 }  // namespace strata::server

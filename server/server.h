@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "server/blocking.h"
 #include "server/command.h"
 #include "server/config.h"
 #include "server/io_thread.h"
@@ -61,6 +62,10 @@ class Server {
   loaders::LoaderManager& loaders() { return *loaders_; }
   const CommandTable& commands() const { return commands_; }
   ClientRegistry& clients() { return clients_; }
+  BlockingRegistry& blocking() { return blocking_; }
+  // Tells the loaders of the keys this transaction changed (it recorded its modifications), so a
+  // load in flight does not store over a write.
+  void NoteWritesToLoaders(const storage::Transaction& txn);
   IoThread& io_thread(size_t i) { return *io_threads_[i]; }
   size_t io_thread_count() const { return io_threads_.size(); }
 
@@ -88,6 +93,7 @@ class Server {
   std::unique_ptr<loaders::LoaderManager> loaders_;
   CommandTable commands_;
   ClientRegistry clients_;
+  BlockingRegistry blocking_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint64_t> next_client_id_{1};
 

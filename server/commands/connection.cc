@@ -328,6 +328,30 @@ void ClientNoEvict(CommandContext& ctx) {
   ctx.reply.Ok();
 }
 
+// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: ends another client's blocking command as a timeout
+// (the default) or with an error; 1 if that client was blocked.
+void ClientUnblock(CommandContext& ctx) {
+  if (ctx.args.size() > 4) {
+    ctx.reply.Error(errors::UnknownSubcommand(ctx.args[1], "CLIENT"));
+    return;
+  }
+  int64_t id;
+  if (!ParseInteger(ctx.args[2], &id)) {
+    ctx.reply.Error(errors::kNotInteger);
+    return;
+  }
+  BlockingRegistry::Cancel why = BlockingRegistry::Cancel::kUnblockTimeout;
+  if (ctx.args.size() == 4) {
+    if (EqualsIgnoreCase(ctx.args[3], "error")) {
+      why = BlockingRegistry::Cancel::kUnblockError;
+    } else if (!EqualsIgnoreCase(ctx.args[3], "timeout")) {
+      ctx.reply.Error(errors::kUnblockReason);
+      return;
+    }
+  }
+  ctx.reply.Integer(ctx.server.blocking().CancelWait(static_cast<uint64_t>(id), why) ? 1 : 0);
+}
+
 void ClientHelp(CommandContext& ctx) {
   constexpr std::string_view kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -342,6 +366,8 @@ void ClientHelp(CommandContext& ctx) {
       "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
       "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
       "SETNAME <name>", "    Assign the name <name> to the current connection.",
+      "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+      "    Unblock the specified blocked client.",
       "HELP", "    Print this help.",
   };
   ReplyHelp(ctx, kLines);
@@ -358,6 +384,7 @@ constexpr CommandSpec kClientSubcommands[] = {
     {"client|kill", -3, flags::kAdmin | kSession, 0, 0, 0, ClientKill, {}, "Kill the connection of a client"},
     {"client|setinfo", 4, kSession, 0, 0, 0, ClientSetInfo, {}, "Set client or connection specific info"},
     {"client|no-evict", 3, flags::kAdmin | kSession, 0, 0, 0, ClientNoEvict, {}, "Set client eviction mode"},
+    {"client|unblock", -3, flags::kAdmin | kSession, 0, 0, 0, ClientUnblock, {}, "Unblock a client blocked in a blocking command from a different connection"},
     {"client|help", 2, kSession, 0, 0, 0, ClientHelp, {}, "Show helpful text about the different subcommands"},
 };
 

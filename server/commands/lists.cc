@@ -1,4 +1,4 @@
-// List commands (Redis's t_list.c), except the blocking ones. Reads go through
+// List commands (Redis's t_list.c), the blocking ones on server/blocking.h. Reads go through
 // storage::FindValueForRead<ListValue>; every write through storage::UpdateValue<ListValue>,
 // which keeps memory accounting and deletes emptied lists. Chunk size: list-max-listpack-size.
 #include <algorithm>
@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/absl_compat.h"
+#include "server/blocking.h"
 #include "server/command.h"
 #include "server/config.h"
 #include "server/errors.h"
@@ -426,6 +427,74 @@ void LMPop(CommandContext& ctx) {
   ctx.reply.NullArray();
 }
 
+// BLPOP / BRPOP key [key ...] timeout: the first non-empty list, in argument order.
+void BlockingPop(CommandContext& ctx, End end) {
+  int64_t deadline_ms;
+  if (!ParseBlockTimeout(ctx, ctx.args.back(), &deadline_ms)) return;
+  const auto keys = ctx.args.subspan(1, ctx.args.size() - 2);
+  for (std::string_view key : keys) {
+    ListValue* list;
+    if (!FindForBlockingPop(ctx, key, &list)) return;
+    if (list == nullptr) continue;
+    std::vector<std::string> popped;
+    (void)PopElements(ctx, key, end, 1, &popped);
+    ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk(key);
+    ctx.reply.Bulk(popped.front());
+    return;
+  }
+  BlockOrTimeOut(ctx, keys, deadline_ms, NoWaitReply::kNullArray);
+}
+void BLPop(CommandContext& ctx) { BlockingPop(ctx, End::kLeft); }
+void BRPop(CommandContext& ctx) { BlockingPop(ctx, End::kRight); }
+
+// BLMOVE / BRPOPLPUSH: LMOVE that waits for the source to fill.
+void BlockingMove(CommandContext& ctx, End from, End to, std::string_view timeout) {
+  int64_t deadline_ms;
+  if (!ParseBlockTimeout(ctx, timeout, &deadline_ms)) return;
+  ListValue* source;
+  if (!FindForBlockingPop(ctx, ctx.args[1], &source)) return;
+  if (source == nullptr) {
+    BlockOrTimeOut(ctx, ctx.args.subspan(1, 1), deadline_ms, NoWaitReply::kNull);
+    return;
+  }
+  Move(ctx, from, to);
+}
+
+// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+void BLMove(CommandContext& ctx) {
+  End from, to;
+  if (!ParseEnd(ctx.args[3], &from) || !ParseEnd(ctx.args[4], &to)) {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  BlockingMove(ctx, from, to, ctx.args[5]);
+}
+void BRPopLPush(CommandContext& ctx) { BlockingMove(ctx, End::kRight, End::kLeft, ctx.args[3]); }
+
+// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+void BLMPop(CommandContext& ctx) {
+  MPopArgs mpop;
+  if (!ParseMPopArgs(ctx, 2, "left", "right", &mpop)) return;
+  int64_t deadline_ms;
+  if (!ParseBlockTimeout(ctx, ctx.args[1], &deadline_ms)) return;
+  const End end = mpop.second_where ? End::kRight : End::kLeft;
+  const auto keys = ctx.args.subspan(mpop.first_key, mpop.keys_end - mpop.first_key);
+  for (std::string_view key : keys) {
+    ListValue* list;
+    if (!FindForBlockingPop(ctx, key, &list)) return;
+    if (list == nullptr) continue;
+    std::vector<std::string> popped;
+    (void)PopElements(ctx, key, end, static_cast<size_t>(mpop.count), &popped);
+    ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk(key);
+    ctx.reply.ArrayHeader(popped.size());
+    for (const std::string& element : popped) ctx.reply.Bulk(element);
+    return;
+  }
+  BlockOrTimeOut(ctx, keys, deadline_ms, NoWaitReply::kNullArray);
+}
+
 constexpr uint32_t kRead = flags::kReadOnly;
 constexpr uint32_t kWriteOom = flags::kWrite | flags::kDenyOom;
 
@@ -447,6 +516,11 @@ constexpr CommandSpec kListCommands[] = {
     {"lmove", 5, kWriteOom, 1, 2, 1, LMove, {}, "Pop an element from a list, push it to another list and return it"},
     {"rpoplpush", 3, kWriteOom, 1, 2, 1, RPopLPush, {}, "Remove the last element in a list, prepend it to another list and return it"},
     {"lmpop", -4, flags::kWrite, 2, 2, 1, LMPop, {}, "Pop elements from a list", KeysAfterNumkeys},
+    {"blpop", -3, flags::kWrite | flags::kBlocking, 1, -2, 1, BLPop, {}, "Remove and get the first element in a list, or block until one is available"},
+    {"brpop", -3, flags::kWrite | flags::kBlocking, 1, -2, 1, BRPop, {}, "Remove and get the last element in a list, or block until one is available"},
+    {"blmove", 6, kWriteOom | flags::kBlocking, 1, 2, 1, BLMove, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
+    {"brpoplpush", 4, kWriteOom | flags::kBlocking, 1, 2, 1, BRPopLPush, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
+    {"blmpop", -5, flags::kWrite | flags::kBlocking, 3, 3, 1, BLMPop, {}, "Pop elements from a list, or block until one is available", KeysAfterTimeoutAndNumkeys},
 };
 
 }  // namespace

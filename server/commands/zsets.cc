@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "server/absl_compat.h"
+#include "server/blocking.h"
 #include "server/command.h"
 #include "server/config.h"
 #include "server/errors.h"
@@ -540,6 +541,19 @@ void PopGeneric(CommandContext& ctx, bool max) {
 void ZPopMin(CommandContext& ctx) { PopGeneric(ctx, false); }
 void ZPopMax(CommandContext& ctx) { PopGeneric(ctx, true); }
 
+// ZMPOP's reply: [key, [[member, score], ...]] for what it popped from the set at key.
+void PopAndReplyAsMPop(CommandContext& ctx, std::string_view key, bool max, int64_t count) {
+  auto popped = PopElements(ctx, key, max, static_cast<size_t>(count));
+  ctx.reply.ArrayHeader(2);
+  ctx.reply.Bulk(key);
+  ctx.reply.ArrayHeader(popped.size());
+  for (const auto& [member, score] : popped) {
+    ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk(member);
+    ctx.reply.Double(score);
+  }
+}
+
 // ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 void ZMPop(CommandContext& ctx) {
   MPopArgs mpop;
@@ -551,18 +565,48 @@ void ZMPop(CommandContext& ctx) {
     const ZSetValue* zset;
     if (!ReadZSet(ctx, ctx.args[k], &zset)) return;
     if (zset == nullptr) continue;
-    auto popped = PopElements(ctx, ctx.args[k], max, static_cast<size_t>(count));
-    ctx.reply.ArrayHeader(2);
-    ctx.reply.Bulk(ctx.args[k]);
-    ctx.reply.ArrayHeader(popped.size());
-    for (const auto& [member, score] : popped) {
-      ctx.reply.ArrayHeader(2);
-      ctx.reply.Bulk(member);
-      ctx.reply.Double(score);
-    }
+    PopAndReplyAsMPop(ctx, ctx.args[k], max, count);
     return;
   }
   ctx.reply.NullArray();
+}
+
+// BZPOPMIN / BZPOPMAX key [key ...] timeout: [key, member, score] from the first non-empty set.
+void BlockingPop(CommandContext& ctx, bool max) {
+  int64_t deadline_ms;
+  if (!ParseBlockTimeout(ctx, ctx.args.back(), &deadline_ms)) return;
+  const auto keys = ctx.args.subspan(1, ctx.args.size() - 2);
+  for (std::string_view key : keys) {
+    ZSetValue* zset;
+    if (!FindForBlockingPop(ctx, key, &zset)) return;
+    if (zset == nullptr) continue;
+    auto popped = PopElements(ctx, key, max, 1);
+    ctx.reply.ArrayHeader(3);
+    ctx.reply.Bulk(key);
+    ctx.reply.Bulk(popped.front().first);
+    ctx.reply.Double(popped.front().second);
+    return;
+  }
+  BlockOrTimeOut(ctx, keys, deadline_ms, NoWaitReply::kNullArray);
+}
+void BZPopMin(CommandContext& ctx) { BlockingPop(ctx, false); }
+void BZPopMax(CommandContext& ctx) { BlockingPop(ctx, true); }
+
+// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+void BZMPop(CommandContext& ctx) {
+  MPopArgs mpop;
+  if (!ParseMPopArgs(ctx, 2, "min", "max", &mpop)) return;
+  int64_t deadline_ms;
+  if (!ParseBlockTimeout(ctx, ctx.args[1], &deadline_ms)) return;
+  const auto keys = ctx.args.subspan(mpop.first_key, mpop.keys_end - mpop.first_key);
+  for (std::string_view key : keys) {
+    ZSetValue* zset;
+    if (!FindForBlockingPop(ctx, key, &zset)) return;
+    if (zset == nullptr) continue;
+    PopAndReplyAsMPop(ctx, key, mpop.second_where, mpop.count);
+    return;
+  }
+  BlockOrTimeOut(ctx, keys, deadline_ms, NoWaitReply::kNullArray);
 }
 
 // ZRANDMEMBER key [count [WITHSCORES]]
@@ -894,6 +938,9 @@ constexpr CommandSpec kZSetCommands[] = {
     {"zpopmin", -2, flags::kWrite | flags::kFast, 1, 1, 1, ZPopMin, {}, "Remove and return members with the lowest scores in a sorted set"},
     {"zpopmax", -2, flags::kWrite | flags::kFast, 1, 1, 1, ZPopMax, {}, "Remove and return members with the highest scores in a sorted set"},
     {"zmpop", -4, flags::kWrite, 2, 2, 1, ZMPop, {}, "Remove and return members with scores in a sorted set", KeysAfterNumkeys},
+    {"bzpopmin", -3, flags::kWrite | flags::kFast | flags::kBlocking, 1, -2, 1, BZPopMin, {}, "Remove and return the member with the lowest score from one of the sorted sets, or block until one is available"},
+    {"bzpopmax", -3, flags::kWrite | flags::kFast | flags::kBlocking, 1, -2, 1, BZPopMax, {}, "Remove and return the member with the highest score from one of the sorted sets, or block until one is available"},
+    {"bzmpop", -5, flags::kWrite | flags::kBlocking, 3, 3, 1, BZMPop, {}, "Remove and return members with scores in a sorted set, or block until one is available", KeysAfterTimeoutAndNumkeys},
     {"zrandmember", -2, kRead, 1, 1, 1, ZRandMember, {}, "Get one or multiple random elements from a sorted set"},
     {"zunion", -3, kRead, 2, 2, 1, ZUnion, {}, "Add multiple sorted sets", KeysAfterNumkeys},
     {"zinter", -3, kRead, 2, 2, 1, ZInter, {}, "Intersect multiple sorted sets", KeysAfterNumkeys},
