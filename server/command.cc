@@ -49,6 +49,7 @@ CommandTable::CommandTable() {
   Register(ConnectionCommands());
   Register(ServerCommands());
   Register(StringCommands());
+  Register(BitmapCommands());
   Register(KeyCommands());
   Register(HashCommands());
   Register(ListCommands());

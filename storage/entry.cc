@@ -201,6 +201,12 @@ std::string_view Entry::string_value() const {
   return std::string_view(reinterpret_cast<const char*>(value_start), length);
 }
 
+char* Entry::MutableStringBytesAsRaw() {
+  flags_ = static_cast<uint8_t>((flags_ | kRawEncoding) & ~kNoIntEncoding);
+  // The entry's block is ours and writable; string_value() only hands it out as a view.
+  return const_cast<char*>(string_value().data());
+}
+
 void* Entry::object() const {
   void* object;
   std::memcpy(&object, PayloadStart(), sizeof(object));

@@ -108,6 +108,9 @@ class Entry {
   std::string_view key() const;
   // Only for kString entries.
   std::string_view string_value() const;
+  // Only for kString entries: the value's bytes for an edit in place that keeps its length
+  // (SETBIT, BITFIELD). Redis reports a string edited so as "raw", so this marks it raw.
+  char* MutableStringBytesAsRaw();
   // Only for kHash entries.
   HashValue* hash_value() const { return static_cast<HashValue*>(object()); }
   // Only for kList entries.

@@ -88,6 +88,19 @@ absl::StatusOr<size_t> SetRange(Transaction& txn, std::string_view key, int64_t 
   return updated.size();
 }
 
+absl::StatusOr<std::span<char>> StringForUpdate(Transaction& txn, std::string_view key, size_t min_length) {
+  Entry* e = txn.FindForWrite(key);
+  if (e != nullptr && e->type() != ValueType::kString) return WrongTypeError();
+  if (e == nullptr || e->string_value().size() < min_length) {
+    std::string grown(e != nullptr ? e->string_value() : std::string_view());
+    grown.resize(min_length, '\0');
+    e = txn.SetString(key, grown, e != nullptr ? e->expire_at_ms() : Entry::kNoExpiry, Entry::kRawEncoding);
+  } else {
+    txn.AccountResize(key, 0);  // same size; recorded as a change of the key
+  }
+  return std::span<char>(e->MutableStringBytesAsRaw(), e->string_value().size());
+}
+
 std::string_view StringEncoding(const Entry& entry) {
   std::string_view value = entry.string_value();
   if (entry.flags() & Entry::kRawEncoding) return "raw";

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,11 @@ absl::StatusOr<size_t> Append(Transaction& txn, std::string_view key, std::strin
 // SETRANGE: overwrites from offset (zero-padding); returns the new length.
 absl::StatusOr<size_t> SetRange(Transaction& txn, std::string_view key, int64_t offset, std::string_view value,
                                 int64_t max_length);
+
+// The bytes of the string at key, writable in place, zero-padded to at least min_length
+// (creating the key when absent; SETBIT, BITFIELD). Keeps the TTL; the string becomes "raw".
+// WRONGTYPE for another type. Caller checks min_length against proto-max-bulk-len.
+absl::StatusOr<std::span<char>> StringForUpdate(Transaction& txn, std::string_view key, size_t min_length);
 
 // OBJECT ENCODING of a string entry: "int", "embstr" or "raw", as Redis 7.0 would report it.
 std::string_view StringEncoding(const Entry& entry);
