@@ -1,5 +1,6 @@
 #include "server/blocking.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "protocol/reply_builder.h"
@@ -22,6 +23,28 @@ std::shared_ptr<BlockedClient> BlockingRegistry::Add(BlockedClient waiter) {
   by_client_[shared->client_id] = shared;
   waiting_.fetch_add(1, std::memory_order_relaxed);
   return shared;
+}
+
+bool BlockingRegistry::HasWaiters(int db, std::string_view key) {
+  if (!any()) return false;
+  absl::MutexLock lock(&mu_);
+  return by_key_.contains(KeyId(db, std::string(key)));
+}
+
+void BlockingRegistry::KeepWaitedKeys(std::vector<std::pair<int, std::string>>* keys) {
+  absl::MutexLock lock(&mu_);
+  std::erase_if(*keys, [&](const KeyId& key) { return !by_key_.contains(key); });
+  std::sort(keys->begin(), keys->end());
+  keys->erase(std::unique(keys->begin(), keys->end()), keys->end());
+}
+
+std::vector<std::pair<int, std::string>> BlockingRegistry::KeysWaitedIn(int db) {
+  std::vector<KeyId> keys;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, queue] : by_key_) {
+    if (key.first == db) keys.push_back(key);
+  }
+  return keys;
 }
 
 void BlockingRegistry::RemoveLocked(const std::shared_ptr<BlockedClient>& waiter) {
@@ -110,16 +133,23 @@ void BlockingRegistry::ServeReadyKeys(Server& server, Connection& writer, std::v
     for (const auto& waiter : queue) {
       {
         absl::MutexLock lock(&mu_);
-        // Served meanwhile through another key, timed out, or being served by another writer.
-        if (waiter->state != BlockedClient::State::kWaiting) continue;
+        if (waiter->state == BlockedClient::State::kServing) {
+          waiter->recheck = true;  // the writer serving it runs it again for this key too
+          continue;
+        }
+        if (waiter->state != BlockedClient::State::kWaiting) continue;  // served or cancelled
         waiter->state = BlockedClient::State::kServing;
       }
       bool key_still_exists = false;
-      const bool replied = RunAgain(server, writer, *waiter, key, &key_still_exists, &ready);
       std::string cancel_reply;
       bool cancelled = false;
-      {
+      for (;;) {
+        const bool replied = RunAgain(server, writer, *waiter, key, &key_still_exists, &ready);
         absl::MutexLock lock(&mu_);
+        if (!replied && waiter->recheck && !waiter->cancelled_while_serving) {
+          waiter->recheck = false;
+          continue;
+        }
         if (replied || waiter->cancelled_while_serving) {
           RemoveLocked(waiter);
           cancelled = !replied;
@@ -127,6 +157,8 @@ void BlockingRegistry::ServeReadyKeys(Server& server, Connection& writer, std::v
         } else {
           waiter->state = BlockedClient::State::kWaiting;
         }
+        waiter->recheck = false;
+        break;
       }
       if (cancelled && !cancel_reply.empty()) Finish(*waiter, std::move(cancel_reply));
       // Nothing left to serve here; a key that exists with a type this waiter does not pop may
@@ -134,6 +166,10 @@ void BlockingRegistry::ServeReadyKeys(Server& server, Connection& writer, std::v
       if (!key_still_exists) break;
     }
   }
+}
+
+bool OthersWaitOn(CommandContext& ctx, std::string_view key) {
+  return ctx.server.blocking().HasWaiters(ctx.keys().db(), key);
 }
 
 bool ParseBlockTimeout(CommandContext& ctx, std::string_view text, int64_t* deadline_ms) {

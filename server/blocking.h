@@ -50,6 +50,9 @@ struct BlockedClient {
   State state = State::kWaiting;
   std::string cancel_reply;  // set when a timeout or CLIENT UNBLOCK came while it was being served
   bool cancelled_while_serving = false;
+  // Another write made one of its keys ready while it was being served: run it once more before
+  // it goes back to waiting, or that write's wake-up would be lost.
+  bool recheck = false;
 };
 
 class BlockingRegistry {
@@ -60,6 +63,15 @@ class BlockingRegistry {
 
   // Under the shard locks of the waiter's keys.
   std::shared_ptr<BlockedClient> Add(BlockedClient waiter);
+
+  // True when clients wait on (db, key): a blocking command arriving then queues behind them
+  // rather than take what a write just made ready for them (first come, first served).
+  bool HasWaiters(int db, std::string_view key);
+
+  // Keeps, of the (db, key)s a write changed, those some client waits on (once each).
+  void KeepWaitedKeys(std::vector<std::pair<int, std::string>>* keys);
+  // Every key clients wait on in `db` (SWAPDB makes them all possibly ready).
+  std::vector<std::pair<int, std::string>> KeysWaitedIn(int db);
 
   // After a write released its locks: serves the clients waiting on these (db, key)s, and on the
   // keys those clients' commands change in turn (BLMOVE's destination). `writer` is the
@@ -103,14 +115,23 @@ enum class NoWaitReply { kNullArray, kNull };
 void BlockOrTimeOut(CommandContext& ctx, std::span<const std::string_view> keys, int64_t deadline_ms,
                     NoWaitReply no_wait);
 
+// True when clients already wait on key in ctx's db (see BlockingRegistry::HasWaiters).
+bool OthersWaitOn(CommandContext& ctx, std::string_view key);
+
 // A blocking command's lookup of a key it pops from: false after a WRONGTYPE reply. When the
 // command runs again for a waiter, a key of another type counts as empty: as in Redis 7.0, the
-// client goes on waiting.
+// client goes on waiting. A newly arriving command sees a key others wait on as empty, so it
+// queues behind them.
 template <typename Value>
 bool FindForBlockingPop(CommandContext& ctx, std::string_view key, Value** value) {
   auto found = storage::FindValueForWrite<std::remove_const_t<Value>>(ctx.keys(), key);
   if (found.ok()) {
     *value = *found;
+    // Clients already waiting on the key go first (a write made it ready; they are being served).
+    if (*value != nullptr && ctx.blocking == BlockingMode::kMayBlock &&
+        OthersWaitOn(ctx, key)) {
+      *value = nullptr;
+    }
     return true;
   }
   if (ctx.blocking == BlockingMode::kRetry) {

@@ -37,6 +37,11 @@ std::string UnknownSubcommand(std::string_view subcommand, std::string_view cont
   return absl::StrCat("ERR unknown subcommand '", Absl(subcommand.substr(0, 128)), "'. Try ", Absl(container), " HELP.");
 }
 
+std::string SubcommandSyntax(std::string_view subcommand, std::string_view container) {
+  return absl::StrCat("ERR unknown subcommand or wrong number of arguments for '", Absl(subcommand.substr(0, 128)),
+                      "'. Try ", Absl(container), " HELP.");
+}
+
 std::string InvalidExpireTime(std::string_view command_fullname) {
   return absl::StrCat("ERR invalid expire time in '", Absl(command_fullname), "' command");
 }

@@ -255,7 +255,10 @@ void Connection::Execute(std::span<const std::string_view> args) {
         CommandContext ctx{args, reply_, *this, server_, &txn, *spec, now_ms};
         spec->handler(ctx);
         if (note_writes) server_.NoteWritesToLoaders(txn);
-        if (wake_waiters) ready_for_waiters = txn.modified();
+        if (wake_waiters) {
+          ready_for_waiters = txn.modified();
+          server_.blocking().KeepWaitedKeys(&ready_for_waiters);
+        }
       }
     }
     // Outside the shard locks: a load may complete (and store) before this returns, and waiters'

@@ -105,6 +105,8 @@ inline constexpr std::string_view kWeightNotFloat = "ERR weight value is not a f
 std::string WrongArity(std::string_view command_fullname);
 std::string UnknownCommand(std::string_view name, const std::string_view* args, size_t count);
 std::string UnknownSubcommand(std::string_view subcommand, std::string_view container);
+// A known subcommand with the wrong arguments, where Redis checks them itself (CLIENT UNBLOCK).
+std::string SubcommandSyntax(std::string_view subcommand, std::string_view container);
 std::string InvalidExpireTime(std::string_view command_fullname);
 std::string UnsupportedOption(std::string_view option);
 

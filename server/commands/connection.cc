@@ -332,12 +332,7 @@ void ClientNoEvict(CommandContext& ctx) {
 // (the default) or with an error; 1 if that client was blocked.
 void ClientUnblock(CommandContext& ctx) {
   if (ctx.args.size() > 4) {
-    ctx.reply.Error(errors::UnknownSubcommand(ctx.args[1], "CLIENT"));
-    return;
-  }
-  int64_t id;
-  if (!ParseInteger(ctx.args[2], &id)) {
-    ctx.reply.Error(errors::kNotInteger);
+    ctx.reply.Error(errors::SubcommandSyntax(ctx.args[1], "CLIENT"));
     return;
   }
   BlockingRegistry::Cancel why = BlockingRegistry::Cancel::kUnblockTimeout;
@@ -348,6 +343,11 @@ void ClientUnblock(CommandContext& ctx) {
       ctx.reply.Error(errors::kUnblockReason);
       return;
     }
+  }
+  int64_t id;
+  if (!ParseInteger(ctx.args[2], &id)) {
+    ctx.reply.Error(errors::kNotInteger);
+    return;
   }
   ctx.reply.Integer(ctx.server.blocking().CancelWait(static_cast<uint64_t>(id), why) ? 1 : 0);
 }

@@ -516,11 +516,11 @@ constexpr CommandSpec kListCommands[] = {
     {"lmove", 5, kWriteOom, 1, 2, 1, LMove, {}, "Pop an element from a list, push it to another list and return it"},
     {"rpoplpush", 3, kWriteOom, 1, 2, 1, RPopLPush, {}, "Remove the last element in a list, prepend it to another list and return it"},
     {"lmpop", -4, flags::kWrite, 2, 2, 1, LMPop, {}, "Pop elements from a list", KeysAfterNumkeys},
-    {"blpop", -3, flags::kWrite | flags::kBlocking, 1, -2, 1, BLPop, {}, "Remove and get the first element in a list, or block until one is available"},
-    {"brpop", -3, flags::kWrite | flags::kBlocking, 1, -2, 1, BRPop, {}, "Remove and get the last element in a list, or block until one is available"},
-    {"blmove", 6, kWriteOom | flags::kBlocking, 1, 2, 1, BLMove, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
-    {"brpoplpush", 4, kWriteOom | flags::kBlocking, 1, 2, 1, BRPopLPush, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
-    {"blmpop", -5, flags::kWrite | flags::kBlocking, 3, 3, 1, BLMPop, {}, "Pop elements from a list, or block until one is available", KeysAfterTimeoutAndNumkeys},
+    {"blpop", -3, flags::kWrite | flags::kNoScript | flags::kBlocking, 1, -2, 1, BLPop, {}, "Remove and get the first element in a list, or block until one is available"},
+    {"brpop", -3, flags::kWrite | flags::kNoScript | flags::kBlocking, 1, -2, 1, BRPop, {}, "Remove and get the last element in a list, or block until one is available"},
+    {"blmove", 6, kWriteOom | flags::kNoScript | flags::kBlocking, 1, 2, 1, BLMove, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
+    {"brpoplpush", 4, kWriteOom | flags::kNoScript | flags::kBlocking, 1, 2, 1, BRPopLPush, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
+    {"blmpop", -5, flags::kWrite | flags::kNoScript | flags::kBlocking, 3, 3, 1, BLMPop, {}, "Pop elements from a list, or block until one is available", KeysAfterTimeoutAndNumkeys},
 };
 
 }  // namespace

@@ -62,7 +62,17 @@ void SwapDb(CommandContext& ctx) {
     ctx.reply.Error(errors::kDbIndexOutOfRange);
     return;
   }
-  if (first != second) ctx.server.keyspace().SwapDb(static_cast<int>(first), static_cast<int>(second));
+  if (first != second) {
+    ctx.server.keyspace().SwapDb(static_cast<int>(first), static_cast<int>(second));
+    // Clients blocked in either database may now find their keys filled, as in Redis.
+    BlockingRegistry& blocking = ctx.server.blocking();
+    if (blocking.any()) {
+      auto ready = blocking.KeysWaitedIn(static_cast<int>(first));
+      auto more = blocking.KeysWaitedIn(static_cast<int>(second));
+      ready.insert(ready.end(), more.begin(), more.end());
+      blocking.ServeReadyKeys(ctx.server, ctx.client, std::move(ready));
+    }
+  }
   ctx.reply.Ok();
 }
 
@@ -145,7 +155,7 @@ void DescribeCommand(CommandContext& ctx, const CommandSpec& spec) {
       {flags::kWrite, "write"},       {flags::kReadOnly, "readonly"}, {flags::kDenyOom, "denyoom"},
       {flags::kAdmin, "admin"},       {flags::kPubSub, "pubsub"},     {flags::kNoScript, "noscript"},
       {flags::kLoading, "loading"},   {flags::kStale, "stale"},       {flags::kFast, "fast"},
-      {flags::kNoAuth, "no_auth"},
+      {flags::kNoAuth, "no_auth"},    {flags::kBlocking, "blocking"},
   };
   for (const FlagName& f : kFlagNames) {
     if (spec.flags & f.bit) flag_names.push_back(f.name);

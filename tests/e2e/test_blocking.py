@@ -211,13 +211,54 @@ def test_client_unblock_as_timeout_or_error(strata):
 
 def test_blocked_client_outlives_the_idle_timeout(strata_factory):
     server = strata_factory(config="timeout 1\n")
-    with RespConnection(server.port) as c, RespConnection(server.port) as w:
-        c.send(b"BLPOP", b"k", b"2.5")
+    with RespConnection(server.port) as c:
+        c.send(b"BLPOP", b"k", b"3")
+        with RespConnection(server.port) as w:
+            wait_until_blocked(w, 1)
+        time.sleep(2.2)  # past the idle timeout, which is checked once a second
+        with RespConnection(server.port) as w:
+            assert blocked_clients(w) == 1
+            assert w.call(b"RPUSH", b"k", b"late").value == 1
+            assert c.read_reply().py() == [b"k", b"late"]
+
+
+def test_swapdb_and_move_serve_clients_waiting_in_the_other_database(strata):
+    with RespConnection(strata.port) as c, RespConnection(strata.port) as w:
+        assert c.call(b"SELECT", b"1").py() == b"OK"
+        c.send(b"BLPOP", b"k", b"0")
         wait_until_blocked(w, 1)
-        time.sleep(1.6)  # past the idle timeout (checked every 100 ms)
-        w.call(b"PING")
-        assert w.call(b"RPUSH", b"k", b"late").value == 1
-        assert c.read_reply().py() == [b"k", b"late"]
+        assert w.call(b"RPUSH", b"k", b"from-db0").value == 1
+        assert nothing_to_read(c)
+        assert w.call(b"SWAPDB", b"0", b"1").py() == b"OK"
+        assert c.read_reply().py() == [b"k", b"from-db0"]
+        c.send(b"BZPOPMIN", b"z", b"0")
+        wait_until_blocked(w, 1)
+        assert w.call(b"ZADD", b"z", b"1", b"m").value == 1  # db 0 (which was db 1)
+        assert w.call(b"MOVE", b"z", b"1").value == 1
+        assert c.read_reply().py() == [b"z", b"m", b"1"]
+
+
+def test_a_new_blocking_command_queues_behind_clients_already_waiting(strata):
+    with RespConnection(strata.port) as first, RespConnection(strata.port) as w:
+        first.send(b"BLPOP", b"k", b"k", b"0")  # the same key twice waits once
+        wait_until_blocked(w, 1)
+        # A two-element push serves the waiter one and leaves one for the next command.
+        assert w.call(b"RPUSH", b"k", b"a", b"b").value == 2
+        assert first.read_reply().py() == [b"k", b"a"]
+        assert w.call(b"BLPOP", b"k", b"0").py() == [b"k", b"b"]
+        # BLMOVE of a list onto itself rotates it.
+        assert w.call(b"RPUSH", b"r", b"1", b"2", b"3").value == 3
+        assert w.call(b"BLMOVE", b"r", b"r", b"LEFT", b"RIGHT", b"0").py() == b"1"
+        assert w.call(b"LRANGE", b"r", b"0", b"-1").py() == [b"2", b"3", b"1"]
+
+
+def test_blocking_commands_describe_themselves_as_redis_does(strata):
+    with RespConnection(strata.port) as c:
+        info = c.call(b"COMMAND", b"INFO", b"blpop", b"bzpopmin").py()
+        assert set(info[0][2]) == {b"write", b"noscript", b"blocking"}
+        assert set(info[1][2]) == {b"write", b"noscript", b"fast", b"blocking"}
+        assert c.call(b"CLIENT", b"UNBLOCK", b"abc", b"LATER").py() == \
+            b"ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
 
 
 def test_many_waiters_and_writers_deliver_every_element_once(strata_factory):
@@ -231,7 +272,7 @@ def test_many_waiters_and_writers_deliver_every_element_once(strata_factory):
     def waiter(key):
         with RespConnection(server.port) as c:
             while True:
-                reply = c.call(b"BLPOP", key, b"2")
+                reply = c.call(b"BLPOP", key, b"5")
                 if reply.value is None:
                     return
                 with lock:
