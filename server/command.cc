@@ -55,6 +55,7 @@ CommandTable::CommandTable() {
   Register(ServerCommands());
   Register(StringCommands());
   Register(BitmapCommands());
+  Register(SortCommands());
   Register(KeyCommands());
   Register(HashCommands());
   Register(ListCommands());

@@ -240,26 +240,17 @@ void Connection::Execute(std::span<const std::string_view> args) {
     const bool read_through = with_loaders && (spec->flags & flags::kLoads) && !replaying_loaded_command_;
     loaders::LoaderManager::PendingLoads pending;
     std::vector<std::pair<int, std::string>> ready_for_waiters;
-    {
-      storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
-      // Under the shard locks: a key found missing here and the load this command joins are
-      // one decision; and a key this command really changed is told to the loaders before any
-      // load in flight could store over it.
-      if (!read_through || !ParkIfLoading(txn, args, now_ms, &pending)) {
-        const bool is_write = spec->flags & flags::kWrite;
-        const bool note_writes = with_loaders && is_write;
-        // Asked under the locks: a client that blocked on these keys before them is seen here,
-        // one that blocks after them sees this write.
-        const bool wake_waiters = is_write && server_.blocking().any();
-        if (note_writes || wake_waiters) txn.RecordModifications();
-        CommandContext ctx{args, reply_, *this, server_, &txn, *spec, now_ms};
-        spec->handler(ctx);
-        if (note_writes) server_.NoteWritesToLoaders(txn);
-        if (wake_waiters) {
-          ready_for_waiters = txn.modified();
-          server_.blocking().KeepWaitedKeys(&ready_for_waiters);
-        }
-      }
+    std::vector<std::string> more_keys;  // owns the keys a handler asked for, which keys_ views
+    const size_t argument_keys = keys_.size();
+    for (;;) {
+      RunUnderKeyLocks(*spec, args, now_ms, read_through, with_loaders, &pending, &ready_for_waiters);
+      if (more_keys_.empty()) break;
+      // The handler found that its data names keys it had not locked: lock them too and run it
+      // again (it replied nothing). SORT asks for every key it needs, so the second round runs.
+      more_keys = std::move(more_keys_);
+      more_keys_.clear();
+      keys_.resize(argument_keys);
+      for (const std::string& key : more_keys) keys_.push_back(key);
     }
     // Outside the shard locks: a load may complete (and store) before this returns, and waiters'
     // commands take their own locks.
@@ -268,6 +259,29 @@ void Connection::Execute(std::span<const std::string_view> args) {
   } else {
     CommandContext ctx{args, reply_, *this, server_, nullptr, *spec, now_ms};
     spec->handler(ctx);
+  }
+}
+
+void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+                                  bool read_through, bool with_loaders, loaders::LoaderManager::PendingLoads* pending,
+                                  std::vector<std::pair<int, std::string>>* ready_for_waiters) {
+  storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
+  // Under the shard locks: a key found missing here and the load this command joins are one
+  // decision; and a key this command really changed is told to the loaders before any load in
+  // flight could store over it.
+  if (read_through && ParkIfLoading(txn, args, now_ms, pending)) return;
+  const bool is_write = spec.flags & flags::kWrite;
+  const bool note_writes = with_loaders && is_write;
+  // Asked under the locks: a client that blocked on these keys before them is seen here, one
+  // that blocks after them sees this write.
+  const bool wake_waiters = is_write && server_.blocking().any();
+  if (note_writes || wake_waiters) txn.RecordModifications();
+  CommandContext ctx{args, reply_, *this, server_, &txn, spec, now_ms};
+  spec.handler(ctx);
+  if (note_writes) server_.NoteWritesToLoaders(txn);
+  if (wake_waiters) {
+    *ready_for_waiters = txn.modified();
+    server_.blocking().KeepWaitedKeys(ready_for_waiters);
   }
 }
 

@@ -65,6 +65,10 @@ class Connection {
   void OnBlockDeadline(int64_t now_ms);
   bool blocked() const { return parked_ == Parked::kBlocked; }
 
+  // For a command whose data names more keys than its arguments (SORT ... BY/GET): it has not
+  // replied; it runs again from the top with `keys` locked as well.
+  void LockMoreKeysAndRunAgain(std::vector<std::string> keys) { more_keys_ = std::move(keys); }
+
   // Finish the current replies, then close (QUIT, protocol errors, CLIENT KILL of self).
   void CloseAfterReply() { close_after_reply_ = true; }
   // Close now (any pending output is dropped).
@@ -95,6 +99,11 @@ class Connection {
   void ResumeAfterLoad(const absl::Status& status);
   // Ends any parking: runs the commands that arrived meanwhile and sends the replies.
   void Unpark();
+  // Locks the shards of keys_ and runs the command under them (after read-through parking, and
+  // noting its writes for loaders and blocked clients).
+  void RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+                        bool read_through, bool with_loaders, loaders::LoaderManager::PendingLoads* pending,
+                        std::vector<std::pair<int, std::string>>* ready_for_waiters);
   // Read-through, under the command's shard locks: if a loader must fetch some of its keys,
   // parks the command on those loads (added to `pending`) and returns true. Keys that are
   // stale or due for refresh-ahead get a background load in `pending` too.
@@ -128,6 +137,7 @@ class Connection {
 
   std::vector<size_t> key_indexes_;
   std::vector<std::string_view> keys_;
+  std::vector<std::string> more_keys_;  // see LockMoreKeysAndRunAgain
 
   // Parking: one command at a time waits, for loads or (blocking commands) for a key to fill;
   // the pipeline behind it waits too.

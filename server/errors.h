@@ -28,6 +28,7 @@ inline constexpr std::string_view kLcsTooLong = "ERR String too long for LCS";
 inline constexpr std::string_view kLcsTableTooBig =
     "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
 inline constexpr std::string_view kLcsNoMemory = "ERR Insufficient memory, failed allocating transient memory for LCS";
+inline constexpr std::string_view kSortWeightNotDouble = "ERR One or more scores can't be converted into double";
 inline constexpr std::string_view kTimeoutNotFloat = "ERR timeout is not a float or out of range";
 inline constexpr std::string_view kTimeoutNegative = "ERR timeout is negative";
 inline constexpr std::string_view kUnblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK";

@@ -305,6 +305,11 @@ Transaction::Transaction(Keyspace& keyspace, int db, std::span<const std::string
   for (uint32_t index : locked_) keyspace_.shard(index).mu.lock();
 }
 
+bool Transaction::Covers(std::string_view key) const {
+  const auto shard = static_cast<uint32_t>(keyspace_.ShardIndex(Hash(key)));
+  return std::binary_search(locked_.begin(), locked_.end(), shard);
+}
+
 uint64_t Transaction::Hash(std::string_view key) const {
   // The command's own keys were hashed to lock their shards; most lookups are of those.
   for (const auto& [known, hash] : known_hashes_) {

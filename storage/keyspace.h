@@ -190,6 +190,10 @@ class Transaction {
   // Frees an entry that is not in any table.
   void Discard(Entry* entry);
 
+  // True when key's shard is among those this transaction locked (SORT checks the keys its
+  // BY/GET patterns name before it reads them).
+  bool Covers(std::string_view key) const;
+
   // A pseudo-random 64-bit value (SPOP, SRANDMEMBER) from a locked shard's generator; only for
   // transactions that name at least one key.
   uint64_t NextRandom();

@@ -401,7 +401,7 @@ def compare(op, s_reply, r_reply):
         def items(reply):
             if reply.kind == "%":
                 return sorted((k.value, v.value) for k, v in reply.value)
-            return sorted(x.value for x in reply.value)
+            return sorted((x.value for x in reply.value), key=lambda v: (v is None, v or b""))
         return None if items(s_reply) == items(r_reply) else "members differ"
     if op.compare == "sample":
         # Random picks (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER): the same kind and size, or both nil.
