@@ -56,6 +56,7 @@ CommandTable::CommandTable() {
   Register(StringCommands());
   Register(BitmapCommands());
   Register(SortCommands());
+  Register(HyperLogLogCommands());
   Register(KeyCommands());
   Register(HashCommands());
   Register(ListCommands());

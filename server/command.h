@@ -102,6 +102,7 @@ std::span<const CommandSpec> ServerCommands();
 std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> BitmapCommands();
 std::span<const CommandSpec> SortCommands();
+std::span<const CommandSpec> HyperLogLogCommands();
 std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> HashCommands();
 std::span<const CommandSpec> ListCommands();

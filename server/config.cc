@@ -176,6 +176,7 @@ Config::Config() {
   integer("zset-max-listpack-value", &Config::zset_max_listpack_value, 0, INT64_MAX, true, true);
   integer("zset-max-ziplist-value", &Config::zset_max_listpack_value, 0, INT64_MAX, true, true);
   integer("set-max-intset-entries", &Config::set_max_intset_entries, 0, INT64_MAX, true);
+  integer("hll-sparse-max-bytes", &Config::hll_sparse_max_bytes, 0, INT64_MAX, true, true);
   integer("set-max-listpack-entries", &Config::set_max_listpack_entries, 0, INT64_MAX, true);
   integer("set-max-listpack-value", &Config::set_max_listpack_value, 0, INT64_MAX, true, true);
   enumerated("loglevel", &Config::loglevel, {"debug", "verbose", "notice", "warning", "nothing"}, true);

@@ -76,6 +76,7 @@ class Config {
   std::atomic<int64_t> zset_max_listpack_value{64};
   // Set encodings (storage/set.h): Redis's set-max-intset-entries, set-max-listpack-entries/value.
   std::atomic<int64_t> set_max_intset_entries{512};
+  std::atomic<int64_t> hll_sparse_max_bytes{3000};
   std::atomic<int64_t> set_max_listpack_entries{128};
   std::atomic<int64_t> set_max_listpack_value{64};
   std::atomic<int> loglevel{static_cast<int>(LogLevel::kNotice)};
