@@ -11,7 +11,8 @@ the ratio strata/redis (throughput: higher is better; latency, CPU and bytes: lo
     each minus the empty server's). Data sets (--memory): strings (1,000,000 keys with 32-byte
     values), lists10 (100,000 lists of 10 elements of 8-12 bytes), list1m (one list of 1,000,000
     such elements; bytes per element), hashes10 (100,000 hashes of 10 short fields), sets10int and
-    sets10str (100,000 sets of 10 small integers, of 10 short strings).
+    sets10str (100,000 sets of 10 small integers, of 10 short strings), zsets10 (100,000 sorted
+    sets of 10 short members) and zset1m (one sorted set of 1,000,000 members; bytes per member).
   --tests picks the redis-benchmark tests (default set,get; e.g. lpush,rpush,lpop,rpop,lrange_100).
 
 Only 127.0.0.1 is used; every process started here is stopped by its PID.
@@ -119,9 +120,21 @@ def write_sets10str(f):
         f.write(resp_command(b"SADD", b"sset:%09d" % i, *[b"tag:%d" % ((i + j) % 1000) for j in range(10)]))
 
 
+def write_zsets10(f):
+    for i in range(100000):
+        f.write(resp_command(b"ZADD", b"zset:%09d" % i,
+                             *[x for j in range(10) for x in (b"%d" % (i + j), b"member:%d" % ((i + j) % 1000))]))
+
+
+def write_zset1m(f):
+    for i in range(0, 1000000, 100):
+        f.write(resp_command(b"ZADD", b"bigzset", *[x for j in range(i, i + 100) for x in (b"%d" % j, b"member:%d" % j)]))
+
+
 DATA_SETS = {"strings": (1000000, write_strings), "lists10": (100000, write_lists10),
              "list1m": (1000000, write_list1m), "hashes10": (100000, write_hashes10),
-             "sets10int": (100000, write_sets10int), "sets10str": (100000, write_sets10str)}
+             "sets10int": (100000, write_sets10int), "sets10str": (100000, write_sets10str),
+             "zsets10": (100000, write_zsets10), "zset1m": (1000000, write_zset1m)}
 
 
 def write_mass_insert(path, data_set):
