@@ -22,7 +22,7 @@ PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps deps-build deps-run deps-test deps-bench deps-fuzz print-packages check-deps build asan run test unit e2e fuzz bench clean
+.PHONY: all deps deps-build deps-run deps-test deps-bench deps-fuzz print-packages check-deps build asan run test unit e2e diff-soak fuzz bench clean
 
 all: build
 
@@ -87,6 +87,15 @@ unit:
 
 e2e:
 	STRATA_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The differential tests against redis-server with DIFF_SCALE times the seeds (new ones), on
+# the ASan/UBSan build: the long mode of what `make test` runs at scale 1.
+DIFF_SCALE ?= 10
+diff-soak: deps-test asan
+	STRATA_BUILD=$(abspath $(ASAN_BUILD)) STRATA_DIFF_SCALE=$(DIFF_SCALE) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  tests/e2e/test_differential.py tests/e2e/test_differential_lists.py tests/e2e/test_differential_sets.py \
+	  tests/e2e/test_differential_hashes.py tests/e2e/test_differential_zsets.py tests/e2e/test_differential_bitmaps.py \
+	  tests/e2e/test_differential_hyperloglog.py tests/e2e/test_differential_sort.py tests/e2e/test_blocking.py
 
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DSTRATA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"

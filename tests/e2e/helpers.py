@@ -20,6 +20,15 @@ from conftest import STRATA_SERVER, start_redis, start_strata
 
 DEFAULT_TIMEOUT = 10.0
 
+# The differential tests' size: `make test` runs them at 1; `make diff-soak` sets
+# STRATA_DIFF_SCALE=10 for ten times the seeds (new ones; the first are the same).
+DIFF_SCALE = max(1, int(os.environ.get("STRATA_DIFF_SCALE", "1")))
+
+
+def scaled_seeds(count, start=0):
+    """The seeds a differential test runs: `count` of them, times STRATA_DIFF_SCALE."""
+    return range(start, start + count * DIFF_SCALE)
+
 
 # ---------------------------------------------------------------------------------------------
 # RESP encoding and decoding

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op, fmt
 
 # ---------------------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_redis_py_blocking_api(strata):
 # ---------------------------------------------------------------------------------------------
 # Differential: one client blocks, another writes, on strata and on redis-server
 
-BLOCK_SEEDS = range(6)
+BLOCK_SEEDS = scaled_seeds(6)
 STEPS_PER_SEED = 150
 LIST_KEYS = [b"a", b"b", b"c"]
 ZSET_KEYS = [b"za", b"zb"]

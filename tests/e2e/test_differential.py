@@ -23,11 +23,11 @@ import time
 
 import pytest
 
-from helpers import RespConnection, format_reply, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, format_reply, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 
-SEEDS = range(20)
-PIPELINED_SEEDS = range(100, 105)
-RESP3_SEEDS = range(200, 205)
+SEEDS = scaled_seeds(20)
+PIPELINED_SEEDS = scaled_seeds(5, start=100)
+RESP3_SEEDS = scaled_seeds(5, start=200)
 COMMANDS_PER_SEED = 300
 DATABASES = 3  # SELECT 0..2 in the random sequences
 HISTORY = 8

@@ -10,10 +10,10 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op
 
-SEEDS = range(16)
+SEEDS = scaled_seeds(16)
 COMMANDS_PER_SEED = 2000
 KEYS = [b"b1", b"b2", b"b3", b"list"]
 RANGE_VALUES = [b"0", b"1", b"2", b"-1", b"-2", b"-5", b"3", b"7", b"8", b"15", b"17", b"100", b"-100",

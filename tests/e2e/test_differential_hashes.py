@@ -11,10 +11,10 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op, element_scan_all
 
-SEEDS = range(20)
+SEEDS = scaled_seeds(20)
 COMMANDS_PER_SEED = 1500
 KEYS = [b"h1", b"h2", b"h3", b"str"]
 FIELDS = [b"a", b"b", b"c", b"", b"n", b"f" * 64, b"g" * 65, b"\x00\xff", b"d", b"e"]

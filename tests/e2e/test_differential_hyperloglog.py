@@ -11,10 +11,10 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op
 
-SEEDS = range(6)
+SEEDS = scaled_seeds(6)
 
 
 def elements(rng, count):

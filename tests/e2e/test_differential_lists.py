@@ -11,10 +11,10 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op
 
-SEEDS = range(24)
+SEEDS = scaled_seeds(24)
 COMMANDS_PER_SEED = 1500
 KEYS = [b"l1", b"l2", b"l3", b"str", b"h"]
 ELEMENTS = [b"a", b"b", b"c", b"", b"a" * 70, b"x" * 300, b"1", b"-5", b"\x00\xff"]

@@ -16,10 +16,10 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op, element_scan_all
 
-SEEDS = range(24)
+SEEDS = scaled_seeds(24)
 COMMANDS_PER_SEED = 1500
 KEYS = [b"s1", b"s2", b"s3", b"str", b"list"]
 MEMBERS = [b"a", b"b", b"c", b"", b"1", b"2", b"3", b"-5", b"70000", b"9223372036854775807", b"01", b"x" * 70,

@@ -11,10 +11,10 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op
 
-SEEDS = range(12)
+SEEDS = scaled_seeds(12)
 COMMANDS_PER_SEED = 400
 NUMBERS = [b"1", b"2", b"10", b"-3", b"3.5", b"1e3", b" 7", b"0x10", b"inf", b"-inf", b"007", b"2.0", b"", b"-0"]
 WORDS = [b"apple", b"Banana", b"cherry", b"a", b"b10", b"b9", b"zz", b"\xc3\xa9"]

@@ -13,10 +13,10 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair  # noqa: F401  (server_pair is a fixture)
+from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Op, element_scan_all
 
-SEEDS = range(24)
+SEEDS = scaled_seeds(24)
 COMMANDS_PER_SEED = 1500
 KEYS = [b"z1", b"z2", b"z3", b"str", b"set"]
 MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"", b"aa", b"ab", b"m" * 70, b"\x00\xff", b"1", b"2"]
