@@ -191,6 +191,19 @@ struct ZSetValue::SkipList {
   }
 
   // Moves a member to a new score, reusing its node and entry (Redis's zslUpdateScore).
+  // A member's new score: in place when it keeps the node between its neighbours, as Redis's
+  // zslUpdateScore does (the common case for counters that move a little), else moved.
+  void UpdateScore(Node* node, std::string_view member, double score) {
+    if (node->score == score) return;
+    const Node* previous = node->backward;
+    const Node* next = node->level[0].forward;
+    if ((previous == nullptr || previous->Before(score, member)) && (next == nullptr || !next->Before(score, member))) {
+      node->score = score;
+      return;
+    }
+    Rescore(node, score);
+  }
+
   void Rescore(Node* x, double score) {
     UnlinkFromList(x);
     x->score = score;
@@ -368,22 +381,27 @@ bool ZSetValue::Remove(std::string_view member) {
   return false;
 }
 
+void ZSetValue::Update(std::string_view member, const ZSetLimits& limits,
+                       absl::FunctionRef<std::optional<double>(std::optional<double>)> decide) {
+  if (!list_) {  // small: a scan to read, the ordered insert to write
+    if (std::optional<double> score = decide(Score(member))) Set(member, *score, limits);
+    return;
+  }
+  SkipList::Node* node = list_->Find(member);
+  std::optional<double> score = decide(node != nullptr ? std::optional<double>(node->score) : std::nullopt);
+  if (!score) return;
+  if (node == nullptr) {
+    list_->Insert(member, *score);
+  } else {
+    list_->UpdateScore(node, member, *score);
+  }
+}
+
 bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& limits) {
   if (list_) {
     SkipList::Node* node = list_->Find(member);
-    if (node != nullptr && node->score == score) return false;
     if (node != nullptr) {
-      // The new score keeps the node between its neighbours: change it in place, as Redis's
-      // zslUpdateScore does (the common case for counters that move a little).
-      const SkipList::Node* previous = node->backward;
-      const SkipList::Node* next = node->level[0].forward;
-      if ((previous == nullptr || previous->Before(score, member)) && (next == nullptr || !next->Before(score, member))) {
-        node->score = score;
-        return false;
-      }
-    }
-    if (node != nullptr) {
-      list_->Rescore(node, score);
+      list_->UpdateScore(node, member, score);
       return false;
     }
     list_->Insert(member, score);

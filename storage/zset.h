@@ -54,6 +54,10 @@ class ZSetValue {
   std::optional<double> Score(std::string_view member) const;
   // Adds or updates a member's score; true if the member is new.
   bool Set(std::string_view member, double score, const ZSetLimits& limits);
+  // ZADD's read-decide-write with one lookup: `decide` gets the member's current score (nullopt
+  // when absent) and returns the score to store, or nullopt to leave the set as it is.
+  void Update(std::string_view member, const ZSetLimits& limits,
+              absl::FunctionRef<std::optional<double>(std::optional<double>)> decide);
   bool Remove(std::string_view member);
   // The member's 0-based rank from the lowest score, or nullopt.
   std::optional<size_t> Rank(std::string_view member) const;

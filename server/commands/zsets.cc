@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "server/absl_compat.h"
 #include "server/blocking.h"
@@ -111,25 +112,31 @@ struct ZAddFlags {
 absl::StatusOr<std::optional<double>> AddOne(ZSetValue& zset, std::string_view member, double score, const ZAddFlags& f,
                                              const storage::ZSetLimits& limits, bool* added, bool* changed) {
   *added = *changed = false;
-  std::optional<double> current = zset.Score(member);
-  if (current) {
-    if (f.nx) return std::optional<double>();
-    double updated = score;
-    if (f.incr) {
-      updated = *current + score;
-      if (std::isnan(updated)) return absl::InvalidArgumentError(Absl(errors::kScoreNan));
-    }
-    if ((f.gt && updated <= *current) || (f.lt && updated >= *current)) return std::optional<double>();
-    if (updated != *current) {
-      zset.Set(member, updated, limits);
+  absl::StatusOr<std::optional<double>> result = std::optional<double>();
+  // One lookup: decide from the current score, and store in the same step.
+  zset.Update(member, limits, [&](std::optional<double> current) -> std::optional<double> {
+    if (current) {
+      if (f.nx) return std::nullopt;
+      double updated = score;
+      if (f.incr) {
+        updated = *current + score;
+        if (std::isnan(updated)) {
+          result = absl::InvalidArgumentError(Absl(errors::kScoreNan));
+          return std::nullopt;
+        }
+      }
+      if ((f.gt && updated <= *current) || (f.lt && updated >= *current)) return std::nullopt;
+      result = std::optional<double>(updated);
+      if (updated == *current) return std::nullopt;
       *changed = true;
+      return updated;
     }
-    return std::optional<double>(updated);
-  }
-  if (f.xx) return std::optional<double>();
-  zset.Set(member, score, limits);
-  *added = true;
-  return std::optional<double>(score);
+    if (f.xx) return std::nullopt;
+    *added = true;
+    result = std::optional<double>(score);
+    return score;
+  });
+  return result;
 }
 
 void ZAddGeneric(CommandContext& ctx, ZAddFlags flags, size_t first_score) {
@@ -150,7 +157,7 @@ void ZAddGeneric(CommandContext& ctx, ZAddFlags flags, size_t first_score) {
     ctx.reply.Error(errors::kZaddIncrPairs);
     return;
   }
-  std::vector<double> scores;
+  absl::InlinedVector<double, 4> scores;  // no allocation for the common one-pair ZADD
   for (size_t i = first_score; i < ctx.args.size(); i += 2) {
     double score;
     if (!ParseScore(ctx.args[i], &score)) {
