@@ -76,11 +76,12 @@ bool BlockingRegistry::CancelWait(uint64_t client_id, Cancel why) {
     auto it = by_client_.find(client_id);
     if (it == by_client_.end()) return false;
     waiter = it->second;
+    protocol::ReplyBuilder builder(&reply);
+    builder.set_resp3(waiter->resp3);
     if (why == Cancel::kUnblockError) {
-      protocol::ReplyBuilder builder(&reply);
       builder.Error(errors::kUnblocked);
     } else if (why != Cancel::kGone) {
-      reply = waiter->timeout_reply;
+      builder.NullArray();  // every blocking command's timeout, BLMOVE's too, as in Redis
     }
     if (waiter->state == BlockedClient::State::kServing) {
       // The writer serving it decides: served, the cancel is moot; not served, it ends so.
@@ -204,10 +205,6 @@ void BlockOrTimeOut(CommandContext& ctx, std::span<const std::string_view> keys,
     }
     return;
   }
-  std::string timeout_bytes;
-  protocol::ReplyBuilder builder(&timeout_bytes);
-  builder.set_resp3(ctx.reply.resp3());
-  builder.NullArray();
   BlockedClient waiter;
   waiter.thread = &ctx.client.thread();
   waiter.client_id = ctx.client.id();
@@ -217,7 +214,6 @@ void BlockOrTimeOut(CommandContext& ctx, std::span<const std::string_view> keys,
   waiter.command.assign(ctx.args.begin(), ctx.args.end());
   waiter.keys.assign(keys.begin(), keys.end());
   waiter.deadline_ms = deadline_ms;
-  waiter.timeout_reply = std::move(timeout_bytes);
   ctx.client.ParkBlocked(ctx.server.blocking().Add(std::move(waiter)));
 }
 

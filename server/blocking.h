@@ -44,7 +44,6 @@ struct BlockedClient {
   std::vector<std::string> command;  // the blocking command, to run again
   std::vector<std::string> keys;
   int64_t deadline_ms = 0;  // 0: waits until served
-  std::string timeout_reply;  // what a timeout answers, in the client's protocol
 
   // Under BlockingRegistry::mu_.
   State state = State::kWaiting;

@@ -139,6 +139,20 @@ bool ParseMPopArgs(CommandContext& ctx, size_t numkeys_index, std::string_view f
   return true;
 }
 
+bool ParseIntersectionLimit(CommandContext& ctx, size_t from, int64_t* limit) {
+  for (size_t i = from; i < ctx.args.size(); i += 2) {
+    if (!EqualsIgnoreCase(ctx.args[i], "limit") || i + 1 >= ctx.args.size()) {
+      ctx.reply.Error(errors::kSyntax);
+      return false;
+    }
+    if (!ParseInteger(ctx.args[i + 1], limit) || *limit < 0) {
+      ctx.reply.Error(errors::kLimitNegative);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool ParseRandomCount(CommandContext& ctx, std::string_view with_word, int64_t* count) {
   if (ctx.args.size() < 3) return true;
   if (!ParseInteger(ctx.args[2], count)) {

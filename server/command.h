@@ -133,6 +133,10 @@ bool ParseMPopArgs(CommandContext& ctx, size_t numkeys_index, std::string_view f
 // with the option. Leaves *count alone without a count; replies the error and returns false.
 bool ParseRandomCount(CommandContext& ctx, std::string_view with_word, int64_t* count);
 
+// SINTERCARD / ZINTERCARD's "[LIMIT limit]" from args[from] (0: no limit); replies Redis's error
+// and returns false.
+bool ParseIntersectionLimit(CommandContext& ctx, size_t from, int64_t* limit);
+
 // Replies with the integer, or with the error text the Status carries.
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result);
 

@@ -368,12 +368,16 @@ void Connection::ParkBlocked(std::shared_ptr<BlockedClient> waiter) {
 
 void Connection::ResumeBlocked(std::string_view reply) {
   if (parked_ != Parked::kBlocked || closing_) return;
+  LeaveBlockedWait();
+  reply_.Raw(reply);
+  Unpark();
+}
+
+void Connection::LeaveBlockedWait() {
   if (blocked_->deadline_ms != 0) thread_.ForgetWake(blocked_->deadline_ms, id_);
   blocked_.reset();
   parked_ = Parked::kNo;
   blocked_for_info_.store(false, std::memory_order_relaxed);
-  reply_.Raw(reply);
-  Unpark();
 }
 
 void Connection::OnBlockDeadline(int64_t now_ms) {
@@ -480,7 +484,7 @@ void Connection::Close() {
   closing_ = true;
   if (parked_ == Parked::kBlocked) {
     server_.blocking().CancelWait(id_, BlockingRegistry::Cancel::kGone);
-    if (blocked_->deadline_ms != 0) thread_.ForgetWake(blocked_->deadline_ms, id_);
+    LeaveBlockedWait();
   }
   server_.clients().Remove(this);
   thread_.Forget(this);

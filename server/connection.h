@@ -99,6 +99,8 @@ class Connection {
   void ResumeAfterLoad(const absl::Status& status);
   // Ends any parking: runs the commands that arrived meanwhile and sends the replies.
   void Unpark();
+  // The bookkeeping of a blocked wait that ended (its deadline, its state for CLIENT LIST).
+  void LeaveBlockedWait();
   // Locks the shards of keys_ and runs the command under them (after read-through parking, and
   // noting its writes for loaders and blocked clients).
   void RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,

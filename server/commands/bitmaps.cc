@@ -377,7 +377,8 @@ void BitFieldGeneric(CommandContext& ctx, bool read_only_command) {
   uint64_t write_end_bits = 0;
   if (!ParseFieldOps(ctx, &ops, &write_end_bits)) return;
   const bool writes = std::any_of(ops.begin(), ops.end(), [](const FieldOp& op) { return op.kind != FieldOp::Kind::kGet; });
-  std::span<char> bytes;
+  std::span<char> bytes;   // written fields (only when some op writes)
+  std::string_view value;  // what GET reads: the same bytes, or the value of a read-only run
   if (writes) {
     if (read_only_command) {
       ctx.reply.Error(errors::kBitfieldReadOnly);
@@ -390,10 +391,11 @@ void BitFieldGeneric(CommandContext& ctx, bool read_only_command) {
       return;
     }
     bytes = *found;
+    value = std::string_view(bytes.data(), bytes.size());
   } else {
-    std::optional<std::string_view> value;
-    if (!ReadString(ctx, &value)) return;
-    if (value.has_value()) bytes = std::span<char>(const_cast<char*>(value->data()), value->size());
+    std::optional<std::string_view> found;
+    if (!ReadString(ctx, &found)) return;
+    value = found.value_or(std::string_view());
   }
   ctx.reply.ArrayHeader(ops.size());
   for (const FieldOp& op : ops) {
@@ -401,9 +403,8 @@ void BitFieldGeneric(CommandContext& ctx, bool read_only_command) {
       RunFieldWrite(ctx, op, bytes);
       continue;
     }
-    const std::string_view view(bytes.data(), bytes.size());
-    ctx.reply.Integer(op.is_signed ? storage::GetSignedBitfield(view, op.offset, op.bits)
-                                   : static_cast<int64_t>(storage::GetBitfield(view, op.offset, op.bits)));
+    ctx.reply.Integer(op.is_signed ? storage::GetSignedBitfield(value, op.offset, op.bits)
+                                   : static_cast<int64_t>(storage::GetBitfield(value, op.offset, op.bits)));
   }
 }
 void BitField(CommandContext& ctx) { BitFieldGeneric(ctx, false); }

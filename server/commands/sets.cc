@@ -325,17 +325,7 @@ void SInterCard(CommandContext& ctx) {
   }
   const size_t keys_end = 2 + static_cast<size_t>(numkeys);
   int64_t limit = 0;
-  for (size_t i = keys_end; i < ctx.args.size(); i += 2) {
-    if (EqualsIgnoreCase(ctx.args[i], "limit") && i + 1 < ctx.args.size()) {
-      if (!ParseInteger(ctx.args[i + 1], &limit) || limit < 0) {
-        ctx.reply.Error(errors::kLimitNegative);
-        return;
-      }
-    } else {
-      ctx.reply.Error(errors::kSyntax);
-      return;
-    }
-  }
+  if (!ParseIntersectionLimit(ctx, keys_end, &limit)) return;
   std::vector<const SetValue*> sets;
   if (!CollectOperands(ctx, 2, keys_end, &sets)) return;
   if (std::any_of(sets.begin(), sets.end(), [](const SetValue* s) { return s == nullptr || s->empty(); })) {

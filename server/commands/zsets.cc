@@ -879,17 +879,7 @@ void ZInterCard(CommandContext& ctx) {
   SetOperands operands;
   if (!CollectOperands(ctx, 2, keys_end, &operands)) return;
   int64_t limit = 0;
-  for (size_t i = keys_end; i < ctx.args.size(); i += 2) {
-    if (EqualsIgnoreCase(ctx.args[i], "limit") && i + 1 < ctx.args.size()) {
-      if (!ParseInteger(ctx.args[i + 1], &limit) || limit < 0) {
-        ctx.reply.Error(errors::kLimitNegative);
-        return;
-      }
-    } else {
-      ctx.reply.Error(errors::kSyntax);
-      return;
-    }
-  }
+  if (!ParseIntersectionLimit(ctx, keys_end, &limit)) return;
   operands.weights.assign(static_cast<size_t>(numkeys), 1.0);
   const size_t size = ComputeSetOperation(ZSetOp::kInter, operands).size();
   ctx.reply.Integer(limit == 0 ? static_cast<int64_t>(size) : std::min<int64_t>(limit, static_cast<int64_t>(size)));

@@ -18,6 +18,7 @@ absolute times are far in the future or clearly in the past.
 A mismatch reports the seed, the command's index, the command, both replies and the commands
 before it; `-k seed_N` reruns one sequence on fresh servers.
 """
+import contextlib
 import random
 import time
 
@@ -459,6 +460,25 @@ def dump_keyspace(conn):
             state[(db, key)] = (conn.call(b"GET", key).value, conn.call(b"TTL", key).value >= 0,
                                 conn.call(b"OBJECT", b"ENCODING", key).value)
     return state
+
+
+@contextlib.contextmanager
+def differential_session(server_pair, label, rerun, resp3=False, config=None):
+    """Connections to strata and redis-server, both flushed, in RESP3 if asked, with `config`
+    ({directive: value}) set on both and put back afterwards; yields (strata, redis, Differ)."""
+    strata_server, redis_server = server_pair
+    with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
+        saved = []
+        for conn in (s, r):
+            assert conn.call(b"FLUSHALL").kind == "+"
+            for name, value in (config or {}).items():
+                saved.append((conn, name, conn.call(b"CONFIG", b"GET", name).value[1].value))
+                assert conn.call(b"CONFIG", b"SET", name, value).kind == "+"
+            if resp3:
+                assert conn.call(b"HELLO", b"3").kind == "%"
+        yield s, r, Differ(s, r, label, rerun)
+        for conn, name, value in saved:
+            assert conn.call(b"CONFIG", b"SET", name, value).kind == "+"
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
-from test_differential import Differ, Op, element_scan_all
+from helpers import server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
+from test_differential import Op, differential_session, element_scan_all
 
 SEEDS = scaled_seeds(20)
 COMMANDS_PER_SEED = 1500
@@ -99,19 +99,10 @@ def dump_hashes(conn):
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed_{s}" for s in SEEDS])
 def test_random_hash_sequence_matches_redis(server_pair, seed):
-    strata_server, redis_server = server_pair
-    with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
-        entries = b"4" if seed % 3 == 1 else b"128"
-        for conn in (s, r):
-            assert conn.call(b"FLUSHALL").kind == "+"
-            assert conn.call(b"CONFIG", b"SET", b"hash-max-listpack-entries", entries).kind == "+"
-        if seed % 4 == 0:
-            for conn in (s, r):
-                assert conn.call(b"HELLO", b"3").kind == "%"
-        differ = Differ(s, r, f"hash seed {seed}", f"test_random_hash_sequence_matches_redis[seed_{seed}]")
+    entries = b"4" if seed % 3 == 1 else b"128"
+    with differential_session(server_pair, f"hash seed {seed}", f"test_random_hash_sequence_matches_redis[seed_{seed}]",
+                              resp3=seed % 4 == 0, config={b"hash-max-listpack-entries": entries}) as (s, r, differ):
         generator = HashCommands(seed)
         for _ in range(COMMANDS_PER_SEED):
             differ.run(generator.next())
         assert dump_hashes(s) == dump_hashes(r)
-        for conn in (s, r):
-            assert conn.call(b"CONFIG", b"SET", b"hash-max-listpack-entries", b"128").kind == "+"

@@ -17,7 +17,7 @@ import random
 import pytest
 
 from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
-from test_differential import Differ, Op, element_scan_all
+from test_differential import Differ, Op, differential_session, element_scan_all
 
 SEEDS = scaled_seeds(24)
 COMMANDS_PER_SEED = 1500
@@ -116,23 +116,14 @@ def dump_sets(conn):
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed_{s}" for s in SEEDS])
 def test_random_set_sequence_matches_redis(server_pair, seed):
-    strata_server, redis_server = server_pair
-    with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
-        for conn in (s, r):
-            assert conn.call(b"FLUSHALL").kind == "+"
-            # Small thresholds in some seeds, so intset -> hashtable conversions happen often.
-            entries = b"4" if seed % 3 == 2 else b"512"
-            assert conn.call(b"CONFIG", b"SET", b"set-max-intset-entries", entries).kind == "+"
-        if seed % 5 == 0:
-            for conn in (s, r):
-                assert conn.call(b"HELLO", b"3").kind == "%"
-        differ = Differ(s, r, f"set seed {seed}", f"test_random_set_sequence_matches_redis[seed_{seed}]")
+    # Small thresholds in some seeds, so intset -> hashtable conversions happen often.
+    entries = b"4" if seed % 3 == 2 else b"512"
+    with differential_session(server_pair, f"set seed {seed}", f"test_random_set_sequence_matches_redis[seed_{seed}]",
+                              resp3=seed % 5 == 0, config={b"set-max-intset-entries": entries}) as (s, r, differ):
         generator = SetCommands(seed)
         for _ in range(COMMANDS_PER_SEED):
             differ.run(generator.next())
         assert dump_sets(s) == dump_sets(r)
-        for conn in (s, r):
-            assert conn.call(b"CONFIG", b"SET", b"set-max-intset-entries", b"512").kind == "+"
 
 
 def test_large_sets_match_redis(server_pair):

@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
-from test_differential import Differ, Op
+from helpers import server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
+from test_differential import Op, differential_session
 
 SEEDS = scaled_seeds(12)
 COMMANDS_PER_SEED = 400
@@ -119,14 +119,8 @@ class SortCommands:
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed_{s}" for s in SEEDS])
 def test_random_sort_sequence_matches_redis(server_pair, seed):
-    strata_server, redis_server = server_pair
-    with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
-        for conn in (s, r):
-            assert conn.call(b"FLUSHALL").kind == "+"
-        if seed % 3 == 0:
-            for conn in (s, r):
-                assert conn.call(b"HELLO", b"3").kind == "%"
-        differ = Differ(s, r, f"sort seed {seed}", f"test_random_sort_sequence_matches_redis[seed_{seed}]")
+    with differential_session(server_pair, f"sort seed {seed}", f"test_random_sort_sequence_matches_redis[seed_{seed}]",
+                              resp3=seed % 3 == 0) as (s, r, differ):
         generator = SortCommands(seed)
         for i in range(COMMANDS_PER_SEED):
             if i % 10 == 0:

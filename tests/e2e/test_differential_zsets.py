@@ -14,7 +14,7 @@ import random
 import pytest
 
 from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
-from test_differential import Differ, Op, element_scan_all
+from test_differential import Differ, Op, differential_session, element_scan_all
 
 SEEDS = scaled_seeds(24)
 COMMANDS_PER_SEED = 1500
@@ -179,22 +179,13 @@ def dump_zsets(conn):
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"seed_{s}" for s in SEEDS])
 def test_random_zset_sequence_matches_redis(server_pair, seed):
-    strata_server, redis_server = server_pair
-    with RespConnection(strata_server.port) as s, RespConnection(redis_server.port) as r:
-        entries = b"4" if seed % 3 == 1 else b"128"
-        for conn in (s, r):
-            assert conn.call(b"FLUSHALL").kind == "+"
-            assert conn.call(b"CONFIG", b"SET", b"zset-max-listpack-entries", entries).kind == "+"
-        if seed % 4 == 0:
-            for conn in (s, r):
-                assert conn.call(b"HELLO", b"3").kind == "%"
-        differ = Differ(s, r, f"zset seed {seed}", f"test_random_zset_sequence_matches_redis[seed_{seed}]")
+    entries = b"4" if seed % 3 == 1 else b"128"
+    with differential_session(server_pair, f"zset seed {seed}", f"test_random_zset_sequence_matches_redis[seed_{seed}]",
+                              resp3=seed % 4 == 0, config={b"zset-max-listpack-entries": entries}) as (s, r, differ):
         generator = ZSetCommands(seed)
         for _ in range(COMMANDS_PER_SEED):
             differ.run(generator.next())
         assert dump_zsets(s) == dump_zsets(r)
-        for conn in (s, r):
-            assert conn.call(b"CONFIG", b"SET", b"zset-max-listpack-entries", b"128").kind == "+"
 
 
 def test_large_sorted_sets_match_redis(server_pair):
