@@ -117,24 +117,21 @@ void BlockOrTimeOut(CommandContext& ctx, std::span<const std::string_view> keys,
 // True when clients already wait on key in ctx's db (see BlockingRegistry::HasWaiters).
 bool OthersWaitOn(CommandContext& ctx, std::string_view key);
 
-// A blocking command's lookup of a key it pops from: false after a WRONGTYPE reply. When the
+// A blocking command's lookup of a key it pops from (a list or sorted set, as Value says):
+// false after a WRONGTYPE reply; else *ready tells whether it has something to pop. When the
 // command runs again for a waiter, a key of another type counts as empty: as in Redis 7.0, the
 // client goes on waiting. A newly arriving command sees a key others wait on as empty, so it
 // queues behind them.
 template <typename Value>
-bool FindForBlockingPop(CommandContext& ctx, std::string_view key, Value** value) {
-  auto found = storage::FindValueForWrite<std::remove_const_t<Value>>(ctx.keys(), key);
+bool FindForBlockingPop(CommandContext& ctx, std::string_view key, bool* ready) {
+  auto found = storage::FindValueForWrite<Value>(ctx.keys(), key);
   if (found.ok()) {
-    *value = *found;
     // Clients already waiting on the key go first (a write made it ready; they are being served).
-    if (*value != nullptr && ctx.blocking == BlockingMode::kMayBlock &&
-        OthersWaitOn(ctx, key)) {
-      *value = nullptr;
-    }
+    *ready = *found != nullptr && !(ctx.blocking == BlockingMode::kMayBlock && OthersWaitOn(ctx, key));
     return true;
   }
   if (ctx.blocking == BlockingMode::kRetry) {
-    *value = nullptr;
+    *ready = false;
     return true;
   }
   ctx.reply.Error(Std(found.status().message()));

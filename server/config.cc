@@ -167,6 +167,7 @@ Config::Config() {
   integer("active-expire-effort", &Config::active_expire_effort, 1, 10, true);
   integer("list-max-listpack-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
   integer("list-max-ziplist-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
+  integer("list-compress-depth", &Config::list_compress_depth, 0, INT32_MAX, true);
   integer("hash-max-listpack-entries", &Config::hash_max_listpack_entries, 0, INT64_MAX, true);
   integer("hash-max-ziplist-entries", &Config::hash_max_listpack_entries, 0, INT64_MAX, true);
   integer("hash-max-listpack-value", &Config::hash_max_listpack_value, 0, INT64_MAX, true, true);

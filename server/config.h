@@ -68,6 +68,9 @@ class Config {
   std::atomic<int64_t> active_expire_effort{1};
   // Redis's list-max-listpack-size (alias list-max-ziplist-size): a list chunk's budget, see storage/list.h.
   std::atomic<int64_t> list_max_listpack_size{-2};
+  // Redis's list-compress-depth: chunks at each end of a list kept uncompressed, the rest LZ4.
+  // strata's default is 1 (Redis's is 0, no compression): see conf/strata.conf.
+  std::atomic<int64_t> list_compress_depth{1};
   // Hash encodings (storage/hash.h): Redis's hash-max-listpack-entries/value (ziplist aliases).
   std::atomic<int64_t> hash_max_listpack_entries{128};
   std::atomic<int64_t> hash_max_listpack_value{64};

@@ -33,14 +33,16 @@ std::string_view TypeName(ValueType type) {
   return "none";
 }
 
-Entry* Entry::Allocate(std::string_view key, ValueType type, const EntryMeta& meta, size_t payload_size,
-                       unsigned char** payload) {
+size_t Entry::SizeFor(std::string_view key, const EntryMeta& meta, size_t payload_size) {
+  return kHeaderSize + (meta.expire_at_ms != kNoExpiry ? kExpiryBlockSize : 0) +
+         (meta.fresh_until_ms != kNoExpiry ? kFreshBlockSize : 0) + VarintSize(key.size()) + key.size() +
+         payload_size;
+}
+
+Entry* Entry::Construct(void* memory, std::string_view key, ValueType type, const EntryMeta& meta,
+                        unsigned char** payload) {
   const bool with_expiry = meta.expire_at_ms != kNoExpiry;
   const bool with_fresh = meta.fresh_until_ms != kNoExpiry;
-  const size_t size = kHeaderSize + (with_expiry ? kExpiryBlockSize : 0) + (with_fresh ? kFreshBlockSize : 0) +
-                      VarintSize(key.size()) + key.size() + payload_size;
-  void* memory = std::malloc(size);
-  if (memory == nullptr) throw std::bad_alloc();
   Entry* entry = new (memory) Entry();
   entry->next_ = nullptr;
   entry->access_clock_ = 0;
@@ -63,6 +65,25 @@ Entry* Entry::Allocate(std::string_view key, ValueType type, const EntryMeta& me
   return entry;
 }
 
+Entry* Entry::Allocate(std::string_view key, ValueType type, const EntryMeta& meta, size_t payload_size,
+                       unsigned char** payload) {
+  void* memory = std::malloc(SizeFor(key, meta, payload_size));
+  if (memory == nullptr) throw std::bad_alloc();
+  return Construct(memory, key, type, meta, payload);
+}
+
+size_t Entry::PlacedStringSize(std::string_view key, size_t value_size) {
+  return SizeFor(key, EntryMeta{}, VarintSize(value_size) + value_size);
+}
+
+Entry* Entry::PlaceString(void* memory, std::string_view key, std::string_view value) {
+  unsigned char* payload;
+  Entry* entry = Construct(memory, key, ValueType::kString, EntryMeta{}, &payload);
+  payload = PutVarint(payload, value.size());
+  if (!value.empty()) std::memcpy(payload, value.data(), value.size());
+  return entry;
+}
+
 Entry* Entry::NewString(std::string_view key, std::string_view value, const EntryMeta& meta) {
   unsigned char* payload;
   Entry* entry = Allocate(key, ValueType::kString, meta, VarintSize(value.size()) + value.size(), &payload);
@@ -78,36 +99,69 @@ Entry* Entry::NewObject(std::string_view key, ValueType type, void* object, cons
   return entry;
 }
 
+Entry* Entry::NewInline(std::string_view key, ValueType type, size_t image_size, const EntryMeta& meta,
+                        unsigned char** image) {
+  unsigned char* payload;
+  Entry* entry = Allocate(key, type, meta, VarintSize(image_size) + image_size, &payload);
+  entry->flags_ |= kInlineValue;
+  *image = PutVarint(payload, image_size);
+  return entry;
+}
+
+template <typename Value>
+Entry* Entry::NewValue(std::string_view key, ValueType type, Value* value, const EntryMeta& meta) {
+  const size_t image_size = value->ImageSize();
+  if (image_size == 0 || image_size > kMaxInlineImage) return NewObject(key, type, value, meta);
+  unsigned char* image;
+  Entry* entry = NewInline(key, type, image_size, meta, &image);
+  value->WriteImage(image);
+  delete value;
+  return entry;
+}
+
 Entry* Entry::NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta) {
-  return NewObject(key, ValueType::kHash, hash, meta);
+  return NewValue(key, ValueType::kHash, hash, meta);
 }
 
 Entry* Entry::NewList(std::string_view key, ListValue* list, const EntryMeta& meta) {
-  return NewObject(key, ValueType::kList, list, meta);
+  return NewValue(key, ValueType::kList, list, meta);
 }
 
 Entry* Entry::NewSet(std::string_view key, SetValue* set, const EntryMeta& meta) {
-  return NewObject(key, ValueType::kSet, set, meta);
+  return NewValue(key, ValueType::kSet, set, meta);
 }
 
 Entry* Entry::NewZSet(std::string_view key, ZSetValue* zset, const EntryMeta& meta) {
-  return NewObject(key, ValueType::kZSet, zset, meta);
+  return NewValue(key, ValueType::kZSet, zset, meta);
+}
+
+void Entry::DeleteObject() {
+  switch (type()) {
+    case ValueType::kHash: delete static_cast<HashValue*>(object()); break;
+    case ValueType::kList: delete static_cast<ListValue*>(object()); break;
+    case ValueType::kSet: delete static_cast<SetValue*>(object()); break;
+    case ValueType::kZSet: delete static_cast<ZSetValue*>(object()); break;
+    case ValueType::kString: break;
+  }
 }
 
 void Entry::Free(Entry* entry) {
-  switch (entry->type()) {
-    case ValueType::kHash: delete entry->hash_value(); break;
-    case ValueType::kList: delete entry->list_value(); break;
-    case ValueType::kSet: delete entry->set_value(); break;
-    case ValueType::kZSet: delete entry->zset_value(); break;
-    default: break;
-  }
+  if (entry->type() != ValueType::kString && !entry->value_inline()) entry->DeleteObject();
   std::free(entry);
 }
 
 Entry* Entry::Rebuild(const Entry& from, std::string_view key, const EntryMeta& meta) {
-  Entry* rebuilt = from.type() == ValueType::kString ? NewString(key, from.string_value(), meta)
-                                                     : NewObject(key, from.type(), from.object(), meta);
+  Entry* rebuilt;
+  if (from.type() == ValueType::kString) {
+    rebuilt = NewString(key, from.string_value(), meta);
+  } else if (from.value_inline()) {
+    const std::string_view image = from.value_image();
+    unsigned char* out;
+    rebuilt = NewInline(key, from.type(), image.size(), meta, &out);
+    std::memcpy(out, image.data(), image.size());
+  } else {
+    rebuilt = NewObject(key, from.type(), from.object(), meta);
+  }
   rebuilt->access_clock_ = from.access_clock_;
   return rebuilt;
 }
@@ -115,14 +169,16 @@ Entry* Entry::Rebuild(const Entry& from, std::string_view key, const EntryMeta& 
 void Entry::FreeShell(Entry* entry) { std::free(entry); }
 
 Entry* Entry::Clone(const Entry& from, std::string_view key) {
+  if (from.type() == ValueType::kString || from.value_inline()) return Rebuild(from, key, from.meta());
   EntryMeta meta = from.meta();
   switch (from.type()) {
-    case ValueType::kHash: return NewHash(key, new HashValue(*from.hash_value()), meta);
-    case ValueType::kList: return NewList(key, new ListValue(*from.list_value()), meta);
-    case ValueType::kSet: return NewSet(key, new SetValue(*from.set_value()), meta);
-    case ValueType::kZSet: return NewZSet(key, new ZSetValue(*from.zset_value()), meta);
-    default: return NewString(key, from.string_value(), meta);
+    case ValueType::kHash: return NewHash(key, new HashValue(*static_cast<const HashValue*>(from.object())), meta);
+    case ValueType::kList: return NewList(key, new ListValue(*static_cast<const ListValue*>(from.object())), meta);
+    case ValueType::kSet: return NewSet(key, new SetValue(*static_cast<const SetValue*>(from.object())), meta);
+    case ValueType::kZSet: return NewZSet(key, new ZSetValue(*static_cast<const ZSetValue*>(from.object())), meta);
+    case ValueType::kString: break;
   }
+  return nullptr;  // unreachable: strings were copied above
 }
 
 bool Entry::TryOverwriteString(std::string_view value, const EntryMeta& meta) {
@@ -215,12 +271,13 @@ void* Entry::object() const {
 
 size_t Entry::AllocatedSize() const {
   size_t size = malloc_usable_size(const_cast<Entry*>(this));
+  if (value_inline()) return size;
   switch (type()) {
-    case ValueType::kHash: size += hash_value()->ApproximateBytes(); break;
-    case ValueType::kList: size += list_value()->ApproximateBytes(); break;
-    case ValueType::kSet: size += set_value()->ApproximateBytes(); break;
-    case ValueType::kZSet: size += zset_value()->ApproximateBytes(); break;
-    default: break;
+    case ValueType::kHash: size += static_cast<const HashValue*>(object())->ApproximateBytes(); break;
+    case ValueType::kList: size += static_cast<const ListValue*>(object())->ApproximateBytes(); break;
+    case ValueType::kSet: size += static_cast<const SetValue*>(object())->ApproximateBytes(); break;
+    case ValueType::kZSet: size += static_cast<const ZSetValue*>(object())->ApproximateBytes(); break;
+    case ValueType::kString: break;
   }
   return size;
 }

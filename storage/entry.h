@@ -20,6 +20,13 @@
 // and expire_at it is stale (served while a refresh runs, DESIGN.md section 6); at expire_at it
 // is gone. User commands that set a TTL make the key an ordinary one again.
 //
+// Small values inline: a hash, list, set or sorted set in its small (packed) encoding is kept in
+// the entry itself as its image (the bytes the value class writes with WriteImage), not as an
+// object behind a pointer. A cache holds mostly small collections, and the object handle plus its
+// separate block cost 50-80 bytes a key, a third of a 10-field hash. Only the large encodings
+// (tables, skip lists, lists of many chunks) are objects. storage/typed_values.h reads and
+// changes either form; nothing else needs to know which one a key has.
+//
 // An Entry's size is fixed at creation: changing a string's length or the TTL layout makes a
 // new Entry (Keyspace swaps it into the table); an object payload moves to the new Entry.
 // Entries are owned by the Keyspace and touched only under their shard's lock.
@@ -57,6 +64,11 @@ class Entry {
   // Set by INCRBYFLOAT: Redis stores its result as a plain string even if it looks integral.
   static constexpr uint8_t kNoIntEncoding = 4;
   static constexpr uint8_t kHasFreshUntil = 8;
+  // The payload is a small value's image (see "Small values inline" above), not an object pointer.
+  static constexpr uint8_t kInlineValue = 16;
+  // A value's image is kept inline up to this size; a larger one stays in its own block, which
+  // changes in place (realloc) instead of being copied into a new entry on every write.
+  static constexpr size_t kMaxInlineImage = 1024;
   static constexpr int64_t kNoExpiry = EntryMeta::kNever;
 
   static Entry* NewString(std::string_view key, std::string_view value, const EntryMeta& meta);
@@ -64,14 +76,23 @@ class Entry {
                           uint8_t encoding_flags = 0) {
     return NewString(key, value, EntryMeta{expire_at_ms, EntryMeta::kNever, encoding_flags});
   }
-  // Makes an entry owning `hash` (which must not be null).
+  // Makes an entry that takes ownership of `hash` (which must not be null): a small one is
+  // written inline and freed, a large one is kept as the entry's object.
   static Entry* NewHash(std::string_view key, HashValue* hash, const EntryMeta& meta);
-  // Makes an entry owning `list` (which must not be null).
+  // The same for a list, a set and a sorted set.
   static Entry* NewList(std::string_view key, ListValue* list, const EntryMeta& meta);
-  // Makes an entry owning `set` (which must not be null).
   static Entry* NewSet(std::string_view key, SetValue* set, const EntryMeta& meta);
-  // Makes an entry owning `zset` (which must not be null).
   static Entry* NewZSet(std::string_view key, ZSetValue* zset, const EntryMeta& meta);
+  // An entry of `type` whose payload is an inline image of `image_size` bytes, for the caller
+  // to write at *image.
+  static Entry* NewInline(std::string_view key, ValueType type, size_t image_size, const EntryMeta& meta,
+                          unsigned char** image);
+  // For structures that keep an entry in one block with data of their own (a skip list node and
+  // its member): the bytes a string entry of `key` and a `value_size`-byte value takes, and its
+  // construction at `memory` (8-byte aligned, that many bytes). The caller frees the block; such
+  // an entry must never reach Free, Rebuild or AllocatedSize.
+  static size_t PlacedStringSize(std::string_view key, size_t value_size);
+  static Entry* PlaceString(void* memory, std::string_view key, std::string_view value);
   // Frees the entry and the value it owns.
   static void Free(Entry* entry);
   // A new entry for the same value under `key` with `meta` (TTL changes, RENAME). A string is
@@ -111,25 +132,30 @@ class Entry {
   // Only for kString entries: the value's bytes for an edit in place that keeps its length
   // (SETBIT, BITFIELD). Redis reports a string edited so as "raw", so this marks it raw.
   char* MutableStringBytesAsRaw();
-  // Only for kHash entries.
-  HashValue* hash_value() const { return static_cast<HashValue*>(object()); }
-  // Only for kList entries.
-  ListValue* list_value() const { return static_cast<ListValue*>(object()); }
-  // Only for kSet entries.
-  SetValue* set_value() const { return static_cast<SetValue*>(object()); }
-  // Only for kZSet entries.
-  ZSetValue* zset_value() const { return static_cast<ZSetValue*>(object()); }
+  // For hashes, lists, sets and sorted sets (read them through storage/typed_values.h):
+  // whether the value is inline, its image when it is, its object when it is not.
+  bool value_inline() const { return flags_ & kInlineValue; }
+  std::string_view value_image() const { return string_value(); }
+  unsigned char* mutable_value_image() { return reinterpret_cast<unsigned char*>(const_cast<char*>(string_value().data())); }
+  void* value_object() const { return object(); }
 
   // Bytes the allocator reserved for this entry and what it owns.
   size_t AllocatedSize() const;
 
  private:
   Entry() = default;
-  // Every type but strings keeps an owning pointer to its value object as the payload.
+  // A large hash, list, set or sorted set: an owning pointer to its value object as the payload.
   static Entry* NewObject(std::string_view key, ValueType type, void* object, const EntryMeta& meta);
   void* object() const;
   static Entry* Allocate(std::string_view key, ValueType type, const EntryMeta& meta, size_t payload_size,
                          unsigned char** payload);
+  static size_t SizeFor(std::string_view key, const EntryMeta& meta, size_t payload_size);
+  // Writes the header, meta blocks and key at `memory`; *payload is where the payload goes.
+  static Entry* Construct(void* memory, std::string_view key, ValueType type, const EntryMeta& meta,
+                          unsigned char** payload);
+  template <typename Value>
+  static Entry* NewValue(std::string_view key, ValueType type, Value* value, const EntryMeta& meta);
+  void DeleteObject();
   const unsigned char* AfterHeader() const;
   const unsigned char* KeyLengthStart() const;
   const unsigned char* PayloadStart() const;

@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "storage/dict.h"
 #include "storage/entry.h"
+#include "storage/blocks.h"
 #include "storage/varint.h"
 
 namespace strata::storage {
@@ -18,8 +20,6 @@ constexpr size_t kHeaderBytes = 8;  // uint32 fields, uint32 bytes (of pairs, af
 // A packed block never grows past this (Redis's listpack safety limit, 1 GB): the header's byte
 // count is 32-bit, and a larger hash is better as a table anyway.
 constexpr size_t kMaxPackedBytes = size_t{1} << 30;
-
-size_t UsableSize(void* block) { return block == nullptr ? 0 : malloc_usable_size(block); }
 
 // The string at data+offset; *next is where the following one starts.
 std::string_view StringAt(const unsigned char* data, size_t offset, size_t* next) {
@@ -62,10 +62,7 @@ struct HashValue::Table {
 
 HashValue::HashValue(const HashValue& other) {
   if (other.packed_ != nullptr) {
-    const size_t size = kHeaderBytes + other.packed_bytes();
-    packed_ = static_cast<unsigned char*>(std::malloc(size));
-    if (packed_ == nullptr) throw std::bad_alloc();
-    std::memcpy(packed_, other.packed_, size);
+    packed_ = CopyToNewBlock(other.packed_, kHeaderBytes + other.packed_bytes());
   }
   if (other.table_) {
     table_ = std::make_unique<Table>();
@@ -75,7 +72,29 @@ HashValue::HashValue(const HashValue& other) {
 
 HashValue::HashValue() = default;
 
-HashValue::~HashValue() { std::free(packed_); }
+HashValue::HashValue(HashValue&& other) noexcept
+    : packed_(std::exchange(other.packed_, nullptr)), table_(std::move(other.table_)), borrowed_(other.borrowed_) {}
+
+HashValue::~HashValue() {
+  if (!borrowed_) std::free(packed_);
+}
+
+size_t HashValue::ImageSize() const { return table_ || packed_ == nullptr ? 0 : kHeaderBytes + packed_bytes(); }
+
+void HashValue::WriteImage(unsigned char* out) const { std::memcpy(out, packed_, ImageSize()); }
+
+HashValue HashValue::FromImage(std::string_view image) {
+  HashValue hash;
+  hash.packed_ = CopyToNewBlock(image.data(), image.size());
+  return hash;
+}
+
+HashValue HashValue::ViewOfImage(std::string_view image) {
+  HashValue hash;
+  hash.packed_ = reinterpret_cast<unsigned char*>(const_cast<char*>(image.data()));
+  hash.borrowed_ = true;
+  return hash;
+}
 
 uint32_t HashValue::packed_fields() const { return packed_ ? Load32(packed_) : 0; }
 uint32_t HashValue::packed_bytes() const { return packed_ ? Load32(packed_ + 4) : 0; }

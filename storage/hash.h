@@ -14,7 +14,8 @@
 // Worked example: {"name": "Ann", "age": "7"} packs as 02 00 00 00 | 0f 00 00 00 | 04 n a m e 03
 // A n n 03 a g e 01 7: 8 + 15 bytes.
 //
-// A hash only moves up (packed -> table), as in Redis. The handle itself is two pointers.
+// A hash only moves up (packed -> table), as in Redis. A packed hash lives inside its Entry
+// (entry.h, "Small values inline"); only tables are objects.
 // Not thread-safe: the entry's shard lock guards it.
 #pragma once
 
@@ -38,8 +39,18 @@ class HashValue {
  public:
   HashValue();
   HashValue(const HashValue& other);
+  HashValue(HashValue&& other) noexcept;
   HashValue& operator=(const HashValue&) = delete;
   ~HashValue();
+
+  // Inline storage (entry.h). ImageSize: the bytes of this hash's image, 0 when it is a table
+  // (kept as an object). WriteImage writes them. FromImage: an owning copy of an image, to
+  // change. ViewOfImage: a read-only hash over an image's bytes, which must outlive it unchanged.
+  // A packed hash's image is its block, header included.
+  size_t ImageSize() const;
+  void WriteImage(unsigned char* out) const;
+  static HashValue FromImage(std::string_view image);
+  static HashValue ViewOfImage(std::string_view image);
 
   size_t size() const;
   bool empty() const { return size() == 0; }
@@ -68,6 +79,7 @@ class HashValue {
 
   unsigned char* packed_ = nullptr;  // header + pairs; nullptr when empty or a table
   std::unique_ptr<Table> table_;
+  bool borrowed_ = false;  // packed_ is an entry's image (ViewOfImage), not ours to free
 };
 
 }  // namespace strata::storage

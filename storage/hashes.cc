@@ -10,7 +10,7 @@
 
 namespace strata::storage {
 
-absl::StatusOr<const HashValue*> FindHashForRead(Transaction& txn, std::string_view key) {
+absl::StatusOr<ValueView<HashValue>> FindHashForRead(Transaction& txn, std::string_view key) {
   return FindValueForRead<HashValue>(txn, key);
 }
 

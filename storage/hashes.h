@@ -9,11 +9,12 @@
 #include "absl/status/statusor.h"
 #include "storage/hash.h"
 #include "storage/keyspace.h"
+#include "storage/typed_values.h"
 
 namespace strata::storage {
 
 // The hash at key for reading (counts a hit or miss): nullptr when absent, WRONGTYPE otherwise.
-absl::StatusOr<const HashValue*> FindHashForRead(Transaction& txn, std::string_view key);
+absl::StatusOr<ValueView<HashValue>> FindHashForRead(Transaction& txn, std::string_view key);
 
 // Applies `change` to the hash at key, creating it when absent (if `create`), keeping the
 // memory accounting right and deleting the key if the change leaves it empty.

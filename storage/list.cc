@@ -7,7 +7,11 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <utility>
 
+#include <lz4.h>
+
+#include "storage/blocks.h"
 #include "storage/varint.h"
 
 namespace strata::storage {
@@ -23,22 +27,72 @@ size_t ByteLimit(int64_t fill) {
   return size_t{4096} << step;
 }
 
-size_t UsableSize(void* block) { return block == nullptr ? 0 : malloc_usable_size(block); }
+// Chunks smaller than this are not worth compressing (Redis's MIN_COMPRESS_BYTES is 48).
+constexpr size_t kMinCompressBytes = 64;
+
+// Decompresses a chunk's LZ4 data into `out` (raw_bytes long). A failure is memory corruption.
+void Decompress(const unsigned char* data, size_t bytes, unsigned char* out, size_t raw_bytes) {
+  const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(data), reinterpret_cast<char*>(out),
+                                    static_cast<int>(bytes), static_cast<int>(raw_bytes));
+  if (n < 0 || static_cast<size_t>(n) != raw_bytes) std::abort();
+}
 
 }  // namespace
 
 ListValue::ListValue(const ListValue& other) : size_(other.size_) {
   chunks_.reserve(other.chunks_.size());
   for (const Chunk& chunk : other.chunks_) {
-    Chunk copy;
-    copy.count = chunk.count;
-    SetChunkData(copy, chunk.data, chunk.bytes);
+    Chunk copy = chunk;
+    SetChunkData(copy, chunk.data, chunk.bytes);  // as it is, compressed or not
     chunks_.push_back(copy);
   }
 }
 
+ListValue::ListValue(ListValue&& other) noexcept
+    : chunks_(std::move(other.chunks_)),
+      size_(std::exchange(other.size_, 0)),
+      chunk_bytes_(std::exchange(other.chunk_bytes_, 0)),
+      borrowed_(other.borrowed_) {
+  other.chunks_.clear();
+}
+
 ListValue::~ListValue() {
+  if (borrowed_) return;
   for (Chunk& chunk : chunks_) std::free(chunk.data);
+}
+
+size_t ListValue::ImageSize() const {
+  if (chunks_.size() != 1 || chunks_.front().compressed()) return 0;
+  return VarintSize(chunks_.front().count) + chunks_.front().bytes;
+}
+
+void ListValue::WriteImage(unsigned char* out) const {
+  const Chunk& chunk = chunks_.front();
+  out = PutVarint(out, chunk.count);
+  std::memcpy(out, chunk.data, chunk.bytes);
+}
+
+ListValue ListValue::FromImage(std::string_view image) {
+  ListValue list = ViewOfImage(image);
+  Chunk& chunk = list.chunks_.front();
+  list.borrowed_ = false;
+  list.SetChunkData(chunk, chunk.data, chunk.bytes);
+  return list;
+}
+
+ListValue ListValue::ViewOfImage(std::string_view image) {
+  const auto* at = reinterpret_cast<const unsigned char*>(image.data());
+  uint64_t count;
+  const unsigned char* elements = GetVarint(at, &count);
+  ListValue list;
+  Chunk chunk;
+  chunk.data = const_cast<unsigned char*>(elements);
+  chunk.bytes = image.size() - static_cast<size_t>(elements - at);
+  chunk.count = static_cast<uint32_t>(count);
+  list.chunks_.push_back(chunk);
+  list.size_ = chunk.count;
+  list.borrowed_ = true;
+  return list;
 }
 
 size_t ListValue::EncodedSize(std::string_view element) { return 2 * VarintSize(element.size()) + element.size(); }
@@ -81,15 +135,93 @@ std::string_view ListValue::DecodeBackwards(const unsigned char* data, size_t en
 bool ListValue::Fits(const Chunk& chunk, size_t extra_bytes, size_t extra_count, int64_t fill) {
   if (chunk.count == 0) return true;
   if (fill > 0) {
-    return chunk.count + extra_count <= static_cast<uint64_t>(fill) && chunk.bytes + extra_bytes <= kCountFillByteLimit;
+    return chunk.count + extra_count <= static_cast<uint64_t>(fill) &&
+           chunk.raw_size() + extra_bytes <= kCountFillByteLimit;
   }
-  return chunk.bytes + extra_bytes <= ByteLimit(fill);
+  return chunk.raw_size() + extra_bytes <= ByteLimit(fill);
+}
+
+size_t ListValue::compressed_chunk_count() const {
+  size_t n = 0;
+  for (const Chunk& chunk : chunks_) n += chunk.compressed() ? 1 : 0;
+  return n;
+}
+
+const unsigned char* ListValue::Elements(size_t index) const {
+  const Chunk& chunk = chunks_[index];
+  if (!chunk.compressed()) return chunk.data;
+  thread_local std::unique_ptr<unsigned char[]> buffer;
+  thread_local size_t buffer_size = 0;
+  if (buffer_size < chunk.raw_bytes) {
+    buffer.reset(new unsigned char[chunk.raw_bytes]);
+    buffer_size = chunk.raw_bytes;
+  }
+  Decompress(chunk.data, chunk.bytes, buffer.get(), chunk.raw_bytes);
+  return buffer.get();
+}
+
+void ListValue::MakeRaw(size_t index) {
+  Chunk& chunk = chunks_[index];
+  chunk.incompressible = false;  // about to change: worth another try later
+  if (!chunk.compressed()) return;
+  unsigned char* block = AllocateBlock(chunk.raw_bytes);
+  Decompress(chunk.data, chunk.bytes, block, chunk.raw_bytes);
+  std::free(chunk.data);
+  chunk_bytes_ -= chunk.capacity;
+  chunk.data = block;
+  chunk.capacity = UsableSize(block);
+  chunk_bytes_ += chunk.capacity;
+  chunk.bytes = chunk.raw_bytes;
+  chunk.raw_bytes = 0;
+}
+
+void ListValue::TryCompress(size_t index) {
+  Chunk& chunk = chunks_[index];
+  if (chunk.compressed() || chunk.incompressible) return;
+  if (chunk.bytes < kMinCompressBytes || chunk.bytes > LZ4_MAX_INPUT_SIZE) {
+    chunk.incompressible = true;
+    return;
+  }
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local size_t buffer_size = 0;
+  const auto bound = static_cast<size_t>(LZ4_compressBound(static_cast<int>(chunk.bytes)));
+  if (buffer_size < bound) {
+    buffer.reset(new char[bound]);
+    buffer_size = bound;
+  }
+  const int n = LZ4_compress_default(reinterpret_cast<const char*>(chunk.data), buffer.get(),
+                                     static_cast<int>(chunk.bytes), static_cast<int>(bound));
+  if (n <= 0 || static_cast<size_t>(n) > chunk.bytes - chunk.bytes / 8) {
+    chunk.incompressible = true;
+    return;
+  }
+  unsigned char* block = AllocateBlock(static_cast<size_t>(n));
+  std::memcpy(block, buffer.get(), static_cast<size_t>(n));
+  std::free(chunk.data);
+  chunk_bytes_ -= chunk.capacity;
+  chunk.data = block;
+  chunk.capacity = UsableSize(block);
+  chunk_bytes_ += chunk.capacity;
+  chunk.raw_bytes = static_cast<uint32_t>(chunk.bytes);
+  chunk.bytes = static_cast<size_t>(n);
+}
+
+void ListValue::CompressInterior(size_t first, size_t last, const ListLimits& limits) {
+  if (limits.compress_depth <= 0) return;
+  const auto depth = static_cast<size_t>(limits.compress_depth);
+  const size_t n = chunks_.size();
+  if (n <= 2 * depth) return;
+  auto consider = [&](size_t chunk) {
+    if (chunk >= depth && chunk < n - depth) TryCompress(chunk);
+  };
+  // The chunks next to each end zone are the ones a push or pop moves into the interior.
+  consider(depth);
+  consider(n - 1 - depth);
+  for (size_t chunk = first; chunk <= last && chunk < n; ++chunk) consider(chunk);
 }
 
 void ListValue::SetChunkData(Chunk& chunk, const unsigned char* data, size_t bytes) {
-  auto* block = static_cast<unsigned char*>(std::malloc(bytes == 0 ? 1 : bytes));
-  if (block == nullptr) throw std::bad_alloc();
-  if (bytes > 0) std::memcpy(block, data, bytes);
+  unsigned char* block = CopyToNewBlock(data, bytes);
   chunk.data = block;
   chunk.capacity = UsableSize(block);
   chunk_bytes_ += chunk.capacity;
@@ -126,6 +258,7 @@ void ListValue::RemoveChunk(size_t position) {
 void ListValue::Splice(size_t index, size_t offset, size_t old_len, const unsigned char* replacement, size_t new_len,
                        int64_t count_delta) {
   Chunk& chunk = chunks_[index];
+  chunk.incompressible = false;
   const size_t old_bytes = chunk.bytes;
   const size_t new_bytes = old_bytes - old_len + new_len;
   const size_t tail = old_bytes - offset - old_len;
@@ -154,9 +287,12 @@ void ListValue::SplitChunk(size_t index, size_t offset, uint32_t count_before) {
 
 void ListValue::MaybeMerge(size_t index, int64_t fill) {
   const Chunk& chunk = chunks_[index];
-  const bool under_half = fill > 0 ? chunk.count * 2 <= static_cast<uint64_t>(fill) : chunk.bytes * 2 <= ByteLimit(fill);
+  const bool under_half =
+      fill > 0 ? chunk.count * 2 <= static_cast<uint64_t>(fill) : chunk.raw_size() * 2 <= ByteLimit(fill);
   if (!under_half) return;
   auto merge_into_left = [&](size_t left) {
+    MakeRaw(left);
+    MakeRaw(left + 1);
     const Chunk& right = chunks_[left + 1];
     const uint32_t count = right.count;
     const size_t bytes = right.bytes;
@@ -166,14 +302,15 @@ void ListValue::MaybeMerge(size_t index, int64_t fill) {
     Splice(left, chunks_[left].bytes, 0, copy.get(), bytes, count);
     size_ -= count;  // moved, not added
   };
-  if (index + 1 < chunks_.size() && Fits(chunks_[index], chunks_[index + 1].bytes, chunks_[index + 1].count, fill)) {
+  if (index + 1 < chunks_.size() &&
+      Fits(chunks_[index], chunks_[index + 1].raw_size(), chunks_[index + 1].count, fill)) {
     merge_into_left(index);
-  } else if (index > 0 && Fits(chunks_[index - 1], chunks_[index].bytes, chunks_[index].count, fill)) {
+  } else if (index > 0 && Fits(chunks_[index - 1], chunks_[index].raw_size(), chunks_[index].count, fill)) {
     merge_into_left(index - 1);
   }
 }
 
-ListValue::Cursor ListValue::Find(size_t index) const {
+void ListValue::Locate(size_t index, size_t* chunk_index, size_t* index_in_chunk) const {
   size_t chunk = 0;
   if (index >= size_ / 2) {
     // Closer to the tail: count chunks from the end.
@@ -191,46 +328,72 @@ ListValue::Cursor ListValue::Find(size_t index) const {
       ++chunk;
     }
   }
-  const Chunk& c = chunks_[chunk];
+  *chunk_index = chunk;
+  *index_in_chunk = index;
+}
+
+size_t ListValue::OffsetOf(const unsigned char* elements, const Chunk& chunk, size_t index) {
   size_t offset = 0;
-  if (index <= c.count / 2) {
-    for (size_t i = 0; i < index; ++i) Decode(c.data, offset, &offset);
+  if (index <= chunk.count / 2) {
+    for (size_t i = 0; i < index; ++i) Decode(elements, offset, &offset);
   } else {
-    offset = c.bytes;
-    for (size_t i = c.count; i > index; --i) DecodeBackwards(c.data, offset, &offset);
+    offset = chunk.raw_size();
+    for (size_t i = chunk.count; i > index; --i) DecodeBackwards(elements, offset, &offset);
   }
-  return Cursor{chunk, offset};
+  return offset;
 }
 
-void ListValue::PushFront(std::string_view element, int64_t fill) {
-  const size_t size = EncodedSize(element);
-  unsigned char small[256];
-  std::unique_ptr<unsigned char[]> large;
-  unsigned char* encoded = size <= sizeof(small) ? small : (large.reset(new unsigned char[size]), large.get());
-  Encode(encoded, element);
-  if (chunks_.empty() || !Fits(chunks_.front(), size, 1, fill)) {
-    InsertChunk(0, encoded, size, 1);
+ListValue::Cursor ListValue::Find(size_t index) const {
+  size_t chunk, in_chunk;
+  Locate(index, &chunk, &in_chunk);
+  const unsigned char* elements = Elements(chunk);
+  return Cursor{chunk, OffsetOf(elements, chunks_[chunk], in_chunk), elements};
+}
+
+// An element in its packed form, on the stack when it is small.
+class ListValue::EncodedElement {
+ public:
+  explicit EncodedElement(std::string_view element) : size_(EncodedSize(element)) {
+    if (size_ > sizeof(small_)) large_.reset(new unsigned char[size_]);
+    Encode(data(), element);
+  }
+  const unsigned char* data() const { return large_ ? large_.get() : small_; }
+  unsigned char* data() { return large_ ? large_.get() : small_; }
+  size_t size() const { return size_; }
+
+ private:
+  size_t size_;
+  unsigned char small_[256];
+  std::unique_ptr<unsigned char[]> large_;
+};
+
+void ListValue::PushFront(std::string_view element, const ListLimits& limits) {
+  const EncodedElement encoded(element);
+  if (chunks_.empty() || !Fits(chunks_.front(), encoded.size(), 1, limits.fill)) {
+    InsertChunk(0, encoded.data(), encoded.size(), 1);
     ++size_;
+    CompressInterior(1, 1, limits);
   } else {
-    Splice(0, 0, 0, encoded, size, 1);
+    MakeRaw(0);
+    Splice(0, 0, 0, encoded.data(), encoded.size(), 1);
   }
 }
 
-void ListValue::PushBack(std::string_view element, int64_t fill) {
-  const size_t size = EncodedSize(element);
-  unsigned char small[256];
-  std::unique_ptr<unsigned char[]> large;
-  unsigned char* encoded = size <= sizeof(small) ? small : (large.reset(new unsigned char[size]), large.get());
-  Encode(encoded, element);
-  if (chunks_.empty() || !Fits(chunks_.back(), size, 1, fill)) {
-    InsertChunk(chunks_.size(), encoded, size, 1);
+void ListValue::PushBack(std::string_view element, const ListLimits& limits) {
+  const EncodedElement encoded(element);
+  if (chunks_.empty() || !Fits(chunks_.back(), encoded.size(), 1, limits.fill)) {
+    InsertChunk(chunks_.size(), encoded.data(), encoded.size(), 1);
     ++size_;
+    CompressInterior(chunks_.size() - 2, chunks_.size() - 2, limits);
   } else {
-    Splice(chunks_.size() - 1, chunks_.back().bytes, 0, encoded, size, 1);
+    const size_t last = chunks_.size() - 1;
+    MakeRaw(last);
+    Splice(last, chunks_[last].bytes, 0, encoded.data(), encoded.size(), 1);
   }
 }
 
 std::string ListValue::PopFront() {
+  MakeRaw(0);
   size_t next;
   std::string element(Decode(chunks_.front().data, 0, &next));
   Splice(0, 0, next, nullptr, 0, -1);
@@ -240,6 +403,7 @@ std::string ListValue::PopFront() {
 
 std::string ListValue::PopBack() {
   const size_t last = chunks_.size() - 1;
+  MakeRaw(last);
   size_t start;
   std::string element(DecodeBackwards(chunks_[last].data, chunks_[last].bytes, &start));
   Splice(last, start, chunks_[last].bytes - start, nullptr, 0, -1);
@@ -250,50 +414,61 @@ std::string ListValue::PopBack() {
 std::string_view ListValue::At(size_t index) const {
   const Cursor at = Find(index);
   size_t next;
-  return Decode(chunks_[at.chunk].data, at.offset, &next);
+  return Decode(at.elements, at.offset, &next);
 }
 
-void ListValue::Set(size_t index, std::string_view element, int64_t fill) {
-  Erase(index, 1, fill);
-  Insert(index, element, fill);
+void ListValue::Set(size_t index, std::string_view element, const ListLimits& limits) {
+  Erase(index, 1, limits);
+  Insert(index, element, limits);
 }
 
-void ListValue::Insert(size_t index, std::string_view element, int64_t fill) {
-  if (index == 0) return PushFront(element, fill);
-  if (index == size_) return PushBack(element, fill);
-  const size_t size = EncodedSize(element);
-  std::unique_ptr<unsigned char[]> encoded(new unsigned char[size]);
-  Encode(encoded.get(), element);
-  const Cursor at = Find(index);
-  Splice(at.chunk, at.offset, 0, encoded.get(), size, 1);
+void ListValue::Insert(size_t index, std::string_view element, const ListLimits& limits) {
+  if (index == 0) return PushFront(element, limits);
+  if (index == size_) return PushBack(element, limits);
+  const EncodedElement encoded(element);
+  size_t at, in_chunk;
+  Locate(index, &at, &in_chunk);
+  MakeRaw(at);
+  const size_t offset = OffsetOf(chunks_[at].data, chunks_[at], in_chunk);
+  Splice(at, offset, 0, encoded.data(), encoded.size(), 1);
   // Over its budget: split the chunk in two halves (a chunk of one element stays as it is).
-  Chunk& chunk = chunks_[at.chunk];
-  if (chunk.count > 1 && !Fits(Chunk{nullptr, chunk.bytes - size, 0, chunk.count - 1}, size, 1, fill)) {
+  Chunk& chunk = chunks_[at];
+  if (chunk.count > 1 && !Fits(Chunk{nullptr, chunk.bytes - encoded.size(), 0, chunk.count - 1}, encoded.size(), 1,
+                               limits.fill)) {
     const uint32_t half = chunk.count / 2;
-    size_t offset = 0;
-    for (uint32_t i = 0; i < half; ++i) Decode(chunk.data, offset, &offset);
-    SplitChunk(at.chunk, offset, half);
+    SplitChunk(at, OffsetOf(chunk.data, chunk, half), half);
   }
+  CompressInterior(at, at + 1, limits);
 }
 
-void ListValue::Erase(size_t index, size_t count, int64_t fill) {
+void ListValue::Erase(size_t index, size_t count, const ListLimits& limits) {
+  size_t first_touched = 0;
+  bool touched = false;
   while (count > 0) {
-    const Cursor at = Find(index);
-    Chunk& chunk = chunks_[at.chunk];
-    size_t end = at.offset;
+    size_t at, in_chunk;
+    Locate(index, &at, &in_chunk);
+    if (!touched) {
+      first_touched = at;
+      touched = true;
+    }
+    MakeRaw(at);
+    Chunk& chunk = chunks_[at];
+    const size_t offset = OffsetOf(chunk.data, chunk, in_chunk);
+    size_t end = offset;
     size_t removed = 0;
     while (removed < count && end < chunk.bytes) {
       Decode(chunk.data, end, &end);
       ++removed;
     }
-    Splice(at.chunk, at.offset, end - at.offset, nullptr, 0, -static_cast<int64_t>(removed));
+    Splice(at, offset, end - offset, nullptr, 0, -static_cast<int64_t>(removed));
     count -= removed;
-    if (chunks_[at.chunk].count == 0) {
-      RemoveChunk(at.chunk);
+    if (chunks_[at].count == 0) {
+      RemoveChunk(at);
     } else {
-      MaybeMerge(at.chunk, fill);
+      MaybeMerge(at, limits.fill);
     }
   }
+  if (touched) CompressInterior(first_touched > 0 ? first_touched - 1 : 0, first_touched + 1, limits);
 }
 
 }  // namespace strata::storage

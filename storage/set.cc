@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "storage/numbers.h"
+#include "storage/blocks.h"
 #include "storage/varint.h"
 
 namespace strata::storage {
@@ -37,8 +39,6 @@ std::string_view FormatInt(int64_t value, char (&buffer)[24]) {
   return std::string_view(buffer, static_cast<size_t>(end - buffer));
 }
 
-size_t UsableSize(void* block) { return block == nullptr ? 0 : malloc_usable_size(block); }
-
 }  // namespace
 
 struct SetValue::Table {
@@ -56,9 +56,7 @@ size_t SetValue::size() const { return table_ ? table_->dict.size() : count_; }
 SetValue::SetValue(const SetValue& other)
     : count_(other.count_), bytes_(other.bytes_), encoding_(other.encoding_), width_(other.width_) {
   if (other.data_ != nullptr) {
-    data_ = static_cast<unsigned char*>(std::malloc(bytes_ == 0 ? 1 : bytes_));
-    if (data_ == nullptr) throw std::bad_alloc();
-    std::memcpy(data_, other.data_, bytes_);
+    data_ = CopyToNewBlock(other.data_, bytes_);
   }
   if (other.table_) {
     table_ = std::make_unique<Table>();
@@ -70,9 +68,70 @@ SetValue::SetValue(const SetValue& other)
   }
 }
 
+SetValue::SetValue(SetValue&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      table_(std::move(other.table_)),
+      count_(other.count_),
+      bytes_(other.bytes_),
+      encoding_(other.encoding_),
+      width_(other.width_),
+      borrowed_(other.borrowed_) {}
+
 SetValue::~SetValue() {
-  std::free(data_);
+  if (!borrowed_) std::free(data_);
   if (table_) table_->dict.Clear([](Entry* e) { Entry::Free(e); });
+}
+
+size_t SetValue::ImageSize() const {
+  if (encoding_ == Encoding::kTable || count_ == 0) return 0;
+  return 1 + VarintSize(count_) + bytes_;
+}
+
+void SetValue::WriteImage(unsigned char* out) const {
+  *out++ = static_cast<unsigned char>(static_cast<uint8_t>(encoding_) | (width_ << 4));
+  out = PutVarint(out, count_);
+  std::memcpy(out, data_, bytes_);
+}
+
+namespace {
+// The parts of a set image (see SetValue::ImageSize).
+struct SetImage {
+  uint8_t encoding;
+  uint8_t width;
+  uint32_t count;
+  const unsigned char* members;
+  uint32_t bytes;
+};
+SetImage ParseSetImage(std::string_view image) {
+  const auto* at = reinterpret_cast<const unsigned char*>(image.data());
+  SetImage parsed;
+  parsed.encoding = at[0] & 0x0f;
+  parsed.width = at[0] >> 4;
+  uint64_t count;
+  parsed.members = GetVarint(at + 1, &count);
+  parsed.count = static_cast<uint32_t>(count);
+  parsed.bytes = static_cast<uint32_t>(image.size() - static_cast<size_t>(parsed.members - at));
+  return parsed;
+}
+}  // namespace
+
+SetValue SetValue::FromImage(std::string_view image) {
+  SetValue set = ViewOfImage(image);
+  set.data_ = CopyToNewBlock(set.data_, set.bytes_);
+  set.borrowed_ = false;
+  return set;
+}
+
+SetValue SetValue::ViewOfImage(std::string_view image) {
+  const SetImage parsed = ParseSetImage(image);
+  SetValue set;
+  set.encoding_ = static_cast<Encoding>(parsed.encoding);
+  set.width_ = parsed.width;
+  set.count_ = parsed.count;
+  set.data_ = const_cast<unsigned char*>(parsed.members);
+  set.bytes_ = parsed.bytes;
+  set.borrowed_ = true;
+  return set;
 }
 
 void SetValue::Resize(size_t bytes) {

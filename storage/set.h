@@ -18,7 +18,8 @@
 // Worked example: {1, 2, 300} is an intset of width 2: 6 bytes of members. Adding 70000 widens
 // every member to 4 bytes (16 bytes); adding "a" moves the set to packed: 01 31 01 32 03 33 30 30
 // 05 37 30 30 30 30 01 61.
-// Not thread-safe: the entry's shard lock guards it.
+// Intsets and packed sets live inside their Entry (entry.h, "Small values inline"); only tables
+// are objects. Not thread-safe: the entry's shard lock guards it.
 #pragma once
 
 #include <cstddef>
@@ -45,8 +46,18 @@ class SetValue {
 
   SetValue();
   SetValue(const SetValue& other);
+  SetValue(SetValue&& other) noexcept;
   SetValue& operator=(const SetValue&) = delete;
   ~SetValue();
+
+  // Inline storage (entry.h). ImageSize: the bytes of this set's image, 0 when it is a table
+  // (kept as an object). WriteImage writes them. FromImage: an owning copy of an image, to
+  // change. ViewOfImage: a read-only set over an image's bytes, which must outlive it unchanged.
+  // An intset's or packed set's image is a byte (encoding | width << 4), varint(count), members.
+  size_t ImageSize() const;
+  void WriteImage(unsigned char* out) const;
+  static SetValue FromImage(std::string_view image);
+  static SetValue ViewOfImage(std::string_view image);
 
   size_t size() const;
   bool empty() const { return size() == 0; }
@@ -94,6 +105,7 @@ class SetValue {
   uint32_t bytes_ = 0;     // intset and packed: bytes used in data_
   Encoding encoding_ = Encoding::kIntset;
   uint8_t width_ = 2;      // intset: bytes per member
+  bool borrowed_ = false;  // data_ is an entry's image (ViewOfImage), not ours to free
 };
 
 }  // namespace strata::storage

@@ -18,46 +18,69 @@ struct TypeOf;
 template <>
 struct TypeOf<HashValue> {
   static constexpr ValueType kType = ValueType::kHash;
-  static HashValue* Of(Entry* e) { return e->hash_value(); }
-  static Entry* Make(std::string_view key, HashValue* value) { return Entry::NewHash(key, value, EntryMeta{}); }
+  static Entry* Make(std::string_view key, HashValue* value, const EntryMeta& meta) {
+    return Entry::NewHash(key, value, meta);
+  }
 };
 template <>
 struct TypeOf<ListValue> {
   static constexpr ValueType kType = ValueType::kList;
-  static ListValue* Of(Entry* e) { return e->list_value(); }
-  static Entry* Make(std::string_view key, ListValue* value) { return Entry::NewList(key, value, EntryMeta{}); }
+  static Entry* Make(std::string_view key, ListValue* value, const EntryMeta& meta) {
+    return Entry::NewList(key, value, meta);
+  }
 };
 
 template <>
 struct TypeOf<SetValue> {
   static constexpr ValueType kType = ValueType::kSet;
-  static SetValue* Of(Entry* e) { return e->set_value(); }
-  static Entry* Make(std::string_view key, SetValue* value) { return Entry::NewSet(key, value, EntryMeta{}); }
+  static Entry* Make(std::string_view key, SetValue* value, const EntryMeta& meta) {
+    return Entry::NewSet(key, value, meta);
+  }
 };
 
 template <>
 struct TypeOf<ZSetValue> {
   static constexpr ValueType kType = ValueType::kZSet;
-  static ZSetValue* Of(Entry* e) { return e->zset_value(); }
-  static Entry* Make(std::string_view key, ZSetValue* value) { return Entry::NewZSet(key, value, EntryMeta{}); }
+  static Entry* Make(std::string_view key, ZSetValue* value, const EntryMeta& meta) {
+    return Entry::NewZSet(key, value, meta);
+  }
 };
+
+// The size of value's image if it is to be kept inside its entry, else 0 (entry.h).
+template <typename Value>
+size_t InlineImageSize(const Value& value) {
+  const size_t size = value.ImageSize();
+  return size <= Entry::kMaxInlineImage ? size : 0;
+}
+
+// A new entry holding `value`: inline when small, else as an object.
+template <typename Value>
+Entry* MakeEntry(std::string_view key, Value&& value, const EntryMeta& meta) {
+  if (const size_t image_size = InlineImageSize(value); image_size > 0) {
+    unsigned char* image;
+    Entry* entry = Entry::NewInline(key, TypeOf<Value>::kType, image_size, meta, &image);
+    value.WriteImage(image);
+    return entry;
+  }
+  return TypeOf<Value>::Make(key, new Value(std::move(value)), meta);
+}
 
 }  // namespace
 
 template <typename Value>
-absl::StatusOr<const Value*> FindValueForRead(Transaction& txn, std::string_view key) {
+absl::StatusOr<ValueView<Value>> FindValueForRead(Transaction& txn, std::string_view key) {
   Entry* e = txn.FindForRead(key);
-  if (e == nullptr) return static_cast<const Value*>(nullptr);
+  if (e == nullptr) return ValueView<Value>();
   if (e->type() != TypeOf<Value>::kType) return WrongTypeError();
-  return static_cast<const Value*>(TypeOf<Value>::Of(e));
+  return ValueView<Value>(*e);
 }
 
 template <typename Value>
-absl::StatusOr<Value*> FindValueForWrite(Transaction& txn, std::string_view key) {
+absl::StatusOr<ValueView<Value>> FindValueForWrite(Transaction& txn, std::string_view key) {
   Entry* e = txn.FindForWrite(key);
-  if (e == nullptr) return static_cast<Value*>(nullptr);
+  if (e == nullptr) return ValueView<Value>();
   if (e->type() != TypeOf<Value>::kType) return WrongTypeError();
-  return TypeOf<Value>::Of(e);
+  return ValueView<Value>(*e);
 }
 
 template <typename Value>
@@ -66,31 +89,51 @@ absl::StatusOr<int64_t> UpdateValue(Transaction& txn, std::string_view key, bool
   Entry* e = txn.FindForWrite(key);
   if (e != nullptr && e->type() != TypeOf<Value>::kType) return WrongTypeError();
   if (e == nullptr) {
-    auto value = std::make_unique<Value>();
-    absl::StatusOr<int64_t> result = change(*value);
-    if (!create || !result.ok() || value->size() == 0) return result;
-    txn.Store(TypeOf<Value>::Make(key, value.release()));
+    Value value;
+    absl::StatusOr<int64_t> result = change(value);
+    if (!create || !result.ok() || value.size() == 0) return result;
+    txn.Store(MakeEntry(key, std::move(value), EntryMeta{}));
     return result;
   }
-  Value& value = *TypeOf<Value>::Of(e);
-  // The value's own byte count is O(1) and kept by the value; the entry shell does not change.
-  const size_t old_bytes = value.ApproximateBytes();
+  if (!e->value_inline()) {
+    Value& value = *static_cast<Value*>(e->value_object());
+    // The value's own byte count is O(1) and kept by the value; the entry shell does not change.
+    // A value that became an object stays one (as Redis never converts back to a listpack).
+    const size_t old_bytes = value.ApproximateBytes();
+    absl::StatusOr<int64_t> result = change(value);
+    txn.AccountResize(key, static_cast<int64_t>(value.ApproximateBytes()) - static_cast<int64_t>(old_bytes));
+    if (value.size() == 0) txn.Delete(key);
+    return result;
+  }
+  // Inline: change a copy, then write it back: into the entry itself when its image keeps its
+  // size (HSET of a same-sized value, ZINCRBY, SADD of a member already there), else into a new
+  // entry with the same TTL, or as an object when it outgrew the small encoding.
+  Value value = Value::FromImage(e->value_image());
   absl::StatusOr<int64_t> result = change(value);
-  txn.AccountResize(key, static_cast<int64_t>(value.ApproximateBytes()) - static_cast<int64_t>(old_bytes));
-  if (value.size() == 0) txn.Delete(key);
+  if (value.size() == 0) {
+    txn.Delete(key);
+    return result;
+  }
+  const size_t image_size = InlineImageSize(value);
+  if (image_size == e->value_image().size()) {
+    value.WriteImage(e->mutable_value_image());
+    txn.AccountResize(key, 0);
+    return result;
+  }
+  txn.Store(MakeEntry(key, std::move(value), e->meta()));
   return result;
 }
 
-template absl::StatusOr<const HashValue*> FindValueForRead<HashValue>(Transaction&, std::string_view);
-template absl::StatusOr<const ListValue*> FindValueForRead<ListValue>(Transaction&, std::string_view);
-template absl::StatusOr<HashValue*> FindValueForWrite<HashValue>(Transaction&, std::string_view);
-template absl::StatusOr<ListValue*> FindValueForWrite<ListValue>(Transaction&, std::string_view);
-template absl::StatusOr<const SetValue*> FindValueForRead<SetValue>(Transaction&, std::string_view);
-template absl::StatusOr<SetValue*> FindValueForWrite<SetValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<HashValue>> FindValueForRead<HashValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<ListValue>> FindValueForRead<ListValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<HashValue>> FindValueForWrite<HashValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<ListValue>> FindValueForWrite<ListValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<SetValue>> FindValueForRead<SetValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<SetValue>> FindValueForWrite<SetValue>(Transaction&, std::string_view);
 template absl::StatusOr<int64_t> UpdateValue<SetValue>(Transaction&, std::string_view, bool,
                                                        absl::FunctionRef<absl::StatusOr<int64_t>(SetValue&)>);
-template absl::StatusOr<const ZSetValue*> FindValueForRead<ZSetValue>(Transaction&, std::string_view);
-template absl::StatusOr<ZSetValue*> FindValueForWrite<ZSetValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<ZSetValue>> FindValueForRead<ZSetValue>(Transaction&, std::string_view);
+template absl::StatusOr<ValueView<ZSetValue>> FindValueForWrite<ZSetValue>(Transaction&, std::string_view);
 template absl::StatusOr<int64_t> UpdateValue<ZSetValue>(Transaction&, std::string_view, bool,
                                                         absl::FunctionRef<absl::StatusOr<int64_t>(ZSetValue&)>);
 template absl::StatusOr<int64_t> UpdateValue<HashValue>(Transaction&, std::string_view, bool,

@@ -2,14 +2,18 @@
 
 #include <malloc.h>
 
+#include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "storage/dict.h"
 #include "storage/entry.h"
+#include "storage/blocks.h"
 #include "storage/varint.h"
 
 namespace strata::storage {
@@ -23,13 +27,53 @@ constexpr size_t kMaxPackedBytes = size_t{1} << 30;
 constexpr int kMaxLevel = 32;
 constexpr uint32_t kLevelProbabilityQuarter = 4;
 
-size_t UsableSize(const void* block) { return block == nullptr ? 0 : malloc_usable_size(const_cast<void*>(block)); }
-
 void Store32(unsigned char* at, uint32_t value) { std::memcpy(at, &value, 4); }
 uint32_t Load32(const unsigned char* at) {
   uint32_t value;
   std::memcpy(&value, at, 4);
   return value;
+}
+
+// Packed scores (zset.h): integral scores of magnitude below 2^53 (where every integer is exact
+// as a double) as varint(zigzag(n) << 1); any other score as the tag byte 01 and its 8 bytes.
+constexpr double kExactIntegerLimit = 9007199254740992.0;  // 2^53
+constexpr unsigned char kDoubleScoreTag = 1;
+
+bool IsCompactScore(double score, int64_t* n) {
+  if (!(std::fabs(score) < kExactIntegerLimit) || std::trunc(score) != score) return false;
+  if (score == 0 && std::signbit(score)) return false;  // -0 keeps its sign as a double
+  *n = static_cast<int64_t>(score);
+  return true;
+}
+
+uint64_t CompactScoreCode(int64_t n) {
+  const uint64_t zigzag = (static_cast<uint64_t>(n) << 1) ^ static_cast<uint64_t>(n >> 63);
+  return zigzag << 1;
+}
+
+size_t EncodedScoreSize(double score) {
+  int64_t n;
+  return IsCompactScore(score, &n) ? VarintSize(CompactScoreCode(n)) : 1 + sizeof(double);
+}
+
+unsigned char* EncodeScore(unsigned char* out, double score) {
+  int64_t n;
+  if (IsCompactScore(score, &n)) return PutVarint(out, CompactScoreCode(n));
+  *out++ = kDoubleScoreTag;
+  std::memcpy(out, &score, sizeof(double));
+  return out + sizeof(double);
+}
+
+const unsigned char* DecodeScore(const unsigned char* at, double* score) {
+  if (*at == kDoubleScoreTag) {
+    std::memcpy(score, at + 1, sizeof(double));
+    return at + 1 + sizeof(double);
+  }
+  uint64_t code;
+  at = GetVarint(at, &code);
+  const uint64_t zigzag = code >> 1;
+  *score = static_cast<double>(static_cast<int64_t>(zigzag >> 1) ^ -static_cast<int64_t>(zigzag & 1));
+  return at;
 }
 
 // One packed element at data+offset: its score and member; *next is where the following starts.
@@ -39,9 +83,8 @@ struct PackedElement {
 };
 PackedElement PackedAt(const unsigned char* data, size_t offset, size_t* next) {
   PackedElement element;
-  std::memcpy(&element.score, data + offset, sizeof(double));
   uint64_t length;
-  const unsigned char* member = GetVarint(data + offset + sizeof(double), &length);
+  const unsigned char* member = GetVarint(DecodeScore(data + offset, &element.score), &length);
   element.member = std::string_view(reinterpret_cast<const char*>(member), length);
   *next = static_cast<size_t>(member - data) + length;
   return element;
@@ -79,6 +122,16 @@ bool AboveMax(std::string_view member, const LexBound& max) {
 // The skip list (Pugh's, with spans for ranks, as in Redis's t_zset.c).
 
 struct ZSetValue::SkipList {
+  // A node and its member share one block: the node (score, backward link, levels) and then
+  // the member's Entry (the key of `members`, whose one-byte value is the node's level count, so
+  // either finds the other by arithmetic). Redis spends a node, an sds and a dictEntry per
+  // member; one block of 64 bytes holds a level-1 node with a member of up to 16 bytes.
+  //
+  //   offset 0   double score
+  //          8   Node* backward
+  //         16   Level level[levels]   level[0].span's slot holds `levels`: a span on level 0
+  //                                    is always 1, so it is not stored
+  //   16+16*levels  Entry (the member)
   struct Node;
   struct Level {
     Node* forward = nullptr;
@@ -86,21 +139,28 @@ struct ZSetValue::SkipList {
   };
   struct Node {
     double score;
-    Entry* member;  // in `members`; its key is the member, its value the node's address
     Node* backward;
-    int levels;
-    Level level[1];  // `levels` of them (allocated past the struct)
+    Level level[1];  // `levels()` of them (allocated past the struct)
 
-    std::string_view name() const { return member->key(); }
-    // This node orders before (score, name): the member's bytes are read only on a score tie
-    // (they live in another block, and a skip list walk makes many comparisons).
+    static size_t Bytes(int levels) { return offsetof(Node, level) + static_cast<size_t>(levels) * sizeof(Level); }
+    int levels() const { return static_cast<int>(level[0].span); }
+    size_t span(int i) const { return i == 0 ? 1 : level[i].span; }
+    void set_span(int i, size_t span) {
+      if (i > 0) level[i].span = span;
+    }
+    const Entry* member() const {
+      return reinterpret_cast<const Entry*>(reinterpret_cast<const char*>(this) + Bytes(levels()));
+    }
+    std::string_view name() const { return member()->key(); }
+    // This node orders before (score, name): the member's bytes are read only on a score tie.
     bool Before(double other_score, std::string_view other_name) const {
       return score < other_score || (score == other_score && name() < other_name);
     }
   };
 
-  SkipList() : head(NewNode(0, nullptr, kMaxLevel)) {}
+  SkipList() : head(InitNode(AllocateBlock(Node::Bytes(kMaxLevel)), 0, kMaxLevel)) {}
   ~SkipList() {
+    members.Clear([](Entry*) {});  // the entries live in the nodes' blocks
     Node* node = head->level[0].forward;
     while (node != nullptr) {
       Node* next = node->level[0].forward;
@@ -108,18 +168,14 @@ struct ZSetValue::SkipList {
       node = next;
     }
     std::free(head);
-    members.Clear([](Entry* e) { Entry::Free(e); });
   }
 
-  static Node* NewNode(double score, Entry* member, int levels) {
-    const size_t size = sizeof(Node) + static_cast<size_t>(levels - 1) * sizeof(Level);
-    auto* node = static_cast<Node*>(std::malloc(size));
-    if (node == nullptr) throw std::bad_alloc();
+  static Node* InitNode(void* block, double score, int levels) {
+    auto* node = static_cast<Node*>(block);
     node->score = score;
-    node->member = member;
     node->backward = nullptr;
-    node->levels = levels;
     for (int i = 0; i < levels; ++i) node->level[i] = Level{};
+    node->level[0].span = static_cast<size_t>(levels);
     return node;
   }
 
@@ -130,9 +186,8 @@ struct ZSetValue::SkipList {
   }
 
   static Node* NodeOf(const Entry* e) {
-    Node* node;
-    std::memcpy(&node, e->string_value().data(), sizeof(node));
-    return node;
+    const int levels = static_cast<unsigned char>(e->string_value()[0]);
+    return reinterpret_cast<Node*>(const_cast<char*>(reinterpret_cast<const char*>(e)) - Node::Bytes(levels));
   }
 
   Node* Find(std::string_view member) const {
@@ -142,13 +197,14 @@ struct ZSetValue::SkipList {
 
   // Adds a member that is not in the list.
   void Insert(std::string_view member, double score) {
-    Node* placeholder = nullptr;
-    Entry* entry = Entry::NewString(member, std::string_view(reinterpret_cast<const char*>(&placeholder), sizeof(placeholder)),
-                                    EntryMeta{});
-    Node* x = NewNode(score, entry, RandomLevel());
-    std::memcpy(const_cast<char*>(entry->string_value().data()), &x, sizeof(x));
+    const int levels = RandomLevel();
+    const char levels_byte = static_cast<char>(levels);
+    const size_t node_size = Node::Bytes(levels);
+    unsigned char* block = AllocateBlock(node_size + Entry::PlacedStringSize(member, 1));
+    Node* x = InitNode(block, score, levels);
+    Entry* entry = Entry::PlaceString(block + node_size, member, std::string_view(&levels_byte, 1));
     members.Insert(entry, HashKey(member));
-    node_bytes += UsableSize(x) + UsableSize(entry);
+    node_bytes += UsableSize(block);
     Link(x);
   }
 
@@ -161,26 +217,27 @@ struct ZSetValue::SkipList {
     for (int i = level - 1; i >= 0; --i) {
       rank[i] = i == level - 1 ? 0 : rank[i + 1];
       while (at->level[i].forward != nullptr && at->level[i].forward->Before(x->score, member)) {
-        rank[i] += at->level[i].span;
+        rank[i] += at->span(i);
         at = at->level[i].forward;
       }
       update[i] = at;
     }
-    if (x->levels > level) {
-      for (int i = level; i < x->levels; ++i) {
+    const int x_levels = x->levels();
+    if (x_levels > level) {
+      for (int i = level; i < x_levels; ++i) {
         rank[i] = 0;
         update[i] = head;
-        update[i]->level[i].span = length;
+        update[i]->set_span(i, length);
       }
-      level = x->levels;
+      level = x_levels;
     }
-    for (int i = 0; i < x->levels; ++i) {
+    for (int i = 0; i < x_levels; ++i) {
       x->level[i].forward = update[i]->level[i].forward;
       update[i]->level[i].forward = x;
-      x->level[i].span = update[i]->level[i].span - (rank[0] - rank[i]);
-      update[i]->level[i].span = (rank[0] - rank[i]) + 1;
+      x->set_span(i, update[i]->span(i) - (rank[0] - rank[i]));
+      update[i]->set_span(i, (rank[0] - rank[i]) + 1);
     }
-    for (int i = x->levels; i < level; ++i) update[i]->level[i].span++;
+    for (int i = x_levels; i < level; ++i) update[i]->set_span(i, update[i]->span(i) + 1);
     x->backward = update[0] == head ? nullptr : update[0];
     if (x->level[0].forward != nullptr) {
       x->level[0].forward->backward = x;
@@ -226,10 +283,10 @@ struct ZSetValue::SkipList {
   void Unlink(Node* x, Node** update) {
     for (int i = 0; i < level; ++i) {
       if (update[i]->level[i].forward == x) {
-        update[i]->level[i].span += x->level[i].span - 1;
+        update[i]->set_span(i, update[i]->span(i) + x->span(i) - 1);
         update[i]->level[i].forward = x->level[i].forward;
       } else {
-        update[i]->level[i].span -= 1;
+        update[i]->set_span(i, update[i]->span(i) - 1);
       }
     }
     if (x->level[0].forward != nullptr) {
@@ -242,9 +299,8 @@ struct ZSetValue::SkipList {
   }
 
   void FreeNode(Node* x) {
-    Entry* entry = members.Remove(x->name(), HashKey(x->name()));
-    node_bytes -= UsableSize(x) + UsableSize(entry);
-    Entry::Free(entry);
+    members.Remove(x->name(), HashKey(x->name()));
+    node_bytes -= UsableSize(x);
     std::free(x);
   }
 
@@ -269,8 +325,8 @@ struct ZSetValue::SkipList {
     size_t traversed = 0;
     Node* x = head;
     for (int i = level - 1; i >= 0; --i) {
-      while (x->level[i].forward != nullptr && traversed + x->level[i].span <= target) {
-        traversed += x->level[i].span;
+      while (x->level[i].forward != nullptr && traversed + x->span(i) <= target) {
+        traversed += x->span(i);
         x = x->level[i].forward;
       }
       if (traversed == target) return x;
@@ -285,7 +341,7 @@ struct ZSetValue::SkipList {
     const Node* x = head;
     for (int i = level - 1; i >= 0; --i) {
       while (x->level[i].forward != nullptr && below(x->level[i].forward)) {
-        rank += x->level[i].span;
+        rank += x->span(i);
         x = x->level[i].forward;
       }
     }
@@ -307,10 +363,7 @@ ZSetValue::ZSetValue() = default;
 
 ZSetValue::ZSetValue(const ZSetValue& other) {
   if (other.packed_ != nullptr) {
-    const size_t size = kHeaderBytes + other.packed_bytes();
-    packed_ = static_cast<unsigned char*>(std::malloc(size));
-    if (packed_ == nullptr) throw std::bad_alloc();
-    std::memcpy(packed_, other.packed_, size);
+    packed_ = CopyToNewBlock(other.packed_, kHeaderBytes + other.packed_bytes());
   }
   if (other.list_) {
     list_ = std::make_unique<SkipList>();
@@ -320,7 +373,29 @@ ZSetValue::ZSetValue(const ZSetValue& other) {
   }
 }
 
-ZSetValue::~ZSetValue() { std::free(packed_); }
+ZSetValue::ZSetValue(ZSetValue&& other) noexcept
+    : packed_(std::exchange(other.packed_, nullptr)), list_(std::move(other.list_)), borrowed_(other.borrowed_) {}
+
+ZSetValue::~ZSetValue() {
+  if (!borrowed_) std::free(packed_);
+}
+
+size_t ZSetValue::ImageSize() const { return list_ || packed_ == nullptr ? 0 : kHeaderBytes + packed_bytes(); }
+
+void ZSetValue::WriteImage(unsigned char* out) const { std::memcpy(out, packed_, ImageSize()); }
+
+ZSetValue ZSetValue::FromImage(std::string_view image) {
+  ZSetValue zset;
+  zset.packed_ = CopyToNewBlock(image.data(), image.size());
+  return zset;
+}
+
+ZSetValue ZSetValue::ViewOfImage(std::string_view image) {
+  ZSetValue zset;
+  zset.packed_ = reinterpret_cast<unsigned char*>(const_cast<char*>(image.data()));
+  zset.borrowed_ = true;
+  return zset;
+}
 
 uint32_t ZSetValue::packed_count() const { return packed_ ? Load32(packed_) : 0; }
 uint32_t ZSetValue::packed_bytes() const { return packed_ ? Load32(packed_ + 4) : 0; }
@@ -410,7 +485,7 @@ bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& lim
   const bool is_new = !Remove(member);
   if (static_cast<int64_t>(member.size()) > limits.max_packed_value ||
       static_cast<int64_t>(packed_count()) + 1 > limits.max_packed_entries ||
-      packed_bytes() + sizeof(double) + VarintSize(member.size()) + member.size() > kMaxPackedBytes) {
+      packed_bytes() + 1 + sizeof(double) + VarintSize(member.size()) + member.size() > kMaxPackedBytes) {
     ConvertToSkipList();
     list_->Insert(member, score);
     return is_new;
@@ -428,7 +503,7 @@ bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& lim
     if (Less(score, member, e.score, e.member)) break;
     at = next;
   }
-  const size_t size = sizeof(double) + VarintSize(member.size()) + member.size();
+  const size_t size = EncodedScoreSize(score) + VarintSize(member.size()) + member.size();
   auto* grown = static_cast<unsigned char*>(std::realloc(packed_, kHeaderBytes + end + size));
   if (grown == nullptr) throw std::bad_alloc();
   const bool was_empty = packed_ == nullptr;
@@ -436,8 +511,7 @@ bool ZSetValue::Set(std::string_view member, double score, const ZSetLimits& lim
   if (was_empty) Store32(packed_, 0);
   unsigned char* out = packed_ + kHeaderBytes + at;
   std::memmove(out + size, out, end - at);
-  std::memcpy(out, &score, sizeof(double));
-  out = PutVarint(out + sizeof(double), member.size());
+  out = PutVarint(EncodeScore(out, score), member.size());
   if (!member.empty()) std::memcpy(out, member.data(), member.size());
   Store32(packed_, packed_count() + 1);
   Store32(packed_ + 4, static_cast<uint32_t>(end + size));

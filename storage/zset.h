@@ -1,15 +1,19 @@
 // ZSetValue: the members of a sorted set, ordered by (score, member bytes), as Redis orders them.
 //
 //   packed  at most zset-max-listpack-entries (128) members of at most zset-max-listpack-value
-//           (64) bytes: one block of entries in order, each `double score | varint(len) member`.
+//           (64) bytes: one block of entries in order, each `score | varint(len) member`, where
+//           the score is varint(zigzag(n) << 1) for an integral score n (|n| < 2^53: exact as a
+//           double) and the byte 01 then the 8 bytes of the double otherwise. Scores of caches are
+//           mostly timestamps, counters and ranks, and 3-byte integers beat 8-byte doubles.
 //           Every operation is a scan of at most a few KB (Redis's listpack encoding).
 //   skiplist  anything larger: an order-statistic skip list (each forward link carries its span,
 //           the number of elements it skips, so rank <-> element is O(log n)) plus a Dict
-//           (storage/dict.h) of one Entry per member whose value is the node's address, for O(1)
-//           ZSCORE and a resize-proof ZSCAN cursor, as Redis's zskiplist + dict. A node keeps the
-//           score and points at its member's Entry for the bytes.
+//           (storage/dict.h) of one Entry per member, for O(1) ZSCORE and a resize-proof ZSCAN
+//           cursor, as Redis's zskiplist + dict. A node and its member's Entry share one block
+//           (64 bytes for most members of up to 16 bytes, where Redis spends three blocks).
 //
-// A sorted set only moves up (packed -> skiplist), as in Redis. Ranks are 0-based from the lowest
+// A sorted set only moves up (packed -> skiplist), as in Redis. A packed sorted set lives inside
+// its Entry (entry.h, "Small values inline"); only skip lists are objects. Ranks are 0-based from the lowest
 // score. Not thread-safe: the entry's shard lock guards it.
 #pragma once
 
@@ -44,8 +48,18 @@ class ZSetValue {
  public:
   ZSetValue();
   ZSetValue(const ZSetValue& other);
+  ZSetValue(ZSetValue&& other) noexcept;
   ZSetValue& operator=(const ZSetValue&) = delete;
   ~ZSetValue();
+
+  // Inline storage (entry.h). ImageSize: the bytes of this sorted set's image, 0 when it is a
+  // skip list (kept as an object). WriteImage writes them. FromImage: an owning copy of an
+  // image, to change. ViewOfImage: a read-only sorted set over an image's bytes, which must
+  // outlive it unchanged. A packed sorted set's image is its block, header included.
+  size_t ImageSize() const;
+  void WriteImage(unsigned char* out) const;
+  static ZSetValue FromImage(std::string_view image);
+  static ZSetValue ViewOfImage(std::string_view image);
 
   size_t size() const;
   bool empty() const { return size() == 0; }
@@ -92,6 +106,7 @@ class ZSetValue {
 
   unsigned char* packed_ = nullptr;
   std::unique_ptr<SkipList> list_;
+  bool borrowed_ = false;  // packed_ is an entry's image (ViewOfImage), not ours to free
 };
 
 }  // namespace strata::storage

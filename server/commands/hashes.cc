@@ -22,13 +22,13 @@ namespace {
 using storage::HashValue;
 
 // Replies with the hash at key (nullptr when absent); false after a WRONGTYPE reply.
-bool ReadHash(CommandContext& ctx, const HashValue** hash) {
+bool ReadHash(CommandContext& ctx, storage::ValueView<HashValue>* hash) {
   auto found = storage::FindHashForRead(ctx.keys(), ctx.args[1]);
   if (!found.ok()) {
     ctx.reply.Error(Std(found.status().message()));
     return false;
   }
-  *hash = *found;
+  *hash = *std::move(found);
   return true;
 }
 
@@ -79,7 +79,7 @@ void HSetNx(CommandContext& ctx) {
 }
 
 void HGet(CommandContext& ctx) {
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   std::optional<std::string_view> value = hash ? hash->Find(ctx.args[2]) : std::nullopt;
   if (value) {
@@ -90,7 +90,7 @@ void HGet(CommandContext& ctx) {
 }
 
 void HMGet(CommandContext& ctx) {
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   ctx.reply.ArrayHeader(ctx.args.size() - 2);
   for (size_t i = 2; i < ctx.args.size(); ++i) {
@@ -106,7 +106,7 @@ void HMGet(CommandContext& ctx) {
 enum class Part { kFields, kValues, kBoth };
 
 void ReplyFields(CommandContext& ctx, Part part) {
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   const size_t size = hash ? hash->size() : 0;
   if (part == Part::kBoth) {
@@ -133,19 +133,19 @@ void HDel(CommandContext& ctx) {
 }
 
 void HExists(CommandContext& ctx) {
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   ctx.reply.Integer(hash && hash->Find(ctx.args[2]) ? 1 : 0);
 }
 
 void HLen(CommandContext& ctx) {
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   ctx.reply.Integer(hash ? static_cast<int64_t>(hash->size()) : 0);
 }
 
 void HStrLen(CommandContext& ctx) {
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   std::optional<std::string_view> value = hash ? hash->Find(ctx.args[2]) : std::nullopt;
   ctx.reply.Integer(value ? static_cast<int64_t>(value->size()) : 0);
@@ -183,7 +183,7 @@ void HScan(CommandContext& ctx) {
     ctx.reply.Error(errors::kInvalidCursor);
     return;
   }
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   ReplyElementScan(ctx, hash != nullptr, cursor, /*with_second=*/true, [&](uint64_t from, size_t count, ScanAdd add) {
     return hash->Scan(from, count, add);
@@ -197,7 +197,7 @@ void HRandField(CommandContext& ctx) {
   if (!ParseRandomCount(ctx, "withvalues", &count)) return;
   const bool with_count = ctx.args.size() >= 3;
   const bool with_values = ctx.args.size() == 4;
-  const HashValue* hash;
+  storage::ValueView<HashValue> hash;
   if (!ReadHash(ctx, &hash)) return;
   // The fields in the hash's order, so a rank picks one (hashes that draw random fields are
   // small in practice; a large one costs a walk, as Redis's listpack hashes do).

@@ -17,6 +17,7 @@
 #include "storage/set.h"
 #include "storage/zset.h"
 #include "storage/strings.h"
+#include "storage/typed_values.h"
 
 namespace strata::server {
 
@@ -308,10 +309,10 @@ void ObjectEncoding(CommandContext& ctx) {
     return;
   }
   switch (e->type()) {
-    case storage::ValueType::kHash: ctx.reply.Bulk(e->hash_value()->encoding()); break;
+    case storage::ValueType::kHash: ctx.reply.Bulk(storage::ValueView<storage::HashValue>(*e)->encoding()); break;
     case storage::ValueType::kList: ctx.reply.Bulk("quicklist"); break;  // Redis 7.0: every list
-    case storage::ValueType::kSet: ctx.reply.Bulk(e->set_value()->encoding_name()); break;
-    case storage::ValueType::kZSet: ctx.reply.Bulk(e->zset_value()->encoding()); break;
+    case storage::ValueType::kSet: ctx.reply.Bulk(storage::ValueView<storage::SetValue>(*e)->encoding_name()); break;
+    case storage::ValueType::kZSet: ctx.reply.Bulk(storage::ValueView<storage::ZSetValue>(*e)->encoding()); break;
     default: ctx.reply.Bulk(storage::StringEncoding(*e)); break;
   }
 }

@@ -22,16 +22,20 @@ using storage::ListValue;
 
 enum class End { kLeft, kRight };
 
-int64_t Fill(CommandContext& ctx) { return ctx.server.config().list_max_listpack_size.load(std::memory_order_relaxed); }
+storage::ListLimits Limits(CommandContext& ctx) {
+  const Config& config = ctx.server.config();
+  return storage::ListLimits{config.list_max_listpack_size.load(std::memory_order_relaxed),
+                             config.list_compress_depth.load(std::memory_order_relaxed)};
+}
 
 // Reads the list at args[1] for a read command: false after a WRONGTYPE reply.
-bool ReadList(CommandContext& ctx, const ListValue** list) {
+bool ReadList(CommandContext& ctx, storage::ValueView<ListValue>* list) {
   auto found = storage::FindValueForRead<ListValue>(ctx.keys(), ctx.args[1]);
   if (!found.ok()) {
     ctx.reply.Error(Std(found.status().message()));
     return false;
   }
-  *list = *found;
+  *list = *std::move(found);
   return true;
 }
 
@@ -68,15 +72,15 @@ std::optional<size_t> NormalizeIndex(int64_t index, size_t size) {
 }
 
 void Push(CommandContext& ctx, End end, bool only_if_exists) {
-  const int64_t fill = Fill(ctx);
+  const storage::ListLimits limits = Limits(ctx);
   ReplyIntegerOrError(ctx, storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], !only_if_exists,
                                                            [&](ListValue& list) -> absl::StatusOr<int64_t> {
     if (only_if_exists && list.empty()) return 0;
     for (size_t i = 2; i < ctx.args.size(); ++i) {
       if (end == End::kLeft) {
-        list.PushFront(ctx.args[i], fill);
+        list.PushFront(ctx.args[i], limits);
       } else {
-        list.PushBack(ctx.args[i], fill);
+        list.PushBack(ctx.args[i], limits);
       }
     }
     return static_cast<int64_t>(list.size());
@@ -136,7 +140,7 @@ void LPop(CommandContext& ctx) { Pop(ctx, End::kLeft); }
 void RPop(CommandContext& ctx) { Pop(ctx, End::kRight); }
 
 void LLen(CommandContext& ctx) {
-  const ListValue* list;
+  storage::ValueView<ListValue> list;
   if (!ReadList(ctx, &list)) return;
   ctx.reply.Integer(list ? static_cast<int64_t>(list->size()) : 0);
 }
@@ -147,7 +151,7 @@ void LRange(CommandContext& ctx) {
     ctx.reply.Error(errors::kNotInteger);
     return;
   }
-  const ListValue* list;
+  storage::ValueView<ListValue> list;
   if (!ReadList(ctx, &list)) return;
   size_t first, last;
   if (list == nullptr || !ClampRange(start, stop, list->size(), &first, &last)) {
@@ -163,7 +167,7 @@ void LRange(CommandContext& ctx) {
 
 void LIndex(CommandContext& ctx) {
   // Redis looks the key up before it parses the index: a missing key is nil whatever the index.
-  const ListValue* list;
+  storage::ValueView<ListValue> list;
   if (!ReadList(ctx, &list)) return;
   if (list == nullptr) {
     ctx.reply.Null();
@@ -198,11 +202,11 @@ void LSet(CommandContext& ctx) {
     ctx.reply.Error(errors::kNotInteger);
     return;
   }
-  const int64_t fill = Fill(ctx);
+  const storage::ListLimits limits = Limits(ctx);
   auto result = storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     std::optional<size_t> at = NormalizeIndex(index, list.size());
     if (!at) return absl::OutOfRangeError(Absl(errors::kIndexOutOfRange));
-    list.Set(*at, ctx.args[3], fill);
+    list.Set(*at, ctx.args[3], limits);
     return 0;
   });
   if (result.ok()) {
@@ -218,15 +222,15 @@ void LTrim(CommandContext& ctx) {
     ctx.reply.Error(errors::kNotInteger);
     return;
   }
-  const int64_t fill = Fill(ctx);
+  const storage::ListLimits limits = Limits(ctx);
   auto result = storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     size_t first, last;
     if (!ClampRange(start, stop, list.size(), &first, &last)) {
-      list.Erase(0, list.size(), fill);
+      list.Erase(0, list.size(), limits);
       return 0;
     }
-    if (last + 1 < list.size()) list.Erase(last + 1, list.size() - last - 1, fill);
-    if (first > 0) list.Erase(0, first, fill);
+    if (last + 1 < list.size()) list.Erase(last + 1, list.size() - last - 1, limits);
+    if (first > 0) list.Erase(0, first, limits);
     return 0;
   });
   if (result.ok()) {
@@ -243,7 +247,7 @@ void LRem(CommandContext& ctx) {
     return;
   }
   const std::string_view element = ctx.args[3];
-  const int64_t fill = Fill(ctx);
+  const storage::ListLimits limits = Limits(ctx);
   ReplyIntegerOrError(ctx, storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     if (list.empty()) return 0;
     // Find the matches first (from the head, or from the tail for a negative count), then
@@ -258,7 +262,7 @@ void LRem(CommandContext& ctx) {
       return matches.size() < limit;
     });
     if (count >= 0) std::reverse(matches.begin(), matches.end());
-    for (size_t index : matches) list.Erase(index, 1, fill);
+    for (size_t index : matches) list.Erase(index, 1, limits);
     return static_cast<int64_t>(matches.size());
   }));
 }
@@ -273,7 +277,7 @@ void LInsert(CommandContext& ctx) {
     ctx.reply.Error(errors::kSyntax);
     return;
   }
-  const int64_t fill = Fill(ctx);
+  const storage::ListLimits limits = Limits(ctx);
   ReplyIntegerOrError(ctx, storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     if (list.empty()) return 0;
     std::optional<size_t> pivot;
@@ -282,7 +286,7 @@ void LInsert(CommandContext& ctx) {
       return !pivot;
     });
     if (!pivot) return -1;
-    list.Insert(*pivot + (after ? 1 : 0), ctx.args[4], fill);
+    list.Insert(*pivot + (after ? 1 : 0), ctx.args[4], limits);
     return static_cast<int64_t>(list.size());
   }));
 }
@@ -326,7 +330,7 @@ void LPos(CommandContext& ctx) {
       maxlen = value;
     }
   }
-  const ListValue* list;
+  storage::ValueView<ListValue> list;
   if (!ReadList(ctx, &list)) return;
   const bool many = count >= 0;
   std::vector<int64_t> found;
@@ -380,12 +384,12 @@ void Move(CommandContext& ctx, End from, End to) {
   }
   std::vector<std::string> popped;
   (void)PopElements(ctx, ctx.args[1], from, 1, &popped);
-  const int64_t fill = Fill(ctx);
+  const storage::ListLimits limits = Limits(ctx);
   (void)storage::UpdateValue<ListValue>(txn, ctx.args[2], true, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     if (to == End::kLeft) {
-      list.PushFront(popped.front(), fill);
+      list.PushFront(popped.front(), limits);
     } else {
-      list.PushBack(popped.front(), fill);
+      list.PushBack(popped.front(), limits);
     }
     return 0;
   });
@@ -433,9 +437,9 @@ void BlockingPop(CommandContext& ctx, End end) {
   if (!ParseBlockTimeout(ctx, ctx.args.back(), &deadline_ms)) return;
   const auto keys = ctx.args.subspan(1, ctx.args.size() - 2);
   for (std::string_view key : keys) {
-    ListValue* list;
-    if (!FindForBlockingPop(ctx, key, &list)) return;
-    if (list == nullptr) continue;
+    bool ready;
+    if (!FindForBlockingPop<ListValue>(ctx, key, &ready)) return;
+    if (!ready) continue;
     std::vector<std::string> popped;
     (void)PopElements(ctx, key, end, 1, &popped);
     ctx.reply.ArrayHeader(2);
@@ -452,9 +456,9 @@ void BRPop(CommandContext& ctx) { BlockingPop(ctx, End::kRight); }
 void BlockingMove(CommandContext& ctx, End from, End to, std::string_view timeout) {
   int64_t deadline_ms;
   if (!ParseBlockTimeout(ctx, timeout, &deadline_ms)) return;
-  ListValue* source;
-  if (!FindForBlockingPop(ctx, ctx.args[1], &source)) return;
-  if (source == nullptr) {
+  bool ready;
+  if (!FindForBlockingPop<ListValue>(ctx, ctx.args[1], &ready)) return;
+  if (!ready) {
     BlockOrTimeOut(ctx, ctx.args.subspan(1, 1), deadline_ms, NoWaitReply::kNull);
     return;
   }
@@ -481,9 +485,9 @@ void BLMPop(CommandContext& ctx) {
   const End end = mpop.second_where ? End::kRight : End::kLeft;
   const auto keys = ctx.args.subspan(mpop.first_key, mpop.keys_end - mpop.first_key);
   for (std::string_view key : keys) {
-    ListValue* list;
-    if (!FindForBlockingPop(ctx, key, &list)) return;
-    if (list == nullptr) continue;
+    bool ready;
+    if (!FindForBlockingPop<ListValue>(ctx, key, &ready)) return;
+    if (!ready) continue;
     std::vector<std::string> popped;
     (void)PopElements(ctx, key, end, static_cast<size_t>(mpop.count), &popped);
     ctx.reply.ArrayHeader(2);

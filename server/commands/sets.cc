@@ -31,13 +31,13 @@ storage::SetLimits Limits(CommandContext& ctx) {
 }
 
 // The set at `key` for reading: false after a WRONGTYPE reply; *set is nullptr when absent.
-bool ReadSet(CommandContext& ctx, std::string_view key, const SetValue** set) {
+bool ReadSet(CommandContext& ctx, std::string_view key, storage::ValueView<SetValue>* set) {
   auto found = storage::FindValueForRead<SetValue>(ctx.keys(), key);
   if (!found.ok()) {
     ctx.reply.Error(Std(found.status().message()));
     return false;
   }
-  *set = *found;
+  *set = *std::move(found);
   return true;
 }
 
@@ -72,26 +72,26 @@ void SRem(CommandContext& ctx) {
 }
 
 void SMembers(CommandContext& ctx) {
-  const SetValue* set;
+  storage::ValueView<SetValue> set;
   if (!ReadSet(ctx, ctx.args[1], &set)) return;
   ReplyMembers(ctx, set);
 }
 
 void SIsMember(CommandContext& ctx) {
-  const SetValue* set;
+  storage::ValueView<SetValue> set;
   if (!ReadSet(ctx, ctx.args[1], &set)) return;
   ctx.reply.Integer(set && set->Contains(ctx.args[2]) ? 1 : 0);
 }
 
 void SMIsMember(CommandContext& ctx) {
-  const SetValue* set;
+  storage::ValueView<SetValue> set;
   if (!ReadSet(ctx, ctx.args[1], &set)) return;
   ctx.reply.ArrayHeader(ctx.args.size() - 2);
   for (size_t i = 2; i < ctx.args.size(); ++i) ctx.reply.Integer(set && set->Contains(ctx.args[i]) ? 1 : 0);
 }
 
 void SCard(CommandContext& ctx) {
-  const SetValue* set;
+  storage::ValueView<SetValue> set;
   if (!ReadSet(ctx, ctx.args[1], &set)) return;
   ctx.reply.Integer(set ? static_cast<int64_t>(set->size()) : 0);
 }
@@ -167,7 +167,7 @@ void SRandMember(CommandContext& ctx) {
       return;
     }
   }
-  const SetValue* set;
+  storage::ValueView<SetValue> set;
   if (!ReadSet(ctx, ctx.args[1], &set)) return;
   if (!with_count) {
     if (set == nullptr) {
@@ -217,7 +217,7 @@ void SMove(CommandContext& ctx) {
     return;
   }
   const std::string_view member = ctx.args[3];
-  if (*source == *destination) {
+  if (ctx.args[1] == ctx.args[2]) {
     ctx.reply.Integer((*source)->Contains(member) ? 1 : 0);
     return;
   }
@@ -238,14 +238,20 @@ void SMove(CommandContext& ctx) {
 
 enum class SetOp { kInter, kUnion, kDiff };
 
-// The operand sets of SINTER/SUNION/SDIFF (and their STORE and CARD forms): every key is
-// type-checked, as Redis does, even after a missing one. nullptr entries are missing keys.
-bool CollectOperands(CommandContext& ctx, size_t first, size_t end, std::vector<const SetValue*>* sets) {
+// The operand sets of SINTER/SUNION/SDIFF (and their STORE and CARD forms): `views` keeps them
+// readable, `sets` points into them (nullptr for a missing key).
+struct Operands {
+  std::vector<storage::ValueView<SetValue>> views;
+  std::vector<const SetValue*> sets;
+};
+
+// Every key is type-checked, as Redis does, even after a missing one.
+bool CollectOperands(CommandContext& ctx, size_t first, size_t end, Operands* operands) {
+  operands->views.resize(end - first);
   for (size_t i = first; i < end; ++i) {
-    const SetValue* set;
-    if (!ReadSet(ctx, ctx.args[i], &set)) return false;
-    sets->push_back(set);
+    if (!ReadSet(ctx, ctx.args[i], &operands->views[i - first])) return false;
   }
+  for (const auto& view : operands->views) operands->sets.push_back(view.get());
   return true;
 }
 
@@ -283,8 +289,9 @@ void Compute(SetOp op, const std::vector<const SetValue*>& sets, const storage::
 }
 
 void ReadOperation(CommandContext& ctx, SetOp op) {
-  std::vector<const SetValue*> sets;
-  if (!CollectOperands(ctx, 1, ctx.args.size(), &sets)) return;
+  Operands operands;
+  if (!CollectOperands(ctx, 1, ctx.args.size(), &operands)) return;
+  std::vector<const SetValue*>& sets = operands.sets;
   SetValue result;
   Compute(op, sets, Limits(ctx), &result);
   ReplyMembers(ctx, &result);
@@ -294,8 +301,9 @@ void SUnion(CommandContext& ctx) { ReadOperation(ctx, SetOp::kUnion); }
 void SDiff(CommandContext& ctx) { ReadOperation(ctx, SetOp::kDiff); }
 
 void StoreOperation(CommandContext& ctx, SetOp op) {
-  std::vector<const SetValue*> sets;
-  if (!CollectOperands(ctx, 2, ctx.args.size(), &sets)) return;
+  Operands operands;
+  if (!CollectOperands(ctx, 2, ctx.args.size(), &operands)) return;
+  std::vector<const SetValue*>& sets = operands.sets;
   auto result = std::make_unique<SetValue>();
   Compute(op, sets, Limits(ctx), result.get());
   const int64_t size = static_cast<int64_t>(result->size());
@@ -326,8 +334,9 @@ void SInterCard(CommandContext& ctx) {
   const size_t keys_end = 2 + static_cast<size_t>(numkeys);
   int64_t limit = 0;
   if (!ParseIntersectionLimit(ctx, keys_end, &limit)) return;
-  std::vector<const SetValue*> sets;
-  if (!CollectOperands(ctx, 2, keys_end, &sets)) return;
+  Operands operands;
+  if (!CollectOperands(ctx, 2, keys_end, &operands)) return;
+  std::vector<const SetValue*>& sets = operands.sets;
   if (std::any_of(sets.begin(), sets.end(), [](const SetValue* s) { return s == nullptr || s->empty(); })) {
     ctx.reply.Integer(0);
     return;
@@ -350,7 +359,7 @@ void SScan(CommandContext& ctx) {
     ctx.reply.Error(errors::kInvalidCursor);
     return;
   }
-  const SetValue* set;
+  storage::ValueView<SetValue> set;
   if (!ReadSet(ctx, ctx.args[1], &set)) return;
   ReplyElementScan(ctx, set != nullptr, cursor, /*with_second=*/false, [&](uint64_t from, size_t count, ScanAdd add) {
     return set->Scan(from, count, [&](std::string_view member) { add(member, {}); });

@@ -117,7 +117,7 @@ std::optional<std::string> LookupPattern(storage::Transaction& txn, std::string_
   if (e == nullptr) return std::nullopt;
   if (target->field) {
     if (e->type() != ValueType::kHash) return std::nullopt;
-    auto value = e->hash_value()->Find(*target->field);
+    auto value = storage::ValueView<storage::HashValue>(*e)->Find(*target->field);
     if (!value) return std::nullopt;
     return std::string(*value);
   }
@@ -132,7 +132,8 @@ std::vector<std::string> Elements(const Entry* e) {
   if (e == nullptr) return out;
   switch (e->type()) {
     case ValueType::kList: {
-      const storage::ListValue& list = *e->list_value();
+      const storage::ValueView<storage::ListValue> view(*e);
+      const storage::ListValue& list = *view;
       out.reserve(list.size());
       if (!list.empty()) {
         list.Walk(0, list.size() - 1, [&](size_t, std::string_view element) {
@@ -142,12 +143,15 @@ std::vector<std::string> Elements(const Entry* e) {
       }
       break;
     }
-    case ValueType::kSet:
-      out.reserve(e->set_value()->size());
-      e->set_value()->ForEach([&](std::string_view member) { out.emplace_back(member); });
+    case ValueType::kSet: {
+      const storage::ValueView<storage::SetValue> set(*e);
+      out.reserve(set->size());
+      set->ForEach([&](std::string_view member) { out.emplace_back(member); });
       break;
+    }
     case ValueType::kZSet: {
-      const storage::ZSetValue& zset = *e->zset_value();
+      const storage::ValueView<storage::ZSetValue> view(*e);
+      const storage::ZSetValue& zset = *view;
       out.reserve(zset.size());
       if (!zset.empty()) {
         zset.WalkRanks(0, zset.size() - 1, false, [&](std::string_view member, double) {
@@ -303,10 +307,11 @@ void SortGeneric(CommandContext& ctx, bool read_only) {
   // Replaces the destination whatever it held (and its TTL); an empty result deletes it.
   txn.Delete(*options.store);
   if (!stored.empty()) {
-    const int64_t fill = ctx.server.config().list_max_listpack_size.load(std::memory_order_relaxed);
+    const storage::ListLimits limits{ctx.server.config().list_max_listpack_size.load(std::memory_order_relaxed),
+                                     ctx.server.config().list_compress_depth.load(std::memory_order_relaxed)};
     (void)storage::UpdateValue<storage::ListValue>(txn, *options.store, true,
                                                    [&](storage::ListValue& list) -> absl::StatusOr<int64_t> {
-      for (const std::string& value : stored) list.PushBack(value, fill);
+      for (const std::string& value : stored) list.PushBack(value, limits);
       return 0;
     });
   }

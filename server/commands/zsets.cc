@@ -79,13 +79,13 @@ bool ParseLexBound(std::string_view text, LexBound* bound) {
 }
 
 // The set at `key` for reading: false after a WRONGTYPE reply; *zset is nullptr when absent.
-bool ReadZSet(CommandContext& ctx, std::string_view key, const ZSetValue** zset) {
+bool ReadZSet(CommandContext& ctx, std::string_view key, storage::ValueView<ZSetValue>* zset) {
   auto found = storage::FindValueForRead<ZSetValue>(ctx.keys(), key);
   if (!found.ok()) {
     ctx.reply.Error(Std(found.status().message()));
     return false;
   }
-  *zset = *found;
+  *zset = *std::move(found);
   return true;
 }
 
@@ -220,7 +220,7 @@ void ZIncrBy(CommandContext& ctx) {
 // Reads of single members
 
 void ZScore(CommandContext& ctx) {
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   std::optional<double> score = zset ? zset->Score(ctx.args[2]) : std::nullopt;
   if (score) {
@@ -231,7 +231,7 @@ void ZScore(CommandContext& ctx) {
 }
 
 void ZMScore(CommandContext& ctx) {
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   ctx.reply.ArrayHeader(ctx.args.size() - 2);
   for (size_t i = 2; i < ctx.args.size(); ++i) {
@@ -245,13 +245,13 @@ void ZMScore(CommandContext& ctx) {
 }
 
 void ZCard(CommandContext& ctx) {
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   ctx.reply.Integer(zset ? static_cast<int64_t>(zset->size()) : 0);
 }
 
 void RankGeneric(CommandContext& ctx, bool reverse) {
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   std::optional<size_t> rank = zset ? zset->Rank(ctx.args[2]) : std::nullopt;
   if (!rank) {
@@ -432,7 +432,7 @@ void RangeGeneric(CommandContext& ctx, RangeKind kind, bool reverse, bool store,
   if (store) {
     std::vector<std::pair<std::string, double>> selected;
     {
-      const ZSetValue* zset;
+      storage::ValueView<ZSetValue> zset;
       if (!ReadZSet(ctx, key, &zset)) return;
       if (zset) WalkRange(*zset, range, reverse, offset, limit, [&](std::string_view m, double s) { selected.emplace_back(m, s); });
     }
@@ -448,7 +448,7 @@ void RangeGeneric(CommandContext& ctx, RangeKind kind, bool reverse, bool store,
     ctx.reply.Integer(static_cast<int64_t>(selected.size()));
     return;
   }
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, key, &zset)) return;
   if (zset == nullptr) {
     ctx.reply.ArrayHeader(0);
@@ -477,7 +477,7 @@ void ZRevRangeByLex(CommandContext& ctx) { RangeGeneric(ctx, RangeKind::kLex, tr
 void CountGeneric(CommandContext& ctx, RangeKind kind) {
   Range range;
   if (!ParseRange(ctx, kind, ctx.args[2], ctx.args[3], &range)) return;
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   size_t first = 0, end = 0;
   if (zset) RanksOf(*zset, range, &first, &end);
@@ -529,7 +529,7 @@ void PopGeneric(CommandContext& ctx, bool max) {
     ctx.reply.Error(errors::kMustBePositive);
     return;
   }
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   if (zset == nullptr || count == 0) {
     ctx.reply.ArrayHeader(0);
@@ -569,7 +569,7 @@ void ZMPop(CommandContext& ctx) {
   const int64_t count = mpop.count;
   const size_t where = mpop.keys_end;
   for (size_t k = 2; k < where; ++k) {
-    const ZSetValue* zset;
+    storage::ValueView<ZSetValue> zset;
     if (!ReadZSet(ctx, ctx.args[k], &zset)) return;
     if (zset == nullptr) continue;
     PopAndReplyAsMPop(ctx, ctx.args[k], max, count);
@@ -584,9 +584,9 @@ void BlockingPop(CommandContext& ctx, bool max) {
   if (!ParseBlockTimeout(ctx, ctx.args.back(), &deadline_ms)) return;
   const auto keys = ctx.args.subspan(1, ctx.args.size() - 2);
   for (std::string_view key : keys) {
-    ZSetValue* zset;
-    if (!FindForBlockingPop(ctx, key, &zset)) return;
-    if (zset == nullptr) continue;
+    bool ready;
+    if (!FindForBlockingPop<ZSetValue>(ctx, key, &ready)) return;
+    if (!ready) continue;
     auto popped = PopElements(ctx, key, max, 1);
     ctx.reply.ArrayHeader(3);
     ctx.reply.Bulk(key);
@@ -607,9 +607,9 @@ void BZMPop(CommandContext& ctx) {
   if (!ParseBlockTimeout(ctx, ctx.args[1], &deadline_ms)) return;
   const auto keys = ctx.args.subspan(mpop.first_key, mpop.keys_end - mpop.first_key);
   for (std::string_view key : keys) {
-    ZSetValue* zset;
-    if (!FindForBlockingPop(ctx, key, &zset)) return;
-    if (zset == nullptr) continue;
+    bool ready;
+    if (!FindForBlockingPop<ZSetValue>(ctx, key, &ready)) return;
+    if (!ready) continue;
     PopAndReplyAsMPop(ctx, key, mpop.second_where, mpop.count);
     return;
   }
@@ -622,7 +622,7 @@ void ZRandMember(CommandContext& ctx) {
   if (!ParseRandomCount(ctx, "withscores", &count)) return;
   const bool with_count = ctx.args.size() >= 3;
   const bool with_scores = ctx.args.size() == 4;
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   storage::Transaction& txn = ctx.keys();
   if (!with_count) {
@@ -724,14 +724,15 @@ bool CollectOperands(CommandContext& ctx, size_t first_key, size_t keys_end, Set
     if (e == nullptr) {
       out->present.push_back(false);
     } else if (e->type() == storage::ValueType::kZSet) {
-      const ZSetValue& zset = *e->zset_value();
+      const storage::ValueView<ZSetValue> view(*e);
+      const ZSetValue& zset = *view;
       if (!zset.empty()) zset.WalkRanks(0, zset.size() - 1, false, [&](std::string_view m, double s) {
         elements.emplace_back(m, s);
         return true;
       });
       out->present.push_back(true);
     } else if (e->type() == storage::ValueType::kSet) {
-      e->set_value()->ForEach([&](std::string_view m) { elements.emplace_back(m, 1.0); });
+      storage::ValueView<storage::SetValue>(*e)->ForEach([&](std::string_view m) { elements.emplace_back(m, 1.0); });
       out->present.push_back(true);
     } else {
       ctx.reply.Error(Std(storage::WrongTypeError().message()));
@@ -891,7 +892,7 @@ void ZScan(CommandContext& ctx) {
     ctx.reply.Error(errors::kInvalidCursor);
     return;
   }
-  const ZSetValue* zset;
+  storage::ValueView<ZSetValue> zset;
   if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
   ReplyElementScan(ctx, zset != nullptr, cursor, /*with_second=*/true, [&](uint64_t from, size_t count, ScanAdd add) {
     // Scan replies are bulk strings in both protocols: the score as text.

@@ -4,7 +4,9 @@ Seeded random sequences of list commands (with bad arguments mixed in, and other
 same keys so WRONGTYPE and the generic key commands are exercised) go to strata and to Debian's
 redis-server; every reply is compared byte for byte, and at the end every list's contents.
 Strata runs with list-max-listpack-size 4 (and Redis with its default) in half the seeds, so
-the chunk splits and merges happen constantly while the replies must not change.
+the chunk splits and merges happen constantly while the replies must not change, and with
+list-compress-depth 0, 1 or 2 (Redis with its default, 0), so interior chunks are compressed and
+decompressed under every command.
 `-k seed_N` reruns one sequence.
 """
 import random
@@ -126,6 +128,8 @@ def test_random_list_sequence_matches_redis(server_pair, seed):
             assert conn.call(b"FLUSHALL").kind == "+"
         fill = b"4" if seed % 2 else b"-2"
         assert s.call(b"CONFIG", b"SET", b"list-max-listpack-size", fill).kind == "+"
+        depth = [b"0", b"1", b"2"][(seed // 2) % 3]
+        assert s.call(b"CONFIG", b"SET", b"list-compress-depth", depth).kind == "+"
         if seed % 3 == 0:
             for conn in (s, r):
                 assert conn.call(b"HELLO", b"3").kind == "%"
@@ -135,6 +139,7 @@ def test_random_list_sequence_matches_redis(server_pair, seed):
             differ.run(generator.next())
         assert dump_lists(s) == dump_lists(r)
         assert s.call(b"CONFIG", b"SET", b"list-max-listpack-size", b"-2").kind == "+"
+        assert s.call(b"CONFIG", b"SET", b"list-compress-depth", b"1").kind == "+"
 
 
 def test_long_lists_match_redis_across_many_chunks(server_pair):

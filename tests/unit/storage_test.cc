@@ -28,6 +28,7 @@
 #include "storage/keyspace.h"
 #include "storage/numbers.h"
 #include "storage/strings.h"
+#include "storage/typed_values.h"
 
 namespace strata::storage {
 namespace {
@@ -771,7 +772,7 @@ std::string HashField(Keyspace& ks, std::string_view key, std::string_view field
     Entry* e = t.Peek(key);
     if (e == nullptr) return std::string("<absent>");
     if (e->type() != ValueType::kHash) return std::string("<not a hash>");
-    std::optional<std::string_view> v = e->hash_value()->Find(field);
+    std::optional<std::string_view> v = ValueView<HashValue>(*e)->Find(field);
     return v ? std::string(*v) : std::string("<no field>");
   });
 }
@@ -801,16 +802,22 @@ TEST(Keyspace, ObjectPayloadsSurviveTtlChangesRenameAndDetach) {
   EXPECT_EQ(ks.Stats().entry_bytes, 0u);
 }
 
-TEST(Keyspace, AccountResizeTracksObjectsThatGrowInPlace) {
+TEST(Keyspace, UpdateValueAccountsAHashGrowingFromInlineToATable) {
   Keyspace ks;
   SetHash(ks, "h");
   const uint64_t before = ks.Stats().entry_bytes;
   WithKey(ks, 0, "h", kNow, [](Transaction& t) {
-    Entry* e = t.FindForWrite("h");
-    const size_t old_size = e->AllocatedSize();
-    for (int i = 0; i < 500; ++i) e->hash_value()->Set("field" + std::to_string(i), std::string(100, 'x'));
-    t.AccountResize("h", static_cast<int64_t>(e->AllocatedSize()) - static_cast<int64_t>(old_size));
-    return 0;
+    return *UpdateValue<HashValue>(t, "h", false, [](HashValue& hash) -> absl::StatusOr<int64_t> {
+      for (int i = 0; i < 500; ++i) hash.Set("field" + std::to_string(i), std::string(100, 'x'));
+      return 0;
+    });
+  });
+  EXPECT_GT(ks.Stats().entry_bytes, before + 500u * 100u);
+  WithKey(ks, 0, "h", kNow, [](Transaction& t) {
+    return *UpdateValue<HashValue>(t, "h", false, [](HashValue& hash) -> absl::StatusOr<int64_t> {
+      hash.Set("field0", std::string(200, 'y'));
+      return 0;
+    });
   });
   EXPECT_GT(ks.Stats().entry_bytes, before + 500u * 100u);
   WithKey(ks, 0, "h", kNow, [](Transaction& t) { return t.Delete("h"); });
