@@ -15,6 +15,13 @@ the ratio strata/redis (throughput: higher is better; latency, CPU and bytes: lo
     sets of 10 short members) and zset1m (one sorted set of 1,000,000 members; bytes per member).
   --tests picks the redis-benchmark tests (default set,get; e.g. lpush,rpush,lpop,rpop,lrange_100).
 
+Two CPU figures per run: "cpu" (user + system) and "user" alone, per million requests. At
+pipeline 1 the kernel's loopback TCP work (one read and one write per request, the same syscalls
+for both servers) is most of "cpu", so "user" is where the servers' own code shows. "core busy %"
+is the server's CPU over the run's wall time: a server well under 100% at pipeline 16 was not
+the bottleneck (redis-benchmark's one core was), and then its ops/s says little and its CPU per
+request is the comparison.
+
 Only 127.0.0.1 is used; every process started here is stopped by its PID.
 """
 import argparse
@@ -46,9 +53,10 @@ class Server(PinnedServer):
         super().__init__(argv, server_core, workdir, kind)
 
     def cpu_seconds(self):
+        """(user, system) CPU seconds the server has used so far."""
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
     def rss_bytes(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -67,18 +75,21 @@ class Server(PinnedServer):
 
 
 def run_load(server, test, pipeline, requests, clients, client_core):
-    before = server.cpu_seconds()
+    user_before, system_before = server.cpu_seconds()
+    started = time.monotonic()
     out = subprocess.run(
         ["taskset", "-c", str(client_core), "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
          "-t", test, "-n", str(requests), "-c", str(clients), "-P", str(pipeline), "-d", "32",
          "-r", "100000", "--csv", "-q"],
         capture_output=True, text=True, check=True, timeout=300).stdout
-    cpu = server.cpu_seconds() - before
+    wall = time.monotonic() - started
+    user_after, system_after = server.cpu_seconds()
+    user, cpu = user_after - user_before, (user_after - user_before) + (system_after - system_before)
     rows = list(csv.DictReader(io.StringIO(out)))
     # lrange_N first runs an LPUSH fill ("LPUSH (needed to benchmark LRANGE)"): take the test's own row.
     row = next(r for r in rows if r["test"].split()[0] == test.upper())
     return {"ops": float(row["rps"]), "p50": float(row["p50_latency_ms"]), "p99": float(row["p99_latency_ms"]),
-            "cpu_per_m": cpu / requests * 1e6}
+            "cpu_per_m": cpu / requests * 1e6, "user_per_m": user / requests * 1e6, "busy": 100 * cpu / wall}
 
 
 def resp_command(*args):
@@ -206,7 +217,8 @@ def main():
     print("-" * len(header))
     for (test, pipeline) in results["strata"]:
         for metric, label, fmt in (("ops", "ops/s", "{:.0f}"), ("p50", "p50 ms", "{:.3f}"), ("p99", "p99 ms", "{:.3f}"),
-                                   ("cpu_per_m", "cpu s/M req", "{:.2f}")):
+                                   ("cpu_per_m", "cpu s/M req", "{:.2f}"), ("user_per_m", "user s/M req", "{:.2f}"),
+                                   ("busy", "core busy %", "{:.0f}")):
             s = median("strata", (test, pipeline), metric)
             r = median("redis", (test, pipeline), metric)
             ratio = s / r if r else float("nan")

@@ -29,6 +29,9 @@ size_t ByteLimit(int64_t fill) {
 
 // Chunks smaller than this are not worth compressing (Redis's MIN_COMPRESS_BYTES is 48).
 constexpr size_t kMinCompressBytes = 64;
+// Nor larger than the largest chunk budget (64 KB): a bigger chunk is one large element, which
+// would cost a decompression of its whole size on every read and per-thread buffers as large.
+constexpr size_t kMaxCompressBytes = 64 * 1024;
 
 // Decompresses a chunk's LZ4 data into `out` (raw_bytes long). A failure is memory corruption.
 void Decompress(const unsigned char* data, size_t bytes, unsigned char* out, size_t raw_bytes) {
@@ -75,8 +78,8 @@ void ListValue::WriteImage(unsigned char* out) const {
 ListValue ListValue::FromImage(std::string_view image) {
   ListValue list = ViewOfImage(image);
   Chunk& chunk = list.chunks_.front();
+  list.SetChunkData(chunk, chunk.data, chunk.bytes);  // copied before it is ours to free
   list.borrowed_ = false;
-  list.SetChunkData(chunk, chunk.data, chunk.bytes);
   return list;
 }
 
@@ -178,7 +181,7 @@ void ListValue::MakeRaw(size_t index) {
 void ListValue::TryCompress(size_t index) {
   Chunk& chunk = chunks_[index];
   if (chunk.compressed() || chunk.incompressible) return;
-  if (chunk.bytes < kMinCompressBytes || chunk.bytes > LZ4_MAX_INPUT_SIZE) {
+  if (chunk.bytes < kMinCompressBytes || chunk.bytes > kMaxCompressBytes) {
     chunk.incompressible = true;
     return;
   }
@@ -206,7 +209,13 @@ void ListValue::TryCompress(size_t index) {
   chunk.bytes = static_cast<size_t>(n);
 }
 
-void ListValue::CompressInterior(size_t first, size_t last, const ListLimits& limits) {
+void ListValue::CompressInterior(const ListLimits& limits) {
+  if (limits.compress_depth <= 0) return;
+  const auto depth = static_cast<size_t>(limits.compress_depth);
+  for (size_t chunk = depth; chunk + depth < chunks_.size(); ++chunk) TryCompress(chunk);
+}
+
+void ListValue::CompressAround(size_t first, size_t last, const ListLimits& limits) {
   if (limits.compress_depth <= 0) return;
   const auto depth = static_cast<size_t>(limits.compress_depth);
   const size_t n = chunks_.size();
@@ -372,7 +381,7 @@ void ListValue::PushFront(std::string_view element, const ListLimits& limits) {
   if (chunks_.empty() || !Fits(chunks_.front(), encoded.size(), 1, limits.fill)) {
     InsertChunk(0, encoded.data(), encoded.size(), 1);
     ++size_;
-    CompressInterior(1, 1, limits);
+    CompressAround(1, 1, limits);
   } else {
     MakeRaw(0);
     Splice(0, 0, 0, encoded.data(), encoded.size(), 1);
@@ -384,7 +393,7 @@ void ListValue::PushBack(std::string_view element, const ListLimits& limits) {
   if (chunks_.empty() || !Fits(chunks_.back(), encoded.size(), 1, limits.fill)) {
     InsertChunk(chunks_.size(), encoded.data(), encoded.size(), 1);
     ++size_;
-    CompressInterior(chunks_.size() - 2, chunks_.size() - 2, limits);
+    CompressAround(chunks_.size() - 2, chunks_.size() - 2, limits);
   } else {
     const size_t last = chunks_.size() - 1;
     MakeRaw(last);
@@ -418,7 +427,7 @@ std::string_view ListValue::At(size_t index) const {
 }
 
 void ListValue::Set(size_t index, std::string_view element, const ListLimits& limits) {
-  Erase(index, 1, limits);
+  Erase(index, 1, ListLimits{.fill = limits.fill, .compress_depth = 0});  // Insert compresses
   Insert(index, element, limits);
 }
 
@@ -438,7 +447,7 @@ void ListValue::Insert(size_t index, std::string_view element, const ListLimits&
     const uint32_t half = chunk.count / 2;
     SplitChunk(at, OffsetOf(chunk.data, chunk, half), half);
   }
-  CompressInterior(at, at + 1, limits);
+  CompressAround(at, at + 1, limits);
 }
 
 void ListValue::Erase(size_t index, size_t count, const ListLimits& limits) {
@@ -450,6 +459,12 @@ void ListValue::Erase(size_t index, size_t count, const ListLimits& limits) {
     if (!touched) {
       first_touched = at;
       touched = true;
+    }
+    if (in_chunk == 0 && count >= chunks_[at].count) {  // the whole chunk: no need to read it
+      count -= chunks_[at].count;
+      size_ -= chunks_[at].count;
+      RemoveChunk(at);
+      continue;
     }
     MakeRaw(at);
     Chunk& chunk = chunks_[at];
@@ -468,7 +483,7 @@ void ListValue::Erase(size_t index, size_t count, const ListLimits& limits) {
       MaybeMerge(at, limits.fill);
     }
   }
-  if (touched) CompressInterior(first_touched > 0 ? first_touched - 1 : 0, first_touched + 1, limits);
+  if (touched) CompressAround(first_touched > 0 ? first_touched - 1 : 0, first_touched + 1, limits);
 }
 
 }  // namespace strata::storage

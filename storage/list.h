@@ -23,12 +23,13 @@
 // each end are kept LZ4-compressed, since long lists are mostly pushed and popped at their ends
 // while the middle sits still. A change decompresses the chunk it touches and recompresses what
 // lies inside the interior afterwards; a read decompresses an interior chunk into a per-thread
-// buffer. A chunk is compressed only when that saves at least 1/8 of it (chunks that do not
+// buffer. Chunks over 64 KB (one large element) are left as they are, so a read never
+// decompresses more than that. A chunk is compressed only when that saves at least 1/8 of it (chunks that do not
 // compress are marked and not tried again until they change). Any chunk may be either way at any
 // time (the depth can change at runtime): correctness never depends on which.
 //
-// A list of one chunk lives inside its Entry (entry.h, "Small values inline"), as Redis 7.2 keeps
-// small lists as one listpack; longer lists are objects. Not thread-safe: the entry's shard lock
+// A list of one chunk of at most 1 KB lives inside its Entry (entry.h, "Small values inline"), as
+// Redis 7.2 keeps small lists as one listpack; other lists are objects. Not thread-safe: the entry's shard lock
 // guards it.
 #pragma once
 
@@ -83,6 +84,9 @@ class ListValue {
   void Insert(size_t index, std::string_view element, const ListLimits& limits);
   // Removes `count` elements starting at `index` (index + count <= size()).
   void Erase(size_t index, size_t count, const ListLimits& limits);
+  // Compresses every interior chunk not compressed yet (after changes made with depth 0, so
+  // that many of them, as LREM's, do not recompress the same chunk each time).
+  void CompressInterior(const ListLimits& limits);
 
   // Calls fn(index, element) for each element from `first` to `last` inclusive (0 <= first,
   // last < size()), forwards when first <= last and backwards otherwise, until fn returns false.
@@ -139,7 +143,7 @@ class ListValue {
   // For changing: decompresses the chunk in place.
   void MakeRaw(size_t chunk);
   // After a change around chunks [first, last]: compresses what lies in the interior.
-  void CompressInterior(size_t first, size_t last, const ListLimits& limits);
+  void CompressAround(size_t first, size_t last, const ListLimits& limits);
   void TryCompress(size_t chunk);
   // Replaces bytes [offset, offset+old_len) of a chunk with `replacement` (count changes by delta).
   void Splice(size_t chunk, size_t offset, size_t old_len, const unsigned char* replacement, size_t new_len,

@@ -262,7 +262,10 @@ void LRem(CommandContext& ctx) {
       return matches.size() < limit;
     });
     if (count >= 0) std::reverse(matches.begin(), matches.end());
-    for (size_t index : matches) list.Erase(index, 1, limits);
+    // One compression pass at the end, not one per removed element.
+    const storage::ListLimits uncompressed{.fill = limits.fill, .compress_depth = 0};
+    for (size_t index : matches) list.Erase(index, 1, uncompressed);
+    list.CompressInterior(limits);
     return static_cast<int64_t>(matches.size());
   }));
 }

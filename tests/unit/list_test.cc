@@ -161,6 +161,22 @@ TEST(ListValue, InteriorChunksAreCompressedAndTheEndsAreNot) {
   ListValue deeper;
   for (int i = 0; i < 2000; ++i) deeper.PushFront("item:" + std::to_string(i), ListLimits{.fill = 64, .compress_depth = 2});
   EXPECT_EQ(deeper.compressed_chunk_count(), deeper.chunk_count() - 4);
+  // Changes made with depth 0 leave chunks raw until one CompressInterior pass (LREM's way).
+  for (size_t i = 0; i < 1000; i += 10) deeper.Erase(1000 - i, 1, ListLimits{.fill = 64, .compress_depth = 0});
+  EXPECT_LT(deeper.compressed_chunk_count(), deeper.chunk_count() - 4);
+  deeper.CompressInterior(ListLimits{.fill = 64, .compress_depth = 2});
+  EXPECT_EQ(deeper.compressed_chunk_count(), deeper.chunk_count() - 4);
+}
+
+TEST(ListValue, AChunkOfOneLargeElementIsNotCompressed) {
+  const ListLimits limits{.compress_depth = 1};
+  ListValue list;
+  list.PushBack("head", limits);
+  list.PushBack(std::string(100 * 1024, 'x'), limits);  // alone in its chunk: over any budget
+  list.PushBack("tail", limits);
+  ASSERT_EQ(list.chunk_count(), 3u);
+  EXPECT_EQ(list.compressed_chunk_count(), 0u);
+  EXPECT_EQ(list.At(1).size(), 100u * 1024u);
 }
 
 TEST(ListValue, ChunksThatDoNotCompressStayAsTheyAre) {
