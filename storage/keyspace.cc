@@ -46,7 +46,88 @@ void RemoveVolatile(Table& table, Entry* entry) {
   table.volatile_entries.pop_back();
 }
 
+// Locks a shard for a keyspace-wide call, unless this thread holds every shard already (an EXEC
+// or script that runs FLUSHALL, KEYS, DBSIZE...: the dispatcher holds them all for those).
+class WideLock {
+ public:
+  explicit WideLock(Shard& shard) : shard_(HeldShards::Current() != nullptr ? nullptr : &shard) {
+    if (shard_ != nullptr) shard_->mu.lock();
+  }
+  ~WideLock() {
+    if (shard_ != nullptr) shard_->mu.unlock();
+  }
+  WideLock(const WideLock&) = delete;
+  WideLock& operator=(const WideLock&) = delete;
+
+ private:
+  Shard* shard_;
+};
+
 }  // namespace
+
+thread_local HeldShards* HeldShards::current_ = nullptr;
+
+HeldShards::HeldShards(Keyspace& keyspace, std::span<const std::string_view> keys, bool all)
+    : keyspace_(keyspace), all_(all), previous_(current_) {
+  if (!all_) {
+    for (std::string_view key : keys) shards_.push_back(static_cast<uint32_t>(keyspace.ShardIndex(HashKey(key))));
+    std::sort(shards_.begin(), shards_.end());
+    shards_.erase(std::unique(shards_.begin(), shards_.end()), shards_.end());
+  }
+  const size_t count = all_ ? keyspace.shard_count() : shards_.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (!keyspace.LockShard(all_ ? i : shards_[i])) {
+      for (size_t j = i; j-- > 0;) keyspace.shard(all_ ? j : shards_[j]).mu.unlock();
+      refused_ = true;
+      return;
+    }
+  }
+  current_ = this;
+}
+
+HeldShards::~HeldShards() {
+  if (refused_) return;
+  SetBusy(false);
+  current_ = previous_;
+  const size_t count = all_ ? keyspace_.shard_count() : shards_.size();
+  for (size_t i = count; i-- > 0;) keyspace_.shard(all_ ? i : shards_[i]).mu.unlock();
+}
+
+bool HeldShards::Holds(size_t shard) const {
+  return all_ || std::binary_search(shards_.begin(), shards_.end(), static_cast<uint32_t>(shard));
+}
+
+bool HeldShards::HoldsKey(std::string_view key) const { return Holds(keyspace_.ShardIndex(HashKey(key))); }
+
+void HeldShards::SetBusy(bool busy) {
+  if (busy == busy_) return;
+  busy_ = busy;
+  const size_t count = all_ ? keyspace_.shard_count() : shards_.size();
+  for (size_t i = 0; i < count; ++i) {
+    keyspace_.shard(all_ ? i : shards_[i]).held_by_busy_script.store(busy, std::memory_order_release);
+  }
+  keyspace_.busy_scripts().fetch_add(busy ? 1 : -1, std::memory_order_relaxed);
+}
+
+bool Keyspace::LockContendedShard(Shard& shard) {
+  // Another command holds the shard. Commands hold shards for microseconds, so the plain wait is
+  // right, unless a script may be the holder: then poll, so that this thread can answer -BUSY
+  // once the script passes busy-reply-threshold instead of stalling all its clients behind it.
+  for (int attempt = 0;; ++attempt) {
+    if (shard.held_by_busy_script.load(std::memory_order_acquire)) return false;
+    if (scripts_running_.load(std::memory_order_relaxed) == 0) {
+      shard.mu.lock();
+      return true;
+    }
+    if (shard.mu.try_lock()) return true;
+    if (attempt < 100) {
+      sched_yield();
+    } else {
+      struct timespec pause = {0, 100 * 1000};
+      nanosleep(&pause, nullptr);
+    }
+  }
+}
 
 uint64_t Shard::NextRandom() {
   // xorshift64*: quality is ample for sampling, and it is one multiply.
@@ -77,7 +158,7 @@ void Keyspace::ReleaseEntry(Shard& shard, Entry* entry) {
 uint64_t Keyspace::DbSize(int db) {
   uint64_t total = 0;
   for (auto& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard->mu);
+    WideLock lock(*shard);
     total += shard->table(db).dict.size();
   }
   return total;
@@ -86,7 +167,7 @@ uint64_t Keyspace::DbSize(int db) {
 std::vector<DbInfo> Keyspace::DbInfos() {
   std::vector<DbInfo> infos(static_cast<size_t>(options_.databases));
   for (auto& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard->mu);
+    WideLock lock(*shard);
     for (int db = 0; db < options_.databases; ++db) {
       infos[static_cast<size_t>(db)].keys += shard->table(db).dict.size();
       infos[static_cast<size_t>(db)].expires += shard->table(db).volatile_entries.size();
@@ -102,7 +183,7 @@ KeyspaceStats Keyspace::Stats() {
     stats.keyspace_hits += shard->keyspace_hits.Get();
     stats.keyspace_misses += shard->keyspace_misses.Get();
     stats.entry_bytes += shard->entry_bytes.Get();
-    std::lock_guard<std::mutex> lock(shard->mu);
+    WideLock lock(*shard);
     for (Table& table : shard->tables()) {
       stats.table_bytes += table.dict.overhead_bytes() + table.volatile_entries.capacity() * sizeof(Entry*);
     }
@@ -112,7 +193,7 @@ KeyspaceStats Keyspace::Stats() {
 
 void Keyspace::ResetStats() {
   for (auto& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard->mu);
+    WideLock lock(*shard);
     shard->expired_keys.Reset();
     shard->keyspace_hits.Reset();
     shard->keyspace_misses.Reset();
@@ -123,7 +204,7 @@ void Keyspace::FlushDb(int db) {
   for (auto& shard : shards_) {
     Table detached;
     {
-      std::lock_guard<std::mutex> lock(shard->mu);
+      WideLock lock(*shard);
       std::swap(detached, shard->table(db));
     }
     // Free outside the lock: a large flush does not stall this shard's other commands. The
@@ -133,7 +214,7 @@ void Keyspace::FlushDb(int db) {
       freed += e->AllocatedSize();
       Entry::Free(e);
     });
-    std::lock_guard<std::mutex> lock(shard->mu);
+    WideLock lock(*shard);
     shard->entry_bytes.Add(0 - freed);
   }
 }
@@ -144,9 +225,10 @@ void Keyspace::FlushAll() {
 
 void Keyspace::SwapDb(int a, int b) {
   // All shards at once, so no command sees one database half swapped.
-  for (auto& shard : shards_) shard->mu.lock();
+  const bool held = HeldShards::Current() != nullptr;
+  if (!held) for (auto& shard : shards_) shard->mu.lock();
   for (auto& shard : shards_) std::swap(shard->table(a), shard->table(b));
-  for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.unlock();
+  if (!held) for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.unlock();
 }
 
 // The SCAN cursor: low kShardCursorBits bits name the shard, the rest is that shard's Dict
@@ -162,7 +244,7 @@ ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
   while (shard_index < shards_.size()) {
     Shard& shard = *shards_[shard_index];
     {
-      std::lock_guard<std::mutex> lock(shard.mu);
+      WideLock lock(shard);
       Dict& dict = shard.table(db).dict;
       while (dict.size() > 0) {
         dict_cursor = dict.Scan(dict_cursor, 1, [&](Entry* e) {
@@ -188,7 +270,7 @@ ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
 
 void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn) {
   for (auto& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard->mu);
+    WideLock lock(*shard);
     shard->table(db).dict.Scan(0, SIZE_MAX, [&](Entry* e) {
       if (!IsExpired(*e, now_ms)) fn(*e);
     });
@@ -199,7 +281,7 @@ uint64_t Keyspace::DeleteIf(int db, const std::function<bool(const Entry&)>& mat
   uint64_t deleted = 0;
   std::vector<Entry*> doomed;
   for (auto& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard->mu);
+    WideLock lock(*shard);
     Table& table = shard->table(db);
     doomed.clear();
     table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
@@ -224,7 +306,7 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
     std::vector<size_t> sizes(shards_.size());
     uint64_t total = 0;
     for (size_t i = 0; i < shards_.size(); ++i) {
-      std::lock_guard<std::mutex> lock(shards_[i]->mu);
+      WideLock lock(*shards_[i]);
       sizes[i] = shards_[i]->table(db).dict.size();
       total += sizes[i];
     }
@@ -236,7 +318,7 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
     size_t index = 0;
     while (pick >= sizes[index]) pick -= sizes[index++];
     Shard& shard = *shards_[index];
-    std::lock_guard<std::mutex> lock(shard.mu);
+    WideLock lock(shard);
     Entry* e = shard.table(db).dict.RandomEntry(shard.NextRandom());
     if (e != nullptr && !IsExpired(*e, now_ms)) {
       *key = std::string(e->key());
@@ -260,7 +342,10 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
   for (; visited < shards_.size(); ++visited) {
     const size_t index = (start + visited) % shards_.size();
     Shard& shard = *shards_[index];
-    std::lock_guard<std::mutex> lock(shard.mu);
+    // A shard busy with a long command or script is skipped: the cycle must not stall the main
+    // loop, and the next cycle comes back to it.
+    std::unique_lock<std::mutex> lock(shard.mu, std::try_to_lock);
+    if (!lock.owns_lock()) continue;
     for (int db = 0; db < options_.databases; ++db) {
       Table& table = shard.table(db);
       while (!table.volatile_entries.empty()) {
@@ -292,21 +377,34 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
 }
 
 Transaction::Transaction(Keyspace& keyspace, int db, std::span<const std::string_view> keys, int64_t now_ms)
-    : keyspace_(keyspace), db_(db), now_ms_(now_ms) {
+    : keyspace_(keyspace), db_(db), now_ms_(now_ms), held_(HeldShards::Current()) {
   for (std::string_view key : keys) {
     const uint64_t hash = Hash(key);
     if (known_hashes_.size() < known_hashes_.capacity()) known_hashes_.push_back({key, hash});
     locked_.push_back(static_cast<uint32_t>(keyspace.ShardIndex(hash)));
   }
+  if (!locked_.empty()) first_shard_ = locked_.front();
+  if (held_ != nullptr) {  // inside EXEC or a script: its shards are locked already
+    locked_.clear();
+    return;
+  }
   if (locked_.size() > 1) {
     std::sort(locked_.begin(), locked_.end());
     locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
   }
-  for (uint32_t index : locked_) keyspace_.shard(index).mu.lock();
+  for (size_t i = 0; i < locked_.size(); ++i) {
+    if (!keyspace_.LockShard(locked_[i])) {
+      for (size_t j = i; j-- > 0;) keyspace_.shard(locked_[j]).mu.unlock();
+      locked_.clear();
+      refused_ = true;
+      return;
+    }
+  }
 }
 
 bool Transaction::Covers(std::string_view key) const {
   const auto shard = static_cast<uint32_t>(keyspace_.ShardIndex(Hash(key)));
+  if (held_ != nullptr) return held_->Holds(shard);
   return std::binary_search(locked_.begin(), locked_.end(), shard);
 }
 
@@ -416,7 +514,7 @@ void Transaction::Discard(Entry* entry) { Entry::Free(entry); }
 
 uint64_t Transaction::NextRandom() {
   // The generator of a shard this transaction holds locked (so no other thread advances it).
-  return keyspace_.shard(locked_.front()).NextRandom();
+  return keyspace_.shard(first_shard_).NextRandom();
 }
 
 Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {

@@ -58,6 +58,9 @@ class Shard {
   // A plain std::mutex: it is taken once or twice per command, and absl::Mutex's extra
   // bookkeeping (deadlock-detection graph) cost more than the rest of a GET.
   std::mutex mu;
+  // Set while a script that holds this shard has run past busy-reply-threshold: commands of
+  // other clients that need the shard are refused with -BUSY instead of waiting for it.
+  std::atomic<bool> held_by_busy_script{false};
 
   Table& table(int db) { return tables_[static_cast<size_t>(db)]; }
   std::vector<Table>& tables() { return tables_; }
@@ -133,11 +136,60 @@ class Keyspace {
   // Frees an entry and its accounting; the caller has unlinked it from its table.
   void ReleaseEntry(Shard& shard, Entry* entry);
 
+  // Locks one shard for a command. False (nothing locked) when a busy script holds it; while
+  // any script runs, a contended shard is waited for by polling, so a thread never sleeps in a
+  // lock that a script may keep for seconds.
+  bool LockShard(size_t index) {
+    Shard& s = *shards_[index];
+    return s.mu.try_lock() || LockContendedShard(s);
+  }
+  // Scripts running now (any thread), and those of them past busy-reply-threshold.
+  void ScriptStarted() { scripts_running_.fetch_add(1, std::memory_order_relaxed); }
+  void ScriptEnded() { scripts_running_.fetch_sub(1, std::memory_order_relaxed); }
+  std::atomic<int>& busy_scripts() { return busy_scripts_; }
+
  private:
+  bool LockContendedShard(Shard& shard);
+
   KeyspaceOptions options_;
   int shard_shift_ = 63;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> expire_cursor_{0};
+  std::atomic<int> scripts_running_{0};
+  std::atomic<int> busy_scripts_{0};
+};
+
+// HeldShards: shards one thread keeps locked across several commands (EXEC, a script), so that
+// they run as one atomic step. While one is alive on a thread, that thread's Transactions and
+// keyspace-wide calls take no locks of their own: the caller makes sure a Transaction's keys are
+// in held shards (Holds) and that keyspace-wide calls run only when every shard is held.
+class HeldShards {
+ public:
+  // Locks the shards of `keys` (every shard when `all`) in ascending order. If a busy script
+  // holds one of them, nothing stays locked and refused() is true.
+  HeldShards(Keyspace& keyspace, std::span<const std::string_view> keys, bool all);
+  ~HeldShards();
+  HeldShards(const HeldShards&) = delete;
+  HeldShards& operator=(const HeldShards&) = delete;
+
+  bool refused() const { return refused_; }
+  bool holds_all() const { return all_; }
+  bool Holds(size_t shard) const;
+  bool HoldsKey(std::string_view key) const;
+  // Marks the held shards as held by a script past busy-reply-threshold (or no longer).
+  void SetBusy(bool busy);
+
+  // The set alive on this thread, or nullptr.
+  static HeldShards* Current() { return current_; }
+
+ private:
+  Keyspace& keyspace_;
+  std::vector<uint32_t> shards_;  // ascending; empty when all_
+  bool all_;
+  bool refused_ = false;
+  bool busy_ = false;
+  HeldShards* previous_;
+  static thread_local HeldShards* current_;
 };
 
 // Transaction: the shards of a command's keys, locked for the life of the object, and the
@@ -145,8 +197,13 @@ class Keyspace {
 // constructor (or share a shard with one). now_ms is the command's clock for expiry decisions.
 class Transaction {
  public:
+  // Locks the shards of `keys`, unless this thread holds them already (HeldShards).
   Transaction(Keyspace& keyspace, int db, std::span<const std::string_view> keys, int64_t now_ms);
   ~Transaction();
+
+  // True when a busy script holds one of the shards: nothing is locked and the command must be
+  // answered with -BUSY.
+  bool refused() const { return refused_; }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
@@ -214,8 +271,11 @@ class Transaction {
   Keyspace& keyspace_;
   int db_;
   int64_t now_ms_;
-  absl::InlinedVector<uint32_t, 4> locked_;
+  absl::InlinedVector<uint32_t, 4> locked_;  // empty under HeldShards
   absl::InlinedVector<std::pair<std::string_view, uint64_t>, 4> known_hashes_;
+  HeldShards* held_ = nullptr;
+  uint32_t first_shard_ = 0;
+  bool refused_ = false;
   bool record_modifications_ = false;
   std::vector<std::pair<int, std::string>> modified_;
 };
