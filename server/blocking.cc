@@ -112,7 +112,7 @@ bool BlockingRegistry::RunAgain(Server& server, Connection& writer, BlockedClien
     CommandContext ctx{args, reply, writer, server, &txn, *waiter.spec, now_ms, BlockingMode::kRetry};
     waiter.spec->handler(ctx);
     *key_still_exists = txn.Peek(ready_key.second) != nullptr;
-    server.NoteWritesToLoaders(txn);
+    server.NoteWrites(txn);
     for (const auto& modified : txn.modified()) changed->push_back(modified);
   }
   if (out.empty()) return false;

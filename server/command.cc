@@ -63,6 +63,8 @@ CommandTable::CommandTable() {
   Register(SetCommands());
   Register(ZSetCommands());
   Register(LoaderCommands());
+  Register(TransactionCommands());
+  Register(ScriptingCommands());
 }
 
 void CommandTable::Register(std::span<const CommandSpec> specs) {
@@ -79,6 +81,22 @@ const CommandSpec* CommandTable::Find(std::string_view name) const {
   for (size_t i = 0; i < name.size(); ++i) lower[i] = absl::ascii_tolower(static_cast<unsigned char>(name[i]));
   auto it = by_name_.find(absl::string_view(lower, name.size()));
   return it == by_name_.end() ? nullptr : it->second;
+}
+
+const CommandSpec* CommandTable::FindWithSubcommand(std::span<const std::string_view> args,
+                                                    bool* unknown_subcommand) const {
+  if (unknown_subcommand != nullptr) *unknown_subcommand = false;
+  const CommandSpec* spec = Find(args[0]);
+  if (spec == nullptr || spec->subcommands.empty() || args.size() < 2 ||
+      (args.size() == 1 && spec->handler != nullptr)) {
+    return spec;
+  }
+  for (const CommandSpec& candidate : spec->subcommands) {
+    std::string_view short_name = candidate.name.substr(candidate.name.find('|') + 1);
+    if (EqualsIgnoreCase(short_name, args[1])) return &candidate;
+  }
+  if (unknown_subcommand != nullptr) *unknown_subcommand = true;
+  return nullptr;
 }
 
 void CommandTable::KeyIndexes(const CommandSpec& spec, std::span<const std::string_view> args,
@@ -103,6 +121,10 @@ void KeysAfterNumkeysAt(size_t numkeys_index, std::span<const std::string_view> 
 
 void KeysAfterNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
   KeysAfterNumkeysAt(1, args, out);
+}
+
+void KeysAfterScriptNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
+  KeysAfterNumkeysAt(2, args, out);
 }
 
 void KeysAfterTimeoutAndNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out) {

@@ -36,6 +36,13 @@ inline constexpr uint32_t kLoading = 1 << 8;
 inline constexpr uint32_t kStale = 1 << 9;
 inline constexpr uint32_t kNoScript = 1 << 10;
 inline constexpr uint32_t kBlocking = 1 << 11;  // may block its client (BLPOP...)
+inline constexpr uint32_t kKeyspace = 1 << 12;  // reads or writes the whole keyspace (KEYS, FLUSHALL)
+inline constexpr uint32_t kNoMulti = 1 << 13;   // refused inside MULTI
+inline constexpr uint32_t kAllowBusy = 1 << 14; // served while a script is busy (SCRIPT KILL)
+inline constexpr uint32_t kNotQueued = 1 << 15; // runs at once inside MULTI (EXEC, DISCARD...)
+// Names keys (for COMMAND, EXEC and ACLs) but locks them itself (EVAL, FCALL: a script's shards
+// stay locked while it runs, and the dispatcher's Transaction is per command).
+inline constexpr uint32_t kLocksOwnKeys = 1 << 16;
 }  // namespace flags
 
 struct CommandContext;
@@ -83,6 +90,14 @@ class CommandTable {
   CommandTable();
 
   const CommandSpec* Find(std::string_view name) const;
+  // The command args[0] names, or its subcommand args[1] for a container (CONFIG GET);
+  // nullptr when either is unknown (*unknown_subcommand tells which; a container given no
+  // subcommand is returned itself, for the arity check to refuse).
+  const CommandSpec* FindWithSubcommand(std::span<const std::string_view> args, bool* unknown_subcommand = nullptr) const;
+  static bool ArityOk(const CommandSpec& spec, size_t argc) {
+    const int n = static_cast<int>(argc);
+    return spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
+  }
   const std::vector<const CommandSpec*>& all() const { return all_; }
 
   // Adds a family's commands; names must be unique.
@@ -109,6 +124,11 @@ std::span<const CommandSpec> ListCommands();
 std::span<const CommandSpec> SetCommands();
 std::span<const CommandSpec> ZSetCommands();
 std::span<const CommandSpec> LoaderCommands();
+std::span<const CommandSpec> TransactionCommands();
+std::span<const CommandSpec> ScriptingCommands();
+
+// The KeyFinder of EVAL-like commands: "CMD script|sha|function numkeys key [key ...] arg...".
+void KeysAfterScriptNumkeys(std::span<const std::string_view> args, std::vector<size_t>* out);
 
 // The KeyFinder of "CMD numkeys key [key ...] ..." commands (LMPOP, SINTERCARD, ZUNION...): the
 // numkeys arguments after numkeys; none when numkeys is not a count the arguments can hold.

@@ -152,6 +152,9 @@ Config::Config() {
         return absl::StrJoin(c.bind_, " ");
       }});
   boolean("protected-mode", &Config::protected_mode, true);
+  integer("busy-reply-threshold", &Config::busy_reply_threshold_ms, 0, INT64_MAX, true);
+  integer("lua-time-limit", &Config::busy_reply_threshold_ms, 0, INT64_MAX, true);
+  boolean("lua-allow-undeclared-keys", &Config::lua_allow_undeclared_keys, true);
   text("requirepass", &Config::requirepass_, true);
   integer("maxclients", &Config::maxclients, 1, 1000000, true);
   integer("timeout", &Config::timeout_seconds, 0, INT32_MAX, true);

@@ -87,6 +87,11 @@ class Config {
   std::atomic<int64_t> client_query_buffer_limit{1024LL * 1024 * 1024};
   std::atomic<int64_t> io_threads{0};  // 0: one per core
   std::atomic<bool> protected_mode{true};
+  // Scripting (server/scripting): past busy-reply-threshold (alias lua-time-limit, ms) a running
+  // script makes others' commands on its shards answer -BUSY and can be killed; 0 never.
+  std::atomic<int64_t> busy_reply_threshold_ms{5000};
+  // When yes, scripts may touch keys they did not declare: they run with every shard locked.
+  std::atomic<bool> lua_allow_undeclared_keys{false};
   std::atomic<int64_t> tls_port{0};
 
   // String settings.

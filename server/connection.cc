@@ -41,6 +41,14 @@ std::string FormatAddress(const sockaddr_storage& addr) {
   return absl::StrCat(host, ":", port);
 }
 
+// True when a command inside EXEC needs every shard held: it reaches the whole keyspace, may
+// name keys its arguments do not (SORT BY/GET), or is a script allowed undeclared keys.
+bool CommandNeedsAllShards(Server& server, const CommandSpec& spec, std::span<const std::string_view> args) {
+  if (spec.flags & flags::kKeyspace) return true;
+  if ((spec.name == "sort" || spec.name == "sort_ro") && args.size() > 2) return true;
+  return (spec.flags & flags::kLocksOwnKeys) && server.config().lua_allow_undeclared_keys.load();
+}
+
 }  // namespace
 
 Connection::Connection(IoThread& thread, uint64_t id, int64_t now_ms)
@@ -160,6 +168,31 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   self->Flush();
 }
 
+void Connection::ReadWhileBusy() {
+  if (closing_ || parked_ != Parked::kNo || reading_paused_ || fd_ < 0) return;
+  // Not the thread's shared read buffer: the busy script's own command may still point into it.
+  char buffer[16 * 1024];
+  const ssize_t n = recv(fd_, buffer, sizeof(buffer), MSG_DONTWAIT);
+  if (n <= 0) return;  // nothing yet, or end of stream (the loop will see it too once it runs)
+  last_interaction_ms_.store(NowMs(), std::memory_order_relaxed);
+  if (pending_size_ == 0) {
+    const size_t used = ProcessInput(buffer, static_cast<size_t>(n));
+    if (!KeepPartialInput(buffer + used, static_cast<size_t>(n) - used)) {
+      Close();
+      return;
+    }
+  } else {
+    if (!ReservePending(pending_size_ + static_cast<size_t>(n))) {
+      Close();
+      return;
+    }
+    std::memcpy(pending_input_.get() + pending_size_, buffer, static_cast<size_t>(n));
+    pending_size_ += static_cast<size_t>(n);
+    RunPendingInput();
+  }
+  Flush();
+}
+
 bool Connection::KeepPartialInput(const char* data, size_t len) {
   if (len == 0) return true;
   // pending_size_ is 0 here: this read went to the shared buffer.
@@ -196,100 +229,280 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
   return offset;
 }
 
+// The command path (DESIGN.md section 4a), in order: find the command, refuse what this
+// connection's mode forbids, queue it inside MULTI, or run it under its keys' shard locks.
 void Connection::Execute(std::span<const std::string_view> args) {
-  const CommandTable& table = server_.commands();
-  const CommandSpec* spec = table.Find(args[0]);
   if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
+  const CommandSpec* spec = FindCheckedCommand(args);
   if (spec == nullptr) {
-    reply_.Error(errors::UnknownCommand(args[0], args.data() + 1, args.size() - 1));
+    if (multi_ != nullptr) multi_->aborted = true;  // EXEC answers EXECABORT, as in Redis
     return;
   }
-  if (!spec->subcommands.empty() && !(args.size() == 1 && spec->handler != nullptr)) {
-    if (args.size() < 2) {
-      reply_.Error(errors::WrongArity(spec->name));
-      return;
-    }
-    const CommandSpec* sub = nullptr;
-    for (const CommandSpec& candidate : spec->subcommands) {
-      std::string_view short_name = candidate.name.substr(candidate.name.find('|') + 1);
-      if (EqualsIgnoreCase(short_name, args[1])) sub = &candidate;
-    }
-    if (sub == nullptr) {
-      reply_.Error(errors::UnknownSubcommand(args[1], absl::AsciiStrToUpper(Absl(spec->name))));
-      return;
-    }
-    spec = sub;
+  if (RefusedInThisMode(*spec)) return;
+  last_command_.store(spec, std::memory_order_relaxed);
+  if (multi_ != nullptr && !(spec->flags & flags::kNotQueued)) {
+    multi_->commands.push_back({spec, std::vector<std::string>(args.begin(), args.end())});
+    multi_queued_.store(static_cast<int>(multi_->commands.size()), std::memory_order_relaxed);
+    reply_.SimpleString("QUEUED");
+    return;
   }
-  const int argc = static_cast<int>(args.size());
-  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
+  Run(*spec, args, NowMs());
+}
+
+const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_view> args) {
+  bool unknown_subcommand = false;
+  const CommandSpec* spec = server_.commands().FindWithSubcommand(args, &unknown_subcommand);
+  if (spec == nullptr) {
+    if (unknown_subcommand) {
+      reply_.Error(errors::UnknownSubcommand(args[1], absl::AsciiStrToUpper(Absl(server_.commands().Find(args[0])->name))));
+    } else {
+      reply_.Error(errors::UnknownCommand(args[0], args.data() + 1, args.size() - 1));
+    }
+    return nullptr;
+  }
+  if (!CommandTable::ArityOk(*spec, args.size())) {
     reply_.Error(errors::WrongArity(spec->name));
-    return;
+    return nullptr;
   }
   if (!authenticated_ && !(spec->flags & flags::kNoAuth)) {
     reply_.Error(errors::kNoAuth);
+    return nullptr;
+  }
+  return spec;
+}
+
+bool Connection::RefusedInThisMode(const CommandSpec& spec) {
+  // One predictable branch on the common path: nothing below applies to a plain command.
+  if (multi_ == nullptr && !thread_.serving_while_busy() &&
+      server_.keyspace().busy_scripts().load(std::memory_order_relaxed) == 0) {
+    return false;
+  }
+  if (thread_.serving_while_busy() || ((spec.flags & flags::kKeyspace) && server_.keyspace().busy_scripts() > 0)) {
+    // A script on this thread (or one holding every shard) is past busy-reply-threshold.
+    if (!(spec.flags & flags::kAllowBusy)) {
+      reply_.Error(server_.scripts().BusyError());
+      if (multi_ != nullptr) multi_->aborted = true;
+      return true;
+    }
+  }
+  if (multi_ != nullptr && (spec.flags & flags::kNoMulti)) {
+    reply_.Error("ERR Command not allowed inside a transaction");
+    multi_->aborted = true;
+    return true;
+  }
+  return false;
+}
+
+void Connection::Run(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms) {
+  if (spec.first_key == 0 || (spec.flags & flags::kLocksOwnKeys)) {
+    CommandContext ctx{args, reply_, *this, server_, nullptr, spec, now_ms};
+    spec.handler(ctx);
     return;
   }
-  last_command_.store(spec, std::memory_order_relaxed);
-  const int64_t now_ms = NowMs();
-  if (spec->first_key > 0) {
-    CommandTable::KeyIndexes(*spec, args, &key_indexes_);
-    keys_.clear();
-    for (size_t index : key_indexes_) keys_.push_back(args[index]);
-    loaders::LoaderManager& loaders = server_.loaders();
-    const bool with_loaders = !loaders.empty();
-    const bool read_through = with_loaders && (spec->flags & flags::kLoads) && !replaying_loaded_command_;
-    loaders::LoaderManager::PendingLoads pending;
-    std::vector<std::pair<int, std::string>> ready_for_waiters;
-    std::vector<std::string> more_keys;  // owns the keys a handler asked for, which keys_ views
-    const size_t argument_keys = keys_.size();
-    for (;;) {
-      RunUnderKeyLocks(*spec, args, now_ms, read_through, with_loaders, &pending, &ready_for_waiters);
-      if (more_keys_.empty()) break;
-      // The handler found that its data names keys it had not locked: lock them too and run it
-      // again (it replied nothing). SORT asks for every key it needs, so the second round runs.
-      more_keys = std::move(more_keys_);
-      more_keys_.clear();
-      keys_.resize(argument_keys);
-      for (const std::string& key : more_keys) keys_.push_back(key);
-    }
-    // Outside the shard locks: a load may complete (and store) before this returns, and waiters'
-    // commands take their own locks.
-    if (!pending.empty()) loaders.Start(&pending);
-    if (!ready_for_waiters.empty()) server_.blocking().ServeReadyKeys(server_, *this, std::move(ready_for_waiters));
-  } else {
-    CommandContext ctx{args, reply_, *this, server_, nullptr, *spec, now_ms};
-    spec->handler(ctx);
+  CommandTable::KeyIndexes(spec, args, &key_indexes_);
+  keys_.clear();
+  for (size_t index : key_indexes_) keys_.push_back(args[index]);
+  loaders::LoaderManager& loaders = server_.loaders();
+  const bool read_through = !loaders.empty() && (spec.flags & flags::kLoads) && !replaying_loaded_command_;
+  AfterRun after;
+  std::vector<std::string> more_keys;  // owns the keys a handler asked for, which keys_ views
+  const size_t argument_keys = keys_.size();
+  for (;;) {
+    RunUnderKeyLocks(spec, args, now_ms, read_through, BlockingMode::kMayBlock, &after);
+    if (more_keys_.empty()) break;
+    // The handler found that its data names keys it had not locked: lock them too and run it
+    // again (it replied nothing). SORT asks for every key it needs, so the second round runs.
+    more_keys = std::move(more_keys_);
+    more_keys_.clear();
+    keys_.resize(argument_keys);
+    for (const std::string& key : more_keys) keys_.push_back(key);
+  }
+  FinishAfterLocks(&after);
+}
+
+void Connection::FinishAfterLocks(AfterRun* after) {
+  // Outside the shard locks: a load may complete (and store) before this returns, and waiters'
+  // commands take their own locks.
+  if (!after->pending.empty()) server_.loaders().Start(&after->pending);
+  if (!after->ready_for_waiters.empty()) {
+    server_.blocking().ServeReadyKeys(server_, *this, std::move(after->ready_for_waiters));
   }
 }
 
 void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
-                                  bool read_through, bool with_loaders, loaders::LoaderManager::PendingLoads* pending,
-                                  std::vector<std::pair<int, std::string>>* ready_for_waiters) {
+                                  bool read_through, BlockingMode blocking, AfterRun* after,
+                                  protocol::ReplyBuilder* reply) {
+  if (reply == nullptr) reply = &reply_;
   storage::Transaction txn(server_.keyspace(), db(), keys_, now_ms);
+  if (txn.refused()) {
+    reply->Error(server_.scripts().BusyError());
+    return;
+  }
   // Under the shard locks: a key found missing here and the load this command joins are one
   // decision; and a key this command really changed is told to the loaders before any load in
   // flight could store over it.
-  if (read_through && ParkIfLoading(txn, args, now_ms, pending)) return;
-  const bool is_write = spec.flags & flags::kWrite;
-  const bool note_writes = with_loaders && is_write;
-  // Asked under the locks: a client that blocked on these keys before them is seen here, one
-  // that blocks after them sees this write.
-  const bool wake_waiters = is_write && server_.blocking().any();
-  if (note_writes || wake_waiters) txn.RecordModifications();
-  CommandContext ctx{args, reply_, *this, server_, &txn, spec, now_ms};
+  if (read_through && ParkIfLoading(txn, keys_, args, now_ms, &after->pending)) return;
+  // Asked under the locks: a client that blocked (or watched) before them is seen here, one
+  // that comes after them sees this write.
+  const bool observed = (spec.flags & flags::kWrite) && server_.WritesObserved();
+  if (observed) txn.RecordModifications();
+  CommandContext ctx{args, *reply, *this, server_, &txn, spec, now_ms, blocking};
   spec.handler(ctx);
-  if (note_writes) server_.NoteWritesToLoaders(txn);
-  if (wake_waiters) {
-    *ready_for_waiters = txn.modified();
-    server_.blocking().KeepWaitedKeys(ready_for_waiters);
-  }
+  if (observed) server_.AfterWrites(txn, &after->ready_for_waiters);
 }
 
-bool Connection::ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> args, int64_t now_ms,
+void Connection::BeginMulti() {
+  multi_ = std::make_unique<Multi>();
+  multi_queued_.store(0, std::memory_order_relaxed);
+}
+
+void Connection::DiscardMulti() {
+  multi_.reset();
+  multi_queued_.store(-1, std::memory_order_relaxed);
+  Unwatch();
+}
+
+void Connection::Watch(storage::Transaction& txn, std::span<const std::string_view> keys) {
+  for (std::string_view key : keys) server_.watches().Watch(&watched_, db(), key, txn.Peek(key) != nullptr);
+}
+
+void Connection::Unwatch() { server_.watches().Unwatch(&watched_); }
+
+bool Connection::WatchedKeysChanged(int64_t now_ms) {
+  if (watched_.keys.empty()) return false;
+  if (watched_.dirty.load(std::memory_order_relaxed)) return true;
+  // Writes mark the client dirty; expiry does not, so it is found here: a key that was there at
+  // WATCH and is gone now expired (any other removal would have marked it).
+  for (const WatchedKeys::Key& watched : watched_.keys) {
+    if (!watched.existed) continue;
+    const std::string_view key = watched.key;
+    storage::Transaction txn(server_.keyspace(), watched.db, {&key, 1}, now_ms);
+    if (txn.Peek(key) == nullptr) return true;
+  }
+  return false;
+}
+
+void Connection::ExecMulti(std::span<const std::string_view> exec_args) {
+  if (multi_->aborted) {
+    reply_.Error("EXECABORT Transaction discarded because of previous errors.");
+    DiscardMulti();
+    return;
+  }
+  // Every key of every queued command, and the watched keys, locked together. A command that
+  // reaches the whole keyspace (FLUSHALL, KEYS...) or keys its arguments do not name (SORT BY)
+  // needs every shard.
+  std::vector<std::vector<std::string_view>> argvs;
+  std::vector<std::string_view> keys, load_keys;
+  bool all_shards = false;
+  for (const QueuedCommand& queued : multi_->commands) {
+    std::vector<std::string_view>& argv = argvs.emplace_back(queued.args.begin(), queued.args.end());
+    all_shards |= CommandNeedsAllShards(server_, *queued.spec, argv);
+    if (queued.spec->first_key == 0) continue;
+    CommandTable::KeyIndexes(*queued.spec, argv, &key_indexes_);
+    for (size_t index : key_indexes_) {
+      keys.push_back(argv[index]);
+      if (queued.spec->flags & flags::kLoads) load_keys.push_back(argv[index]);
+    }
+  }
+  for (const WatchedKeys::Key& watched : watched_.keys) keys.push_back(watched.key);
+  const int64_t now_ms = NowMs();
+  AfterRun after;
+  {
+    storage::HeldShards held(server_.keyspace(), keys, all_shards);
+    if (held.refused()) {
+      reply_.Error(server_.scripts().BusyError());
+      DiscardMulti();
+      return;
+    }
+    if (WatchedKeysChanged(now_ms)) {
+      reply_.NullArray();
+      DiscardMulti();
+      return;
+    }
+    if (!load_keys.empty() && !server_.loaders().empty() && !replaying_loaded_command_) {
+      storage::Transaction txn(server_.keyspace(), db(), load_keys, now_ms);
+      // Parked: EXEC runs again, whole, once its keys are loaded; the queue stays.
+      ParkIfLoading(txn, load_keys, exec_args, now_ms, &after.pending);
+    }
+    if (parked_ == Parked::kNo) {
+      AfterRun* outer = held_after_;
+      held_after_ = &after;
+      reply_.ArrayHeader(argvs.size());
+      for (size_t i = 0; i < argvs.size(); ++i) RunHeld(*multi_->commands[i].spec, argvs[i], now_ms, reply_);
+      held_after_ = outer;
+    }
+  }
+  if (parked_ == Parked::kNo) DiscardMulti();
+  FinishAfterLocks(&after);
+}
+
+void Connection::RunHeld(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+                         protocol::ReplyBuilder& reply) {
+  if (spec.first_key == 0 || (spec.flags & flags::kLocksOwnKeys)) {
+    CommandContext ctx{args, reply, *this, server_, nullptr, spec, now_ms, BlockingMode::kNever};
+    spec.handler(ctx);
+    return;
+  }
+  CommandTable::KeyIndexes(spec, args, &key_indexes_);
+  keys_.clear();
+  for (size_t index : key_indexes_) keys_.push_back(args[index]);
+  AfterRun local;
+  RunUnderKeyLocks(spec, args, now_ms, false, BlockingMode::kNever, held_after_ != nullptr ? held_after_ : &local,
+                   &reply);
+  if (!more_keys_.empty()) {
+    // SORT ... BY/GET naming keys outside the held shards (only a script can get here: EXEC
+    // holds every shard for SORT).
+    more_keys_.clear();
+    reply.Error("ERR SORT BY/GET patterns in a script must name keys the script declared");
+  }
+  FinishAfterLocks(&local);
+}
+
+bool Connection::WithHeldShards(std::span<const std::string_view> keys, bool all,
+                                absl::FunctionRef<void(storage::HeldShards& held)> fn) {
+  if (storage::HeldShards* outer = storage::HeldShards::Current()) {
+    fn(*outer);
+    return true;
+  }
+  AfterRun after;
+  {
+    storage::HeldShards held(server_.keyspace(), keys, all);
+    if (held.refused()) {
+      reply_.Error(server_.scripts().BusyError());
+      return false;
+    }
+    AfterRun* outer_after = held_after_;
+    held_after_ = &after;
+    fn(held);
+    held_after_ = outer_after;
+  }
+  FinishAfterLocks(&after);
+  return true;
+}
+
+bool Connection::ParkForKeysToLoad(std::span<const std::string_view> keys, std::span<const std::string_view> args,
+                                   int64_t now_ms) {
+  // Inside an EXEC the loads were done before it ran.
+  if (keys.empty() || server_.loaders().empty() || replaying_loaded_command_ ||
+      storage::HeldShards::Current() != nullptr) {
+    return false;
+  }
+  AfterRun after;
+  bool parked;
+  {
+    storage::Transaction txn(server_.keyspace(), db(), keys, now_ms);
+    parked = ParkIfLoading(txn, keys, args, now_ms, &after.pending);
+  }
+  FinishAfterLocks(&after);
+  return parked;
+}
+
+bool Connection::ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> keys,
+                               std::span<const std::string_view> args, int64_t now_ms,
                                loaders::LoaderManager::PendingLoads* pending) {
   loaders::LoaderManager& loaders = server_.loaders();
   std::vector<std::string> missing;
-  for (std::string_view key : keys_) {
+  for (std::string_view key : keys) {
     loaders::Loader* loader = loaders.Match(key);
     if (loader == nullptr) continue;
     storage::Entry* e = txn.Peek(key);
@@ -486,6 +699,7 @@ void Connection::Close() {
     server_.blocking().CancelWait(id_, BlockingRegistry::Cancel::kGone);
     LeaveBlockedWait();
   }
+  Unwatch();
   server_.clients().Remove(this);
   thread_.Forget(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClose);
@@ -509,9 +723,11 @@ void Connection::set_lib_info(std::string_view field, std::string value) {
 }
 
 std::string Connection::DescribeForClientList(int64_t now_ms) const {
-  // Redis's letters: b blocked, e no-evict, N none.
+  // Redis's letters: b blocked, e no-evict, x in MULTI, N none.
   std::string flags;
+  const int multi_queued = multi_queued_.load(std::memory_order_relaxed);
   if (blocked_for_info_.load(std::memory_order_relaxed)) flags += 'b';
+  if (multi_queued >= 0) flags += 'x';
   if (no_evict_.load(std::memory_order_relaxed)) flags += 'e';
   if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);
@@ -527,7 +743,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   const size_t omem = output_bytes_.load(std::memory_order_relaxed);
   return absl::StrCat("id=", id_, " addr=", peer_address_, " laddr=", local_address_, " fd=", fd_, " name=", name,
                       " age=", (now_ms - created_ms_) / 1000, " idle=", idle_ms(now_ms) / 1000,
-                      " flags=", flags, " db=", db(), " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
+                      " flags=", flags, " db=", db(), " sub=0 psub=0 ssub=0 multi=", multi_queued, " qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
                       " argv-mem=0 multi-mem=0 rbs=", qbuf_capacity, " rbp=0 obl=0 oll=0 omem=", omem,
                       " tot-mem=", qbuf_capacity + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
                       " user=default redir=-1 resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,

@@ -15,12 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "protocol/reply_builder.h"
 #include "protocol/request_parser.h"
 #include "loaders/loader_manager.h"
 #include "server/command.h"
+#include "server/watch.h"
 
 namespace strata::server {
 
@@ -69,6 +71,38 @@ class Connection {
   // replied; it runs again from the top with `keys` locked as well.
   void LockMoreKeysAndRunAgain(std::vector<std::string> keys) { more_keys_ = std::move(keys); }
 
+  // MULTI / EXEC / DISCARD / WATCH (server/commands/transactions.cc).
+  bool in_multi() const { return multi_ != nullptr; }
+  void BeginMulti();
+  // Forgets the queued commands and the watched keys (DISCARD, EXEC's end, RESET).
+  void DiscardMulti();
+  // EXEC: the queued commands, run with the shards of all their keys (and of the watched keys)
+  // locked together, after their read-through loads; replies their replies as one array.
+  void ExecMulti(std::span<const std::string_view> exec_args);
+  // WATCH, under the shard locks of `keys`; UNWATCH.
+  void Watch(storage::Transaction& txn, std::span<const std::string_view> keys);
+  void Unwatch();
+
+  // Runs one command inside an EXEC or a script, whose HeldShards covers its keys (the caller
+  // checked), with `reply` taking its reply. Never parks: loads were done before, and blocking
+  // commands answer as if they timed out.
+  void RunHeld(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+               protocol::ReplyBuilder& reply);
+  // Runs fn with the shards of `keys` (every shard when `all`) held, so the commands fn runs
+  // (RunHeld) form one atomic step; their after-run work (serving blocked clients, loads) waits
+  // until the shards are released. Inside an EXEC, the EXEC's shards serve. False when a busy
+  // script holds a shard (-BUSY was replied).
+  bool WithHeldShards(std::span<const std::string_view> keys, bool all,
+                      absl::FunctionRef<void(storage::HeldShards& held)> fn);
+  // Parks the current command (EVAL, FCALL, EXEC) until `keys`' loads finish, if a loader must
+  // fetch any of them; true when it parked. Under the caller's locks of those keys.
+  bool ParkForKeysToLoad(std::span<const std::string_view> keys, std::span<const std::string_view> args,
+                         int64_t now_ms);
+
+  // While a script on this thread is busy (IoThread::ServeWhileBusy): reads what the client sent
+  // straight from its socket and answers it, without the loop.
+  void ReadWhileBusy();
+
   // Finish the current replies, then close (QUIT, protocol errors, CLIENT KILL of self).
   void CloseAfterReply() { close_after_reply_ = true; }
   // Close now (any pending output is dropped).
@@ -89,6 +123,20 @@ class Connection {
   // Parses and runs every complete command in [data, data+len); returns bytes consumed.
   size_t ProcessInput(const char* data, size_t len);
   void Execute(std::span<const std::string_view> args);
+  // The steps of Execute. FindCheckedCommand: the command or subcommand, with its arity and the
+  // client's authentication checked (nullptr: an error was replied). RefusedInThisMode: a busy
+  // script, or a command MULTI does not queue (true: an error was replied).
+  const CommandSpec* FindCheckedCommand(std::span<const std::string_view> args);
+  bool RefusedInThisMode(const CommandSpec& spec);
+  // What a command leaves to do once its locks are released.
+  struct AfterRun {
+    loaders::LoaderManager::PendingLoads pending;
+    std::vector<std::pair<int, std::string>> ready_for_waiters;
+  };
+  void Run(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms);
+  void FinishAfterLocks(AfterRun* after);
+  // True when a watched key changed (or expired) since WATCH; under the EXEC's locks.
+  bool WatchedKeysChanged(int64_t now_ms);
   void Flush();
   static void SliceForWrite(std::string& bytes, size_t from, std::vector<uv_buf_t>* bufs);
   bool KeepPartialInput(const char* data, size_t len);
@@ -104,12 +152,13 @@ class Connection {
   // Locks the shards of keys_ and runs the command under them (after read-through parking, and
   // noting its writes for loaders and blocked clients).
   void RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
-                        bool read_through, bool with_loaders, loaders::LoaderManager::PendingLoads* pending,
-                        std::vector<std::pair<int, std::string>>* ready_for_waiters);
+                        bool read_through, BlockingMode blocking, AfterRun* after,
+                        protocol::ReplyBuilder* reply = nullptr);
   // Read-through, under the command's shard locks: if a loader must fetch some of its keys,
   // parks the command on those loads (added to `pending`) and returns true. Keys that are
   // stale or due for refresh-ahead get a background load in `pending` too.
-  bool ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> args, int64_t now_ms,
+  bool ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> keys,
+                     std::span<const std::string_view> args, int64_t now_ms,
                      loaders::LoaderManager::PendingLoads* pending);
   // Keeps a copy of the command and returns the callback that resumes it on this thread.
   std::function<void(absl::Status)> ParkForLoads(std::span<const std::string_view> args);
@@ -150,6 +199,20 @@ class Connection {
   bool rerun_after_write_ = false;  // the parked command already ran again once after a write
   std::vector<std::string> waiting_command_;
 
+  // MULTI: the queued commands; null outside a transaction.
+  struct QueuedCommand {
+    const CommandSpec* spec;
+    std::vector<std::string> args;
+  };
+  struct Multi {
+    std::vector<QueuedCommand> commands;
+    bool aborted = false;  // a command was refused while queueing: EXEC answers EXECABORT
+  };
+  std::unique_ptr<Multi> multi_;
+  WatchedKeys watched_;
+  // Shared with the deferred-after-run steps of an EXEC or script (see RunHeld).
+  AfterRun* held_after_ = nullptr;
+
   bool authenticated_ = true;
   bool close_after_reply_ = false;
   bool closing_ = false;
@@ -159,6 +222,7 @@ class Connection {
   std::atomic<bool> no_evict_{false};
   std::atomic<bool> blocked_for_info_{false};
   std::atomic<int> resp_{2};
+  std::atomic<int> multi_queued_{-1};  // CLIENT LIST's multi=
   std::atomic<int64_t> last_interaction_ms_;
   std::atomic<const CommandSpec*> last_command_{nullptr};
   std::atomic<size_t> query_buffer_bytes_{0};

@@ -12,6 +12,7 @@
 #include "server/absl_compat.h"
 #include "server/connection.h"
 #include "server/errors.h"
+#include "server/scripting/lua_engine.h"
 #include "server/server.h"
 
 namespace strata::server {
@@ -120,8 +121,13 @@ void IoThread::OnListenerReadable(uv_poll_t* handle, int status, int) {
   if (status < 0) return;
   const int listen_fd = static_cast<int>(reinterpret_cast<intptr_t>(handle->data));
   Server& server = *static_cast<Server*>(uv_loop_get_data(handle->loop));
+  server.io_thread(0).AcceptPending(listen_fd);
+}
+
+void IoThread::AcceptPending(int listen_fd) {
   // Accept everything pending; deal sockets round-robin over the I/O threads.
-  IoThread& self = server.io_thread(0);
+  IoThread& self = *this;
+  Server& server = server_;
   for (int accepted = 0; accepted < 1000; ++accepted) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof(peer);
@@ -218,6 +224,26 @@ void IoThread::OnWakeTimer(uv_timer_t* handle) {
     if (Connection* c = self->FindConnection(id)) c->OnBlockDeadline(now);
   }
   self->ArmWakeTimer();
+}
+
+scripting::LuaEngine& IoThread::lua() {
+  if (lua_ == nullptr) lua_ = std::make_unique<scripting::LuaEngine>(server_, *this);
+  return *lua_;
+}
+
+void IoThread::ServeWhileBusy(Connection* running) {
+  // Every few milliseconds is enough to answer -BUSY and SCRIPT KILL promptly.
+  const int64_t now_ns = MonotonicNs();
+  if (now_ns - last_busy_serve_ns_ < 5 * 1000 * 1000) return;
+  last_busy_serve_ns_ = now_ns;
+  if (index_ == 0) {
+    for (const auto& listener : listeners_) AcceptPending(static_cast<int>(reinterpret_cast<intptr_t>(listener->data)));
+  }
+  std::vector<Connection*> others;
+  for (const auto& [id, connection] : connections_) {
+    if (connection != running) others.push_back(connection);
+  }
+  for (Connection* connection : others) connection->ReadWhileBusy();
 }
 
 }  // namespace strata::server

@@ -21,6 +21,9 @@ namespace strata::server {
 
 class Server;
 class Connection;
+namespace scripting {
+class LuaEngine;
+}
 
 // Counters an IoThread writes alone and anyone may read.
 struct IoThreadStats {
@@ -65,6 +68,16 @@ class IoThread {
   void WakeAt(int64_t at_ms, uint64_t connection_id);
   void ForgetWake(int64_t at_ms, uint64_t connection_id);
 
+  // Scripting: this thread's Lua engine, made on first use.
+  scripting::LuaEngine& lua();
+  // While a script on this thread is past busy-reply-threshold, the loop is not running: the
+  // script's hook calls ServeWhileBusy, which accepts new clients (thread 0) and reads and
+  // answers this thread's other clients; serving_while_busy() makes their commands -BUSY, all
+  // but SCRIPT KILL and the few Redis allows.
+  bool serving_while_busy() const { return serving_while_busy_; }
+  void set_serving_while_busy(bool on) { serving_while_busy_ = on; }
+  void ServeWhileBusy(Connection* running);
+
   // A scratch buffer for reads of connections that hold no partial command (loop thread only).
   char* shared_read_buffer() { return shared_read_buffer_.get(); }
   static constexpr size_t kSharedReadBufferSize = 64 * 1024;
@@ -72,6 +85,7 @@ class IoThread {
  private:
   static void OnMailbox(uv_async_t* handle);
   static void OnListenerReadable(uv_poll_t* handle, int status, int events);
+  void AcceptPending(int listen_fd);
   static void OnTimer(uv_timer_t* handle);
   static void OnWakeTimer(uv_timer_t* handle);
   void ArmWakeTimer();
@@ -94,6 +108,9 @@ class IoThread {
   std::unique_ptr<char[]> shared_read_buffer_;
   IoThreadStats stats_;
   size_t next_thread_ = 0;  // round-robin target for accepted sockets
+  std::unique_ptr<scripting::LuaEngine> lua_;
+  bool serving_while_busy_ = false;
+  int64_t last_busy_serve_ns_ = 0;
 };
 
 }  // namespace strata::server

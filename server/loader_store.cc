@@ -15,6 +15,7 @@ void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape
   const std::string_view keys[] = {key};
   storage::Transaction txn(keyspace_, db, keys, NowMs());
   if (!still_wanted()) return;
+  if (watches_.any()) watches_.Touch(db, key);
   storage::EntryMeta meta;
   meta.expire_at_ms = expire_at_ms;
   meta.fresh_until_ms = fresh_until_ms;
@@ -35,10 +36,13 @@ bool KeyspaceValueStore::Delete(int db, std::string_view key, const std::functio
   const std::string_view keys[] = {key};
   storage::Transaction txn(keyspace_, db, keys, NowMs());
   if (!still_wanted()) return false;
-  return txn.Delete(db, key);
+  if (!txn.Delete(db, key)) return false;
+  if (watches_.any()) watches_.Touch(db, key);
+  return true;
 }
 
 uint64_t KeyspaceValueStore::DeleteMatching(std::string_view pattern) {
+  watches_.TouchMatching([&](std::string_view key) { return storage::GlobMatch(pattern, key); });
   uint64_t deleted = 0;
   for (int db = 0; db < keyspace_.databases(); ++db) {
     deleted += keyspace_.DeleteIf(db, [&](const storage::Entry& e) { return storage::GlobMatch(pattern, e.key()); });

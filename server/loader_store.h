@@ -9,13 +9,14 @@
 
 #include "loaders/loader_manager.h"
 #include "loaders/value_store.h"
+#include "server/watch.h"
 #include "storage/keyspace.h"
 
 namespace strata::server {
 
 class KeyspaceValueStore final : public loaders::ValueStore {
  public:
-  explicit KeyspaceValueStore(storage::Keyspace& keyspace) : keyspace_(keyspace) {}
+  KeyspaceValueStore(storage::Keyspace& keyspace, WatchRegistry& watches) : keyspace_(keyspace), watches_(watches) {}
 
   void Store(int db, std::string_view key, loaders::ValueShape shape, const loaders::LoadOutcome& outcome,
              int64_t fresh_until_ms, int64_t expire_at_ms, const std::function<bool()>& still_wanted) override;
@@ -26,6 +27,7 @@ class KeyspaceValueStore final : public loaders::ValueStore {
 
  private:
   storage::Keyspace& keyspace_;
+  WatchRegistry& watches_;  // loaded and invalidated keys dirty their watchers
 };
 
 // A loader's counters as (name, value) pairs, for INFO and LOADER STATS.

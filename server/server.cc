@@ -106,7 +106,7 @@ int Server::Run() {
   storage::KeyspaceOptions options;
   options.databases = static_cast<int>(config_.databases.load());
   keyspace_ = std::make_unique<storage::Keyspace>(options);
-  value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_);
+  value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_, watches_);
   loaders_ = std::make_unique<loaders::LoaderManager>(*value_store_);
   if (absl::Status s = StartLoaders(); !s.ok()) {
     logger_.Warning(Std(s.message()));
@@ -374,10 +374,48 @@ std::string Server::Info(const std::vector<std::string>& requested) {
   return out;
 }
 
-void Server::NoteWritesToLoaders(const storage::Transaction& txn) {
-  for (const auto& [key_db, key] : txn.modified()) {
-    if (loaders_->Match(key) != nullptr) loaders_->NoteWrite(key_db, key);
+void Server::AfterWrites(const storage::Transaction& txn, std::vector<std::pair<int, std::string>>* ready_for_waiters) {
+  const auto& changed = txn.modified();
+  if (changed.empty()) return;
+  NoteWrites(txn);
+  if (blocking_.any()) {
+    const size_t before = ready_for_waiters->size();
+    ready_for_waiters->insert(ready_for_waiters->end(), changed.begin(), changed.end());
+    if (before == 0) {
+      blocking_.KeepWaitedKeys(ready_for_waiters);
+    } else {
+      std::vector<std::pair<int, std::string>> added(ready_for_waiters->begin() + static_cast<ptrdiff_t>(before),
+                                                     ready_for_waiters->end());
+      ready_for_waiters->resize(before);
+      blocking_.KeepWaitedKeys(&added);
+      ready_for_waiters->insert(ready_for_waiters->end(), added.begin(), added.end());
+    }
   }
+}
+
+void Server::NoteWrites(const storage::Transaction& txn) {
+  const auto& changed = txn.modified();
+  if (!loaders_->empty()) {
+    for (const auto& [key_db, key] : changed) {
+      if (loaders_->Match(key) != nullptr) loaders_->NoteWrite(key_db, key);
+    }
+  }
+  if (watches_.any()) {
+    for (const auto& [key_db, key] : changed) watches_.Touch(key_db, key);
+  }
+}
+
+void Server::TouchWatchedBeforeFlush(int db, int other_db) {
+  watches_.TouchExisting(other_db >= 0 ? -1 : db, [&](int key_db, std::string_view key) {
+    if (other_db >= 0 && key_db != db && key_db != other_db) return false;
+    const std::string_view keys[] = {key};
+    auto exists = [&](int in_db) {
+      storage::Transaction txn(*keyspace_, in_db, keys, NowMs());
+      return txn.Find(in_db, key, false, false) != nullptr;
+    };
+    if (other_db >= 0) return exists(db) || exists(other_db);
+    return exists(key_db);
+  });
 }
 
 }  // namespace strata::server

@@ -23,6 +23,8 @@
 #include "loaders/loader_manager.h"
 #include "server/loader_store.h"
 #include "server/logger.h"
+#include "server/scripting/scripts.h"
+#include "server/watch.h"
 #include "storage/clock.h"
 #include "storage/keyspace.h"
 
@@ -63,9 +65,19 @@ class Server {
   const CommandTable& commands() const { return commands_; }
   ClientRegistry& clients() { return clients_; }
   BlockingRegistry& blocking() { return blocking_; }
-  // Tells the loaders of the keys this transaction changed (it recorded its modifications), so a
-  // load in flight does not store over a write.
-  void NoteWritesToLoaders(const storage::Transaction& txn);
+  WatchRegistry& watches() { return watches_; }
+  scripting::Scripts& scripts() { return scripts_; }
+  // True when someone must hear of writes (loaders, blocked clients, WATCH): a write command
+  // then records what it changes, and AfterWrites tells them, under the command's locks.
+  bool WritesObserved() const { return !loaders_->empty() || blocking_.any() || watches_.any(); }
+  // The after-write step of the command path: the keys `txn` changed go to the loaders (so a
+  // load in flight does not store over a write), to WATCH, and, when clients wait on them, to
+  // *ready_for_waiters (served once the locks are released).
+  void AfterWrites(const storage::Transaction& txn, std::vector<std::pair<int, std::string>>* ready_for_waiters);
+  // AfterWrites without the blocked clients (a blocked client's own retry reports to the registry).
+  void NoteWrites(const storage::Transaction& txn);
+  // FLUSHDB / FLUSHALL (db < 0) / SWAPDB: dirties the watched keys that exist in db (or other_db).
+  void TouchWatchedBeforeFlush(int db, int other_db = -1);
   IoThread& io_thread(size_t i) { return *io_threads_[i]; }
   size_t io_thread_count() const { return io_threads_.size(); }
 
@@ -94,6 +106,8 @@ class Server {
   CommandTable commands_;
   ClientRegistry clients_;
   BlockingRegistry blocking_;
+  WatchRegistry watches_;
+  scripting::Scripts scripts_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint64_t> next_client_id_{1};
 

@@ -428,6 +428,8 @@ def cmake_usages(path, rel):
             usages.append(Usage("program", "pkg-config", line_of(m.start()), scopes_at(m.start())))
         elif name != "Threads":
             usages.append(Usage("cmake package", name, line_of(m.start()), scopes_at(m.start())))
+    for m in re.finditer(r"find_library\(\s*\w+\s+(?:NAMES\s+)?([\w.+-]+)", text):
+        usages.append(Usage("library", m.group(1), line_of(m.start()), scopes_at(m.start())))
     for m in re.finditer(r"find_program\(\s*\w+\s+(?:NAMES\s+)?([\w.+-]+)", text):
         usages.append(Usage("program", m.group(1), line_of(m.start()), scopes_at(m.start())))
     for m in re.finditer(r"project\([^)]*\bLANGUAGES\b([^)]*)\)", text):
@@ -505,7 +507,7 @@ def include_dirs():
             inside = False
         elif inside:
             dirs.append(line.strip())
-    for module in ("libpq",):
+    for module in ("libpq", "lua5.1-c++"):
         flags = subprocess.run(["pkg-config", "--cflags-only-I", module], capture_output=True, text=True).stdout
         dirs += [f[2:] for f in flags.split() if f.startswith("-I")]
     return dirs
@@ -550,6 +552,9 @@ def locate(usage, root):
             if hits:
                 return hits[0]
         return None
+    if kind == "library" and name != "libclang_rt.fuzzer":
+        hits = glob.glob(f"/usr/lib/*/{name}") + glob.glob(f"/usr/lib/{name}")
+        return hits[0] if hits else None
     if kind == "library" and name == "libclang_rt.fuzzer":
         clang = shutil.which("clang")
         if clang is None:

@@ -152,6 +152,7 @@ void Quit(CommandContext& ctx) {
 }
 
 void Reset(CommandContext& ctx) {
+  ctx.client.DiscardMulti();
   ctx.client.set_db(0);
   ctx.client.set_resp3(false);
   ctx.client.set_name("");
@@ -394,8 +395,8 @@ constexpr CommandSpec kConnectionCommands[] = {
     {"auth", -2, kSession | flags::kNoAuth, 0, 0, 0, Auth, {}, "Authenticate to the server"},
     {"hello", -1, kSession | flags::kNoAuth, 0, 0, 0, Hello, {}, "Handshake with Redis"},
     {"select", 2, kSession, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
-    {"quit", -1, kSession | flags::kNoAuth, 0, 0, 0, Quit, {}, "Close the connection"},
-    {"reset", 1, kSession | flags::kNoAuth, 0, 0, 0, Reset, {}, "Reset the connection"},
+    {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Quit, {}, "Close the connection"},
+    {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Reset, {}, "Reset the connection"},
     {"client", -2, flags::kStale, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},
 };
 

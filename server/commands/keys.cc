@@ -441,9 +441,9 @@ constexpr CommandSpec kKeyCommands[] = {
     {"ttl", 2, kKeyRead, 1, 1, 1, Ttl, {}, "Get the time to live for a key in seconds"},
     {"pttl", 2, kKeyRead, 1, 1, 1, PTtl, {}, "Get the time to live for a key in milliseconds"},
     {"persist", 2, flags::kWrite | flags::kFast, 1, 1, 1, Persist, {}, "Remove the expiration from a key"},
-    {"keys", 2, flags::kReadOnly, 0, 0, 0, Keys, {}, "Find all keys matching the given pattern"},
-    {"scan", -2, flags::kReadOnly, 0, 0, 0, Scan, {}, "Incrementally iterate the keys space"},
-    {"randomkey", 1, flags::kReadOnly, 0, 0, 0, RandomKey, {}, "Return a random key from the keyspace"},
+    {"keys", 2, flags::kReadOnly | flags::kKeyspace, 0, 0, 0, Keys, {}, "Find all keys matching the given pattern"},
+    {"scan", -2, flags::kReadOnly | flags::kKeyspace, 0, 0, 0, Scan, {}, "Incrementally iterate the keys space"},
+    {"randomkey", 1, flags::kReadOnly | flags::kKeyspace, 0, 0, 0, RandomKey, {}, "Return a random key from the keyspace"},
     {"object", -2, flags::kReadOnly, 0, 0, 0, nullptr, kObjectSubcommands, "A container for object introspection commands"},
     {"memory", -2, flags::kReadOnly, 0, 0, 0, nullptr, kMemorySubcommands, "A container for memory diagnostics commands"},
 };

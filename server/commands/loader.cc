@@ -98,8 +98,8 @@ void LoaderHelp(CommandContext& ctx) {
 constexpr CommandSpec kLoaderSubcommands[] = {
     {"loader|list", 2, flags::kAdmin, 0, 0, 0, LoaderList, {}, "List the configured loaders"},
     {"loader|stats", -2, flags::kAdmin, 0, 0, 0, LoaderStats, {}, "Show loader counters"},
-    {"loader|refresh", 3, flags::kAdmin | flags::kWrite, 0, 0, 0, LoaderRefresh, {}, "Reload a key from its source"},
-    {"loader|invalidate", 3, flags::kAdmin | flags::kWrite, 0, 0, 0, LoaderInvalidate, {}, "Drop keys matching a pattern"},
+    {"loader|refresh", 3, flags::kAdmin | flags::kWrite | flags::kNoScript | flags::kNoMulti, 0, 0, 0, LoaderRefresh, {}, "Reload a key from its source"},
+    {"loader|invalidate", 3, flags::kAdmin | flags::kWrite | flags::kKeyspace, 0, 0, 0, LoaderInvalidate, {}, "Drop keys matching a pattern"},
     {"loader|help", 2, 0, 0, 0, 0, LoaderHelp, {}, "Show helpful text about the different subcommands"},
 };
 

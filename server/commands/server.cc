@@ -37,12 +37,14 @@ bool ParseFlushMode(CommandContext& ctx) {
 
 void FlushDb(CommandContext& ctx) {
   if (!ParseFlushMode(ctx)) return;
+  ctx.server.TouchWatchedBeforeFlush(ctx.client.db());
   ctx.server.keyspace().FlushDb(ctx.client.db());
   ctx.reply.Ok();
 }
 
 void FlushAll(CommandContext& ctx) {
   if (!ParseFlushMode(ctx)) return;
+  ctx.server.TouchWatchedBeforeFlush(-1);
   ctx.server.keyspace().FlushAll();
   ctx.reply.Ok();
 }
@@ -63,6 +65,7 @@ void SwapDb(CommandContext& ctx) {
     return;
   }
   if (first != second) {
+    ctx.server.TouchWatchedBeforeFlush(static_cast<int>(first), static_cast<int>(second));
     ctx.server.keyspace().SwapDb(static_cast<int>(first), static_cast<int>(second));
     // Clients blocked in either database may now find their keys filled, as in Redis.
     BlockingRegistry& blocking = ctx.server.blocking();
@@ -299,7 +302,7 @@ constexpr uint32_t kAdminStale = flags::kAdmin | flags::kNoScript | flags::kLoad
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, kAdminStale, 0, 0, 0, ConfigGet, {}, "Get the values of configuration parameters"},
     {"config|set", -4, kAdminStale, 0, 0, 0, ConfigSet, {}, "Set configuration parameters to the given values"},
-    {"config|resetstat", 2, kAdminStale, 0, 0, 0, ConfigResetStat, {}, "Reset the stats returned by INFO"},
+    {"config|resetstat", 2, kAdminStale | flags::kKeyspace, 0, 0, 0, ConfigResetStat, {}, "Reset the stats returned by INFO"},
     {"config|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, ConfigHelp, {}, "Show helpful text about subcommands"},
 };
 
@@ -313,13 +316,13 @@ constexpr CommandSpec kCommandSubcommands[] = {
 };
 
 constexpr CommandSpec kServerCommands[] = {
-    {"info", -1, flags::kLoading | flags::kStale, 0, 0, 0, Info, {}, "Get information and statistics about the server"},
-    {"dbsize", 1, flags::kReadOnly | flags::kFast, 0, 0, 0, DbSize, {}, "Return the number of keys in the selected database"},
-    {"flushdb", -1, flags::kWrite, 0, 0, 0, FlushDb, {}, "Remove all keys from the current database"},
-    {"flushall", -1, flags::kWrite, 0, 0, 0, FlushAll, {}, "Remove all keys from all databases"},
-    {"swapdb", 3, flags::kWrite | flags::kFast, 0, 0, 0, SwapDb, {}, "Swaps two Redis databases"},
+    {"info", -1, flags::kLoading | flags::kStale | flags::kKeyspace, 0, 0, 0, Info, {}, "Get information and statistics about the server"},
+    {"dbsize", 1, flags::kReadOnly | flags::kFast | flags::kKeyspace, 0, 0, 0, DbSize, {}, "Return the number of keys in the selected database"},
+    {"flushdb", -1, flags::kWrite | flags::kKeyspace, 0, 0, 0, FlushDb, {}, "Remove all keys from the current database"},
+    {"flushall", -1, flags::kWrite | flags::kKeyspace, 0, 0, 0, FlushAll, {}, "Remove all keys from all databases"},
+    {"swapdb", 3, flags::kWrite | flags::kFast | flags::kKeyspace, 0, 0, 0, SwapDb, {}, "Swaps two Redis databases"},
     {"time", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, Time, {}, "Return the current server time"},
-    {"shutdown", -1, kAdminStale, 0, 0, 0, Shutdown, {}, "Stop the server"},
+    {"shutdown", -1, kAdminStale | flags::kAllowBusy, 0, 0, 0, Shutdown, {}, "Stop the server"},
     {"config", -2, 0, 0, 0, 0, nullptr, kConfigSubcommands, "A container for server configuration commands"},
     {"command", -1, flags::kLoading | flags::kStale, 0, 0, 0, Command, kCommandSubcommands, "Get array of command details"},
 };
