@@ -15,8 +15,8 @@ absl::StatusOr<ValueView<HashValue>> FindHashForRead(Transaction& txn, std::stri
 }
 
 absl::StatusOr<int64_t> UpdateHash(Transaction& txn, std::string_view key, bool create,
-                                   absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)> change) {
-  return UpdateValue<HashValue>(txn, key, create, change);
+                                   absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)> change, ChangeReport report) {
+  return UpdateValue<HashValue>(txn, key, create, change, report);
 }
 
 absl::StatusOr<int64_t> HashIncrBy(Transaction& txn, std::string_view key, std::string_view field, int64_t delta,

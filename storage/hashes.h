@@ -21,7 +21,8 @@ absl::StatusOr<ValueView<HashValue>> FindHashForRead(Transaction& txn, std::stri
 // `change` returns the command's result. WRONGTYPE when key holds another type; an error
 // Status returned by `change` is passed through (and the hash is left as `change` left it).
 absl::StatusOr<int64_t> UpdateHash(Transaction& txn, std::string_view key, bool create,
-                                   absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)> change);
+                                   absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)> change,
+                                   ChangeReport report = ChangeReport::kAlways);
 
 // HINCRBY / HINCRBYFLOAT on one field.
 absl::StatusOr<int64_t> HashIncrBy(Transaction& txn, std::string_view key, std::string_view field, int64_t delta,

@@ -489,7 +489,11 @@ void Transaction::Rename(std::string_view from, std::string_view to) {
 
 void Transaction::AccountResize(std::string_view key, int64_t delta) {
   NoteModified(db_, key);
-  ShardFor(Hash(key)).entry_bytes.Add(static_cast<uint64_t>(delta));  // wraps back for a negative delta
+  AccountBytes(key, delta);
+}
+
+void Transaction::AccountBytes(std::string_view key, int64_t delta) {
+  if (delta != 0) ShardFor(Hash(key)).entry_bytes.Add(static_cast<uint64_t>(delta));  // wraps back for a negative delta
 }
 
 bool Transaction::Delete(int db, std::string_view key) {

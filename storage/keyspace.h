@@ -243,6 +243,8 @@ class Transaction {
   // Records that the value of `key` (in the current db; its entry stays where it is) changed in
   // place by `delta` bytes. Takes the command's key, whose hash is already known.
   void AccountResize(std::string_view key, int64_t delta);
+  // The same byte accounting for a change that is no change of the key (nothing recorded).
+  void AccountBytes(std::string_view key, int64_t delta);
 
   // Frees an entry that is not in any table.
   void Discard(Entry* entry);

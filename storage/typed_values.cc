@@ -85,7 +85,7 @@ absl::StatusOr<ValueView<Value>> FindValueForWrite(Transaction& txn, std::string
 
 template <typename Value>
 absl::StatusOr<int64_t> UpdateValue(Transaction& txn, std::string_view key, bool create,
-                                    absl::FunctionRef<absl::StatusOr<int64_t>(Value&)> change) {
+                                    absl::FunctionRef<absl::StatusOr<int64_t>(Value&)> change, ChangeReport report) {
   Entry* e = txn.FindForWrite(key);
   if (e != nullptr && e->type() != TypeOf<Value>::kType) return WrongTypeError();
   if (e == nullptr) {
@@ -101,7 +101,12 @@ absl::StatusOr<int64_t> UpdateValue(Transaction& txn, std::string_view key, bool
     // A value that became an object stays one (as Redis never converts back to a listpack).
     const size_t old_bytes = value.ApproximateBytes();
     absl::StatusOr<int64_t> result = change(value);
-    txn.AccountResize(key, static_cast<int64_t>(value.ApproximateBytes()) - static_cast<int64_t>(old_bytes));
+    const int64_t delta = static_cast<int64_t>(value.ApproximateBytes()) - static_cast<int64_t>(old_bytes);
+    if (report == ChangeReport::kAlways || (result.ok() && *result > 0)) {
+      txn.AccountResize(key, delta);
+    } else {
+      txn.AccountBytes(key, delta);
+    }
     if (value.size() == 0) txn.Delete(key);
     return result;
   }
@@ -110,6 +115,10 @@ absl::StatusOr<int64_t> UpdateValue(Transaction& txn, std::string_view key, bool
   // entry with the same TTL, or as an object when it outgrew the small encoding.
   Value value = Value::FromImage(e->value_image());
   absl::StatusOr<int64_t> result = change(value);
+  if (report == ChangeReport::kWhenPositive && !(result.ok() && *result > 0)) {
+    // Nothing added or removed: the value is as it was (its image included).
+    return result;
+  }
   if (value.size() == 0) {
     txn.Delete(key);
     return result;
@@ -131,14 +140,14 @@ template absl::StatusOr<ValueView<ListValue>> FindValueForWrite<ListValue>(Trans
 template absl::StatusOr<ValueView<SetValue>> FindValueForRead<SetValue>(Transaction&, std::string_view);
 template absl::StatusOr<ValueView<SetValue>> FindValueForWrite<SetValue>(Transaction&, std::string_view);
 template absl::StatusOr<int64_t> UpdateValue<SetValue>(Transaction&, std::string_view, bool,
-                                                       absl::FunctionRef<absl::StatusOr<int64_t>(SetValue&)>);
+                                                       absl::FunctionRef<absl::StatusOr<int64_t>(SetValue&)>, ChangeReport);
 template absl::StatusOr<ValueView<ZSetValue>> FindValueForRead<ZSetValue>(Transaction&, std::string_view);
 template absl::StatusOr<ValueView<ZSetValue>> FindValueForWrite<ZSetValue>(Transaction&, std::string_view);
 template absl::StatusOr<int64_t> UpdateValue<ZSetValue>(Transaction&, std::string_view, bool,
-                                                        absl::FunctionRef<absl::StatusOr<int64_t>(ZSetValue&)>);
+                                                        absl::FunctionRef<absl::StatusOr<int64_t>(ZSetValue&)>, ChangeReport);
 template absl::StatusOr<int64_t> UpdateValue<HashValue>(Transaction&, std::string_view, bool,
-                                                        absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)>);
+                                                        absl::FunctionRef<absl::StatusOr<int64_t>(HashValue&)>, ChangeReport);
 template absl::StatusOr<int64_t> UpdateValue<ListValue>(Transaction&, std::string_view, bool,
-                                                        absl::FunctionRef<absl::StatusOr<int64_t>(ListValue&)>);
+                                                        absl::FunctionRef<absl::StatusOr<int64_t>(ListValue&)>, ChangeReport);
 
 }  // namespace strata::storage

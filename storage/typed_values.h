@@ -61,12 +61,19 @@ absl::StatusOr<ValueView<Value>> FindValueForRead(Transaction& txn, std::string_
 template <typename Value>
 absl::StatusOr<ValueView<Value>> FindValueForWrite(Transaction& txn, std::string_view key);
 
+// When an UpdateValue counts as a change of the key for those who watch writes (WATCH, blocked
+// clients, loaders), following what Redis signals: kAlways (HSET of the same value is a write),
+// or kWhenPositive, for commands whose result counts what they changed (SADD, SREM, HDEL, ZREM,
+// ZADD: adding, removing or rescoring nothing is no write).
+enum class ChangeReport { kAlways, kWhenPositive };
+
 // Applies `change` to the value at key (creating an empty one when absent and `create`; with
 // !create an absent key is shown to `change` as an empty value that is then thrown away). The
 // key is deleted if `change` leaves the value empty. Returns what `change` returns; WRONGTYPE
 // without calling it when the key holds another type.
 template <typename Value>
 absl::StatusOr<int64_t> UpdateValue(Transaction& txn, std::string_view key, bool create,
-                                    absl::FunctionRef<absl::StatusOr<int64_t>(Value&)> change);
+                                    absl::FunctionRef<absl::StatusOr<int64_t>(Value&)> change,
+                                    ChangeReport report = ChangeReport::kAlways);
 
 }  // namespace strata::storage

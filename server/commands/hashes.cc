@@ -75,7 +75,7 @@ void HSetNx(CommandContext& ctx) {
     if (hash.Find(ctx.args[2])) return 0;
     hash.Set(ctx.args[2], ctx.args[3], limits);
     return 1;
-  }));
+  }, storage::ChangeReport::kWhenPositive));
 }
 
 void HGet(CommandContext& ctx) {
@@ -129,7 +129,7 @@ void HDel(CommandContext& ctx) {
     int64_t removed = 0;
     for (size_t i = 2; i < ctx.args.size(); ++i) removed += hash.Erase(ctx.args[i]) ? 1 : 0;
     return removed;
-  }));
+  }, storage::ChangeReport::kWhenPositive));
 }
 
 void HExists(CommandContext& ctx) {

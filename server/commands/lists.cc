@@ -267,7 +267,7 @@ void LRem(CommandContext& ctx) {
     for (size_t index : matches) list.Erase(index, 1, uncompressed);
     list.CompressInterior(limits);
     return static_cast<int64_t>(matches.size());
-  }));
+  }, storage::ChangeReport::kWhenPositive));
 }
 
 void LInsert(CommandContext& ctx) {

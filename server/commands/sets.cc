@@ -59,7 +59,7 @@ void SAdd(CommandContext& ctx) {
     int64_t added = 0;
     for (size_t i = 2; i < ctx.args.size(); ++i) added += set.Add(ctx.args[i], limits) ? 1 : 0;
     return added;
-  }));
+  }, storage::ChangeReport::kWhenPositive));
 }
 
 void SRem(CommandContext& ctx) {
@@ -68,7 +68,7 @@ void SRem(CommandContext& ctx) {
     int64_t removed = 0;
     for (size_t i = 2; i < ctx.args.size() && !set.empty(); ++i) removed += set.Remove(ctx.args[i]) ? 1 : 0;
     return removed;
-  }));
+  }, storage::ChangeReport::kWhenPositive));
 }
 
 void SMembers(CommandContext& ctx) {
@@ -223,7 +223,7 @@ void SMove(CommandContext& ctx) {
   }
   auto removed = storage::UpdateValue<SetValue>(txn, ctx.args[1], false, [&](SetValue& set) -> absl::StatusOr<int64_t> {
     return set.Remove(member) ? 1 : 0;
-  });
+  }, storage::ChangeReport::kWhenPositive);
   if (!removed.ok() || *removed == 0) {
     ctx.reply.Integer(0);
     return;

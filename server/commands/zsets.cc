@@ -178,8 +178,8 @@ void ZAddGeneric(CommandContext& ctx, ZAddFlags flags, size_t first_score) {
       added += was_added;
       changed += was_changed;
     }
-    return 0;
-  });
+    return added + changed;  // what changed: a ZADD of the same scores writes nothing
+  }, storage::ChangeReport::kWhenPositive);
   if (!result.ok()) {
     ctx.reply.Error(Std(result.status().message()));
   } else if (flags.incr) {
@@ -268,7 +268,7 @@ void ZRem(CommandContext& ctx) {
     int64_t removed = 0;
     for (size_t i = 2; i < ctx.args.size() && !zset.empty(); ++i) removed += zset.Remove(ctx.args[i]) ? 1 : 0;
     return removed;
-  }));
+  }, storage::ChangeReport::kWhenPositive));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,7 +493,7 @@ void RemoveRangeGeneric(CommandContext& ctx, RangeKind kind) {
     size_t first, end;
     RanksOf(zset, range, &first, &end);
     return first < end ? static_cast<int64_t>(zset.EraseRanks(first, end - 1)) : 0;
-  }));
+  }, storage::ChangeReport::kWhenPositive));
 }
 void ZRemRangeByRank(CommandContext& ctx) { RemoveRangeGeneric(ctx, RangeKind::kRank); }
 void ZRemRangeByScore(CommandContext& ctx) { RemoveRangeGeneric(ctx, RangeKind::kScore); }
