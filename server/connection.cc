@@ -233,9 +233,10 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
 // connection's mode forbids, queue it inside MULTI, or run it under its keys' shard locks.
 void Connection::Execute(std::span<const std::string_view> args) {
   if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
-  const CommandSpec* spec = FindCheckedCommand(args);
+  std::string error;
+  const CommandSpec* spec = FindCheckedCommand(args, &error);
   if (spec == nullptr) {
-    if (multi_ != nullptr) multi_->aborted = true;  // EXEC answers EXECABORT, as in Redis
+    Reject(args, error);
     return;
   }
   if (RefusedInThisMode(*spec)) return;
@@ -249,26 +250,36 @@ void Connection::Execute(std::span<const std::string_view> args) {
   Run(*spec, args, NowMs());
 }
 
-const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_view> args) {
+const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_view> args, std::string* error) {
   bool unknown_subcommand = false;
   const CommandSpec* spec = server_.commands().FindWithSubcommand(args, &unknown_subcommand);
   if (spec == nullptr) {
-    if (unknown_subcommand) {
-      reply_.Error(errors::UnknownSubcommand(args[1], absl::AsciiStrToUpper(Absl(server_.commands().Find(args[0])->name))));
-    } else {
-      reply_.Error(errors::UnknownCommand(args[0], args.data() + 1, args.size() - 1));
-    }
+    *error = unknown_subcommand
+                 ? errors::UnknownSubcommand(args[1], absl::AsciiStrToUpper(Absl(server_.commands().Find(args[0])->name)))
+                 : errors::UnknownCommand(args[0], args.data() + 1, args.size() - 1);
     return nullptr;
   }
   if (!CommandTable::ArityOk(*spec, args.size())) {
-    reply_.Error(errors::WrongArity(spec->name));
+    *error = errors::WrongArity(spec->name);
     return nullptr;
   }
   if (!authenticated_ && !(spec->flags & flags::kNoAuth)) {
-    reply_.Error(errors::kNoAuth);
+    *error = errors::kNoAuth;
     return nullptr;
   }
   return spec;
+}
+
+void Connection::Reject(std::span<const std::string_view> args, std::string_view error) {
+  if (EqualsIgnoreCase(args[0], "exec")) {
+    // As Redis: a refused EXEC ends the transaction (and the watch), MULTI or not.
+    if (error.starts_with("ERR ")) error.remove_prefix(4);
+    reply_.Error(absl::StrCat("EXECABORT Transaction discarded because of: ", Absl(error)));
+    DiscardMulti();
+    return;
+  }
+  if (multi_ != nullptr) multi_->aborted = true;  // EXEC answers EXECABORT, as in Redis
+  reply_.Error(error);
 }
 
 bool Connection::RefusedInThisMode(const CommandSpec& spec) {

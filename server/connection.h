@@ -124,9 +124,11 @@ class Connection {
   size_t ProcessInput(const char* data, size_t len);
   void Execute(std::span<const std::string_view> args);
   // The steps of Execute. FindCheckedCommand: the command or subcommand, with its arity and the
-  // client's authentication checked (nullptr: an error was replied). RefusedInThisMode: a busy
-  // script, or a command MULTI does not queue (true: an error was replied).
-  const CommandSpec* FindCheckedCommand(std::span<const std::string_view> args);
+  // client's authentication checked (nullptr: *error says why; Reject replies it, ending or
+  // aborting a transaction as Redis does). RefusedInThisMode: a busy script, or a command MULTI
+  // does not queue (true: an error was replied).
+  const CommandSpec* FindCheckedCommand(std::span<const std::string_view> args, std::string* error);
+  void Reject(std::span<const std::string_view> args, std::string_view error);
   bool RefusedInThisMode(const CommandSpec& spec);
   // What a command leaves to do once its locks are released.
   struct AfterRun {

@@ -394,7 +394,9 @@ constexpr CommandSpec kConnectionCommands[] = {
     {"echo", 2, flags::kFast, 0, 0, 0, Echo, {}, "Echo the given string"},
     {"auth", -2, kSession | flags::kNoAuth, 0, 0, 0, Auth, {}, "Authenticate to the server"},
     {"hello", -1, kSession | flags::kNoAuth, 0, 0, 0, Hello, {}, "Handshake with Redis"},
-    {"select", 2, kSession, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
+    // Allowed in scripts, as in Redis: the script's later calls use the database it selects, the
+    // caller's stays as it was.
+    {"select", 2, kSession & ~flags::kNoScript, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
     {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Quit, {}, "Close the connection"},
     {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Reset, {}, "Reset the connection"},
     {"client", -2, flags::kStale, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},

@@ -22,10 +22,11 @@ namespace {
 
 // "numkeys key... arg..." from args[2]; replies Redis's error and returns false.
 bool SplitKeysAndArgs(CommandContext& ctx, std::span<const std::string_view>* keys,
-                      std::span<const std::string_view>* argv) {
+                      std::span<const std::string_view>* argv,
+                      std::string_view not_integer_error = errors::kNotInteger) {
   int64_t numkeys;
   if (!ParseInteger(ctx.args[2], &numkeys)) {
-    ctx.reply.Error(errors::kNotInteger);
+    ctx.reply.Error(not_integer_error);
     return false;
   }
   if (numkeys < 0) {
@@ -42,9 +43,8 @@ bool SplitKeysAndArgs(CommandContext& ctx, std::span<const std::string_view>* ke
 }
 
 // Runs the compiled script `name` (a sha) or function `name`, under the shards of its keys.
-void RunScript(CommandContext& ctx, const std::string& name, bool is_function, bool read_only) {
-  std::span<const std::string_view> keys, argv;
-  if (!SplitKeysAndArgs(ctx, &keys, &argv)) return;
+void RunScript(CommandContext& ctx, std::string_view name, bool is_function, bool read_only,
+               std::span<const std::string_view> keys, std::span<const std::string_view> argv) {
   // Declared keys that a loader serves are loaded first; the script then runs again from here.
   if (ctx.client.ParkForKeysToLoad(keys, ctx.args, ctx.now_ms)) return;
   const bool all = ctx.server.config().lua_allow_undeclared_keys.load();
@@ -54,12 +54,19 @@ void RunScript(CommandContext& ctx, const std::string& name, bool is_function, b
   });
 }
 
-// Compiles `body` as script `sha` on this thread (its shebang, if any, gives flags); replies the
-// error and returns false.
-bool CompileScript(CommandContext& ctx, const std::string& sha, std::string_view body, bool* no_writes) {
-  std::string code;
-  absl::Status status = scripting::ParseScriptShebang(body, &code, no_writes);
-  if (status.ok()) status = ctx.client.thread().lua().Compile(sha, code);
+// The checks EVAL_RO/EVALSHA_RO and shebang flags add; replies the error and returns false.
+bool WritesAllowed(CommandContext& ctx, const scripting::ScriptFlags& flags, bool read_only_command, bool* read_only) {
+  if (read_only_command && flags.shebang && !flags.no_writes) {
+    ctx.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
+    return false;
+  }
+  *read_only = read_only_command || flags.no_writes;
+  return true;
+}
+
+// Compiles `body` as script `sha` on this thread; replies the error and returns false.
+bool CompileScript(CommandContext& ctx, const std::string& sha, std::string_view body, scripting::ScriptFlags* flags) {
+  absl::Status status = ctx.client.thread().lua().Compile(sha, body, flags);
   if (!status.ok()) {
     ctx.reply.Error(Std(status.message()));
     return false;
@@ -67,25 +74,35 @@ bool CompileScript(CommandContext& ctx, const std::string& sha, std::string_view
   return true;
 }
 
-void EvalBody(CommandContext& ctx, bool read_only) {
+void EvalBody(CommandContext& ctx, bool read_only_command) {
+  std::span<const std::string_view> keys, argv;
+  if (!SplitKeysAndArgs(ctx, &keys, &argv)) return;
   const std::string_view body = ctx.args[1];
   const std::string sha = scripting::Sha1Hex(body);
-  bool no_writes = false;
-  if (!CompileScript(ctx, sha, body, &no_writes)) return;
+  scripting::ScriptFlags flags;
+  bool read_only = false;
+  if (!CompileScript(ctx, sha, body, &flags) || !WritesAllowed(ctx, flags, read_only_command, &read_only)) return;
   ctx.server.scripts().Store(body);
-  RunScript(ctx, sha, false, read_only || no_writes);
+  RunScript(ctx, sha, false, read_only, keys, argv);
 }
 
-void EvalSha(CommandContext& ctx, bool read_only) {
+void EvalSha(CommandContext& ctx, bool read_only_command) {
+  std::span<const std::string_view> keys, argv;
+  if (!SplitKeysAndArgs(ctx, &keys, &argv)) return;
+  scripting::ScriptFlags flags;
+  bool read_only = false;
+  if (ctx.client.thread().lua().Compiled(ctx.args[1], &flags)) {  // the usual case: no shared lookup
+    if (WritesAllowed(ctx, flags, read_only_command, &read_only)) RunScript(ctx, ctx.args[1], false, read_only, keys, argv);
+    return;
+  }
   std::optional<std::string> body = ctx.server.scripts().Find(ctx.args[1]);
   if (!body.has_value()) {
     ctx.reply.Error("NOSCRIPT No matching script. Please use EVAL.");
     return;
   }
   const std::string sha = absl::AsciiStrToLower(Absl(ctx.args[1]));
-  bool no_writes = false;
-  if (!CompileScript(ctx, sha, *body, &no_writes)) return;
-  RunScript(ctx, sha, false, read_only || no_writes);
+  if (!CompileScript(ctx, sha, *body, &flags) || !WritesAllowed(ctx, flags, read_only_command, &read_only)) return;
+  RunScript(ctx, sha, false, read_only, keys, argv);
 }
 
 void Eval(CommandContext& ctx) { EvalBody(ctx, false); }
@@ -96,8 +113,8 @@ void EvalShaRo(CommandContext& ctx) { EvalSha(ctx, true); }
 void ScriptLoad(CommandContext& ctx) {
   const std::string_view body = ctx.args[2];
   const std::string sha = scripting::Sha1Hex(body);
-  bool no_writes = false;
-  if (!CompileScript(ctx, sha, body, &no_writes)) return;
+  scripting::ScriptFlags flags;
+  if (!CompileScript(ctx, sha, body, &flags)) return;
   ctx.reply.Bulk(ctx.server.scripts().Store(body));
 }
 
@@ -159,7 +176,9 @@ void FCall(CommandContext& ctx, bool read_only_command) {
     ctx.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
     return;
   }
-  RunScript(ctx, info.name, true, info.no_writes());
+  std::span<const std::string_view> keys, argv;
+  if (!SplitKeysAndArgs(ctx, &keys, &argv, "ERR Bad number of keys provided")) return;
+  RunScript(ctx, info.name, true, info.no_writes(), keys, argv);
 }
 
 void FCallCommand(CommandContext& ctx) { FCall(ctx, false); }

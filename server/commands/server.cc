@@ -158,7 +158,8 @@ void DescribeCommand(CommandContext& ctx, const CommandSpec& spec) {
       {flags::kWrite, "write"},       {flags::kReadOnly, "readonly"}, {flags::kDenyOom, "denyoom"},
       {flags::kAdmin, "admin"},       {flags::kPubSub, "pubsub"},     {flags::kNoScript, "noscript"},
       {flags::kLoading, "loading"},   {flags::kStale, "stale"},       {flags::kFast, "fast"},
-      {flags::kNoAuth, "no_auth"},    {flags::kBlocking, "blocking"},
+      {flags::kNoAuth, "no_auth"},    {flags::kBlocking, "blocking"}, {flags::kNoMulti, "no_multi"},
+      {flags::kAllowBusy, "allow_busy"},
   };
   for (const FlagName& f : kFlagNames) {
     if (spec.flags & f.bit) flag_names.push_back(f.name);
@@ -220,6 +221,14 @@ std::string_view GroupOf(CommandContext& ctx, const CommandSpec& spec) {
   if (in(HashCommands())) return "hash";
   if (in(LoaderCommands())) return "loader";
   if (in(ConnectionCommands())) return "connection";
+  if (in(ListCommands())) return "list";
+  if (in(SetCommands())) return "set";
+  if (in(ZSetCommands())) return "sorted-set";
+  if (in(BitmapCommands())) return "bitmap";
+  if (in(HyperLogLogCommands())) return "hyperloglog";
+  if (in(SortCommands())) return "generic";
+  if (in(TransactionCommands())) return "transactions";
+  if (in(ScriptingCommands())) return "scripting";
   return "server";
 }
 

@@ -45,16 +45,20 @@ constexpr char kLoadingRegistryKey[] = "strata_loading";
 constexpr char kSetupCode[] = R"lua(
 local dbg = debug
 local G = _G
-local rawget, error, tostring, setmetatable = rawget, error, tostring, setmetatable
--- Raised at the script's line, as Redis's own read-only tables do.
-local function script_error(message)
+local rawget, error, tostring = rawget, error, tostring
+local real_rawset, real_rawget, real_setmetatable = rawset, rawget, setmetatable
+local proxies = setmetatable({}, {__mode = 'k'})  -- proxy -> the table it guards
+-- Raised at the script's line, as Redis's own read-only tables do: with the position in the
+-- message for a table access, without it for a library call (rawset, setmetatable).
+local function script_error(message, without_position)
   local info = dbg.getinfo(3, 'Sl')
-  error({err = 'ERR ' .. info.short_src .. ':' .. info.currentline .. ': ' .. message,
-         source = info.source, line = info.currentline})
+  local position = without_position and '' or (info.short_src .. ':' .. info.currentline .. ': ')
+  error({err = 'ERR ' .. position .. message, source = info.source, line = info.currentline})
 end
 local function readonly(real, is_globals)
   local proxy = {}
-  setmetatable(proxy, {
+  proxies[proxy] = real
+  real_setmetatable(proxy, {
     __index = function(_, key)
       local value = rawget(real, key)
       if value == nil and is_globals then
@@ -67,10 +71,29 @@ local function readonly(real, is_globals)
   })
   return proxy
 end
-for _, name in ipairs({'string', 'table', 'math', 'bit', 'cjson', 'struct', 'cmsgpack', 'redis', 'debug', 'coroutine'}) do
+for _, name in ipairs({'string', 'table', 'math', 'bit', 'cjson', 'struct', 'cmsgpack', 'redis', 'coroutine'}) do
   if rawget(G, name) ~= nil then G[name] = readonly(G[name], false) end
 end
+-- What Redis 7.0 does not give scripts.
+for _, name in ipairs({'print', 'newproxy', 'debug', 'getfenv', 'setfenv', 'dofile', 'loadfile', 'module', 'require'}) do
+  G[name] = nil
+end
+-- The raw functions must not open a way around the read-only tables.
+G.rawset = function(t, k, v)
+  if proxies[t] then script_error("Attempt to modify a readonly table", true) end
+  return real_rawset(t, k, v)
+end
+G.rawget = function(t, k)
+  local real = proxies[t]
+  if real then return real_rawget(real, k) end
+  return real_rawget(t, k)
+end
+G.setmetatable = function(t, mt)
+  if proxies[t] then script_error("Attempt to modify a readonly table", true) end
+  return real_setmetatable(t, mt)
+end
 local env = readonly(G, true)
+G._G = env
 local setup = {}
 setup.script_env = env
 -- A function library's code runs with `redis` reduced to what Redis 7.0 allows at load time;
@@ -81,7 +104,8 @@ setup.function_env = function(register_function)
                                LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3}, true)
   local state = {loading = false}
   local function_env = {}
-  setmetatable(function_env, {
+  proxies[function_env] = G
+  real_setmetatable(function_env, {
     __index = function(_, key)
       if key == 'redis' and state.loading then return load_redis end
       local value = rawget(G, key)
@@ -199,7 +223,7 @@ void PushReply(lua_State* L, const char*& p, const char* end) {
         lua_pushboolean(L, 0);
         return;
       }
-      lua_createtable(L, static_cast<int>(count), 0);
+      lua_newtable(L);  // not presized, as Redis: `#` of a reply with nils inside then agrees
       for (long long i = 1; i <= count; ++i) {
         PushReply(L, p, end);
         lua_rawseti(L, -2, static_cast<int>(i));
@@ -253,6 +277,35 @@ std::string ToText(lua_State* L, int index) {
   return out;
 }
 
+// 0x00MMmmpp, as Redis's REDIS_VERSION_NUM.
+int RedisVersionNumber() {
+  int major = 0, minor = 0, patch = 0;
+  std::sscanf(kRedisCompatVersion, "%d.%d.%d", &major, &minor, &patch);
+  return (major << 16) | (minor << 8) | patch;
+}
+
+// Redis 7.0's pcall: an error that is a table with an `err` string comes back as that string.
+int ScriptPCall(lua_State* L) {
+  const int argc = lua_gettop(L);
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, 1);
+  lua_insert(L, 1);
+  if (lua_pcall(L, argc - 1, LUA_MULTRET, 0) != 0) {
+    lua_remove(L, 1);
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "err");
+      if (lua_isstring(L, -1)) {
+        lua_replace(L, -2);
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+    lua_pushboolean(L, 0);
+    lua_insert(L, 1);
+  }
+  return lua_gettop(L);
+}
+
 LuaEngine* EngineOf(lua_State* L) { return static_cast<LuaEngine*>(lua_touserdata(L, lua_upvalueindex(1))); }
 
 }  // namespace
@@ -296,6 +349,8 @@ void LuaEngine::CreateState() {
     lua_pushnil(L);
     lua_setglobal(L, removed);
   }
+  lua_pushcfunction(L, ScriptPCall);
+  lua_setglobal(L, "pcall");
   lua_getglobal(L, "math");
   lua_pushlightuserdata(L, this);
   lua_pushcclosure(L, Random, 1);
@@ -345,10 +400,10 @@ void LuaEngine::CreateState() {
   });
   add("log", [](lua_State* S) -> int {
     const int argc = lua_gettop(S);
-    if (argc < 2) return luaL_error(S, "redis.log() requires two arguments or more.");
-    if (!lua_isnumber(S, 1)) return luaL_error(S, "First argument must be a number (log level).");
+    if (argc < 2) RaiseError(S, "redis.log() requires two arguments or more.");
+    if (!lua_isnumber(S, 1)) RaiseError(S, "First argument must be a number (log level).");
     const int level = static_cast<int>(lua_tonumber(S, 1));
-    if (level < 0 || level > 3) return luaL_error(S, "Invalid debug level.");
+    if (level < 0 || level > 3) RaiseError(S, "Invalid debug level.");
     std::string message;
     for (int i = 2; i <= argc; ++i) {
       size_t length = 0;
@@ -369,18 +424,17 @@ void LuaEngine::CreateState() {
   });
   add("setresp", [](lua_State* S) -> int {
     LuaEngine* engine = EngineOf(S);
-    if (lua_gettop(S) != 1) return luaL_error(S, "redis.setresp() requires one argument.");
+    if (lua_gettop(S) != 1) RaiseError(S, "redis.setresp() requires one argument.");
     const int resp = static_cast<int>(lua_tonumber(S, -1));
-    if (resp != 2 && resp != 3) return luaL_error(S, "RESP version must be 2 or 3.");
+    if (resp != 2 && resp != 3) RaiseError(S, "RESP version must be 2 or 3.");
     if (engine->run_ != nullptr) engine->run_->resp = resp;
     return 0;
   });
   add("set_repl", [](lua_State* S) -> int {
-    if (lua_gettop(S) != 1) return luaL_error(S, "redis.set_repl() requires one argument.");
+    // (Redis's own text says "two arguments".)
+    if (lua_gettop(S) != 1) RaiseError(S, "redis.set_repl() requires two arguments.");
     const int flags = static_cast<int>(lua_tonumber(S, -1));
-    if (flags < 0 || flags > 3) {
-      return luaL_error(S, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
-    }
+    if (flags < 0 || flags > 3) RaiseError(S, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
     return 0;  // nothing is replicated: accepted, as a server without replicas would
   });
   add("replicate_commands", [](lua_State* S) -> int {
@@ -392,6 +446,21 @@ void LuaEngine::CreateState() {
     return 1;
   });
   add("debug", [](lua_State*) -> int { return 0; });
+  add("acl_check_cmd", [](lua_State* S) -> int {
+    // One user, allowed everything (no ACLs yet): true for any command that exists.
+    const int argc = lua_gettop(S);
+    if (argc == 0) RaiseError(S, "Please specify at least one argument for this redis lib call");
+    const char* name = lua_tostring(S, 1);
+    if (name == nullptr || EngineOf(S)->server_.commands().Find(name) == nullptr) {
+      RaiseError(S, "Invalid command passed to redis.acl_check_cmd()");
+    }
+    lua_pushboolean(S, 1);
+    return 1;
+  });
+  lua_pushstring(L, kRedisCompatVersion);
+  lua_setfield(L, -2, "REDIS_VERSION");
+  lua_pushnumber(L, RedisVersionNumber());
+  lua_setfield(L, -2, "REDIS_VERSION_NUM");
   const std::pair<const char*, int> constants[] = {
       {"LOG_DEBUG", 0}, {"LOG_VERBOSE", 1}, {"LOG_NOTICE", 2}, {"LOG_WARNING", 3}, {"REPL_NONE", 0},
       {"REPL_AOF", 1},  {"REPL_SLAVE", 2},  {"REPL_REPLICA", 2}, {"REPL_ALL", 3},
@@ -430,16 +499,27 @@ void LuaEngine::CreateState() {
   random_state_ = Rand48Seed(0);
 }
 
-absl::Status LuaEngine::Compile(std::string_view sha, std::string_view body) {
+bool LuaEngine::Compiled(std::string_view sha, ScriptFlags* flags) {
+  if (server_.scripts().generation() != generation_) return false;
+  auto it = compiled_.find(Absl(sha));
+  if (it == compiled_.end()) return false;
+  *flags = it->second;
+  return true;
+}
+
+absl::Status LuaEngine::Compile(std::string_view sha, std::string_view body, ScriptFlags* flags) {
   const uint64_t generation = server_.scripts().generation();
   if (generation != generation_) {
     // SCRIPT FLUSH: a fresh state, as Redis gives after a flush (and the memory back).
     generation_ = generation;
     CreateState();
   }
-  if (compiled_.contains(Absl(sha))) return absl::OkStatus();
+  if (Compiled(sha, flags)) return absl::OkStatus();
+  std::string code;
+  absl::Status shebang = ParseScriptShebang(body, &code, flags);
+  if (!shebang.ok()) return shebang;
   lua_State* L = lua_;
-  if (luaL_loadbuffer(L, body.data(), body.size(), "@user_script") != 0) {
+  if (luaL_loadbuffer(L, code.data(), code.size(), "@user_script") != 0) {
     std::string message = absl::StrCat("ERR Error compiling script (new function): ", lua_tostring(L, -1));
     lua_pop(L, 1);
     return absl::InvalidArgumentError(message);
@@ -451,7 +531,7 @@ absl::Status LuaEngine::Compile(std::string_view sha, std::string_view body) {
   lua_pushvalue(L, -3);
   lua_settable(L, -3);
   lua_pop(L, 2);
-  compiled_.emplace(std::string(sha));
+  compiled_.emplace(std::string(sha), *flags);
   return absl::OkStatus();
 }
 
@@ -486,7 +566,7 @@ void LuaEngine::Run(const ScriptCall& call) {
   RunState run;
   run.call = &call;
   run.running.is_function = call.is_function;
-  run.running.name = std::string(call.name);
+  run.running.name = call.name;
   run.running.start_ms = call.now_ms;
   run.start_ns = MonotonicNs();
   storage::Keyspace& keyspace = server_.keyspace();
@@ -524,11 +604,15 @@ void LuaEngine::Run(const ScriptCall& call) {
     }
     call.reply.Error(message);
   } else {
-    ReplyValue(L, -1, call.reply, 0);
+    ReplyValue(L, -1, call.reply, run.resp, 0);
   }
   lua_settop(L, 0);
-  // Scripts allocate; a step of incremental collection per run keeps the state small.
-  lua_gc(L, LUA_GCSTEP, 1);
+  // Scripts allocate: besides Lua's own incremental collection, a larger step every 50 runs (as
+  // Redis does) keeps the state small without a collection step in every call.
+  if (++runs_since_gc_ == 50) {
+    lua_gc(L, LUA_GCSTEP, 50);
+    runs_since_gc_ = 0;
+  }
 }
 
 absl::Status LuaEngine::LoadLibrary(const LibraryMetadata& metadata, std::vector<FunctionInfo>* functions) {
@@ -675,7 +759,7 @@ int LuaEngine::RegisterFunction(lua_State* L) {
   return 0;
 }
 
-void LuaEngine::ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& reply, int depth) {
+void LuaEngine::ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& reply, int script_resp, int depth) {
   index = index < 0 ? lua_gettop(L) + index + 1 : index;
   if (depth > 1000 || !lua_checkstack(L, 4)) {
     reply.Error("ERR reached lua stack limit");
@@ -689,7 +773,9 @@ void LuaEngine::ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& repl
       return;
     }
     case LUA_TBOOLEAN:
-      if (reply.resp3()) {
+      // By the script's protocol (redis.setresp), in the caller's encoding: with RESP2 scripts
+      // true is 1 and false nil; with RESP3 scripts a boolean (1 or 0 to a RESP2 caller).
+      if (script_resp == 3) {
         reply.Boolean(lua_toboolean(L, index));
       } else if (lua_toboolean(L, index)) {
         reply.Integer(1);
@@ -740,6 +826,24 @@ void LuaEngine::ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& repl
     }
     return;
   }
+  if (field("verbatim_string", LUA_TTABLE)) {
+    lua_getfield(L, -1, "format");
+    lua_getfield(L, -2, "string");
+    if (lua_isstring(L, -2) && lua_isstring(L, -1)) {
+      size_t length = 0;
+      const char* text = lua_tolstring(L, -1, &length);
+      const std::string_view body(text, length);
+      if (reply.resp3()) {
+        const std::string format = ToText(L, -2);
+        reply.Raw(absl::StrCat("=", body.size() + format.size() + 1, "\r\n", format, ":", Absl(body), "\r\n"));
+      } else {
+        reply.Bulk(body);
+      }
+      lua_pop(L, 3);
+      return;
+    }
+    lua_pop(L, 3);
+  }
   for (const char* kind : {"map", "set"}) {
     lua_getfield(L, index, kind);
     if (lua_type(L, -1) == LUA_TTABLE) {
@@ -754,8 +858,8 @@ void LuaEngine::ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& repl
       is_map ? reply.MapHeader(count) : reply.SetHeader(count);
       lua_pushnil(L);
       while (lua_next(L, table) != 0) {
-        ReplyValue(L, -2, reply, depth + 1);
-        if (is_map) ReplyValue(L, -1, reply, depth + 1);
+        ReplyValue(L, -2, reply, script_resp, depth + 1);
+        if (is_map) ReplyValue(L, -1, reply, script_resp, depth + 1);
         lua_pop(L, 1);
       }
       lua_pop(L, 1);
@@ -773,7 +877,7 @@ void LuaEngine::ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& repl
   reply.ArrayHeader(count);
   for (size_t i = 1; i <= count; ++i) {
     lua_rawgeti(L, index, static_cast<int>(i));
-    ReplyValue(L, -1, reply, depth + 1);
+    ReplyValue(L, -1, reply, script_resp, depth + 1);
     lua_pop(L, 1);
   }
 }
@@ -796,6 +900,12 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
     const int type = lua_type(L, i);
     if (type != LUA_TSTRING && type != LUA_TNUMBER) {
       return fail("Lua redis lib command arguments must be strings or integers");
+    }
+    if (type == LUA_TNUMBER) {  // Redis formats numbers with 17 digits ("%.17g"), not Lua's 14
+      char number[64];
+      const int length = std::snprintf(number, sizeof(number), "%.17g", lua_tonumber(L, i));
+      args[static_cast<size_t>(i - 1)].assign(number, static_cast<size_t>(length));
+      continue;
     }
     size_t length = 0;
     const char* text = lua_tolstring(L, i, &length);

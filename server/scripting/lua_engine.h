@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "protocol/reply_builder.h"
 #include "server/scripting/scripts.h"
@@ -50,9 +50,13 @@ class LuaEngine {
   LuaEngine(const LuaEngine&) = delete;
   LuaEngine& operator=(const LuaEngine&) = delete;
 
-  // Makes the body callable as `sha` on this thread (compiles it once per generation). The error
-  // is Redis's "Error compiling script (new function): user_script:1: ...".
-  absl::Status Compile(std::string_view sha, std::string_view body);
+  // Makes the body callable as `sha` on this thread (compiles it once per generation of
+  // Scripts); *no_writes tells whether its shebang says no-writes. The error is Redis's: "Error
+  // compiling script (new function): user_script:1: ...", or a shebang's. *flags: the shebang's.
+  absl::Status Compile(std::string_view sha, std::string_view body, ScriptFlags* flags);
+  // True when `sha` (exactly as given) is compiled here and current: EVALSHA's fast path, with
+  // no lookup in the shared Scripts.
+  bool Compiled(std::string_view sha, ScriptFlags* flags);
   // Runs a compiled script or a function and replies its result (or its error) on call.reply.
   void Run(const ScriptCall& call);
 
@@ -75,13 +79,14 @@ class LuaEngine {
   // Reloads every library of Scripts when they changed since this state loaded them.
   void EnsureFunctionsLoaded();
   static int RegisterFunction(lua_State* L);
-  void ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& reply, int depth);
+  void ReplyValue(lua_State* L, int index, protocol::ReplyBuilder& reply, int script_resp, int depth);
 
   Server& server_;
   IoThread& thread_;
   lua_State* lua_ = nullptr;
   uint64_t generation_ = 0;
-  absl::flat_hash_set<std::string> compiled_;  // shas defined in lua_ (as f_<sha>)
+  absl::flat_hash_map<std::string, ScriptFlags> compiled_;  // shas defined in lua_, and their shebang flags
+  int runs_since_gc_ = 0;
   RunState* run_ = nullptr;                         // the script running now
   uint64_t random_state_ = 0;                   // math.random's rand48 state
   uint64_t functions_generation_ = UINT64_MAX;  // of the libraries loaded in lua_

@@ -91,7 +91,7 @@ std::string_view Scripts::BusyError() const {
 bool Scripts::DescribeRunning(std::string* name, int64_t* duration_ms) const {
   absl::MutexLock lock(&mu_);
   if (running_.empty()) return false;
-  *name = running_.front()->name;
+  *name = std::string(running_.front()->name);
   *duration_ms = storage::NowMs() - running_.front()->start_ms;
   return true;
 }
@@ -223,13 +223,15 @@ absl::StatusOr<LibraryMetadata> ParseLibraryMetadata(std::string_view code) {
   return metadata;
 }
 
-absl::Status ParseScriptShebang(std::string_view body, std::string* code_to_compile, bool* no_writes) {
+absl::Status ParseScriptShebang(std::string_view body, std::string* code_to_compile, ScriptFlags* flags) {
   std::string_view line;
-  *no_writes = false;
+  *flags = ScriptFlags{};
   if (!SplitShebang(body, &line, code_to_compile)) {
     code_to_compile->assign(body);
     return absl::OkStatus();
   }
+  if (line.size() == body.size()) return absl::InvalidArgumentError("ERR Invalid script shebang");
+  flags->shebang = true;
   const std::vector<std::string_view> words = SplitWords(line);
   if (words.empty() || words[0] != "#!lua") {
     return absl::InvalidArgumentError(
@@ -244,7 +246,7 @@ absl::Status ParseScriptShebang(std::string_view body, std::string* code_to_comp
       const size_t comma = list.find(',');
       const std::string_view flag = list.substr(0, comma);
       if (flag == "no-writes") {
-        *no_writes = true;
+        flags->no_writes = true;
       } else if (flag != "allow-oom" && flag != "allow-stale" && flag != "no-cluster" &&
                  flag != "allow-cross-slot-keys") {
         return absl::InvalidArgumentError(absl::StrCat("ERR Unexpected flag in script shebang: ", Absl(flag)));

@@ -45,14 +45,18 @@ absl::StatusOr<LibraryMetadata> ParseLibraryMetadata(std::string_view code);
 // Letters, digits and underscores, at least one: Redis's rule for library and function names.
 bool ValidFunctionName(std::string_view name);
 
-// EVAL's optional shebang: "#!lua [flags=no-writes,...]". *code_to_compile is the body with the
-// shebang line blanked; *no_writes is set by the no-writes flag.
-absl::Status ParseScriptShebang(std::string_view body, std::string* code_to_compile, bool* no_writes);
+// What EVAL's optional shebang ("#!lua [flags=no-writes,...]") says of a script.
+struct ScriptFlags {
+  bool shebang = false;    // given: then EVAL_RO needs no-writes, as in Redis
+  bool no_writes = false;
+};
+// *code_to_compile is the body with the shebang line blanked (line numbers stay the user's).
+absl::Status ParseScriptShebang(std::string_view body, std::string* code_to_compile, ScriptFlags* flags);
 
 // One script run, visible to SCRIPT KILL from any thread.
 struct RunningScript {
   bool is_function = false;
-  std::string name;  // the sha or the function's name
+  std::string_view name;  // the sha or the function's name (the command's argument, alive while it runs)
   int64_t start_ms = 0;
   std::atomic<bool> wrote{false};        // ran a write command: it cannot be killed any more
   std::atomic<bool> kill_requested{false};

@@ -52,17 +52,22 @@ TEST(ScriptsTest, KillAnswersAsRedis) {
 
 TEST(ScriptShebangTest, FlagsAndErrors) {
   std::string code;
-  bool no_writes = true;
-  ASSERT_TRUE(scripting::ParseScriptShebang("return 1", &code, &no_writes).ok());
+  scripting::ScriptFlags flags;
+  ASSERT_TRUE(scripting::ParseScriptShebang("return 1", &code, &flags).ok());
   EXPECT_EQ(code, "return 1");
-  EXPECT_FALSE(no_writes);
-  ASSERT_TRUE(scripting::ParseScriptShebang("#!lua flags=no-writes,allow-oom\nreturn 1", &code, &no_writes).ok());
-  EXPECT_TRUE(no_writes);
+  EXPECT_FALSE(flags.shebang);
+  EXPECT_FALSE(flags.no_writes);
+  ASSERT_TRUE(scripting::ParseScriptShebang("#!lua\nreturn 1", &code, &flags).ok());
+  EXPECT_TRUE(flags.shebang);
+  EXPECT_FALSE(flags.no_writes);
+  ASSERT_TRUE(scripting::ParseScriptShebang("#!lua flags=no-writes,allow-oom\nreturn 1", &code, &flags).ok());
+  EXPECT_TRUE(flags.no_writes);
   EXPECT_EQ(code, "\nreturn 1") << "the shebang line is blanked, so line numbers stay the user's";
-  EXPECT_EQ(scripting::ParseScriptShebang("#!lua flags=bogus\nreturn 1", &code, &no_writes).message(),
+  EXPECT_EQ(scripting::ParseScriptShebang("#!lua flags=bogus\nreturn 1", &code, &flags).message(),
             "ERR Unexpected flag in script shebang: bogus");
-  EXPECT_EQ(scripting::ParseScriptShebang("#!py\nreturn 1", &code, &no_writes).message(),
+  EXPECT_EQ(scripting::ParseScriptShebang("#!py\nreturn 1", &code, &flags).message(),
             "ERR Unexpected engine in script shebang: #!py");
+  EXPECT_EQ(scripting::ParseScriptShebang("#!lua", &code, &flags).message(), "ERR Invalid script shebang");
 }
 
 TEST(LibraryMetadataTest, NameAndErrors) {
