@@ -18,7 +18,7 @@ RUN_PKGS := sqlite3
 TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
         gnuplot-nox
 BENCH_PKGS := python3 redis-server redis-tools postgresql util-linux
-FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev
+FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev pkg-config liblua5.1-0-dev
 PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS))
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -96,12 +96,14 @@ diff-soak: deps-test asan
 	STRATA_BUILD=$(abspath $(ASAN_BUILD)) STRATA_DIFF_SCALE=$(DIFF_SCALE) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  tests/e2e/test_differential.py tests/e2e/test_differential_lists.py tests/e2e/test_differential_sets.py \
 	  tests/e2e/test_differential_hashes.py tests/e2e/test_differential_zsets.py tests/e2e/test_differential_bitmaps.py \
-	  tests/e2e/test_differential_hyperloglog.py tests/e2e/test_differential_sort.py tests/e2e/test_blocking.py
+	  tests/e2e/test_differential_hyperloglog.py tests/e2e/test_differential_sort.py tests/e2e/test_blocking.py \
+  tests/e2e/test_differential_scripting.py
 
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DSTRATA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 
-# The RESP parser gets FUZZ_SECONDS, the JSON reader (invalidation messages) a third of it.
+# The RESP parser gets FUZZ_SECONDS, the JSON reader (invalidation messages) and the Lua decoders
+# (cmsgpack, struct) a third of it each.
 fuzz: deps-fuzz $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	mkdir -p $(FUZZ_BUILD)/corpus/resp_parser $(FUZZ_BUILD)/corpus/json
@@ -109,6 +111,9 @@ fuzz: deps-fuzz $(FUZZ_BUILD)/CMakeCache.txt
 	  $(FUZZ_BUILD)/corpus/resp_parser tests/fuzz/corpus/resp_parser
 	$(FUZZ_BUILD)/tests/fuzz/json_fuzzer -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) -max_len=4096 \
 	  $(FUZZ_BUILD)/corpus/json tests/fuzz/corpus/json
+	mkdir -p $(FUZZ_BUILD)/corpus/lua_libs
+	$(FUZZ_BUILD)/tests/fuzz/lua_libs_fuzzer -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) -max_len=4096 \
+	  $(FUZZ_BUILD)/corpus/lua_libs tests/fuzz/corpus/lua_libs
 
 # Benchmarks print figures (strata vs Debian's redis-server); none asserts a time.
 bench: deps-bench build

@@ -92,6 +92,11 @@ void IoThread::RunMailbox() {
 }
 
 void IoThread::CloseEverything() {
+  {
+    absl::MutexLock lock(&mailbox_mu_);  // sockets handed over but not adopted yet
+    for (int fd : handed_sockets_) close(fd);
+    handed_sockets_.clear();
+  }
   std::vector<Connection*> open;
   for (auto& [id, c] : connections_) open.push_back(c);
   for (Connection* c : open) c->Close();
@@ -161,9 +166,26 @@ void IoThread::AcceptPending(int listen_fd) {
     if (&target == &self) {
       self.AdoptSocket(fd);
     } else {
-      target.Post([&target, fd] { target.AdoptSocket(fd); });
+      target.HandOver(fd);
     }
   }
+}
+
+void IoThread::HandOver(int fd) {
+  {
+    absl::MutexLock lock(&mailbox_mu_);
+    handed_sockets_.push_back(fd);
+  }
+  Post([this] { AdoptHandedSockets(); });
+}
+
+void IoThread::AdoptHandedSockets() {
+  std::vector<int> fds;
+  {
+    absl::MutexLock lock(&mailbox_mu_);
+    fds.swap(handed_sockets_);
+  }
+  for (int fd : fds) AdoptSocket(fd);
 }
 
 void IoThread::AdoptSocket(int fd) {
@@ -239,6 +261,8 @@ void IoThread::ServeWhileBusy(Connection* running) {
   if (index_ == 0) {
     for (const auto& listener : listeners_) AcceptPending(static_cast<int>(reinterpret_cast<intptr_t>(listener->data)));
   }
+  // Clients thread 0 dealt to this thread meanwhile: their mailbox task would wait for the script.
+  AdoptHandedSockets();
   std::vector<Connection*> others;
   for (const auto& [id, connection] : connections_) {
     if (connection != running) others.push_back(connection);

@@ -58,6 +58,9 @@ class IoThread {
   void AddListener(int fd);
   // Loop thread only: start serving an accepted socket.
   void AdoptSocket(int fd);
+  // Any thread: gives this thread an accepted socket to serve. It is adopted from the mailbox, or
+  // sooner by ServeWhileBusy when a script keeps the loop from running its mailbox.
+  void HandOver(int fd);
 
   // Loop thread only: connection bookkeeping.
   void Forget(Connection* connection);
@@ -86,6 +89,7 @@ class IoThread {
   static void OnMailbox(uv_async_t* handle);
   static void OnListenerReadable(uv_poll_t* handle, int status, int events);
   void AcceptPending(int listen_fd);
+  void AdoptHandedSockets();
   static void OnTimer(uv_timer_t* handle);
   static void OnWakeTimer(uv_timer_t* handle);
   void ArmWakeTimer();
@@ -102,6 +106,7 @@ class IoThread {
   std::thread thread_;
   absl::Mutex mailbox_mu_;
   std::vector<std::function<void()>> mailbox_tasks_;
+  std::vector<int> handed_sockets_;  // under mailbox_mu_
   bool stopping_ = false;
   std::vector<std::unique_ptr<uv_poll_t>> listeners_;
   absl::flat_hash_map<uint64_t, Connection*> connections_;

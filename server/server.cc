@@ -191,7 +191,12 @@ absl::Status Server::StartLoaders() {
   return absl::OkStatus();
 }
 
-void Server::RequestShutdown() { uv_async_send(&shutdown_async_); }
+void Server::RequestShutdown() {
+  // A running script would keep its I/O thread from stopping: it ends now, written or not (as
+  // SHUTDOWN NOSAVE ends a busy script in Redis).
+  scripts_.KillAll();
+  uv_async_send(&shutdown_async_);
+}
 
 void Server::OnSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Server*>(handle->data);
@@ -273,6 +278,16 @@ bool Wants(const std::vector<std::string>& sections, std::string_view name, bool
 
 }  // namespace
 
+namespace {
+
+size_t FunctionCount(const scripting::Scripts& scripts) {
+  size_t count = 0;
+  for (const scripting::FunctionLibrary& library : scripts.Libraries()) count += library.functions.size();
+  return count;
+}
+
+}  // namespace
+
 std::string Server::Info(const std::vector<std::string>& requested) {
   std::vector<std::string> sections;
   for (const std::string& s : requested) sections.push_back(absl::AsciiStrToLower(s));
@@ -310,6 +325,9 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\nused_memory_rss:", rss, "\r\nused_memory_rss_human:", HumanBytes(rss),
                     "\r\nused_memory_dataset:", ks.entry_bytes + ks.table_bytes,
                     "\r\nused_memory_keys_bytes:", ks.entry_bytes, "\r\nused_memory_tables_bytes:", ks.table_bytes,
+                    "\r\nused_memory_scripts:", scripts_.body_bytes(),
+                    "\r\nnumber_of_cached_scripts:", scripts_.count(),
+                    "\r\nnumber_of_functions:", FunctionCount(scripts_),
                     "\r\nmaxmemory:", maxmemory, "\r\nmaxmemory_human:", HumanBytes(static_cast<uint64_t>(maxmemory)),
                     "\r\nmaxmemory_policy:", config_.Get({"maxmemory-policy"})[0].second,
                     "\r\nmem_fragmentation_ratio:", absl::StrFormat("%.2f", used ? double(rss) / double(used) : 0.0),

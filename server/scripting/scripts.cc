@@ -78,6 +78,11 @@ absl::Status Scripts::Kill(bool functions) {
   return absl::OkStatus();
 }
 
+void Scripts::KillAll() {
+  absl::MutexLock lock(&mu_);
+  for (RunningScript* run : running_) run->kill_requested.store(true);
+}
+
 std::string_view Scripts::BusyError() const {
   absl::MutexLock lock(&mu_);
   for (RunningScript* run : running_) {

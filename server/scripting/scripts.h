@@ -81,6 +81,8 @@ class Scripts {
   // SCRIPT KILL (functions false) / FUNCTION KILL (true): asks the running scripts of that kind
   // to stop. NOTBUSY when none runs, UNKILLABLE when one has written.
   absl::Status Kill(bool functions);
+  // Shutdown: every running script stops at its next hook, whatever it did.
+  void KillAll();
   // The -BUSY reply while a script is past busy-reply-threshold.
   std::string_view BusyError() const;
   // For FUNCTION STATS: the name and age of a running script, if any.
