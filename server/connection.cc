@@ -566,6 +566,8 @@ void Connection::ResumeAfterLoad(const absl::Status& status) {
     }
   } else if (!status.ok() && !loaders::IsSuperseded(status)) {
     reply_.Error(Std(status.message()));
+    // An EXEC whose loads failed ran nothing; like every EXEC it ends the transaction.
+    if (multi_ != nullptr && !waiting_command_.empty() && EqualsIgnoreCase(waiting_command_[0], "exec")) DiscardMulti();
   } else {
     std::vector<std::string_view> args(waiting_command_.begin(), waiting_command_.end());
     replaying_loaded_command_ = true;

@@ -42,10 +42,14 @@ bool KeyspaceValueStore::Delete(int db, std::string_view key, const std::functio
 }
 
 uint64_t KeyspaceValueStore::DeleteMatching(std::string_view pattern) {
-  watches_.TouchMatching([&](std::string_view key) { return storage::GlobMatch(pattern, key); });
   uint64_t deleted = 0;
+  const bool watched = watches_.any();
   for (int db = 0; db < keyspace_.databases(); ++db) {
-    deleted += keyspace_.DeleteIf(db, [&](const storage::Entry& e) { return storage::GlobMatch(pattern, e.key()); });
+    deleted += keyspace_.DeleteIf(db, [&](const storage::Entry& e) {
+      if (!storage::GlobMatch(pattern, e.key())) return false;
+      if (watched) watches_.Touch(db, e.key());  // under the key's shard lock, as every write
+      return true;
+    });
   }
   return deleted;
 }

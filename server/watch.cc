@@ -51,13 +51,4 @@ void WatchRegistry::TouchExisting(int db, absl::FunctionRef<bool(int, std::strin
   }
 }
 
-void WatchRegistry::TouchMatching(absl::FunctionRef<bool(std::string_view)> matches) {
-  if (!any()) return;
-  absl::MutexLock lock(&mu_);
-  for (const auto& [watched, clients] : watchers_by_key_) {
-    if (!matches(watched.second)) continue;
-    for (WatchedKeys* client : clients) client->dirty.store(true, std::memory_order_relaxed);
-  }
-}
-
 }  // namespace strata::server

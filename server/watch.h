@@ -46,8 +46,6 @@ class WatchRegistry {
   // touched (FLUSHDB, FLUSHALL, SWAPDB: Redis dirties only keys that were there). `exists` runs
   // without the registry's lock held, so it may lock shards.
   void TouchExisting(int db, absl::FunctionRef<bool(int db, std::string_view key)> exists);
-  // Every watched key that matches (invalidation by pattern) is touched.
-  void TouchMatching(absl::FunctionRef<bool(std::string_view key)> matches);
 
  private:
   mutable absl::Mutex mu_;

@@ -1,6 +1,7 @@
 // Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT. A script runs on this I/O
 // thread's Lua engine (server/scripting/lua_engine.h) with the shards of its declared keys held,
 // after their read-through loads; the bodies are shared by every thread (scripting::Scripts).
+#include <bit>
 #include <optional>
 #include <vector>
 
@@ -49,7 +50,8 @@ void RunScript(CommandContext& ctx, std::string_view name, bool is_function, boo
   if (ctx.client.ParkForKeysToLoad(keys, ctx.args, ctx.now_ms)) return;
   const bool all = ctx.server.config().lua_allow_undeclared_keys.load();
   ctx.client.WithHeldShards(keys, all, [&](storage::HeldShards& held) {
-    scripting::ScriptCall call{ctx.client, ctx.reply, name, is_function, keys, argv, read_only, &held, ctx.now_ms};
+    scripting::ScriptCall call{ctx.client, ctx.reply, name, is_function, keys, argv, read_only, &held, ctx.now_ms,
+                               ctx.args};
     ctx.client.thread().lua().Run(call);
   });
 }
@@ -172,12 +174,12 @@ void FCall(CommandContext& ctx, bool read_only_command) {
     ctx.reply.Error("ERR Function not found");
     return;
   }
+  std::span<const std::string_view> keys, argv;
+  if (!SplitKeysAndArgs(ctx, &keys, &argv, "ERR Bad number of keys provided")) return;
   if (read_only_command && !info.no_writes()) {
     ctx.reply.Error("ERR Can not execute a script with write flag using *_ro command.");
     return;
   }
-  std::span<const std::string_view> keys, argv;
-  if (!SplitKeysAndArgs(ctx, &keys, &argv, "ERR Bad number of keys provided")) return;
   RunScript(ctx, info.name, true, info.no_writes(), keys, argv);
 }
 
@@ -186,7 +188,7 @@ void FCallRo(CommandContext& ctx) { FCall(ctx, true); }
 
 // Validates and registers a library's code (shared by FUNCTION LOAD and RESTORE); the error
 // text is Redis's.
-absl::Status AddLibrary(CommandContext& ctx, std::string_view code, bool replace, std::string* name) {
+absl::Status AddLibrary(CommandContext& ctx, std::string_view code, bool replace, bool restoring, std::string* name) {
   absl::StatusOr<scripting::LibraryMetadata> metadata = scripting::ParseLibraryMetadata(code);
   if (!metadata.ok()) return metadata.status();
   *name = metadata->name;
@@ -194,29 +196,29 @@ absl::Status AddLibrary(CommandContext& ctx, std::string_view code, bool replace
   if (!replace) {
     for (const scripting::FunctionLibrary& library : scripts.Libraries()) {
       if (library.name == metadata->name) {
-        return absl::AlreadyExistsError(absl::StrCat("ERR Library '", metadata->name, "' already exists"));
+        return absl::AlreadyExistsError(restoring ? absl::StrCat("ERR Library ", metadata->name, " already exists")
+                                                  : absl::StrCat("ERR Library '", metadata->name, "' already exists"));
       }
     }
   }
   scripting::FunctionLibrary library{metadata->name, std::string(code), {}};
   absl::Status loaded = ctx.client.thread().lua().LoadLibrary(*metadata, &library.functions);
   if (!loaded.ok()) return loaded;
-  return scripts.AddLibrary(std::move(library), replace);
+  return scripts.AddLibrary(std::move(library), replace, !restoring);
 }
 
 void FunctionLoad(CommandContext& ctx) {
+  // FUNCTION LOAD [REPLACE ...] code: the code is the last argument.
   bool replace = false;
-  size_t code_index = 2;
-  if (ctx.args.size() == 4 && EqualsIgnoreCase(ctx.args[2], "replace")) {
+  for (size_t i = 2; i + 1 < ctx.args.size(); ++i) {
+    if (!EqualsIgnoreCase(ctx.args[i], "replace")) {
+      ctx.reply.Error(absl::StrCat("ERR Unknown option given: ", Absl(ctx.args[i])));
+      return;
+    }
     replace = true;
-    code_index = 3;
-  } else if (ctx.args.size() != 3) {
-    ctx.reply.Error(ctx.args.size() == 4 ? absl::StrCat("ERR Unknown option given: ", Absl(ctx.args[2]))
-                                         : std::string(errors::WrongArity("function|load")));
-    return;
   }
   std::string name;
-  absl::Status added = AddLibrary(ctx, ctx.args[code_index], replace, &name);
+  absl::Status added = AddLibrary(ctx, ctx.args.back(), replace, false, &name);
   if (!added.ok()) {
     ctx.reply.Error(Std(added.message()));
     return;
@@ -232,9 +234,18 @@ void FunctionDelete(CommandContext& ctx) {
   ctx.reply.Ok();
 }
 
+// Redis's reply to a FUNCTION subcommand given too many arguments.
+void ReplySubcommandArity(CommandContext& ctx, std::string_view subcommand) {
+  ctx.reply.Error(absl::StrCat("ERR unknown subcommand or wrong number of arguments for '", Absl(subcommand),
+                               "'. Try FUNCTION HELP."));
+}
+
 void FunctionFlush(CommandContext& ctx) {
-  if (ctx.args.size() > 3 ||
-      (ctx.args.size() == 3 && !EqualsIgnoreCase(ctx.args[2], "async") && !EqualsIgnoreCase(ctx.args[2], "sync"))) {
+  if (ctx.args.size() > 3) {
+    ReplySubcommandArity(ctx, "FLUSH");
+    return;
+  }
+  if (ctx.args.size() == 3 && !EqualsIgnoreCase(ctx.args[2], "async") && !EqualsIgnoreCase(ctx.args[2], "sync")) {
     ctx.reply.Error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
     return;
   }
@@ -246,9 +257,9 @@ void FunctionList(CommandContext& ctx) {
   bool with_code = false;
   std::optional<std::string_view> pattern;
   for (size_t i = 2; i < ctx.args.size(); ++i) {
-    if (EqualsIgnoreCase(ctx.args[i], "withcode")) {
+    if (EqualsIgnoreCase(ctx.args[i], "withcode") && !with_code) {
       with_code = true;
-    } else if (EqualsIgnoreCase(ctx.args[i], "libraryname")) {
+    } else if (EqualsIgnoreCase(ctx.args[i], "libraryname") && !pattern.has_value()) {
       if (i + 1 >= ctx.args.size()) {
         ctx.reply.Error("ERR library name argument was not given");
         return;
@@ -261,7 +272,8 @@ void FunctionList(CommandContext& ctx) {
   }
   std::vector<scripting::FunctionLibrary> libraries = ctx.server.scripts().Libraries();
   if (pattern.has_value()) {
-    std::erase_if(libraries, [&](const scripting::FunctionLibrary& l) { return !storage::GlobMatch(*pattern, l.name); });
+    std::erase_if(libraries,
+                  [&](const scripting::FunctionLibrary& l) { return !storage::GlobMatch(*pattern, l.name, true); });
   }
   ctx.reply.ArrayHeader(libraries.size());
   for (const scripting::FunctionLibrary& library : libraries) {
@@ -283,8 +295,10 @@ void FunctionList(CommandContext& ctx) {
         ctx.reply.Null();
       }
       ctx.reply.Bulk("flags");
-      ctx.reply.SetHeader(function.flags.size());
-      for (const std::string& flag : function.flags) ctx.reply.Bulk(flag);
+      ctx.reply.SetHeader(static_cast<size_t>(std::popcount(function.flags)));
+      for (size_t bit = 0; bit < std::size(scripting::kScriptFlagNames); ++bit) {
+        if (function.flags & (uint32_t{1} << bit)) ctx.reply.SimpleString(scripting::kScriptFlagNames[bit]);
+      }
     }
     if (with_code) {
       ctx.reply.Bulk("library_code");
@@ -293,9 +307,16 @@ void FunctionList(CommandContext& ctx) {
   }
 }
 
-// FUNCTION DUMP's payload: a magic word, then each library's code as a 4-byte little-endian
-// length and the bytes. Only strata reads it (Redis's RDB-based payload is not interchangeable).
+// FUNCTION DUMP's payload: a magic word, each library's code as a 4-byte little-endian length and
+// the bytes, and an 8-byte FNV-1a checksum of all that (so a damaged payload is refused, as
+// Redis refuses one whose CRC does not match). Only strata reads it: Redis's payload is RDB.
 constexpr std::string_view kDumpMagic = "STRATA-FUNCTIONS-1";
+
+uint64_t Fnv1a(std::string_view bytes) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (char c : bytes) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return hash;
+}
 
 void FunctionDump(CommandContext& ctx) {
   std::string payload(kDumpMagic);
@@ -304,6 +325,8 @@ void FunctionDump(CommandContext& ctx) {
     for (int i = 0; i < 4; ++i) payload.push_back(static_cast<char>(size >> (8 * i)));
     payload += library.code;
   }
+  const uint64_t checksum = Fnv1a(payload);
+  for (int i = 0; i < 8; ++i) payload.push_back(static_cast<char>(checksum >> (8 * i)));
   ctx.reply.Bulk(payload);
 }
 
@@ -321,12 +344,20 @@ void FunctionRestore(CommandContext& ctx) {
       return;
     }
   } else if (ctx.args.size() > 4) {
-    ctx.reply.Error(errors::kSyntax);
+    ReplySubcommandArity(ctx, "RESTORE");
     return;
   }
   std::string_view payload = ctx.args[2];
   std::vector<std::string_view> codes;
-  bool valid = payload.substr(0, kDumpMagic.size()) == kDumpMagic;
+  bool valid = payload.size() >= kDumpMagic.size() + 8 && payload.substr(0, kDumpMagic.size()) == kDumpMagic;
+  if (valid) {
+    uint64_t checksum = 0;
+    for (int i = 0; i < 8; ++i) {
+      checksum |= uint64_t{static_cast<unsigned char>(payload[payload.size() - 8 + static_cast<size_t>(i)])} << (8 * i);
+    }
+    payload.remove_suffix(8);
+    valid = checksum == Fnv1a(payload);
+  }
   payload.remove_prefix(valid ? kDumpMagic.size() : 0);
   while (valid && !payload.empty()) {
     if (payload.size() < 4) {
@@ -353,7 +384,7 @@ void FunctionRestore(CommandContext& ctx) {
   if (policy == Policy::kFlush) scripts.FlushLibraries();
   for (std::string_view code : codes) {
     std::string name;
-    absl::Status added = AddLibrary(ctx, code, policy == Policy::kReplace, &name);
+    absl::Status added = AddLibrary(ctx, code, policy == Policy::kReplace, true, &name);
     if (!added.ok()) {
       scripts.FlushLibraries();
       for (scripting::FunctionLibrary& library : before) (void)scripts.AddLibrary(std::move(library), true);
@@ -371,13 +402,15 @@ void FunctionStats(CommandContext& ctx) {
   ctx.reply.MapHeader(2);
   ctx.reply.Bulk("running_script");
   std::string name;
+  std::vector<std::string> command;
   int64_t duration_ms = 0;
-  if (ctx.server.scripts().DescribeRunning(&name, &duration_ms)) {
+  if (ctx.server.scripts().DescribeRunning(&name, &command, &duration_ms)) {
     ctx.reply.MapHeader(3);
     ctx.reply.Bulk("name");
     ctx.reply.Bulk(name);
     ctx.reply.Bulk("command");
-    ctx.reply.ArrayHeader(0);
+    ctx.reply.ArrayHeader(command.size());
+    for (const std::string& part : command) ctx.reply.Bulk(part);
     ctx.reply.Bulk("duration_ms");
     ctx.reply.Integer(duration_ms);
   } else {

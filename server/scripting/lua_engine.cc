@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/absl_compat.h"
 #include "server/command.h"
@@ -101,13 +102,19 @@ setup.script_env = env
 setup.function_env = function(register_function)
   local real_redis = rawget(G, 'redis')
   local load_redis = readonly({register_function = register_function, log = real_redis.log,
-                               LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3}, true)
+                               LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+                               REDIS_VERSION = real_redis.REDIS_VERSION,
+                               REDIS_VERSION_NUM = real_redis.REDIS_VERSION_NUM}, true)
   local state = {loading = false}
   local function_env = {}
   proxies[function_env] = G
   real_setmetatable(function_env, {
     __index = function(_, key)
-      if key == 'redis' and state.loading then return load_redis end
+      -- While the library loads, `redis` (reduced) is all there is, as in Redis 7.0.
+      if state.loading then
+        if key == 'redis' then return load_redis end
+        script_error("Script attempted to access nonexistent global variable '" .. tostring(key) .. "'")
+      end
       local value = rawget(G, key)
       if value == nil then
         script_error("Script attempted to access nonexistent global variable '" .. tostring(key) .. "'")
@@ -541,7 +548,12 @@ void LuaEngine::Run(const ScriptCall& call) {
   lua_getfield(L, LUA_REGISTRYINDEX, kErrorHandlerKey);
   const int handler = lua_gettop(L);
   lua_getfield(L, LUA_REGISTRYINDEX, call.is_function ? kFunctionsRegistryKey : kScriptsRegistryKey);
-  lua_pushlstring(L, call.name.data(), call.name.size());
+  if (call.is_function) {
+    const std::string key = absl::AsciiStrToLower(Absl(call.name));
+    lua_pushlstring(L, key.data(), key.size());
+  } else {
+    lua_pushlstring(L, call.name.data(), call.name.size());
+  }
   lua_gettable(L, -2);
   lua_remove(L, -2);
   auto push_array = [&](std::span<const std::string_view> values) {
@@ -567,6 +579,7 @@ void LuaEngine::Run(const ScriptCall& call) {
   run.call = &call;
   run.running.is_function = call.is_function;
   run.running.name = call.name;
+  run.running.command = call.command;
   run.running.start_ms = call.now_ms;
   run.start_ns = MonotonicNs();
   storage::Keyspace& keyspace = server_.keyspace();
@@ -615,7 +628,7 @@ void LuaEngine::Run(const ScriptCall& call) {
   }
 }
 
-absl::Status LuaEngine::LoadLibrary(const LibraryMetadata& metadata, std::vector<FunctionInfo>* functions) {
+absl::Status LuaEngine::LoadLibrary(const LibraryMetadata& metadata, std::vector<FunctionInfo>* functions, bool commit) {
   lua_State* L = lua_;
   if (luaL_loadbuffer(L, metadata.code_to_compile.data(), metadata.code_to_compile.size(), "@user_function") != 0) {
     std::string message = absl::StrCat("ERR Error compiling function: ", lua_tostring(L, -1));
@@ -661,6 +674,9 @@ absl::Status LuaEngine::LoadLibrary(const LibraryMetadata& metadata, std::vector
   }
   lua_pop(L, 1);
   if (functions->empty()) return absl::InvalidArgumentError("ERR No functions registered");
+  // A validation (FUNCTION LOAD) stops here: what runs changes only once Scripts has the
+  // library, for every thread alike (EnsureFunctionsLoaded).
+  if (!commit) return absl::OkStatus();
   // Registered: the callbacks move from the loading table to the callable ones.
   lua_getfield(L, LUA_REGISTRYINDEX, kFunctionsRegistryKey);
   lua_getfield(L, LUA_REGISTRYINDEX, kLoadingRegistryKey);
@@ -686,7 +702,7 @@ void LuaEngine::EnsureFunctionsLoaded() {
     std::vector<FunctionInfo> functions;
     // It loaded once on the thread that added it; a failure now (a deterministic library
     // cannot fail) leaves its functions undefined here, and FCALL says so.
-    if (metadata.ok()) (void)LoadLibrary(*metadata, &functions);
+    if (metadata.ok()) (void)LoadLibrary(*metadata, &functions, true);
   }
 }
 
@@ -701,7 +717,10 @@ int LuaEngine::RegisterFunction(lua_State* L) {
     if (!lua_isfunction(L, 2)) RaiseError(L, "second argument to redis.register_function must be a function");
     info.name = lua_tostring(L, 1);
     callback = 2;
-  } else if (argc == 1 && lua_istable(L, 1)) {
+  } else if (argc == 1 && !lua_istable(L, 1)) {
+    RaiseError(L, "calling redis.register_function with a single argument is only applicable to Lua table "
+                  "(representing named arguments).");
+  } else if (argc == 1) {
     lua_settop(L, 2);  // slot 2 will hold the callback
     lua_pushnil(L);
     while (lua_next(L, 1) != 0) {
@@ -724,13 +743,10 @@ int LuaEngine::RegisterFunction(lua_State* L) {
             lua_pop(L, 1);
             break;
           }
-          const std::string flag = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+          const uint32_t bit = lua_isstring(L, -1) ? ScriptFlagBit(lua_tostring(L, -1)) : 0;
           lua_pop(L, 1);
-          if (flag != "no-writes" && flag != "allow-oom" && flag != "allow-stale" && flag != "no-cluster" &&
-              flag != "allow-cross-slot-keys") {
-            RaiseError(L, "unknown flag given");
-          }
-          info.flags.push_back(flag);
+          if (bit == 0) RaiseError(L, "unknown flag given");
+          info.flags |= bit;
         }
       } else {
         RaiseError(L, "unknown argument given to redis.register_function");
@@ -748,10 +764,12 @@ int LuaEngine::RegisterFunction(lua_State* L) {
                   "character long");
   }
   for (const FunctionInfo& registered : *engine->loading_functions_) {
-    if (registered.name == info.name) RaiseError(L, "Function already exists in the library");
+    if (absl::EqualsIgnoreCase(registered.name, info.name)) RaiseError(L, "Function already exists in the library");
   }
+  // Callbacks are kept under the lowercase name: FCALL finds functions whatever the case.
+  const std::string key = absl::AsciiStrToLower(info.name);
   lua_getfield(L, LUA_REGISTRYINDEX, kLoadingRegistryKey);
-  lua_pushlstring(L, info.name.data(), info.name.size());
+  lua_pushlstring(L, key.data(), key.size());
   lua_pushvalue(L, callback);
   lua_settable(L, -3);
   lua_pop(L, 1);

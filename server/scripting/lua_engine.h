@@ -41,6 +41,7 @@ struct ScriptCall {
   bool read_only;                 // EVAL_RO, EVALSHA_RO: write commands are refused
   storage::HeldShards* held;      // the shards the script may touch
   int64_t now_ms;
+  std::span<const std::string_view> command;  // the client's whole command (FUNCTION STATS)
 };
 
 class LuaEngine {
@@ -64,7 +65,8 @@ class LuaEngine {
   // functions, described in *functions. The error is Redis's ("ERR Error registering
   // functions: ..."). The functions are callable here only once the library is added to
   // Scripts (they are reloaded from there, see EnsureFunctionsLoaded).
-  absl::Status LoadLibrary(const LibraryMetadata& metadata, std::vector<FunctionInfo>* functions);
+  absl::Status LoadLibrary(const LibraryMetadata& metadata, std::vector<FunctionInfo>* functions,
+                           bool commit = false);
 
  private:
   struct RunState;

@@ -11,6 +11,13 @@
 
 namespace strata::server::scripting {
 
+namespace {
+constexpr std::string_view kBusyScriptError =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+constexpr std::string_view kBusyFunctionError =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+}  // namespace
+
 std::string Scripts::Store(std::string_view body) {
   std::string sha = Sha1Hex(body);
   absl::MutexLock lock(&mu_);
@@ -66,6 +73,10 @@ absl::Status Scripts::Kill(bool functions) {
   for (RunningScript* run : running_) {
     if (run->is_function == functions) targets.push_back(run);
   }
+  if (targets.empty() && !running_.empty()) {
+    // The other kind runs: Redis points at the right KILL.
+    return absl::FailedPreconditionError(Absl(functions ? kBusyScriptError : kBusyFunctionError));
+  }
   if (targets.empty()) return absl::FailedPreconditionError("NOTBUSY No scripts in execution right now.");
   for (RunningScript* run : targets) {
     if (run->wrote.load()) {
@@ -86,34 +97,41 @@ void Scripts::KillAll() {
 std::string_view Scripts::BusyError() const {
   absl::MutexLock lock(&mu_);
   for (RunningScript* run : running_) {
-    if (run->busy.load() && run->is_function) {
-      return "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
-    }
+    if (run->busy.load() && run->is_function) return kBusyFunctionError;
   }
-  return "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+  return kBusyScriptError;
 }
 
-bool Scripts::DescribeRunning(std::string* name, int64_t* duration_ms) const {
+bool Scripts::DescribeRunning(std::string* name, std::vector<std::string>* command, int64_t* duration_ms) const {
   absl::MutexLock lock(&mu_);
   if (running_.empty()) return false;
   *name = std::string(running_.front()->name);
+  command->assign(running_.front()->command.begin(), running_.front()->command.end());
   *duration_ms = storage::NowMs() - running_.front()->start_ms;
   return true;
 }
 
-bool FunctionInfo::no_writes() const { return std::find(flags.begin(), flags.end(), "no-writes") != flags.end(); }
+uint32_t ScriptFlagBit(std::string_view name) {
+  for (size_t i = 0; i < std::size(kScriptFlagNames); ++i) {
+    if (absl::EqualsIgnoreCase(Absl(name), Absl(kScriptFlagNames[i]))) return uint32_t{1} << i;
+  }
+  return 0;
+}
 
-absl::Status Scripts::AddLibrary(FunctionLibrary library, bool replace) {
+absl::Status Scripts::AddLibrary(FunctionLibrary library, bool replace, bool quote_name) {
   absl::MutexLock lock(&mu_);
   auto same = std::find_if(libraries_.begin(), libraries_.end(), [&](const FunctionLibrary& l) { return l.name == library.name; });
   if (same != libraries_.end() && !replace) {
-    return absl::AlreadyExistsError(absl::StrCat("ERR Library '", library.name, "' already exists"));
+    return absl::AlreadyExistsError(quote_name ? absl::StrCat("ERR Library '", library.name, "' already exists")
+                                               : absl::StrCat("ERR Library ", library.name, " already exists"));
   }
   for (const FunctionLibrary& other : libraries_) {
     if (other.name == library.name) continue;
     for (const FunctionInfo& taken : other.functions) {
       for (const FunctionInfo& wanted : library.functions) {
-        if (taken.name == wanted.name) return absl::AlreadyExistsError(absl::StrCat("ERR Function ", wanted.name, " already exists"));
+        if (absl::EqualsIgnoreCase(taken.name, wanted.name)) {
+          return absl::AlreadyExistsError(absl::StrCat("ERR Function ", wanted.name, " already exists"));
+        }
       }
     }
   }
@@ -150,7 +168,7 @@ bool Scripts::FindFunction(std::string_view name, FunctionInfo* info) const {
   absl::MutexLock lock(&mu_);
   for (const FunctionLibrary& library : libraries_) {
     for (const FunctionInfo& function : library.functions) {
-      if (function.name == name) {
+      if (absl::EqualsIgnoreCase(function.name, Absl(name))) {
         *info = function;
         return true;
       }
@@ -170,6 +188,8 @@ bool SplitShebang(std::string_view text, std::string_view* line, std::string* re
   return true;
 }
 
+bool IsMetadataSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
 }  // namespace
 
 bool EqualsAsciiCaseless(std::string_view a, std::string_view b) {
@@ -188,12 +208,12 @@ std::vector<std::string_view> SplitWords(std::string_view line) {
   std::vector<std::string_view> words;
   size_t at = 0;
   while (at < line.size()) {
-    if (line[at] == ' ') {
+    if (IsMetadataSpace(line[at])) {
       ++at;
       continue;
     }
-    size_t end = line.find(' ', at);
-    if (end == std::string_view::npos) end = line.size();
+    size_t end = at;
+    while (end < line.size() && !IsMetadataSpace(line[end])) ++end;
     words.push_back(line.substr(at, end - at));
     at = end;
   }
@@ -206,11 +226,11 @@ absl::StatusOr<LibraryMetadata> ParseLibraryMetadata(std::string_view code) {
   if (!SplitShebang(code, &line, &metadata.code_to_compile)) {
     return absl::InvalidArgumentError("ERR Missing library metadata");
   }
-  const std::vector<std::string_view> words = SplitWords(line.substr(2));
-  const std::string_view engine = words.empty() ? std::string_view() : words[0];
-  if (!EqualsAsciiCaseless(engine, "lua")) {
-    return absl::InvalidArgumentError(absl::StrCat("ERR Engine '", Absl(engine), "' not found"));
-  }
+  if (line.size() == code.size()) return absl::InvalidArgumentError("ERR Invalid library metadata");
+  // As Redis: "#!<engine>" is the first word (so "#! lua" names engine ""), the name is checked
+  // before the engine.
+  std::vector<std::string_view> words = SplitWords(line);
+  const std::string_view engine = words.empty() ? std::string_view() : words[0].substr(2);
   bool named = false;
   for (size_t i = 1; i < words.size(); ++i) {
     if (words[i].substr(0, 5) != "name=") {
@@ -221,6 +241,9 @@ absl::StatusOr<LibraryMetadata> ParseLibraryMetadata(std::string_view code) {
     named = true;
   }
   if (!named) return absl::InvalidArgumentError("ERR Library name was not given");
+  if (!EqualsAsciiCaseless(engine, "lua")) {
+    return absl::InvalidArgumentError(absl::StrCat("ERR Engine '", Absl(engine), "' not found"));
+  }
   if (!ValidFunctionName(metadata.name)) {
     return absl::InvalidArgumentError(
         "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +23,17 @@
 namespace strata::server::scripting {
 
 // A Redis 7 function library (FUNCTION LOAD): its code and the functions it registered.
+// A script or function flag, in Redis's order (FUNCTION LIST lists them so).
+inline constexpr std::string_view kScriptFlagNames[] = {"no-writes", "allow-oom", "allow-stale", "no-cluster",
+                                                       "allow-cross-slot-keys"};
+// The bit of a flag name (any case), or 0 for an unknown one.
+uint32_t ScriptFlagBit(std::string_view name);
+
 struct FunctionInfo {
-  std::string name;
-  std::vector<std::string> flags;  // no-writes, allow-oom, allow-stale, no-cluster, allow-cross-slot-keys
+  std::string name;  // as registered; looked up without regard to case, as Redis does
+  uint32_t flags = 0;  // bits of kScriptFlagNames
   std::optional<std::string> description;
-  bool no_writes() const;
+  bool no_writes() const { return flags & 1; }
 };
 struct FunctionLibrary {
   std::string name;
@@ -57,6 +64,7 @@ absl::Status ParseScriptShebang(std::string_view body, std::string* code_to_comp
 struct RunningScript {
   bool is_function = false;
   std::string_view name;  // the sha or the function's name (the command's argument, alive while it runs)
+  std::span<const std::string_view> command;  // the whole command (FUNCTION STATS), alive as well
   int64_t start_ms = 0;
   std::atomic<bool> wrote{false};        // ran a write command: it cannot be killed any more
   std::atomic<bool> kill_requested{false};
@@ -85,12 +93,13 @@ class Scripts {
   void KillAll();
   // The -BUSY reply while a script is past busy-reply-threshold.
   std::string_view BusyError() const;
-  // For FUNCTION STATS: the name and age of a running script, if any.
-  bool DescribeRunning(std::string* name, int64_t* duration_ms) const;
+  // For FUNCTION STATS: the name, command and age of a running script, if any.
+  bool DescribeRunning(std::string* name, std::vector<std::string>* command, int64_t* duration_ms) const;
 
-  // Function libraries. AddLibrary fails (nothing changed) on a name taken by another library
-  // (or by `library` itself without replace), with Redis's error text.
-  absl::Status AddLibrary(FunctionLibrary library, bool replace);
+  // Function libraries. AddLibrary fails (nothing changed) on a function name taken by another
+  // library, or on the library's own name without replace (Redis's texts: FUNCTION LOAD quotes
+  // the name, RESTORE does not).
+  absl::Status AddLibrary(FunctionLibrary library, bool replace, bool quote_name = true);
   bool DeleteLibrary(std::string_view name);
   void FlushLibraries();
   std::vector<FunctionLibrary> Libraries() const;

@@ -52,8 +52,8 @@ class ScriptDiffer(Differ):
             "tests/e2e/test_differential.py::", f"{THIS_FILE}::")
 
 
-def run_all(differ, ops):
-    """Runs every op, collecting mismatches so that one failure does not hide the next ones."""
+def differences(differ, ops):
+    """Runs every op; the mismatches, so that one failure does not hide the next ones."""
     problems = []
     for op in ops:
         try:
@@ -61,6 +61,11 @@ def run_all(differ, ops):
         except Mismatch as e:
             problems.append(str(e))
             differ.index += 1
+    return problems
+
+
+def run_all(differ, ops):
+    problems = differences(differ, ops)
     assert not problems, f"{len(problems)} step(s) differ:\n\n" + "\n\n".join(problems)
 
 

@@ -40,7 +40,8 @@ TEST(ScriptsTest, KillAnswersAsRedis) {
   EXPECT_EQ(scripts.Kill(false).message(), "NOTBUSY No scripts in execution right now.");
   scripting::RunningScript run;
   scripts.Started(&run);
-  EXPECT_EQ(scripts.Kill(true).message(), "NOTBUSY No scripts in execution right now.");  // not a function
+  EXPECT_EQ(scripts.Kill(true).message(),  // FUNCTION KILL while a script (not a function) runs
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
   EXPECT_TRUE(scripts.Kill(false).ok());
   EXPECT_TRUE(run.kill_requested.load());
   run.kill_requested = false;
@@ -76,6 +77,9 @@ TEST(LibraryMetadataTest, NameAndErrors) {
   EXPECT_EQ(parsed->name, "mylib");
   EXPECT_EQ(parsed->code_to_compile, "\nredis.register_function('f', f)");
   EXPECT_TRUE(scripting::ParseLibraryMetadata("#!LUA name=x\n").ok());
+  EXPECT_TRUE(scripting::ParseLibraryMetadata("#!lua\tname=x\r\n").ok()) << "any blank separates words";
+  EXPECT_EQ(scripting::ParseLibraryMetadata("#!lua name=x").status().message(), "ERR Invalid library metadata");
+  EXPECT_EQ(scripting::ParseLibraryMetadata("#!\nreturn 1").status().message(), "ERR Library name was not given");
   EXPECT_EQ(scripting::ParseLibraryMetadata("return 1").status().message(), "ERR Missing library metadata");
   EXPECT_EQ(scripting::ParseLibraryMetadata("#!lua\n").status().message(), "ERR Library name was not given");
   EXPECT_EQ(scripting::ParseLibraryMetadata("#!js name=x\n").status().message(), "ERR Engine 'js' not found");
@@ -88,13 +92,14 @@ TEST(LibraryMetadataTest, NameAndErrors) {
 
 TEST(FunctionRegistryTest, NamesAreUniqueAcrossLibraries) {
   Scripts scripts;
-  ASSERT_TRUE(scripts.AddLibrary(FunctionLibrary{"lib1", "#!lua name=lib1\n", {{"f1", {}, {}}}}, false).ok());
-  EXPECT_EQ(scripts.AddLibrary(FunctionLibrary{"lib1", "", {{"g", {}, {}}}}, false).message(),
+  ASSERT_TRUE(scripts.AddLibrary(FunctionLibrary{"lib1", "#!lua name=lib1\n", {{"f1", 0, {}}}}, false).ok());
+  EXPECT_EQ(scripts.AddLibrary(FunctionLibrary{"lib1", "", {{"g", 0, {}}}}, false).message(),
             "ERR Library 'lib1' already exists");
-  EXPECT_EQ(scripts.AddLibrary(FunctionLibrary{"lib2", "", {{"f1", {}, {}}}}, false).message(),
-            "ERR Function f1 already exists");
+  EXPECT_EQ(scripts.AddLibrary(FunctionLibrary{"lib2", "", {{"F1", 0, {}}}}, false).message(),
+            "ERR Function F1 already exists")
+      << "function names are compared without regard to case";
   const uint64_t generation = scripts.functions_generation();
-  ASSERT_TRUE(scripts.AddLibrary(FunctionLibrary{"lib1", "", {{"f2", {"no-writes"}, {}}}}, true).ok());
+  ASSERT_TRUE(scripts.AddLibrary(FunctionLibrary{"lib1", "", {{"f2", scripting::ScriptFlagBit("NO-WRITES"), {}}}}, true).ok());
   EXPECT_NE(scripts.functions_generation(), generation);
   scripting::FunctionInfo info;
   EXPECT_FALSE(scripts.FindFunction("f1", &info)) << "REPLACE drops the old library's functions";
@@ -125,17 +130,6 @@ TEST(WatchRegistryTest, TouchMarksOnlyWatchersOfThatKey) {
   EXPECT_TRUE(bob.dirty.load());
   registry.Unwatch(&bob);
   EXPECT_FALSE(registry.any());
-}
-
-TEST(WatchRegistryTest, TouchMatchingFollowsThePattern) {
-  WatchRegistry registry;
-  WatchedKeys client;
-  registry.Watch(&client, 0, "user:1", true);
-  registry.TouchMatching([](std::string_view key) { return key.starts_with("order:"); });
-  EXPECT_FALSE(client.dirty.load());
-  registry.TouchMatching([](std::string_view key) { return key.starts_with("user:"); });
-  EXPECT_TRUE(client.dirty.load());
-  registry.Unwatch(&client);
 }
 
 }  // namespace
