@@ -17,7 +17,7 @@ BUILD_PKGS := cmake make g++ pkg-config ccache \
 RUN_PKGS := sqlite3
 TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
         gnuplot-nox
-BENCH_PKGS := python3 redis-server redis-tools postgresql util-linux
+BENCH_PKGS := python3 python3-redis redis-server redis-tools postgresql util-linux
 FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev pkg-config liblua5.1-0-dev
 PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS))
 
@@ -118,6 +118,7 @@ fuzz: deps-fuzz $(FUZZ_BUILD)/CMakeCache.txt
 # Benchmarks print figures (strata vs Debian's redis-server); none asserts a time.
 bench: deps-bench build
 	bench/vs-redis.sh
+	bench/scripting-vs-redis.sh
 	bench/bench-overhead.sh
 	bench/cold-storm.sh
 
