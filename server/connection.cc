@@ -289,7 +289,8 @@ bool Connection::RefusedInThisMode(const CommandSpec& spec) {
     return false;
   }
   if (thread_.serving_while_busy() || ((spec.flags & flags::kKeyspace) && server_.keyspace().busy_scripts() > 0)) {
-    // A script on this thread (or one holding every shard) is past busy-reply-threshold.
+    // A script on this thread is past busy-reply-threshold, or (for a whole-keyspace command) one
+    // anywhere is: it holds some of the shards the command would wait for.
     if (!(spec.flags & flags::kAllowBusy)) {
       reply_.Error(server_.scripts().BusyError());
       if (multi_ != nullptr) multi_->aborted = true;

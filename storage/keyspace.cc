@@ -110,22 +110,12 @@ void HeldShards::SetBusy(bool busy) {
 }
 
 bool Keyspace::LockContendedShard(Shard& shard) {
-  // Another command holds the shard. Commands hold shards for microseconds, so the plain wait is
-  // right, unless a script may be the holder: then poll, so that this thread can answer -BUSY
-  // once the script passes busy-reply-threshold instead of stalling all its clients behind it.
-  for (int attempt = 0;; ++attempt) {
+  // Another command holds the shard, usually for microseconds: sleep in the lock, but wake every
+  // millisecond to see whether the holder is a script past busy-reply-threshold, so that this
+  // thread answers -BUSY instead of stalling all its clients behind the script.
+  for (;;) {
     if (shard.held_by_busy_script.load(std::memory_order_acquire)) return false;
-    if (scripts_running_.load(std::memory_order_relaxed) == 0) {
-      shard.mu.lock();
-      return true;
-    }
-    if (shard.mu.try_lock()) return true;
-    if (attempt < 100) {
-      sched_yield();
-    } else {
-      struct timespec pause = {0, 100 * 1000};
-      nanosleep(&pause, nullptr);
-    }
+    if (shard.mu.try_lock_for(std::chrono::milliseconds(1))) return true;
   }
 }
 
@@ -344,7 +334,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
     Shard& shard = *shards_[index];
     // A shard busy with a long command or script is skipped: the cycle must not stall the main
     // loop, and the next cycle comes back to it.
-    std::unique_lock<std::mutex> lock(shard.mu, std::try_to_lock);
+    std::unique_lock<std::timed_mutex> lock(shard.mu, std::try_to_lock);
     if (!lock.owns_lock()) continue;
     for (int db = 0; db < options_.databases; ++db) {
       Table& table = shard.table(db);

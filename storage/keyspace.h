@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <chrono>
 #include <mutex>
 #include <span>
 #include <string>
@@ -55,9 +56,11 @@ class Shard {
  public:
   explicit Shard(int databases, uint64_t seed) : tables_(static_cast<size_t>(databases)), random_state_(seed | 1) {}
 
-  // A plain std::mutex: it is taken once or twice per command, and absl::Mutex's extra
-  // bookkeeping (deadlock-detection graph) cost more than the rest of a GET.
-  std::mutex mu;
+  // A plain pthread mutex: it is taken once or twice per command, and absl::Mutex's extra
+  // bookkeeping (deadlock-detection graph) cost more than the rest of a GET. Timed, so that a
+  // command waiting for a shard that a script holds can give up with -BUSY (LockShard); lock
+  // and unlock cost what std::mutex's do.
+  std::timed_mutex mu;
   // Set while a script that holds this shard has run past busy-reply-threshold: commands of
   // other clients that need the shard are refused with -BUSY instead of waiting for it.
   std::atomic<bool> held_by_busy_script{false};
@@ -136,16 +139,13 @@ class Keyspace {
   // Frees an entry and its accounting; the caller has unlinked it from its table.
   void ReleaseEntry(Shard& shard, Entry* entry);
 
-  // Locks one shard for a command. False (nothing locked) when a busy script holds it; while
-  // any script runs, a contended shard is waited for by polling, so a thread never sleeps in a
-  // lock that a script may keep for seconds.
+  // Locks one shard for a command. False (nothing locked) when a script past
+  // busy-reply-threshold holds it: a thread never sleeps for long in a lock a script may keep.
   bool LockShard(size_t index) {
     Shard& s = *shards_[index];
     return s.mu.try_lock() || LockContendedShard(s);
   }
-  // Scripts running now (any thread), and those of them past busy-reply-threshold.
-  void ScriptStarted() { scripts_running_.fetch_add(1, std::memory_order_relaxed); }
-  void ScriptEnded() { scripts_running_.fetch_sub(1, std::memory_order_relaxed); }
+  // Scripts past busy-reply-threshold now (any thread).
   std::atomic<int>& busy_scripts() { return busy_scripts_; }
 
  private:
@@ -155,7 +155,6 @@ class Keyspace {
   int shard_shift_ = 63;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> expire_cursor_{0};
-  std::atomic<int> scripts_running_{0};
   std::atomic<int> busy_scripts_{0};
 };
 

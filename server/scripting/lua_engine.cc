@@ -582,9 +582,7 @@ void LuaEngine::Run(const ScriptCall& call) {
   run.running.command = call.command;
   run.running.start_ms = call.now_ms;
   run.start_ns = MonotonicNs();
-  storage::Keyspace& keyspace = server_.keyspace();
   server_.scripts().Started(&run.running);
-  keyspace.ScriptStarted();
   run_ = &run;
   const int saved_db = call.client.db();
   lua_sethook(L, Hook, LUA_MASKCOUNT, 100000);
@@ -596,7 +594,6 @@ void LuaEngine::Run(const ScriptCall& call) {
     call.held->SetBusy(false);
     thread_.set_serving_while_busy(false);
   }
-  keyspace.ScriptEnded();
   server_.scripts().Ended(&run.running);
 
   if (status != 0) {

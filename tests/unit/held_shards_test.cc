@@ -19,7 +19,7 @@ TEST(HeldShardsTest, TransactionsInsideDoNotLockAgain) {
   HeldShards held(keyspace, keys, false);
   ASSERT_FALSE(held.refused());
   EXPECT_EQ(HeldShards::Current(), &held);
-  // std::mutex is not recursive: locking "a"'s shard twice on this thread would deadlock.
+  // A shard's mutex is not recursive: locking "a"'s shard twice on this thread would deadlock.
   {
     const std::string_view a[] = {"a"};
     Transaction txn(keyspace, 0, a, kNow);
@@ -87,7 +87,6 @@ TEST(HeldShardsTest, OtherThreadsWaitForHeldShards) {
 TEST(HeldShardsTest, ABusyScriptsShardsAreRefusedToOthers) {
   Keyspace keyspace;
   const std::string_view keys[] = {"x"};
-  keyspace.ScriptStarted();
   HeldShards held(keyspace, keys, false);
   held.SetBusy(true);
   EXPECT_EQ(keyspace.busy_scripts().load(), 1);
@@ -103,7 +102,6 @@ TEST(HeldShardsTest, ABusyScriptsShardsAreRefusedToOthers) {
   EXPECT_TRUE(set_refused);
   held.SetBusy(false);
   EXPECT_EQ(keyspace.busy_scripts().load(), 0);
-  keyspace.ScriptEnded();
 }
 
 }  // namespace
