@@ -233,13 +233,19 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
 // connection's mode forbids, queue it inside MULTI, or run it under its keys' shard locks.
 void Connection::Execute(std::span<const std::string_view> args) {
   if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
-  std::string error;
-  const CommandSpec* spec = FindCheckedCommand(args, &error);
-  if (spec == nullptr) {
-    Reject(args, error);
-    return;
+  const CommandSpec* spec = server_.commands().Find(args[0]);
+  // The usual command passes these checks in a few instructions; anything else (subcommands,
+  // errors) takes the full lookup, which words the error.
+  if (spec == nullptr || !spec->subcommands.empty() || !CommandTable::ArityOk(*spec, args.size()) ||
+      (!authenticated_ && !(spec->flags & flags::kNoAuth))) {
+    std::string error;
+    spec = FindCheckedCommand(args, &error);
+    if (spec == nullptr) {
+      Reject(args, error);
+      return;
+    }
   }
-  if (RefusedInThisMode(*spec)) return;
+  if (ModeMayRefuse() && RefusedInThisMode(*spec)) return;
   last_command_.store(spec, std::memory_order_relaxed);
   if (multi_ != nullptr && !(spec->flags & flags::kNotQueued)) {
     multi_->commands.push_back({spec, std::vector<std::string>(args.begin(), args.end())});
@@ -282,12 +288,12 @@ void Connection::Reject(std::span<const std::string_view> args, std::string_view
   reply_.Error(error);
 }
 
+bool Connection::ModeMayRefuse() const {
+  return multi_ != nullptr || thread_.serving_while_busy() ||
+         server_.keyspace().busy_scripts().load(std::memory_order_relaxed) != 0;
+}
+
 bool Connection::RefusedInThisMode(const CommandSpec& spec) {
-  // One predictable branch on the common path: nothing below applies to a plain command.
-  if (multi_ == nullptr && !thread_.serving_while_busy() &&
-      server_.keyspace().busy_scripts().load(std::memory_order_relaxed) == 0) {
-    return false;
-  }
   if (thread_.serving_while_busy() || ((spec.flags & flags::kKeyspace) && server_.keyspace().busy_scripts() > 0)) {
     // A script on this thread is past busy-reply-threshold, or (for a whole-keyspace command) one
     // anywhere is: it holds some of the shards the command would wait for.
@@ -329,7 +335,7 @@ void Connection::Run(const CommandSpec& spec, std::span<const std::string_view> 
     keys_.resize(argument_keys);
     for (const std::string& key : more_keys) keys_.push_back(key);
   }
-  FinishAfterLocks(&after);
+  if (!after.pending.empty() || !after.ready_for_waiters.empty()) FinishAfterLocks(&after);
 }
 
 void Connection::FinishAfterLocks(AfterRun* after) {

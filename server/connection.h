@@ -128,6 +128,9 @@ class Connection {
   // aborting a transaction as Redis does). RefusedInThisMode: a busy script, or a command MULTI
   // does not queue (true: an error was replied).
   const CommandSpec* FindCheckedCommand(std::span<const std::string_view> args, std::string* error);
+  // False for a plain connection (no MULTI, no busy script anywhere): then RefusedInThisMode
+  // has nothing to check, and the common path pays one test.
+  bool ModeMayRefuse() const;
   void Reject(std::span<const std::string_view> args, std::string_view error);
   bool RefusedInThisMode(const CommandSpec& spec);
   // What a command leaves to do once its locks are released.

@@ -19,6 +19,7 @@ A mismatch reports the seed, the command's index, the command, both replies and 
 before it; `-k seed_N` reruns one sequence on fresh servers.
 """
 import contextlib
+import os
 import random
 import time
 
@@ -354,7 +355,9 @@ class Differ:
                 same = fmt(ps) == fmt(pr)
                 lines.append(f"    #{i} {prev}  ->  {fmt(pr)}" if same else
                              f"    #{i} {prev}  ->  strata {fmt(ps)} | redis {fmt(pr)}")
-        lines.append(f"  rerun: /usr/bin/python3 -m pytest -q 'tests/e2e/test_differential.py::{self.rerun}'")
+        # The file of the test running now (every differential file shares this class).
+        test_file = os.environ.get("PYTEST_CURRENT_TEST", "tests/e2e/test_differential.py").split("::")[0]
+        lines.append(f"  rerun: /usr/bin/python3 -m pytest -q '{test_file}::{self.rerun}'")
         return "\n".join(lines)
 
     def _scan(self, op):

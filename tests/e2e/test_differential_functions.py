@@ -38,7 +38,6 @@ from helpers import Reply, RespConnection, server_pair  # noqa: F401  (server_pa
 from test_differential import Differ, Mismatch, Op, compare, differential_session, fmt
 from test_differential_scripting import differences, run_all
 
-THIS_FILE = "tests/e2e/test_differential_functions.py"
 
 # Stands for "this server's own FUNCTION DUMP payload" in a step (see FunctionDiffer).
 PAYLOAD = b"<the payload this server's last FUNCTION DUMP returned>"
@@ -107,10 +106,6 @@ class FunctionDiffer(Differ):
     def __init__(self, strata_conn, redis_conn, label, rerun):
         super().__init__(strata_conn, redis_conn, label, rerun)
         self.payloads = {}  # "s" / "r" -> the bytes of that server's last FUNCTION DUMP
-
-    def describe(self, op, s_reply, r_reply, problem):
-        return super().describe(op, s_reply, r_reply, problem).replace(
-            "tests/e2e/test_differential.py::", f"{THIS_FILE}::")
 
     def own_args(self, side, args):
         payload = self.payloads.get(side, b"")

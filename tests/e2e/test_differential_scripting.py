@@ -36,20 +36,11 @@ import pytest
 from helpers import RespConnection, server_pair, scaled_seeds  # noqa: F401  (server_pair is a fixture)
 from test_differential import Differ, Mismatch, Op, differential_session
 
-THIS_FILE = "tests/e2e/test_differential_scripting.py"
 
 TRANSACTION_SEEDS = scaled_seeds(16)
 COMMANDS_PER_TRANSACTION_SEED = 400
 SCRIPT_SEEDS = scaled_seeds(20)
 SCRIPTS_PER_SEED = 60
-
-
-class ScriptDiffer(Differ):
-    """A Differ whose rerun hint names this file (the shared one names test_differential.py)."""
-
-    def describe(self, op, s_reply, r_reply, problem):
-        return super().describe(op, s_reply, r_reply, problem).replace(
-            "tests/e2e/test_differential.py::", f"{THIS_FILE}::")
 
 
 def differences(differ, ops):
@@ -244,7 +235,7 @@ class TransactionCommands:
 def test_random_transaction_sequence_matches_redis(server_pair, seed):
     rerun = f"test_random_transaction_sequence_matches_redis[seed_{seed}]"
     with differential_session(server_pair, f"transaction seed {seed}", rerun, resp3=seed % 4 == 3) as (s, r, _):
-        differ = ScriptDiffer(s, r, f"transaction seed {seed}", rerun)
+        differ = Differ(s, r, f"transaction seed {seed}", rerun)
         generator = TransactionCommands(seed)
         for _ in range(COMMANDS_PER_TRANSACTION_SEED):
             differ.run(generator.next())
@@ -354,7 +345,7 @@ def step(args):
 def test_transaction_edge_case_matches_redis(server_pair, name):
     rerun = f"test_transaction_edge_case_matches_redis[{name}]"
     with differential_session(server_pair, f"transaction case {name!r}", rerun) as (s, r, _):
-        differ = ScriptDiffer(s, r, f"transaction case {name!r}", rerun)
+        differ = Differ(s, r, f"transaction case {name!r}", rerun)
         run_all(differ, [step(args) for args in TRANSACTION_EDGE_CASES[name]])
 
 
@@ -474,7 +465,7 @@ def test_script_kill_stops_a_read_only_script(server_pair):
     config = {b"busy-reply-threshold": b"100"}
     with differential_session(server_pair, "SCRIPT KILL", rerun, config=config) as (s, r, _), \
             RespConnection(strata_server.port) as sb, RespConnection(redis_server.port) as rb:
-        other = ScriptDiffer(sb, rb, "SCRIPT KILL, the other client", rerun)
+        other = Differ(sb, rb, "SCRIPT KILL, the other client", rerun)
         other.run(Op([b"SCRIPT", b"KILL"]))
         for conn in (s, r):
             conn.send(b"EVAL", b"local i = 0\nwhile true do i = i + 1 end", b"0")
@@ -483,7 +474,7 @@ def test_script_kill_stops_a_read_only_script(server_pair):
         s_reply, r_reply = s.read_reply(), r.read_reply()
         assert s_reply == r_reply, f"the killed script's reply: strata {s_reply}, redis {r_reply}"
         other.run(Op([b"SCRIPT", b"KILL"]))
-        ScriptDiffer(s, r, "SCRIPT KILL, the script's client", rerun).run(Op([b"PING"]))
+        Differ(s, r, "SCRIPT KILL, the script's client", rerun).run(Op([b"PING"]))
 
 
 def run_two_clients(server_pair, label, steps, rerun):
@@ -493,8 +484,8 @@ def run_two_clients(server_pair, label, steps, rerun):
             RespConnection(redis_server.port) as ra, RespConnection(redis_server.port) as rb:
         for conn in (sa, ra):
             assert conn.call(b"FLUSHALL").kind == "+"
-        clients = {"a": ScriptDiffer(sa, ra, f"{label}, client A", rerun),
-                   "b": ScriptDiffer(sb, rb, f"{label}, client B", rerun)}
+        clients = {"a": Differ(sa, ra, f"{label}, client A", rerun),
+                   "b": Differ(sb, rb, f"{label}, client B", rerun)}
         for who, *args in steps:
             if who == SLEEP:
                 time.sleep(args[0])
@@ -931,7 +922,7 @@ def test_script_case_matches_redis(server_pair, name, protocol):
     rerun = f"test_script_case_matches_redis[{name}-resp{protocol}]"
     label = f"script case {name!r} over RESP{protocol}"
     with differential_session(server_pair, label, rerun, resp3=protocol == 3) as (s, r, _):
-        run_all(ScriptDiffer(s, r, label, rerun), SCRIPT_CASES[name])
+        run_all(Differ(s, r, label, rerun), SCRIPT_CASES[name])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1022,7 +1013,7 @@ def test_random_scripts_match_redis(server_pair, seed):
     rerun = f"test_random_scripts_match_redis[seed_{seed}]"
     label = f"script seed {seed}"
     with differential_session(server_pair, label, rerun, resp3=seed % 3 == 2) as (s, r, _):
-        differ = ScriptDiffer(s, r, label, rerun)
+        differ = Differ(s, r, label, rerun)
         generator = ScriptGenerator(seed)
         for _ in range(SCRIPTS_PER_SEED):
             for op in generator.next():
