@@ -179,6 +179,13 @@ void PushErrorTable(lua_State* L, std::string_view text) {
   __builtin_unreachable();
 }
 
+// Pushes {field = text}: how Lua sees a status or big number reply.
+void PushTableWithField(lua_State* L, const char* field, std::string_view text) {
+  lua_newtable(L);
+  lua_pushlstring(L, text.data(), text.size());
+  lua_setfield(L, -2, field);
+}
+
 // Reads one RESP value at *p (the reply of a command run for the script) and pushes it as
 // Redis converts replies for Lua. The reply was produced by our own ReplyBuilder, so it is
 // well formed.
@@ -216,9 +223,7 @@ void PushReply(lua_State* L, const char*& p, const char* end) {
       return;
     }
     case '+':
-      lua_newtable(L);
-      lua_pushlstring(L, line.data(), line.size());
-      lua_setfield(L, -2, "ok");
+      PushTableWithField(L, "ok", line);
       return;
     case '-':
       PushErrorTable(L, absl::StrCat("-", Absl(line)));
@@ -260,9 +265,7 @@ void PushReply(lua_State* L, const char*& p, const char* end) {
       lua_setfield(L, -2, "double");
       return;
     case '(':
-      lua_newtable(L);
-      lua_pushlstring(L, line.data(), line.size());
-      lua_setfield(L, -2, "big_number");
+      PushTableWithField(L, "big_number", line);
       return;
     case '#':
       lua_pushboolean(L, line == "t");
