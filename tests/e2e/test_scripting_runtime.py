@@ -471,3 +471,50 @@ def test_scripts_with_undeclared_keys_allowed_stay_atomic_under_load(server_fact
     workers.add(move, 3)
     workers.add(read, 3)
     workers.run()
+
+
+# ---------------------------------------------------------------------------------------------
+# What operators and tools see of transactions and scripts (both servers answer alike)
+
+def info_field(conn, section, field):
+    for line in conn.call("INFO", section).text().splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1]
+    raise AssertionError(f"INFO {section} has no {field}")
+
+
+def test_info_counts_cached_scripts(server_factory):
+    server = server_factory()
+    with RespConnection(server.port) as c:
+        ok(c.call("SCRIPT", "FLUSH"))
+        assert info_field(c, "memory", "number_of_cached_scripts") == "0"
+        c.call("SCRIPT", "LOAD", "return 1")
+        c.call("EVAL", "return 2", "0")
+        assert info_field(c, "memory", "number_of_cached_scripts") == "2"
+        ok(c.call("SCRIPT", "FLUSH"))
+        assert info_field(c, "memory", "number_of_cached_scripts") == "0"
+
+
+def test_client_list_shows_a_transaction_being_queued(server_factory):
+    server = server_factory()
+    with RespConnection(server.port) as queuing, RespConnection(server.port) as observer:
+        ok(queuing.call("CLIENT", "SETNAME", "queuing"))
+        ok(queuing.call("MULTI"))
+        assert queuing.call("SET", "k", "v").text() == "QUEUED"
+        assert queuing.call("GET", "k").text() == "QUEUED"
+        line = next(l for l in observer.call("CLIENT", "LIST").text().splitlines() if " name=queuing " in l)
+        fields = dict(part.split("=", 1) for part in line.split(" ") if "=" in part)
+        assert fields["multi"] == "2" and "x" in fields["flags"], line
+        assert queuing.call("EXEC").py() == [b"OK", b"v"]
+        line = next(l for l in observer.call("CLIENT", "LIST").text().splitlines() if " name=queuing " in l)
+        assert " multi=-1 " in line and "flags=N" in line, line
+
+
+def test_command_docs_groups_the_new_commands(server_factory):
+    server = server_factory()
+    with RespConnection(server.port) as c:
+        for name, group in (("multi", b"transactions"), ("watch", b"transactions"), ("eval", b"scripting"),
+                            ("fcall", b"scripting"), ("function", b"scripting")):
+            docs = c.call("COMMAND", "DOCS", name).py()
+            fields = docs[1]
+            assert fields[fields.index(b"group") + 1] == group, (name, fields)
