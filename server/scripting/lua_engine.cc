@@ -1,10 +1,12 @@
 #include "server/scripting/lua_engine.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <lua.hpp>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -56,12 +58,14 @@ local function script_error(message, without_position)
   local position = without_position and '' or (info.short_src .. ':' .. info.currentline .. ': ')
   error({err = 'ERR ' .. position .. message, source = info.source, line = info.currentline})
 end
-local function readonly(real, is_globals)
+-- A read-only view of `real` whose reads go to lookup(key); with is_globals, reading what is not
+-- there is an error, as for Redis's globals.
+local function readonly_view(real, lookup, is_globals)
   local proxy = {}
   proxies[proxy] = real
   real_setmetatable(proxy, {
     __index = function(_, key)
-      local value = rawget(real, key)
+      local value = lookup(key)
       if value == nil and is_globals then
         script_error("Script attempted to access nonexistent global variable '" .. tostring(key) .. "'")
       end
@@ -71,6 +75,9 @@ local function readonly(real, is_globals)
     __metatable = false,
   })
   return proxy
+end
+local function readonly(real, is_globals)
+  return readonly_view(real, function(key) return rawget(real, key) end, is_globals)
 end
 for _, name in ipairs({'string', 'table', 'math', 'bit', 'cjson', 'struct', 'cmsgpack', 'redis', 'coroutine'}) do
   if rawget(G, name) ~= nil then G[name] = readonly(G[name], false) end
@@ -105,26 +112,13 @@ setup.function_env = function(register_function)
                                LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
                                REDIS_VERSION = real_redis.REDIS_VERSION,
                                REDIS_VERSION_NUM = real_redis.REDIS_VERSION_NUM}, true)
-  local state = {loading = false}
-  local function_env = {}
-  proxies[function_env] = G
-  real_setmetatable(function_env, {
-    __index = function(_, key)
-      -- While the library loads, `redis` (reduced) is all there is, as in Redis 7.0.
-      if state.loading then
-        if key == 'redis' then return load_redis end
-        script_error("Script attempted to access nonexistent global variable '" .. tostring(key) .. "'")
-      end
-      local value = rawget(G, key)
-      if value == nil then
-        script_error("Script attempted to access nonexistent global variable '" .. tostring(key) .. "'")
-      end
-      return value
-    end,
-    __newindex = function() script_error("Attempt to modify a readonly table") end,
-    __metatable = false,
-  })
-  return function_env, function(on) state.loading = on end
+  local loading = false
+  local function_env = readonly_view(G, function(key)
+    -- While the library loads, `redis` (reduced) is all there is, as in Redis 7.0.
+    if loading then return key == 'redis' and load_redis or nil end
+    return rawget(G, key)
+  end, true)
+  return function_env, function(on) loading = on end
 end
 setup.error_handler = function(err)
   -- Where the script was: past C functions (redis.call) and this file's metamethods.
@@ -194,7 +188,11 @@ void PushReply(lua_State* L, const char*& p, const char* end) {
   const char* line_end = static_cast<const char*>(std::memchr(p, '\r', static_cast<size_t>(end - p)));
   std::string_view line(p, static_cast<size_t>(line_end - p));
   p = line_end + 2;
-  auto number = [&] { return std::strtoll(std::string(line).c_str(), nullptr, 10); };
+  auto number = [&] {
+    long long value = 0;
+    std::from_chars(line.data(), line.data() + line.size(), value);
+    return value;
+  };
   lua_checkstack(L, 8);
   switch (type) {
     case ':':
@@ -913,23 +911,24 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
   const ScriptCall& call = *run_->call;
   const int argc = lua_gettop(L);
   if (argc == 0) return fail("Please specify at least one argument for this redis lib call");
-  std::vector<std::string> args(static_cast<size_t>(argc));
+  // The arguments are views of Lua's own strings, which stay on the stack for the call; only
+  // numbers need text of their own (Redis formats them with 17 digits, "%.17g", not Lua's 14).
+  absl::InlinedVector<std::string_view, 8> views(static_cast<size_t>(argc));
   for (int i = 1; i <= argc; ++i) {
     const int type = lua_type(L, i);
     if (type != LUA_TSTRING && type != LUA_TNUMBER) {
       return fail("Lua redis lib command arguments must be strings or integers");
     }
-    if (type == LUA_TNUMBER) {  // Redis formats numbers with 17 digits ("%.17g"), not Lua's 14
+    if (type == LUA_TNUMBER) {
       char number[64];
       const int length = std::snprintf(number, sizeof(number), "%.17g", lua_tonumber(L, i));
-      args[static_cast<size_t>(i - 1)].assign(number, static_cast<size_t>(length));
-      continue;
+      lua_pushlstring(L, number, static_cast<size_t>(length));
+      lua_replace(L, i);  // the text lives in Lua, on the stack, like the strings
     }
     size_t length = 0;
     const char* text = lua_tolstring(L, i, &length);
-    args[static_cast<size_t>(i - 1)].assign(text, length);
+    views[static_cast<size_t>(i - 1)] = std::string_view(text, length);
   }
-  std::vector<std::string_view> views(args.begin(), args.end());
   const CommandTable& table = server_.commands();
   const CommandSpec* spec = table.FindWithSubcommand(views);
   if (spec == nullptr) return fail("Unknown Redis command called from script");
@@ -945,7 +944,8 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
                              "lua-allow-undeclared-keys yes to lock every shard for scripts)"));
   }
   if (spec->first_key > 0) {
-    std::vector<size_t> indexes;
+    std::vector<size_t>& indexes = call_key_indexes_;
+    indexes.clear();
     CommandTable::KeyIndexes(*spec, views, &indexes);
     for (size_t index : indexes) {
       if (!call.held->HoldsKey(views[index])) {
@@ -954,7 +954,9 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
       }
     }
   }
-  std::string out;
+  // One buffer for every call's reply (a script's calls never overlap).
+  std::string& out = call_reply_;
+  out.clear();
   protocol::ReplyBuilder reply(&out);
   reply.set_resp3(run_->resp == 3);
   call.client.RunHeld(*spec, views, call.now_ms, reply);
@@ -965,6 +967,7 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
     return fail(line);
   }
   PushReply(L, p, out.data() + out.size());
+  if (out.capacity() > (1 << 20)) std::string().swap(out);  // one huge reply does not stay held
   return 1;
 }
 

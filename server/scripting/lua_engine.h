@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -95,6 +96,9 @@ class LuaEngine {
   // While a library loads: the functions it registered so far (their callbacks wait in the
   // registry's strata_loading table).
   std::vector<FunctionInfo>* loading_functions_ = nullptr;
+  // Scratch of redis.call, kept between calls so a call allocates nothing of its own.
+  std::string call_reply_;
+  std::vector<size_t> call_key_indexes_;
 };
 
 }  // namespace strata::server::scripting
