@@ -28,23 +28,8 @@ constexpr int kExpireSamplesPerLoop = 20;
 constexpr int kExpireAcceptableStalePercent = 10;
 
 
-uint32_t AccessClock(int64_t now_ms) { return static_cast<uint32_t>(now_ms / 1000); }
-
 // As Redis (keyIsExpired): a key is still there at its expiry instant, gone one ms later.
 bool IsExpired(const Entry& e, int64_t now_ms) { return e.has_expiry() && e.expire_at_ms() < now_ms; }
-
-void AddVolatile(Table& table, Entry* entry) {
-  entry->set_volatile_slot(static_cast<uint32_t>(table.volatile_entries.size()));
-  table.volatile_entries.push_back(entry);
-}
-
-void RemoveVolatile(Table& table, Entry* entry) {
-  uint32_t slot = entry->volatile_slot();
-  Entry* last = table.volatile_entries.back();
-  table.volatile_entries[slot] = last;
-  last->set_volatile_slot(slot);
-  table.volatile_entries.pop_back();
-}
 
 // Locks a shard for a keyspace-wide call, unless this thread holds every shard already (an EXEC
 // or script that runs FLUSHALL, KEYS, DBSIZE...: the dispatcher holds them all for those).
@@ -173,7 +158,9 @@ KeyspaceStats Keyspace::Stats() {
     stats.keyspace_hits += shard->keyspace_hits.Get();
     stats.keyspace_misses += shard->keyspace_misses.Get();
     stats.entry_bytes += shard->entry_bytes.Get();
+    stats.evicted_keys += shard->evicted_keys.Get();
     WideLock lock(*shard);
+    stats.sketch_bytes += shard->sketch.bytes();
     for (Table& table : shard->tables()) {
       stats.table_bytes += table.dict.overhead_bytes() + table.volatile_entries.capacity() * sizeof(Entry*);
     }
@@ -187,6 +174,7 @@ void Keyspace::ResetStats() {
     shard->expired_keys.Reset();
     shard->keyspace_hits.Reset();
     shard->keyspace_misses.Reset();
+    shard->evicted_keys.Reset();
   }
 }
 
@@ -278,7 +266,7 @@ uint64_t Keyspace::DeleteIf(int db, const std::function<bool(const Entry&)>& mat
       if (matches(*e)) doomed.push_back(e);
     });
     for (Entry* e : doomed) {
-      if (e->has_expiry()) RemoveVolatile(table, e);
+      if (e->has_expiry()) table.RemoveVolatile(e);
       table.dict.Remove(e->key(), HashKey(e->key()));
       ReleaseEntry(*shard, e);
     }
@@ -344,7 +332,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
         for (int i = 0; i < samples && !table.volatile_entries.empty(); ++i) {
           Entry* e = table.volatile_entries[shard.NextRandom() % table.volatile_entries.size()];
           if (IsExpired(*e, now_ms)) {
-            RemoveVolatile(table, e);
+            table.RemoveVolatile(e);
             table.dict.Remove(e->key(), HashKey(e->key()));
             ReleaseEntry(shard, e);
             shard.expired_keys.Add();
@@ -411,7 +399,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::Unlink(Shard& shard, Table& table, Entry* entry) {
-  if (entry->has_expiry()) RemoveVolatile(table, entry);
+  if (entry->has_expiry()) table.RemoveVolatile(entry);
   table.dict.Remove(entry->key(), Hash(entry->key()));
 }
 
@@ -421,14 +409,20 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
   Table& table = shard.table(db);
   Entry* e = table.dict.Find(key, hash);
   if (e != nullptr && IsExpired(*e, now_ms_)) {
-    if (e->has_expiry()) RemoveVolatile(table, e);
+    if (e->has_expiry()) table.RemoveVolatile(e);
     table.dict.Remove(key, hash);
     keyspace_.ReleaseEntry(shard, e);
     shard.expired_keys.Add();
     e = nullptr;
   }
   if (count_hit) (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
-  if (e != nullptr && touch) e->set_access_clock(AccessClock(now_ms_));
+  if (touch) {
+    if (e != nullptr) {
+      keyspace_.RecordAccess(shard, *e, hash, now_ms_, count_hit);
+    } else if (count_hit) {
+      keyspace_.RecordMiss(shard, hash);
+    }
+  }
   return e;
 }
 
@@ -438,17 +432,20 @@ void Transaction::Store(int db, Entry* entry) {
   const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
-  entry->set_access_clock(AccessClock(now_ms_));
   shard.entry_bytes.Add(entry->AllocatedSize());
   Entry* existing = table.dict.Find(key, hash);
+  entry->set_access_clock(keyspace_.AccessFieldForStore(existing, now_ms_));
   if (existing != nullptr) {
-    if (existing->has_expiry()) RemoveVolatile(table, existing);
+    if (existing->has_expiry()) table.RemoveVolatile(existing);
     table.dict.Replace(existing, entry, hash);
     keyspace_.ReleaseEntry(shard, existing);
   } else {
     table.dict.Insert(entry, hash);
+    if (keyspace_.access_tracking() == AccessTracking::kSketch && table.dict.size() > shard.sketch.capacity()) {
+      shard.sketch.EnsureCapacity(table.dict.size());
+    }
   }
-  if (entry->has_expiry()) AddVolatile(table, entry);
+  if (entry->has_expiry()) table.AddVolatile(entry);
 }
 
 Entry* Transaction::SetString(std::string_view key, std::string_view value, int64_t expire_at_ms, uint8_t flags) {
@@ -461,7 +458,7 @@ Entry* Transaction::SetString(int db, std::string_view key, std::string_view val
   Entry* existing = shard.table(db).dict.Find(key, hash);
   if (existing != nullptr && existing->TryOverwriteString(value, meta)) {
     NoteModified(db, key);
-    existing->set_access_clock(AccessClock(now_ms_));
+    existing->set_access_clock(keyspace_.AccessFieldForStore(existing, now_ms_));
     return existing;
   }
   Entry* entry = Entry::NewString(key, value, meta);
@@ -528,11 +525,11 @@ Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {
   Table& table = shard.table(db_);
   const size_t old_size = entry->AllocatedSize();
   Entry* replacement = Entry::Rebuild(*entry, entry->key(), meta);
-  if (entry->has_expiry()) RemoveVolatile(table, entry);
+  if (entry->has_expiry()) table.RemoveVolatile(entry);
   table.dict.Replace(entry, replacement, hash);
   Entry::FreeShell(entry);
   shard.entry_bytes.Add(replacement->AllocatedSize() - old_size);
-  if (replacement->has_expiry()) AddVolatile(table, replacement);
+  if (replacement->has_expiry()) table.AddVolatile(replacement);
   return replacement;
 }
 

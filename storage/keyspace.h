@@ -8,6 +8,9 @@
 //
 // Expiry: an expired key is deleted when a lookup meets it (lazy expiry) and by
 // ActiveExpireCycle, which samples each shard's keys-with-TTL (see keyspace.cc for the essay).
+//
+// Eviction: Evict removes keys by the policy SetEvictionPolicy chose, shard by shard (see
+// eviction.cc for the essay); every lookup records what that policy needs (AccessTracking).
 #pragma once
 
 #include <atomic>
@@ -23,10 +26,15 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/functional/function_ref.h"
 #include "storage/dict.h"
 #include "storage/entry.h"
+#include "storage/eviction.h"
+#include "storage/frequency_sketch.h"
 
 namespace strata::storage {
+
+class HeldShards;
 
 struct KeyspaceOptions {
   int databases = 16;
@@ -50,6 +58,18 @@ struct Table {
   // The entries that have a TTL, for the active expiry sampler; each such entry stores its
   // index here (Entry::volatile_slot) so removal is O(1).
   std::vector<Entry*> volatile_entries;
+
+  void AddVolatile(Entry* entry) {
+    entry->set_volatile_slot(static_cast<uint32_t>(volatile_entries.size()));
+    volatile_entries.push_back(entry);
+  }
+  void RemoveVolatile(Entry* entry) {
+    const uint32_t slot = entry->volatile_slot();
+    Entry* last = volatile_entries.back();
+    volatile_entries[slot] = last;
+    last->set_volatile_slot(slot);
+    volatile_entries.pop_back();
+  }
 };
 
 class Shard {
@@ -74,6 +94,9 @@ class Shard {
   ShardCounter expired_keys;
   ShardCounter keyspace_hits;
   ShardCounter keyspace_misses;
+  ShardCounter evicted_keys;
+  // Recent access frequency of this shard's keys (resident or not), under allkeys-tinylfu only.
+  FrequencySketch sketch;
 
  private:
   std::vector<Table> tables_;
@@ -91,6 +114,8 @@ struct KeyspaceStats {
   uint64_t keyspace_misses = 0;
   uint64_t entry_bytes = 0;
   uint64_t table_bytes = 0;
+  uint64_t evicted_keys = 0;
+  uint64_t sketch_bytes = 0;
 };
 
 struct ScanResult {
@@ -139,6 +164,47 @@ class Keyspace {
   // Frees an entry and its accounting; the caller has unlinked it from its table.
   void ReleaseEntry(Shard& shard, Entry* entry);
 
+  // The policy Evict follows and the access tracking it needs (any thread; takes effect for the
+  // next lookups at once).
+  void SetEvictionPolicy(EvictionPolicy policy, LfuParams lfu);
+  EvictionPolicy eviction_policy() const { return policy_.load(std::memory_order_relaxed); }
+  AccessTracking access_tracking() const { return tracking_.load(std::memory_order_relaxed); }
+  LfuParams lfu_params() const {
+    return {lfu_log_factor_.load(std::memory_order_relaxed), lfu_decay_minutes_.load(std::memory_order_relaxed)};
+  }
+  // Told of every victim (nullptr: nobody). Set before serving.
+  void set_eviction_listener(EvictionListener* listener) { listener_ = listener; }
+
+  // Evicts keys by the policy, each the best of the samples drawn so far from random shards
+  // (shards another thread holds are skipped), until enough() is true, the policy has nothing
+  // left to evict, or deadline_ns (CLOCK_MONOTONIC) passes. `samples` is maxmemory-samples.
+  // Must not be called while this thread has a Transaction alive (it locks shards itself);
+  // under HeldShards it uses those.
+  EvictionOutcome Evict(int samples, int64_t now_ms, int64_t deadline_ns, absl::FunctionRef<bool()> enough);
+
+  // Records a lookup of `entry` for the policy (see AccessTracking); `read` is false for a
+  // write's lookup, which the frequency sketch does not count.
+  void RecordAccess(Shard& shard, Entry& entry, uint64_t hash, int64_t now_ms, bool read) {
+    switch (access_tracking()) {
+      case AccessTracking::kRecency: entry.set_access_clock(RecencyField(now_ms)); break;
+      case AccessTracking::kLfu: RecordLfuAccess(shard, entry, now_ms); break;
+      case AccessTracking::kSketch:
+        entry.set_access_clock(RecencyField(now_ms));
+        if (read) shard.sketch.Increment(hash);
+        break;
+    }
+  }
+  // A read that found nothing: the sketch remembers it (the key may be stored next).
+  void RecordMiss(Shard& shard, uint64_t hash) {
+    if (access_tracking() == AccessTracking::kSketch) shard.sketch.Increment(hash);
+  }
+  // The access field of an entry stored now, replacing `previous` (nullptr for a new key):
+  // LFU keeps the counter across an overwrite, as Redis does.
+  uint32_t AccessFieldForStore(const Entry* previous, int64_t now_ms) const {
+    if (access_tracking() != AccessTracking::kLfu) return RecencyField(now_ms);
+    return previous != nullptr ? previous->access_clock() : LfuInitialField(now_ms);
+  }
+
   // Locks one shard for a command. False (nothing locked) when a script past
   // busy-reply-threshold holds it: a thread never sleeps for long in a lock a script may keep.
   bool LockShard(size_t index) {
@@ -150,12 +216,48 @@ class Keyspace {
 
  private:
   bool LockContendedShard(Shard& shard);
+  void RecordLfuAccess(Shard& shard, Entry& entry, int64_t now_ms);
+
+  // Eviction (eviction.cc). A candidate is remembered by key, not by pointer: it may be deleted
+  // or replaced before its turn comes, and is looked up again then.
+  struct EvictionCandidate {
+    uint64_t score = 0;  // higher: a better victim
+    uint64_t hash = 0;
+    int db = 0;
+    std::string key;
+  };
+  // Locks shard `index` for eviction unless this thread holds it already (HeldShards); false
+  // when another thread holds it.
+  bool LockForEviction(size_t index, HeldShards* held, std::unique_lock<std::timed_mutex>* lock);
+  // A random key of the shard that the policy may evict (nullptr: none), and its database.
+  Entry* RandomCandidate(Shard& shard, bool volatile_only, int* db);
+  uint64_t VictimScore(Shard& shard, const Entry& entry, EvictionPolicy policy, int64_t now_ms) const;
+  // Draws `samples` keys from random shards into the pool; false when none had a candidate.
+  bool SampleIntoPool(EvictionPolicy policy, int samples, int64_t now_ms, HeldShards* held);
+  // Evicts the pool's best candidate that still exists; false when the pool ran dry first.
+  bool EvictBestCandidate(EvictionPolicy policy, HeldShards* held, EvictionOutcome* outcome);
+  // Evicts one random key (the random policies); false when the drawn shard had none.
+  bool EvictRandomKey(bool volatile_only, HeldShards* held, EvictionOutcome* outcome);
+  // True when some shard (that this thread can lock now) has a key the policy may evict.
+  bool AnyCandidate(bool volatile_only, HeldShards* held);
+  void RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome* outcome);
+  uint64_t NextEvictionRandom();
 
   KeyspaceOptions options_;
   int shard_shift_ = 63;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> expire_cursor_{0};
   std::atomic<int> busy_scripts_{0};
+  std::atomic<EvictionPolicy> policy_{EvictionPolicy::kNoEviction};
+  std::atomic<AccessTracking> tracking_{AccessTracking::kRecency};
+  std::atomic<int> lfu_log_factor_{10};
+  std::atomic<int> lfu_decay_minutes_{1};
+  EvictionListener* listener_ = nullptr;
+  // One eviction at a time, process-wide: the pool of candidates is shared, as Redis's is, so
+  // that a victim is the best of many samples from every shard, not of a few from one.
+  std::mutex eviction_mu_;
+  std::vector<EvictionCandidate> eviction_pool_;  // ascending by score; guarded by eviction_mu_
+  uint64_t eviction_random_ = 0x9E3779B97F4A7C15ULL;  // guarded by eviction_mu_
 };
 
 // HeldShards: shards one thread keeps locked across several commands (EXEC, a script), so that
@@ -247,6 +349,10 @@ class Transaction {
 
   // Frees an entry that is not in any table.
   void Discard(Entry* entry);
+
+  // OBJECT FREQ: the key's access frequency as the policy tracks it (Redis's LFU counter, or the
+  // sketch's estimate under allkeys-tinylfu).
+  int AccessFrequency(const Entry& entry);
 
   // True when key's shard is among those this transaction locked (SORT checks the keys its
   // BY/GET patterns name before it reads them).

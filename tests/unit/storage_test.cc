@@ -911,12 +911,12 @@ TEST(Keyspace, AnExpiredReadIsAMiss) {
 TEST(Keyspace, ReadsTouchTheAccessClockAndPeeksDoNot) {
   Keyspace ks;
   Set(ks, "k", "v", Entry::kNoExpiry, 0, 1'000'000);  // stored at t = 1000 s
-  auto clock_of = [&](int64_t now) {
-    return WithKey(ks, 0, "k", now, [](Transaction& t) { return t.Peek("k")->access_clock(); });
+  auto idle_ms_at = [&](int64_t now) {
+    return WithKey(ks, 0, "k", now, [&](Transaction& t) { return IdleMs(t.Peek("k")->access_clock(), now); });
   };
-  EXPECT_EQ(clock_of(9'000'000), 1000u);
-  Read(ks, "k", 0, 5'000'000);
-  EXPECT_EQ(clock_of(9'000'000), 5000u);
+  EXPECT_EQ(idle_ms_at(9'000'000), 8'000'000u);
+  Read(ks, "k", 0, 5'000'123);
+  EXPECT_EQ(idle_ms_at(9'000'000), 3'999'877u);  // millisecond resolution, not Redis's second
 }
 
 TEST(Keyspace, MultiKeyTransactionsLockEachShardOnce) {

@@ -1,0 +1,267 @@
+// Eviction policies and the frequency sketch, on the storage layer alone (storage/eviction.h).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "storage/dict.h"
+#include "storage/eviction.h"
+#include "storage/frequency_sketch.h"
+#include "storage/keyspace.h"
+
+namespace strata::storage {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000;  // a Unix time in ms
+constexpr int64_t kNoDeadline = INT64_MAX;
+
+void Put(Keyspace& ks, std::string_view key, int64_t now_ms, int64_t expire_at_ms = Entry::kNoExpiry) {
+  const std::string_view keys[] = {key};
+  Transaction txn(ks, 0, keys, now_ms);
+  txn.SetString(key, "value", expire_at_ms);
+}
+
+void Get(Keyspace& ks, std::string_view key, int64_t now_ms) {
+  const std::string_view keys[] = {key};
+  Transaction txn(ks, 0, keys, now_ms);
+  txn.FindForRead(key);
+}
+
+bool Exists(Keyspace& ks, std::string_view key, int64_t now_ms) {
+  const std::string_view keys[] = {key};
+  Transaction txn(ks, 0, keys, now_ms);
+  return txn.Peek(key) != nullptr;
+}
+
+std::string Key(int i) { return "key:" + std::to_string(i); }
+
+// Evicts until the policy has nothing left it may evict.
+EvictionOutcome EvictEverything(Keyspace& ks, int samples, int64_t now_ms) {
+  return ks.Evict(samples, now_ms, kNoDeadline, [] { return false; });
+}
+
+class RecordingListener : public EvictionListener {
+ public:
+  void OnEvict(int db, const Entry& victim) override {
+    victims.emplace_back(db, std::string(victim.key()));
+    values.emplace_back(victim.string_value());
+    ++*counter;
+  }
+  std::vector<std::pair<int, std::string>> victims;
+  std::vector<std::string> values;
+  uint64_t* counter = nullptr;
+};
+
+// Counts victims through the listener so that Evict can be told when to stop.
+struct CountingEviction {
+  explicit CountingEviction(Keyspace& ks) : keyspace(ks) {
+    listener.counter = &evicted;
+    ks.set_eviction_listener(&listener);
+  }
+  ~CountingEviction() { keyspace.set_eviction_listener(nullptr); }
+  EvictionOutcome Evict(uint64_t count, int samples, int64_t now_ms) {
+    const uint64_t target = evicted + count;
+    return keyspace.Evict(samples, now_ms, kNoDeadline, [&] { return evicted >= target; });
+  }
+  Keyspace& keyspace;
+  RecordingListener listener;
+  uint64_t evicted = 0;
+};
+
+TEST(FrequencySketch, CountsEachKeyAndSaturatesAtFifteen) {
+  FrequencySketch sketch;
+  sketch.EnsureCapacity(1000);
+  const uint64_t hot = HashKey("hot");
+  for (int i = 0; i < 7; ++i) sketch.Increment(hot);
+  EXPECT_EQ(sketch.Estimate(hot), 7);
+  for (int i = 0; i < 100; ++i) sketch.Increment(hot);
+  EXPECT_EQ(sketch.Estimate(hot), FrequencySketch::kMaxFrequency);
+  EXPECT_EQ(sketch.Estimate(HashKey("never seen")), 0);
+}
+
+TEST(FrequencySketch, HalvesEveryCounterAfterTenIncrementsPerKeyOfCapacity) {
+  FrequencySketch sketch;
+  sketch.EnsureCapacity(256);
+  const uint64_t hot = HashKey("hot");
+  for (int i = 0; i < 12; ++i) sketch.Increment(hot);
+  ASSERT_EQ(sketch.Estimate(hot), 12);
+  // Enough increments of other keys to reach the sample size (10 x capacity) once.
+  const uint64_t increments = 10 * sketch.capacity();
+  for (uint64_t i = 0; i < increments; ++i) sketch.Increment(HashKey(Key(static_cast<int>(i % 100000))));
+  EXPECT_LE(sketch.Estimate(hot), 7);  // 12 halved once (plus what collisions add)
+  EXPECT_GE(sketch.Estimate(hot), 6);
+}
+
+TEST(FrequencySketch, TellsFrequentKeysFromRareOnesAmongManyKeys) {
+  FrequencySketch sketch;
+  sketch.EnsureCapacity(10000);
+  for (int round = 0; round < 8; ++round) {
+    for (int i = 0; i < 1000; ++i) sketch.Increment(HashKey(Key(i)));  // 8 times each
+  }
+  for (int i = 1000; i < 9000; ++i) sketch.Increment(HashKey(Key(i)));  // once each
+  int frequent_above_rare = 0;
+  for (int i = 0; i < 1000; ++i) frequent_above_rare += sketch.Estimate(HashKey(Key(i))) > sketch.Estimate(HashKey(Key(5000 + i)));
+  EXPECT_GE(frequent_above_rare, 990);
+}
+
+TEST(Lfu, NewKeysStartAtFiveAndTheFirstAccessAlwaysCounts) {
+  const LfuParams params;
+  const uint32_t field = LfuInitialField(kNow);
+  EXPECT_EQ(LfuDecayedCounter(field, kNow, params), kLfuInitialCounter);
+  // p = 1 / ((5 - 5) * factor + 1) = 1: any random value increments.
+  EXPECT_EQ(LfuDecayedCounter(LfuTouchedField(field, kNow, params, ~uint64_t{0}), kNow, params), 6u);
+}
+
+TEST(Lfu, TheCounterLosesOnePerDecayPeriodOfIdleness) {
+  LfuParams params;
+  params.decay_minutes = 2;
+  const uint32_t field = LfuInitialField(kNow);
+  EXPECT_EQ(LfuDecayedCounter(field, kNow + 3 * 60'000, params), 4u);   // one whole period
+  EXPECT_EQ(LfuDecayedCounter(field, kNow + 60 * 60'000, params), 0u);  // never below zero
+  params.decay_minutes = 0;
+  EXPECT_EQ(LfuDecayedCounter(field, kNow + 60 * 60'000, params), 5u);  // 0: no decay
+}
+
+TEST(Eviction, NoevictionHasNothingToEvict) {
+  Keyspace ks;
+  Put(ks, "k", kNow);
+  EvictionOutcome outcome = EvictEverything(ks, 5, kNow);
+  EXPECT_TRUE(outcome.nothing_to_evict);
+  EXPECT_TRUE(Exists(ks, "k", kNow));
+}
+
+TEST(Eviction, StopsAsSoonAsTheCallerHasEnough) {
+  Keyspace ks;
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysRandom, {});
+  for (int i = 0; i < 1000; ++i) Put(ks, Key(i), kNow);
+  CountingEviction eviction(ks);
+  EvictionOutcome outcome = eviction.Evict(10, 5, kNow);
+  EXPECT_EQ(outcome.keys, 10u);
+  EXPECT_FALSE(outcome.nothing_to_evict);
+  EXPECT_EQ(ks.DbSize(0), 990u);
+  EXPECT_EQ(ks.Stats().evicted_keys, 10u);
+}
+
+TEST(Eviction, TheListenerSeesEachVictimWithItsValueBeforeItIsFreed) {
+  Keyspace ks;
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysLru, {});
+  for (int i = 0; i < 50; ++i) Put(ks, Key(i), kNow);
+  CountingEviction eviction(ks);
+  eviction.Evict(50, 5, kNow);
+  ASSERT_EQ(eviction.listener.victims.size(), 50u);
+  for (const std::string& value : eviction.listener.values) EXPECT_EQ(value, "value");
+  EXPECT_EQ(ks.DbSize(0), 0u);
+  EXPECT_EQ(ks.Stats().entry_bytes, 0u);
+}
+
+TEST(Eviction, RunsOutWhenEveryKeyIsGone) {
+  Keyspace ks;
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysLfu, {});
+  for (int i = 0; i < 20; ++i) Put(ks, Key(i), kNow);
+  EvictionOutcome outcome = EvictEverything(ks, 5, kNow);
+  EXPECT_EQ(outcome.keys, 20u);
+  EXPECT_TRUE(outcome.nothing_to_evict);
+}
+
+TEST(Eviction, VolatilePoliciesNeverEvictKeysWithoutATtl) {
+  for (EvictionPolicy policy : {EvictionPolicy::kVolatileLru, EvictionPolicy::kVolatileLfu,
+                                EvictionPolicy::kVolatileRandom, EvictionPolicy::kVolatileTtl}) {
+    Keyspace ks;
+    ks.SetEvictionPolicy(policy, {});
+    for (int i = 0; i < 100; ++i) Put(ks, Key(i), kNow, i % 2 == 0 ? kNow + 100'000 : Entry::kNoExpiry);
+    EvictionOutcome outcome = EvictEverything(ks, 5, kNow);
+    EXPECT_EQ(outcome.keys, 50u) << static_cast<int>(policy);
+    EXPECT_TRUE(outcome.nothing_to_evict);
+    for (int i = 1; i < 100; i += 2) EXPECT_TRUE(Exists(ks, Key(i), kNow)) << Key(i);
+  }
+}
+
+TEST(Eviction, VolatileTtlEvictsTheNearestExpiryFirst) {
+  // Two shards and every key sampled: the choice within a shard is exact.
+  Keyspace ks(KeyspaceOptions{.databases = 1, .shard_bits = 1});
+  ks.SetEvictionPolicy(EvictionPolicy::kVolatileTtl, {});
+  for (int i = 0; i < 40; ++i) Put(ks, Key(i), kNow, kNow + 1000 * (i + 1));
+  CountingEviction eviction(ks);
+  eviction.Evict(10, 64, kNow);
+  // With 64 samples of ~20 keys per shard every key is seen: the 10 victims are the 5 nearest
+  // expiries of each shard, so none of the 20 latest-expiring keys of all.
+  for (int i = 20; i < 40; ++i) EXPECT_TRUE(Exists(ks, Key(i), kNow)) << Key(i);
+}
+
+TEST(Eviction, LruKeepsTheKeysReadAfterOthersWereWritten) {
+  Keyspace ks(KeyspaceOptions{.databases = 1, .shard_bits = 1});
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysLru, {});
+  for (int i = 0; i < 100; ++i) Put(ks, Key(i), kNow);
+  // Keys 0..9 are read 5 ms later: with millisecond recency they are the youngest.
+  for (int i = 0; i < 10; ++i) Get(ks, Key(i), kNow + 5);
+  CountingEviction eviction(ks);
+  eviction.Evict(80, 64, kNow + 10);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Exists(ks, Key(i), kNow + 10)) << Key(i);
+}
+
+TEST(Eviction, LfuKeepsFrequentlyReadKeysOverRecentlyWrittenOnes) {
+  Keyspace ks(KeyspaceOptions{.databases = 1, .shard_bits = 1});
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysLfu, {});
+  for (int i = 0; i < 10; ++i) {
+    Put(ks, Key(i), kNow);
+    for (int r = 0; r < 30; ++r) Get(ks, Key(i), kNow);
+  }
+  for (int i = 10; i < 100; ++i) Put(ks, Key(i), kNow + 1000);  // newer, never read
+  CountingEviction eviction(ks);
+  eviction.Evict(80, 64, kNow + 1000);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Exists(ks, Key(i), kNow + 1000)) << Key(i);
+}
+
+TEST(Eviction, TinyLfuRemembersKeysThatAreNotResident) {
+  Keyspace ks(KeyspaceOptions{.databases = 1, .shard_bits = 1});
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysTinyLfu, {});
+  // Keys 0..9 were asked for often while absent (cache-aside misses), then stored.
+  for (int r = 0; r < 6; ++r) {
+    for (int i = 0; i < 10; ++i) Get(ks, Key(i), kNow);
+  }
+  for (int i = 0; i < 10; ++i) Put(ks, Key(i), kNow);
+  // A scan of one-time keys arrives after them.
+  for (int i = 10; i < 100; ++i) {
+    Get(ks, Key(i), kNow + 1000);
+    Put(ks, Key(i), kNow + 1000);
+  }
+  CountingEviction eviction(ks);
+  eviction.Evict(80, 64, kNow + 1000);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Exists(ks, Key(i), kNow + 1000)) << Key(i);
+  const std::string key = Key(3);
+  const std::string_view keys[] = {key};
+  Transaction txn(ks, 0, keys, kNow + 1000);
+  EXPECT_GE(txn.AccessFrequency(*txn.Peek(key)), 6);
+}
+
+TEST(Eviction, SkipsAShardThatAnotherThreadHolds) {
+  Keyspace ks(KeyspaceOptions{.databases = 1, .shard_bits = 1});
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysRandom, {});
+  for (int i = 0; i < 100; ++i) Put(ks, Key(i), kNow);
+  const std::string held_key = Key(0);
+  const size_t held_shard = ks.ShardIndex(HashKey(held_key));
+  ks.shard(held_shard).mu.lock();  // as if another thread ran a command there
+  uint64_t evicted = 0;
+  std::thread evictor([&] {
+    RecordingListener listener;
+    listener.counter = &evicted;
+    ks.set_eviction_listener(&listener);
+    ks.Evict(5, kNow, kNoDeadline, [&] { return evicted >= 10; });
+    ks.set_eviction_listener(nullptr);
+  });
+  evictor.join();
+  ks.shard(held_shard).mu.unlock();
+  EXPECT_EQ(evicted, 10u);
+  uint64_t left_in_held = 0;
+  for (int i = 0; i < 100; ++i) left_in_held += ks.ShardIndex(HashKey(Key(i))) == held_shard && Exists(ks, Key(i), kNow);
+  uint64_t in_held = 0;
+  for (int i = 0; i < 100; ++i) in_held += ks.ShardIndex(HashKey(Key(i))) == held_shard;
+  EXPECT_EQ(left_in_held, in_held);  // nothing was taken from the held shard
+}
+
+}  // namespace
+}  // namespace strata::storage
