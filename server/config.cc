@@ -163,9 +163,12 @@ Config::Config() {
   integer("maxmemory", &Config::maxmemory, 0, INT64_MAX, true, true);
   enumerated("maxmemory-policy", &Config::maxmemory_policy,
              {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu",
-              "allkeys-random", "noeviction"},
+              "allkeys-random", "noeviction", "allkeys-tinylfu"},
              true);
   integer("maxmemory-samples", &Config::maxmemory_samples, 1, 64, true);
+  integer("maxmemory-eviction-tenacity", &Config::maxmemory_eviction_tenacity, 0, 100, true);
+  integer("lfu-log-factor", &Config::lfu_log_factor, 0, INT32_MAX, true);
+  integer("lfu-decay-time", &Config::lfu_decay_time, 0, INT32_MAX, true);
   integer("hz", &Config::hz, 1, 500, true);
   integer("active-expire-effort", &Config::active_expire_effort, 1, 10, true);
   integer("list-max-listpack-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);

@@ -18,14 +18,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/eviction.h"
 
 namespace strata::server {
 
-// In Redis's order (CONFIG SET lists the choices in it).
-enum class MaxmemoryPolicy : int {
-  kVolatileLru, kVolatileLfu, kVolatileRandom, kVolatileTtl, kAllKeysLru, kAllKeysLfu, kAllKeysRandom,
-  kNoEviction,
-};
+// Redis's eight policies in Redis's order (CONFIG SET lists the choices in it), then strata's own.
+using MaxmemoryPolicy = storage::EvictionPolicy;
 
 // A `source` or `loader` line, kept as written; the loaders validate it at start-up and report
 // errors with its origin ("file:line").
@@ -64,6 +62,10 @@ class Config {
   std::atomic<int64_t> maxmemory{0};
   std::atomic<int> maxmemory_policy{static_cast<int>(MaxmemoryPolicy::kNoEviction)};
   std::atomic<int64_t> maxmemory_samples{5};
+  // The time budget of one eviction pass (server/evictor.h): Redis's scale, 10 = 500 us.
+  std::atomic<int64_t> maxmemory_eviction_tenacity{10};
+  std::atomic<int64_t> lfu_log_factor{10};
+  std::atomic<int64_t> lfu_decay_time{1};
   std::atomic<int64_t> hz{10};
   std::atomic<int64_t> active_expire_effort{1};
   // Redis's list-max-listpack-size (alias list-max-ziplist-size): a list chunk's budget, see storage/list.h.

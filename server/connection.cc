@@ -157,6 +157,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   }
   self->query_buffer_bytes_.store(self->pending_size_, std::memory_order_relaxed);
   self->query_buffer_capacity_.store(self->pending_capacity_, std::memory_order_relaxed);
+  self->server_.memory_meter().Publish();
   // The buffer's capacity counts, not just the bytes in it: that is the memory it holds.
   if (!self->closing_ &&
       self->pending_capacity_ > static_cast<size_t>(self->server_.config().client_query_buffer_limit.load())) {
@@ -246,8 +247,13 @@ void Connection::Execute(std::span<const std::string_view> args) {
     }
   }
   if (ModeMayRefuse() && RefusedInThisMode(*spec)) return;
+  if (MayGrowMemory(*spec) && !server_.evictor().MakeRoom(NowMs())) {
+    Reject(args, errors::kOom);
+    return;
+  }
   last_command_.store(spec, std::memory_order_relaxed);
   if (multi_ != nullptr && !(spec->flags & flags::kNotQueued)) {
+    multi_->deny_oom |= (spec->flags & flags::kDenyOom) != 0;
     multi_->commands.push_back({spec, std::vector<std::string>(args.begin(), args.end())});
     multi_queued_.store(static_cast<int>(multi_->commands.size()), std::memory_order_relaxed);
     reply_.SimpleString("QUEUED");
@@ -286,6 +292,12 @@ void Connection::Reject(std::span<const std::string_view> args, std::string_view
   }
   if (multi_ != nullptr) multi_->aborted = true;  // EXEC answers EXECABORT, as in Redis
   reply_.Error(error);
+}
+
+bool Connection::MayGrowMemory(const CommandSpec& spec) const {
+  if (spec.flags & flags::kDenyOom) return true;
+  // EXEC of a transaction that queued one (Redis checks it before EXEC as one command).
+  return multi_ != nullptr && multi_->deny_oom && spec.name == "exec";
 }
 
 bool Connection::ModeMayRefuse() const {

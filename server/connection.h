@@ -110,6 +110,10 @@ class Connection {
 
   // Any thread: one line of CLIENT LIST for this client.
   std::string DescribeForClientList(int64_t now_ms) const;
+  // Bytes of this client's query buffer and pending output (INFO's mem_clients_normal; any thread).
+  size_t MemoryBytes() const {
+    return query_buffer_capacity_.load(std::memory_order_relaxed) + output_bytes_.load(std::memory_order_relaxed);
+  }
   std::string peer_address() const { return peer_address_; }
   std::string local_address() const { return local_address_; }
   int64_t idle_ms(int64_t now_ms) const { return now_ms - last_interaction_ms_.load(std::memory_order_relaxed); }
@@ -131,6 +135,9 @@ class Connection {
   // False for a plain connection (no MULTI, no busy script anywhere): then RefusedInThisMode
   // has nothing to check, and the common path pays one test.
   bool ModeMayRefuse() const;
+  // The command may grow memory (Redis's deny-oom): it makes room under maxmemory first, and is
+  // refused with -OOM when nothing can be evicted.
+  bool MayGrowMemory(const CommandSpec& spec) const;
   void Reject(std::span<const std::string_view> args, std::string_view error);
   bool RefusedInThisMode(const CommandSpec& spec);
   // What a command leaves to do once its locks are released.
@@ -212,6 +219,7 @@ class Connection {
   struct Multi {
     std::vector<QueuedCommand> commands;
     bool aborted = false;  // a command was refused while queueing: EXEC answers EXECABORT
+    bool deny_oom = false;  // a queued command may grow memory: EXEC makes room first
   };
   std::unique_ptr<Multi> multi_;
   WatchedKeys watched_;

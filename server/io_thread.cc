@@ -54,7 +54,11 @@ IoThread::~IoThread() {
 
 void IoThread::Start() {
   uv_timer_start(&timer_, OnTimer, kTimerPeriodMs, kTimerPeriodMs);
-  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  thread_ = std::thread([this] {
+    // The memory meter follows this thread's allocations from its first one on.
+    server_.memory_meter().Used();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  });
 }
 
 void IoThread::Post(std::function<void()> task) {

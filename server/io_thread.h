@@ -30,6 +30,8 @@ struct IoThreadStats {
   std::atomic<uint64_t> commands_processed{0};
   std::atomic<uint64_t> net_input_bytes{0};
   std::atomic<uint64_t> net_output_bytes{0};
+  // Bytes this thread's Lua state holds, as of its last script run (INFO used_memory_vm_eval).
+  std::atomic<uint64_t> lua_vm_bytes{0};
 
   static void Bump(std::atomic<uint64_t>& counter, uint64_t n) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

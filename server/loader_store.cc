@@ -12,8 +12,13 @@ namespace strata::server {
 void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape shape,
                                const loaders::LoadOutcome& outcome, int64_t fresh_until_ms, int64_t expire_at_ms,
                                const std::function<bool()>& still_wanted) {
+  const int64_t now_ms = NowMs();
+  // A loaded value makes room by the policy first, like a write. It is stored even when nothing
+  // can be evicted (noeviction at the limit): it answers a read, and a read never fails for
+  // memory; the waiting clients read it from the keyspace.
+  evictor_.MakeRoom(now_ms);
   const std::string_view keys[] = {key};
-  storage::Transaction txn(keyspace_, db, keys, NowMs());
+  storage::Transaction txn(keyspace_, db, keys, now_ms);
   if (!still_wanted()) return;
   if (watches_.any()) watches_.Touch(db, key);
   storage::EntryMeta meta;

@@ -9,6 +9,7 @@
 
 #include "loaders/loader_manager.h"
 #include "loaders/value_store.h"
+#include "server/evictor.h"
 #include "server/watch.h"
 #include "storage/keyspace.h"
 
@@ -16,7 +17,8 @@ namespace strata::server {
 
 class KeyspaceValueStore final : public loaders::ValueStore {
  public:
-  KeyspaceValueStore(storage::Keyspace& keyspace, WatchRegistry& watches) : keyspace_(keyspace), watches_(watches) {}
+  KeyspaceValueStore(storage::Keyspace& keyspace, WatchRegistry& watches, Evictor& evictor)
+      : keyspace_(keyspace), watches_(watches), evictor_(evictor) {}
 
   void Store(int db, std::string_view key, loaders::ValueShape shape, const loaders::LoadOutcome& outcome,
              int64_t fresh_until_ms, int64_t expire_at_ms, const std::function<bool()>& still_wanted) override;
@@ -27,7 +29,8 @@ class KeyspaceValueStore final : public loaders::ValueStore {
 
  private:
   storage::Keyspace& keyspace_;
-  WatchRegistry& watches_;  // loaded and invalidated keys dirty their watchers
+  WatchRegistry& watches_;
+  Evictor& evictor_;  // loaded and invalidated keys dirty their watchers
 };
 
 // A loader's counters as (name, value) pairs, for INFO and LOADER STATS.

@@ -106,7 +106,8 @@ int Server::Run() {
   storage::KeyspaceOptions options;
   options.databases = static_cast<int>(config_.databases.load());
   keyspace_ = std::make_unique<storage::Keyspace>(options);
-  value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_, watches_);
+  evictor_ = std::make_unique<Evictor>(config_, *keyspace_, memory_meter_);
+  value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_, watches_, *evictor_);
   loaders_ = std::make_unique<loaders::LoaderManager>(*value_store_);
   if (absl::Status s = StartLoaders(); !s.ok()) {
     logger_.Warning(Std(s.message()));
@@ -132,6 +133,18 @@ int Server::Run() {
     std::ofstream(pidfile) << getpid() << "\n";
   }
 
+  // The main loop exists before the I/O threads, which may wake its background eviction at once.
+  uv_loop_init(&main_loop_);
+  main_loop_.data = this;
+  uv_async_init(&main_loop_, &eviction_async_, OnEvictionWanted);
+  eviction_async_.data = this;
+  uv_timer_init(&main_loop_, &eviction_timer_);
+  eviction_timer_.data = this;
+  evictor_->set_background_wakeup([this] { uv_async_send(&eviction_async_); });
+  evictor_->ApplyConfig();
+  memory_meter_.Calibrate();
+  startup_memory_ = UsedMemory();
+
   int64_t threads = config_.io_threads.load();
   if (threads <= 0) threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
   config_.io_threads.store(threads);
@@ -142,8 +155,6 @@ int Server::Run() {
     for (int fd : listen_fds) acceptor.AddListener(fd);
   });
 
-  uv_loop_init(&main_loop_);
-  main_loop_.data = this;
   uv_signal_init(&main_loop_, &sigint_);
   uv_signal_init(&main_loop_, &sigterm_);
   sigint_.data = sigterm_.data = this;
@@ -213,6 +224,21 @@ void Server::OnShutdownAsync(uv_async_t* handle) {
   uv_timer_stop(&self->cron_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&self->cron_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&self->shutdown_async_), nullptr);
+  uv_timer_stop(&self->eviction_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->eviction_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&self->eviction_async_), nullptr);
+}
+
+void Server::OnEvictionWanted(uv_async_t* handle) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&self->eviction_timer_))) {
+    uv_timer_start(&self->eviction_timer_, OnEvictionTimer, 0, 1);
+  }
+}
+
+void Server::OnEvictionTimer(uv_timer_t* handle) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (!self->evictor_->BackgroundPass(NowMs())) uv_timer_stop(handle);
 }
 
 void Server::OnCron(uv_timer_t* handle) { static_cast<Server*>(handle->data)->Cron(); }
@@ -231,6 +257,12 @@ void Server::Cron() {
   const int64_t effort = config_.active_expire_effort.load();
   const int64_t budget_ns = period_ns * (25 + 2 * (effort - 1)) / 100;
   keyspace_->ActiveExpireCycle(now, MonotonicNs() + budget_ns);
+  memory_meter_.Calibrate();
+  const auto used = static_cast<uint64_t>(std::max<int64_t>(0, memory_meter_.Used()));
+  if (used > peak_memory_.load(std::memory_order_relaxed)) peak_memory_.store(used, std::memory_order_relaxed);
+  // Memory can grow without a write command asking (loader pools, client buffers): the cron
+  // starts the background pass when it finds memory over the limit.
+  if (evictor_->BackgroundPass(now)) OnEvictionWanted(&eviction_async_);
 
   const uint64_t commands = TotalCommands();
   const int64_t elapsed = now - last_sample_ms_;
@@ -253,6 +285,7 @@ void Server::Cron() {
 
 void Server::ResetStats() {
   keyspace_->ResetStats();
+  evictor_->ResetStats();
   stats_commands_base_ = TotalCommands();
   total_connections_received.store(0);
   rejected_connections.store(0);
@@ -286,7 +319,162 @@ size_t FunctionCount(const scripting::Scripts& scripts) {
   return count;
 }
 
+size_t LibraryCount(const scripting::Scripts& scripts) { return scripts.Libraries().size(); }
+
+// The libraries' code, as Redis's used_memory_functions counts it.
+size_t FunctionBytes(const scripting::Scripts& scripts) {
+  size_t bytes = 0;
+  for (const scripting::FunctionLibrary& library : scripts.Libraries()) bytes += library.code.size();
+  return bytes;
+}
+
 }  // namespace
+
+struct Server::MemoryFigures {
+  uint64_t used = 0;
+  uint64_t rss = 0;
+  uint64_t peak = 0;
+  uint64_t startup = 0;
+  uint64_t dataset = 0;   // the keys and their values
+  uint64_t overhead = 0;  // everything else: tables, buffers, scripts, start-up
+  uint64_t keys = 0;
+  uint64_t keys_bytes = 0;
+  uint64_t tables_bytes = 0;
+  uint64_t sketch_bytes = 0;
+  uint64_t clients = 0;
+  AllocatorFigures allocator;
+};
+
+Server::MemoryFigures Server::ReadMemoryFigures() {
+  MemoryFigures m;
+  // The meter's reading, the figure eviction holds at maxmemory (memory.h says how it follows
+  // jemalloc's), so that INFO and the limit always agree; re-anchored first, so that it takes in
+  // threads that do not publish (the sources' pools) as of now.
+  memory_meter_.Calibrate();
+  m.used = static_cast<uint64_t>(std::max<int64_t>(0, memory_meter_.Used()));
+  m.rss = ResidentMemory();
+  m.allocator = ReadAllocatorFigures();
+  uint64_t peak = peak_memory_.load(std::memory_order_relaxed);
+  while (m.used > peak && !peak_memory_.compare_exchange_weak(peak, m.used, std::memory_order_relaxed)) {
+  }
+  m.peak = std::max(peak, m.used);
+  m.startup = startup_memory_;
+  storage::KeyspaceStats ks = keyspace_->Stats();
+  m.keys_bytes = ks.entry_bytes;
+  m.tables_bytes = ks.table_bytes;
+  m.sketch_bytes = ks.sketch_bytes;
+  m.dataset = std::min(m.used, ks.entry_bytes);
+  m.overhead = m.used - m.dataset;
+  for (const storage::DbInfo& db : keyspace_->DbInfos()) m.keys += db.keys;
+  clients_.ForEach([&](Connection& c) { m.clients += c.MemoryBytes(); });
+  return m;
+}
+
+void Server::MemoryStats(protocol::ReplyBuilder& reply) {
+  const MemoryFigures m = ReadMemoryFigures();
+  const std::vector<storage::DbInfo> dbs = keyspace_->DbInfos();
+  size_t used_dbs = 0;
+  for (const storage::DbInfo& db : dbs) used_dbs += db.keys > 0;
+  const uint64_t net = m.used > m.startup ? m.used - m.startup : 0;
+  auto fraction = [](uint64_t a, uint64_t b) { return b ? double(a) / double(b) : 0.0; };
+  reply.MapHeader(27 + used_dbs);
+  auto integer = [&](std::string_view name, int64_t value) {
+    reply.Bulk(name);
+    reply.Integer(value);
+  };
+  auto real = [&](std::string_view name, double value) {
+    reply.Bulk(name);
+    reply.Double(value);
+  };
+  auto signed_difference = [](uint64_t a, uint64_t b) { return static_cast<int64_t>(a) - static_cast<int64_t>(b); };
+  integer("peak.allocated", static_cast<int64_t>(m.peak));
+  integer("total.allocated", static_cast<int64_t>(m.used));
+  integer("startup.allocated", static_cast<int64_t>(m.startup));
+  integer("replication.backlog", 0);
+  integer("clients.slaves", 0);
+  integer("clients.normal", static_cast<int64_t>(m.clients));
+  integer("cluster.links", 0);
+  integer("aof.buffer", 0);
+  integer("lua.caches", static_cast<int64_t>(scripts_.body_bytes()));
+  integer("functions.caches", 0);
+  for (size_t i = 0; i < dbs.size(); ++i) {
+    if (dbs[i].keys == 0) continue;
+    reply.Bulk(absl::StrCat("db.", i));
+    reply.MapHeader(3);
+    // strata's tables are shared by the databases of a shard: each database's share by keys.
+    integer("overhead.hashtable.main",
+            static_cast<int64_t>(m.keys ? m.tables_bytes * dbs[i].keys / m.keys : 0));
+    integer("overhead.hashtable.expires", static_cast<int64_t>(dbs[i].expires * sizeof(void*)));
+    integer("overhead.hashtable.slot-to-keys", 0);  // no cluster mode
+  }
+  integer("overhead.total", static_cast<int64_t>(m.overhead));
+  integer("keys.count", static_cast<int64_t>(m.keys));
+  integer("keys.bytes-per-key", static_cast<int64_t>(m.keys ? net / m.keys : 0));
+  integer("dataset.bytes", static_cast<int64_t>(m.dataset));
+  real("dataset.percentage", 100.0 * fraction(m.dataset, net));
+  real("peak.percentage", 100.0 * fraction(m.used, m.peak));
+  integer("allocator.allocated", static_cast<int64_t>(m.allocator.allocated));
+  integer("allocator.active", static_cast<int64_t>(m.allocator.active));
+  integer("allocator.resident", static_cast<int64_t>(m.allocator.resident));
+  real("allocator-fragmentation.ratio", fraction(m.allocator.active, m.allocator.allocated));
+  integer("allocator-fragmentation.bytes", signed_difference(m.allocator.active, m.allocator.allocated));
+  real("allocator-rss.ratio", fraction(m.allocator.resident, m.allocator.active));
+  integer("allocator-rss.bytes", signed_difference(m.allocator.resident, m.allocator.active));
+  real("rss-overhead.ratio", fraction(m.rss, m.allocator.resident));
+  integer("rss-overhead.bytes", signed_difference(m.rss, m.allocator.resident));
+  real("fragmentation", fraction(m.rss, m.used));
+  integer("fragmentation.bytes", signed_difference(m.rss, m.used));
+}
+
+std::string Server::MemoryDoctor() {
+  const MemoryFigures m = ReadMemoryFigures();
+  // Redis's checks and thresholds (object.c, getMemoryDoctorReport), in strata's words.
+  if (m.used < 5 * 1024 * 1024) {
+    return "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in "
+           "these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I "
+           "will be back to our programming as soon as I finished rebooting.";
+  }
+  std::string report;
+  if (m.peak > m.used && double(m.peak) / double(m.used) > 1.5) {
+    absl::StrAppend(&report, " * Peak memory: In the past this instance used more than 150% the memory that is "
+                             "currently using. The allocator is normally not able to release memory after a peak, "
+                             "so you can expect to see a big fragmentation ratio, however this is actually "
+                             "harmless and is only due to the memory peak, and if the instance is restarted the "
+                             "ratio will become normal.\n\n");
+  }
+  const double allocator_fragmentation =
+      m.allocator.allocated ? double(m.allocator.active) / double(m.allocator.allocated) : 1.0;
+  if (allocator_fragmentation > 1.1 && m.allocator.active - m.allocator.allocated > 10 * 1024 * 1024) {
+    absl::StrAppend(&report, absl::StrFormat(" * High allocator fragmentation: This instance has an allocator "
+                                             "external fragmentation greater than 1.1 (%.2f): jemalloc holds %s "
+                                             "more than the live data in partly used pages.\n\n",
+                                             allocator_fragmentation,
+                                             HumanBytes(m.allocator.active - m.allocator.allocated)));
+  }
+  const double rss_ratio = m.used ? double(m.rss) / double(m.used) : 1.0;
+  if (rss_ratio > 1.4 && m.rss - m.used > 10 * 1024 * 1024) {
+    absl::StrAppend(&report, absl::StrFormat(" * High total RSS: This instance has a memory fragmentation and RSS "
+                                             "overhead greater than 1.4 (%.2f), %s over the live data.\n\n",
+                                             rss_ratio, HumanBytes(m.rss - m.used)));
+  }
+  const int64_t maxmemory = config_.maxmemory.load();
+  if (maxmemory != 0 && m.used > static_cast<uint64_t>(maxmemory)) {
+    absl::StrAppend(&report, absl::StrFormat(" * Over maxmemory: used memory (%s) is above maxmemory (%s) under "
+                                             "the policy %s, so eviction is running or cannot free anything.\n\n",
+                                             HumanBytes(m.used), HumanBytes(static_cast<uint64_t>(maxmemory)),
+                                             config_.Get({"maxmemory-policy"})[0].second));
+  }
+  if (m.clients > 200 * 1024 * 1024) {
+    absl::StrAppend(&report, absl::StrFormat(" * Big client buffers: the clients' query and output buffers hold "
+                                             "%s.\n\n", HumanBytes(m.clients)));
+  }
+  if (report.empty()) {
+    return "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this "
+           "base.";
+  }
+  return "Sam, I detected a few issues in this strata instance memory implants:\n\n" + report +
+         "I'm here to keep you safe, Sam. I want to help you.";
+}
 
 std::string Server::Info(const std::vector<std::string>& requested) {
   std::vector<std::string> sections;
@@ -317,21 +505,54 @@ std::string Server::Info(const std::vector<std::string>& requested) {
   }
   if (Wants(sections, "memory", true)) {
     section("Memory");
-    const uint64_t used = UsedMemory();
-    const uint64_t rss = ResidentMemory();
-    storage::KeyspaceStats ks = keyspace_->Stats();
+    const MemoryFigures m = ReadMemoryFigures();
     const int64_t maxmemory = config_.maxmemory.load();
-    absl::StrAppend(&out, "used_memory:", used, "\r\nused_memory_human:", HumanBytes(used),
-                    "\r\nused_memory_rss:", rss, "\r\nused_memory_rss_human:", HumanBytes(rss),
-                    "\r\nused_memory_dataset:", ks.entry_bytes + ks.table_bytes,
-                    "\r\nused_memory_keys_bytes:", ks.entry_bytes, "\r\nused_memory_tables_bytes:", ks.table_bytes,
-                    "\r\nused_memory_scripts:", scripts_.body_bytes(),
+    auto ratio = [](uint64_t a, uint64_t b) { return absl::StrFormat("%.2f", b ? double(a) / double(b) : 0.0); };
+    auto percent = [](uint64_t a, uint64_t b) { return absl::StrFormat("%.2f%%", b ? 100.0 * double(a) / double(b) : 0.0); };
+    auto difference = [](uint64_t a, uint64_t b) { return static_cast<int64_t>(a) - static_cast<int64_t>(b); };
+    const uint64_t system_memory = TotalSystemMemory();
+    absl::StrAppend(&out, "used_memory:", m.used, "\r\nused_memory_human:", HumanBytes(m.used),
+                    "\r\nused_memory_rss:", m.rss, "\r\nused_memory_rss_human:", HumanBytes(m.rss),
+                    "\r\nused_memory_peak:", m.peak, "\r\nused_memory_peak_human:", HumanBytes(m.peak),
+                    "\r\nused_memory_peak_perc:", percent(m.used, m.peak),
+                    "\r\nused_memory_overhead:", m.overhead, "\r\nused_memory_startup:", m.startup,
+                    "\r\nused_memory_dataset:", m.dataset,
+                    "\r\nused_memory_dataset_perc:", percent(m.dataset, m.used > m.startup ? m.used - m.startup : 0),
+                    "\r\nallocator_allocated:", m.allocator.allocated, "\r\nallocator_active:", m.allocator.active,
+                    "\r\nallocator_resident:", m.allocator.resident, "\r\ntotal_system_memory:", system_memory,
+                    "\r\ntotal_system_memory_human:", HumanBytes(system_memory));
+    // One Lua state per I/O thread serves both EVAL and functions: its heap is reported as the
+    // eval VM, the functions' VM as part of it (0), as one figure cannot be split.
+    uint64_t lua_vm = 0;
+    for (auto& t : io_threads_) lua_vm += t->stats().lua_vm_bytes.load(std::memory_order_relaxed);
+    absl::StrAppend(&out, "\r\nused_memory_lua:", lua_vm, "\r\nused_memory_vm_eval:", lua_vm,
+                    "\r\nused_memory_lua_human:", HumanBytes(lua_vm),
+                    "\r\nused_memory_scripts_eval:", scripts_.body_bytes(),
                     "\r\nnumber_of_cached_scripts:", scripts_.count(),
                     "\r\nnumber_of_functions:", FunctionCount(scripts_),
-                    "\r\nmaxmemory:", maxmemory, "\r\nmaxmemory_human:", HumanBytes(static_cast<uint64_t>(maxmemory)),
+                    "\r\nnumber_of_libraries:", LibraryCount(scripts_),
+                    "\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:", lua_vm,
+                    "\r\nused_memory_vm_total_human:", HumanBytes(lua_vm),
+                    "\r\nused_memory_functions:", FunctionBytes(scripts_),
+                    "\r\nused_memory_scripts:", scripts_.body_bytes() + FunctionBytes(scripts_),
+                    "\r\nused_memory_scripts_human:", HumanBytes(scripts_.body_bytes() + FunctionBytes(scripts_)));
+    absl::StrAppend(&out, "\r\nmaxmemory:", maxmemory, "\r\nmaxmemory_human:", HumanBytes(static_cast<uint64_t>(maxmemory)),
                     "\r\nmaxmemory_policy:", config_.Get({"maxmemory-policy"})[0].second,
-                    "\r\nmem_fragmentation_ratio:", absl::StrFormat("%.2f", used ? double(rss) / double(used) : 0.0),
-                    "\r\nmem_allocator:", Absl(AllocatorName()), "\r\n");
+                    "\r\nallocator_frag_ratio:", ratio(m.allocator.active, m.allocator.allocated),
+                    "\r\nallocator_frag_bytes:", difference(m.allocator.active, m.allocator.allocated),
+                    "\r\nallocator_rss_ratio:", ratio(m.allocator.resident, m.allocator.active),
+                    "\r\nallocator_rss_bytes:", difference(m.allocator.resident, m.allocator.active),
+                    "\r\nrss_overhead_ratio:", ratio(m.rss, m.allocator.resident),
+                    "\r\nrss_overhead_bytes:", difference(m.rss, m.allocator.resident),
+                    "\r\nmem_fragmentation_ratio:", ratio(m.rss, m.used),
+                    "\r\nmem_fragmentation_bytes:", difference(m.rss, m.used));
+    // Nothing is left out of eviction's count (no replication or AOF buffers here).
+    absl::StrAppend(&out, "\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0",
+                    "\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:",
+                    m.clients, "\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:", AllocatorName(),
+                    "\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0",
+                    "\r\nused_memory_keys_bytes:", m.keys_bytes, "\r\nused_memory_tables_bytes:", m.tables_bytes,
+                    "\r\nused_memory_eviction_sketch:", m.sketch_bytes, "\r\n");
   }
   if (Wants(sections, "persistence", true)) {
     section("Persistence");
@@ -350,7 +571,10 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\ntotal_commands_processed:", TotalCommands() - stats_commands_base_,
                     "\r\ninstantaneous_ops_per_sec:", instantaneous_ops_.load(), "\r\ntotal_net_input_bytes:", input,
                     "\r\ntotal_net_output_bytes:", output, "\r\nrejected_connections:", rejected_connections.load(),
-                    "\r\nexpired_keys:", ks.expired_keys, "\r\nevicted_keys:0\r\nkeyspace_hits:", ks.keyspace_hits,
+                    "\r\nexpired_keys:", ks.expired_keys, "\r\nevicted_keys:", ks.evicted_keys,
+                    "\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:", evictor_->total_exceeded_ms(now),
+                    "\r\ncurrent_eviction_exceeded_time:", evictor_->current_exceeded_ms(now),
+                    "\r\nkeyspace_hits:", ks.keyspace_hits,
                     "\r\nkeyspace_misses:", ks.keyspace_misses, "\r\npubsub_channels:0\r\npubsub_patterns:0\r\n");
   }
   if (Wants(sections, "replication", true)) {

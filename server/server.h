@@ -19,10 +19,12 @@
 #include "server/blocking.h"
 #include "server/command.h"
 #include "server/config.h"
+#include "server/evictor.h"
 #include "server/io_thread.h"
 #include "loaders/loader_manager.h"
 #include "server/loader_store.h"
 #include "server/logger.h"
+#include "server/memory.h"
 #include "server/scripting/scripts.h"
 #include "server/watch.h"
 #include "storage/clock.h"
@@ -67,6 +69,14 @@ class Server {
   BlockingRegistry& blocking() { return blocking_; }
   WatchRegistry& watches() { return watches_; }
   scripting::Scripts& scripts() { return scripts_; }
+  // Holds memory at maxmemory (any thread; see evictor.h).
+  Evictor& evictor() { return *evictor_; }
+  MemoryMeter& memory_meter() { return memory_meter_; }
+  // After CONFIG SET: pushes settings that live outside Config into the parts that use them.
+  void ApplyConfig() { evictor_->ApplyConfig(); }
+  // MEMORY STATS / MEMORY DOCTOR (any thread).
+  void MemoryStats(protocol::ReplyBuilder& reply);
+  std::string MemoryDoctor();
   // True when someone must hear of writes (loaders, blocked clients, WATCH): a write command
   // then records what it changes, and AfterWrites tells them, under the command's locks.
   bool WritesObserved() const { return !loaders_->empty() || blocking_.any() || watches_.any(); }
@@ -93,6 +103,11 @@ class Server {
   static void OnSignal(uv_signal_t* handle, int signum);
   static void OnCron(uv_timer_t* handle);
   static void OnShutdownAsync(uv_async_t* handle);
+  static void OnEvictionWanted(uv_async_t* handle);
+  static void OnEvictionTimer(uv_timer_t* handle);
+  // The memory figures INFO and MEMORY STATS share.
+  struct MemoryFigures;
+  MemoryFigures ReadMemoryFigures();
   absl::Status Listen(std::vector<int>* fds);
   absl::Status StartLoaders();
   void Cron();
@@ -101,6 +116,10 @@ class Server {
   Config& config_;
   Logger& logger_;
   std::unique_ptr<storage::Keyspace> keyspace_;
+  MemoryMeter memory_meter_;
+  std::unique_ptr<Evictor> evictor_;
+  uint64_t startup_memory_ = 0;
+  std::atomic<uint64_t> peak_memory_{0};
   std::unique_ptr<KeyspaceValueStore> value_store_;
   std::unique_ptr<loaders::LoaderManager> loaders_;
   CommandTable commands_;
@@ -115,6 +134,9 @@ class Server {
   uv_signal_t sigint_, sigterm_;
   uv_timer_t cron_timer_;
   uv_async_t shutdown_async_;
+  // The background eviction pass: woken by any thread, then a 1 ms timer until under maxmemory.
+  uv_async_t eviction_async_;
+  uv_timer_t eviction_timer_;
 
   const int64_t start_time_ms_;
   std::string run_id_;

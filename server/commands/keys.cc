@@ -297,10 +297,8 @@ void RandomKey(CommandContext& ctx) {
   }
 }
 
-bool LfuPolicy(CommandContext& ctx) {
-  auto policy = static_cast<MaxmemoryPolicy>(ctx.server.config().maxmemory_policy.load());
-  return policy == MaxmemoryPolicy::kAllKeysLfu || policy == MaxmemoryPolicy::kVolatileLfu;
-}
+// What the keys' access fields hold now (Redis answers by the configured policy too).
+storage::AccessTracking Tracking(CommandContext& ctx) { return ctx.server.keyspace().access_tracking(); }
 
 void ObjectEncoding(CommandContext& ctx) {
   Entry* e = FindNoTouch(ctx, ctx.args[2]);
@@ -334,12 +332,11 @@ void ObjectIdletime(CommandContext& ctx) {
     ctx.reply.Null();
     return;
   }
-  if (LfuPolicy(ctx)) {
+  if (Tracking(ctx) == storage::AccessTracking::kLfu) {
     ctx.reply.Error(errors::kLfuSelected);
     return;
   }
-  const int64_t now_seconds = ctx.now_ms / 1000;
-  ctx.reply.Integer(std::max<int64_t>(0, now_seconds - static_cast<int64_t>(e->access_clock())));
+  ctx.reply.Integer(storage::IdleMs(e->access_clock(), ctx.now_ms) / 1000);
 }
 
 void ObjectFreq(CommandContext& ctx) {
@@ -348,8 +345,12 @@ void ObjectFreq(CommandContext& ctx) {
     ctx.reply.Null();
     return;
   }
-  // Access frequency is only tracked under an LFU policy, which arrives with eviction.
-  ctx.reply.Error(errors::kLfuNotSelected);
+  // Tracked under the LFU policies (Redis's counter) and allkeys-tinylfu (the sketch's estimate).
+  if (Tracking(ctx) == storage::AccessTracking::kRecency) {
+    ctx.reply.Error(errors::kLfuNotSelected);
+    return;
+  }
+  ctx.reply.Integer(ctx.keys().AccessFrequency(*e));
 }
 
 void ObjectHelp(CommandContext& ctx) {
@@ -398,9 +399,17 @@ void MemoryUsage(CommandContext& ctx) {
   ctx.reply.Integer(static_cast<int64_t>(e->AllocatedSize() + sizeof(Entry*)));
 }
 
+void MemoryStats(CommandContext& ctx) { ctx.server.MemoryStats(ctx.reply); }
+
+void MemoryDoctor(CommandContext& ctx) { ctx.reply.Verbatim(ctx.server.MemoryDoctor()); }
+
 void MemoryHelp(CommandContext& ctx) {
   constexpr std::string_view kLines[] = {
       "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "DOCTOR",
+      "    Return memory problems reports.",
+      "STATS",
+      "    Return information about the memory usage of the server.",
       "USAGE <key> [SAMPLES <count>]",
       "    Return memory in bytes used by <key> and its value.",
       "HELP",
@@ -410,6 +419,8 @@ void MemoryHelp(CommandContext& ctx) {
 }
 
 constexpr CommandSpec kMemorySubcommands[] = {
+    {"memory|doctor", 2, 0, 0, 0, 0, MemoryDoctor, {}, "Outputs memory problems report"},
+    {"memory|stats", 2, 0, 0, 0, 0, MemoryStats, {}, "Show memory usage details"},
     {"memory|usage", -3, flags::kReadOnly, 2, 2, 1, MemoryUsage, {}, "Estimate the memory usage of a key"},
     {"memory|help", 2, flags::kReadOnly, 0, 0, 0, MemoryHelp, {}, "Show helpful text about the different subcommands"},
 };

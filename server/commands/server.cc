@@ -123,10 +123,12 @@ void ConfigSet(CommandContext& ctx) {
   }
   for (size_t i = 2; i < ctx.args.size(); i += 2) {
     if (absl::Status s = ctx.server.config().Set(ctx.args[i], ctx.args[i + 1]); !s.ok()) {
+      ctx.server.ApplyConfig();  // the pairs before this one took effect
       ctx.reply.Error(absl::StrCat("ERR ", s.message()));
       return;
     }
   }
+  ctx.server.ApplyConfig();
   ctx.reply.Ok();
 }
 

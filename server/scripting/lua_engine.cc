@@ -13,6 +13,7 @@
 #include "server/absl_compat.h"
 #include "server/command.h"
 #include "server/connection.h"
+#include "server/errors.h"
 #include "server/io_thread.h"
 #include "server/scripting/lua_cmsgpack.h"
 #include "server/scripting/lua_struct.h"
@@ -624,6 +625,9 @@ void LuaEngine::Run(const ScriptCall& call) {
     lua_gc(L, LUA_GCSTEP, 50);
     runs_since_gc_ = 0;
   }
+  thread_.stats().lua_vm_bytes.store(
+      static_cast<uint64_t>(lua_gc(L, LUA_GCCOUNT, 0)) * 1024 + static_cast<uint64_t>(lua_gc(L, LUA_GCCOUNTB, 0)),
+      std::memory_order_relaxed);
 }
 
 absl::Status LuaEngine::LoadLibrary(const LibraryMetadata& metadata, std::vector<FunctionInfo>* functions, bool commit) {
@@ -936,6 +940,12 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
   if (spec->flags & flags::kNoScript) return fail("This Redis command is not allowed from script");
   if (spec->flags & flags::kWrite) {
     if (call.read_only) return fail("Write commands are not allowed from read-only scripts.");
+    // As Redis: a script's first write that may grow memory makes room first, and fails with
+    // -OOM when nothing can be evicted; once it has written, it runs to the end (atomicity).
+    if ((spec->flags & flags::kDenyOom) && !run_->running.wrote.load(std::memory_order_relaxed) &&
+        !server_.evictor().MakeRoom(call.now_ms)) {
+      return fail(absl::StrCat("-", Absl(errors::kOom)));
+    }
     run_->running.wrote.store(true, std::memory_order_relaxed);
   }
   if ((spec->flags & flags::kKeyspace) && !call.held->holds_all()) {

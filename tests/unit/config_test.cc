@@ -323,7 +323,7 @@ TEST(Config, GetWithAGlobReturnsEveryMatchingDirective) {
   Config config;
   auto got = config.Get({"maxmemory*"});
   EXPECT_THAT(got, UnorderedElementsAre(Pair("maxmemory", "0"), Pair("maxmemory-policy", "noeviction"),
-                                        Pair("maxmemory-samples", "5")));
+                                        Pair("maxmemory-samples", "5"), Pair("maxmemory-eviction-tenacity", "10")));
 }
 
 TEST(Config, GetPatternsAreCaseInsensitive) {
