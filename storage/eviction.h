@@ -19,7 +19,9 @@ enum class EvictionPolicy : uint8_t {
 //   kRecency   the time of the access, in milliseconds (mod 2^32, about 49.7 days);
 //   kLfu       Redis's LFU word: the minute of the last decrement (16 bits) and an 8-bit
 //              logarithmic counter;
-//   kSketch    kRecency, and the shard's FrequencySketch counts the access.
+//   kSketch    the shard's FrequencySketch counts the access; the field keeps the sketch's
+//              estimate then, the sketch's epoch then, and the time in 64 ms steps (see
+//              SketchField), so that eviction reads a key's frequency without hashing it.
 // Switching policies at run time reinterprets the field, as Redis does: LRU and LFU data take
 // a while to adjust.
 enum class AccessTracking : uint8_t { kRecency, kLfu, kSketch };
@@ -41,6 +43,24 @@ uint32_t LfuDecayedCounter(uint32_t field, int64_t now_ms, const LfuParams& para
 // The field after one access: decayed, then incremented with probability 1/((c-5)*factor+1).
 // `random` is a uniformly random 64-bit value.
 uint32_t LfuTouchedField(uint32_t field, int64_t now_ms, const LfuParams& params, uint64_t random);
+
+// allkeys-tinylfu's access field: bits 28-31 the key's estimated frequency at its last access,
+// bits 20-27 the sketch's epoch then, bits 0-19 the access time in 64 ms steps (wraps after
+// about 18.6 hours: a key idle longer reads as idle for that time modulo 18.6 hours).
+inline constexpr int64_t kSketchClockStepMs = 64;
+inline uint32_t SketchField(int frequency, uint32_t epoch, int64_t now_ms) {
+  return (static_cast<uint32_t>(frequency) << 28) | ((epoch & 0xFF) << 20) |
+         (static_cast<uint32_t>(now_ms / kSketchClockStepMs) & 0xFFFFF);
+}
+// The frequency in the field, halved once for each halving of the sketch since it was taken.
+inline int SketchFieldFrequency(uint32_t field, uint32_t current_epoch) {
+  const uint32_t halvings = (current_epoch - (field >> 20)) & 0xFF;
+  return halvings >= 4 ? 0 : static_cast<int>(field >> 28) >> halvings;
+}
+inline uint32_t SketchFieldIdleMs(uint32_t field, int64_t now_ms) {
+  const uint32_t steps = (static_cast<uint32_t>(now_ms / kSketchClockStepMs) - field) & 0xFFFFF;
+  return steps * static_cast<uint32_t>(kSketchClockStepMs);
+}
 
 // A key's access time in the field's millisecond clock.
 inline uint32_t RecencyField(int64_t now_ms) { return static_cast<uint32_t>(now_ms); }

@@ -27,15 +27,29 @@ uint64_t Rehash(uint64_t hash) {
   return hash;
 }
 
-// Row i of the sketch is word 2i or 2i+1 of the block, and one of its sixteen counters.
-struct Slot {
-  int word;
-  int shift;
+// The key's four counters: row i is word 2i or 2i+1 of the block, and one of its sixteen
+// counters, chosen by byte i of the mixed hash.
+struct Counters {
+  int word[4];
+  int shift[4];
 };
 
-Slot SlotOf(uint64_t mixed, int row) {
-  const auto byte = static_cast<uint32_t>(mixed >> (8 * row));
-  return {2 * row + static_cast<int>(byte & 1), static_cast<int>((byte >> 1) & 15) * 4};
+Counters CountersOf(uint64_t mixed) {
+  Counters c;
+  for (int row = 0; row < 4; ++row) {
+    const auto byte = static_cast<uint32_t>(mixed >> (8 * row));
+    c.word[row] = 2 * row + static_cast<int>(byte & 1);
+    c.shift[row] = static_cast<int>((byte >> 1) & 15) * 4;
+  }
+  return c;
+}
+
+int Least(const uint64_t* words, const Counters& c) {
+  int least = 15;
+  for (int row = 0; row < 4; ++row) {
+    least = std::min(least, static_cast<int>((words[c.word[row]] >> c.shift[row]) & kCounterMask));
+  }
+  return least;
 }
 
 }  // namespace
@@ -43,47 +57,41 @@ Slot SlotOf(uint64_t mixed, int row) {
 void FrequencySketch::EnsureCapacity(uint64_t keys) {
   keys = std::max(keys, kMinKeys);
   if (keys <= capacity_) return;
-  // Grow to twice what is asked, so a growing shard re-sizes (and forgets) a logarithmic number
-  // of times.
-  capacity_ = std::bit_ceil(keys * 2);
+  // A power of two: a growing shard re-sizes (and forgets) a logarithmic number of times.
+  capacity_ = std::bit_ceil(keys);
   blocks_ = std::max<uint64_t>(1, capacity_ / kKeysPerBlock);
   table_ = std::make_unique<Block[]>(blocks_);
   std::memset(table_.get(), 0, blocks_ * sizeof(Block));
   increments_ = 0;
   halve_after_ = 10 * capacity_;
+  ++epoch_;  // the counters start over: older estimates are worth less
 }
 
-void FrequencySketch::Increment(uint64_t hash) {
-  if (blocks_ == 0) return;
+int FrequencySketch::Increment(uint64_t hash) {
+  if (blocks_ == 0) return 0;
   const uint64_t mixed = Rehash(hash);
-  Block& block = table_[(mixed >> 32) & (blocks_ - 1)];
+  uint64_t* words = table_[(mixed >> 32) & (blocks_ - 1)].words;
+  const Counters c = CountersOf(mixed);
+  int value[4];
+  for (int row = 0; row < 4; ++row) value[row] = static_cast<int>((words[c.word[row]] >> c.shift[row]) & kCounterMask);
+  const int least = std::min(std::min(value[0], value[1]), std::min(value[2], value[3]));
+  if (least == kMaxFrequency) return least;
   // Conservative update: raise only the counters at the current minimum. The others already
   // overstate this key (collisions), and raising them would overstate their other keys more.
-  int least = kMaxFrequency;
   for (int row = 0; row < 4; ++row) {
-    const Slot s = SlotOf(mixed, row);
-    least = std::min(least, static_cast<int>((block.words[s.word] >> s.shift) & kCounterMask));
+    if (value[row] == least) words[c.word[row]] += uint64_t{1} << c.shift[row];
   }
-  if (least == kMaxFrequency) return;
-  for (int row = 0; row < 4; ++row) {
-    const Slot s = SlotOf(mixed, row);
-    if (static_cast<int>((block.words[s.word] >> s.shift) & kCounterMask) == least) {
-      block.words[s.word] += uint64_t{1} << s.shift;
-    }
+  if (++increments_ >= halve_after_) {
+    Halve();
+    return (least + 1) / 2;
   }
-  if (++increments_ >= halve_after_) Halve();
+  return least + 1;
 }
 
 int FrequencySketch::Estimate(uint64_t hash) const {
   if (blocks_ == 0) return 0;
   const uint64_t mixed = Rehash(hash);
-  const Block& block = table_[(mixed >> 32) & (blocks_ - 1)];
-  int least = kMaxFrequency;
-  for (int row = 0; row < 4; ++row) {
-    const Slot s = SlotOf(mixed, row);
-    least = std::min(least, static_cast<int>((block.words[s.word] >> s.shift) & kCounterMask));
-  }
-  return least;
+  return Least(table_[(mixed >> 32) & (blocks_ - 1)].words, CountersOf(mixed));
 }
 
 void FrequencySketch::Halve() {
@@ -91,6 +99,7 @@ void FrequencySketch::Halve() {
     for (uint64_t& word : table_[i].words) word = (word >> 1) & kThreeLowBitsOfEachCounter;
   }
   increments_ /= 2;
+  ++epoch_;
 }
 
 }  // namespace strata::storage

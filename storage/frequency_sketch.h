@@ -1,4 +1,4 @@
-// FrequencySketch: how often each key was asked for recently, in about half a byte per key, for
+// FrequencySketch: how often each key was asked for recently, in 2-4 bytes per resident key, for
 // the allkeys-tinylfu eviction policy (storage/eviction.cc has the essay).
 //
 // A count-min sketch of 4-bit saturating counters (TinyLFU, Einziger, Friedman and Manes,
@@ -24,17 +24,21 @@ class FrequencySketch {
   // The counters Estimate can return at most.
   static constexpr int kMaxFrequency = 15;
 
-  // Sizes the sketch for about `keys` distinct keys (at least a few hundred); a larger count
-  // later calls for EnsureCapacity.
+  // Sizes the sketch for about `keys` distinct keys (at least 256, rounded up to a power of
+  // two); growing it starts the counters over (a new epoch).
   void EnsureCapacity(uint64_t keys);
   uint64_t capacity() const { return capacity_; }
   // Bytes of counters (for MEMORY STATS).
   uint64_t bytes() const { return blocks_ * sizeof(Block); }
 
-  // One more request for the key with this hash (any 64-bit hash of the key).
-  void Increment(uint64_t hash);
+  // One more request for the key with this hash (any 64-bit hash of the key); returns its
+  // estimate after it, as Estimate would.
+  int Increment(uint64_t hash);
   // The key's recent frequency, 0..kMaxFrequency.
   int Estimate(uint64_t hash) const;
+  // Counts the halvings (and resets) so far: an estimate taken in an earlier epoch is worth
+  // half as much per epoch since (mod 256).
+  uint32_t epoch() const { return epoch_; }
 
  private:
   // Eight 64-bit words of sixteen 4-bit counters: one cache line.
@@ -48,6 +52,7 @@ class FrequencySketch {
   uint64_t capacity_ = 0;
   uint64_t increments_ = 0;
   uint64_t halve_after_ = 0;
+  uint32_t epoch_ = 0;
 };
 
 }  // namespace strata::storage

@@ -434,7 +434,7 @@ void Transaction::Store(int db, Entry* entry) {
   Table& table = shard.table(db);
   shard.entry_bytes.Add(entry->AllocatedSize());
   Entry* existing = table.dict.Find(key, hash);
-  entry->set_access_clock(keyspace_.AccessFieldForStore(existing, now_ms_));
+  entry->set_access_clock(keyspace_.AccessFieldForStore(shard, existing, hash, now_ms_));
   if (existing != nullptr) {
     if (existing->has_expiry()) table.RemoveVolatile(existing);
     table.dict.Replace(existing, entry, hash);
@@ -458,7 +458,7 @@ Entry* Transaction::SetString(int db, std::string_view key, std::string_view val
   Entry* existing = shard.table(db).dict.Find(key, hash);
   if (existing != nullptr && existing->TryOverwriteString(value, meta)) {
     NoteModified(db, key);
-    existing->set_access_clock(keyspace_.AccessFieldForStore(existing, now_ms_));
+    existing->set_access_clock(keyspace_.AccessFieldForStore(shard, existing, hash, now_ms_));
     return existing;
   }
   Entry* entry = Entry::NewString(key, value, meta);

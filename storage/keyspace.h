@@ -188,10 +188,13 @@ class Keyspace {
     switch (access_tracking()) {
       case AccessTracking::kRecency: entry.set_access_clock(RecencyField(now_ms)); break;
       case AccessTracking::kLfu: RecordLfuAccess(shard, entry, now_ms); break;
-      case AccessTracking::kSketch:
-        entry.set_access_clock(RecencyField(now_ms));
-        if (read) shard.sketch.Increment(hash);
+      case AccessTracking::kSketch: {
+        int frequency = SketchFieldFrequency(entry.access_clock(), shard.sketch.epoch());
+        // A key known to be at the top needs no count (most reads of a skewed load).
+        if (read && frequency < FrequencySketch::kMaxFrequency) frequency = shard.sketch.Increment(hash);
+        entry.set_access_clock(SketchField(frequency, shard.sketch.epoch(), now_ms));
         break;
+      }
     }
   }
   // A read that found nothing: the sketch remembers it (the key may be stored next).
@@ -199,10 +202,22 @@ class Keyspace {
     if (access_tracking() == AccessTracking::kSketch) shard.sketch.Increment(hash);
   }
   // The access field of an entry stored now, replacing `previous` (nullptr for a new key):
-  // LFU keeps the counter across an overwrite, as Redis does.
-  uint32_t AccessFieldForStore(const Entry* previous, int64_t now_ms) const {
-    if (access_tracking() != AccessTracking::kLfu) return RecencyField(now_ms);
-    return previous != nullptr ? previous->access_clock() : LfuInitialField(now_ms);
+  // LFU keeps the counter across an overwrite, as Redis does; the sketch knows a new key's
+  // history (a cache-aside miss counted just before).
+  uint32_t AccessFieldForStore(Shard& shard, const Entry* previous, uint64_t hash, int64_t now_ms) const {
+    switch (access_tracking()) {
+      case AccessTracking::kRecency: return RecencyField(now_ms);
+      case AccessTracking::kLfu: return previous != nullptr ? previous->access_clock() : LfuInitialField(now_ms);
+      case AccessTracking::kSketch: break;
+    }
+    const int frequency = previous != nullptr ? SketchFieldFrequency(previous->access_clock(), shard.sketch.epoch())
+                                              : shard.sketch.Estimate(hash);
+    return SketchField(frequency, shard.sketch.epoch(), now_ms);
+  }
+  // Milliseconds since the entry's last access, as its field records it (not under LFU).
+  uint64_t IdleMsOf(const Entry& entry, int64_t now_ms) const {
+    return access_tracking() == AccessTracking::kSketch ? SketchFieldIdleMs(entry.access_clock(), now_ms)
+                                                        : IdleMs(entry.access_clock(), now_ms);
   }
 
   // Locks one shard for a command. False (nothing locked) when a script past
@@ -224,6 +239,7 @@ class Keyspace {
     uint64_t score = 0;  // higher: a better victim
     uint64_t hash = 0;
     int db = 0;
+    const Entry* entry = nullptr;  // identity only (a sample drawn twice): never dereferenced
     std::string key;
   };
   // Locks shard `index` for eviction unless this thread holds it already (HeldShards); false
@@ -231,7 +247,9 @@ class Keyspace {
   bool LockForEviction(size_t index, HeldShards* held, std::unique_lock<std::timed_mutex>* lock);
   // A random key of the shard that the policy may evict (nullptr: none), and its database.
   Entry* RandomCandidate(Shard& shard, bool volatile_only, int* db);
-  uint64_t VictimScore(Shard& shard, const Entry& entry, EvictionPolicy policy, int64_t now_ms) const;
+  // Higher: a better victim.
+  uint64_t VictimScore(const Shard& shard, const Entry& entry, EvictionPolicy policy, int64_t now_ms) const;
+  static bool ByScore(const EvictionCandidate& a, const EvictionCandidate& b);
   // Draws `samples` keys from random shards into the pool; false when none had a candidate.
   bool SampleIntoPool(EvictionPolicy policy, int samples, int64_t now_ms, HeldShards* held);
   // Evicts the pool's best candidate that still exists; false when the pool ran dry first.
@@ -256,7 +274,7 @@ class Keyspace {
   // One eviction at a time, process-wide: the pool of candidates is shared, as Redis's is, so
   // that a victim is the best of many samples from every shard, not of a few from one.
   std::mutex eviction_mu_;
-  std::vector<EvictionCandidate> eviction_pool_;  // ascending by score; guarded by eviction_mu_
+  std::vector<EvictionCandidate> eviction_pool_;  // unordered, at most 16; guarded by eviction_mu_
   uint64_t eviction_random_ = 0x9E3779B97F4A7C15ULL;  // guarded by eviction_mu_
 };
 

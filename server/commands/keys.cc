@@ -336,7 +336,7 @@ void ObjectIdletime(CommandContext& ctx) {
     ctx.reply.Error(errors::kLfuSelected);
     return;
   }
-  ctx.reply.Integer(storage::IdleMs(e->access_clock(), ctx.now_ms) / 1000);
+  ctx.reply.Integer(static_cast<int64_t>(ctx.server.keyspace().IdleMsOf(*e, ctx.now_ms) / 1000));
 }
 
 void ObjectFreq(CommandContext& ctx) {
