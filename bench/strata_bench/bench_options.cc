@@ -67,7 +67,7 @@ struct OptionSpec {
   std::function<absl::Status(absl::string_view value, BenchOptions* options)> apply;
 };
 
-std::vector<OptionSpec> OptionTable(bool* requests_given) {
+std::vector<OptionSpec> OptionTable(bool* requests_given, bool* scan_start_given) {
   std::vector<OptionSpec> table;
   auto integer = [](absl::string_view name, int lo, int hi, int BenchOptions::*field) {
     return OptionSpec{name, true, [name, lo, hi, field](absl::string_view v, BenchOptions* o) {
@@ -142,6 +142,11 @@ std::vector<OptionSpec> OptionTable(bool* requests_given) {
   table.push_back({"--cold-storm", true, [](absl::string_view v, BenchOptions* o) {
                      return ParseUint64In("--cold-storm", v, 1, kMaxKeyIndex, &o->cold_storm);
                    }});
+  table.push_back(integer("--scan-share", 0, 100, &BenchOptions::scan_share));
+  table.push_back({"--scan-start", true, [scan_start_given](absl::string_view v, BenchOptions* o) {
+                     *scan_start_given = true;
+                     return ParseUint64In("--scan-start", v, 0, kMaxKeyIndex, &o->scan_start);
+                   }});
   table.push_back(text("--json", &BenchOptions::json_path));
   table.push_back(text("--plot", &BenchOptions::plot_path));
   table.push_back(text("--compare", &BenchOptions::compare_path));
@@ -159,7 +164,8 @@ std::vector<OptionSpec> OptionTable(bool* requests_given) {
 absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& args) {
   BenchOptions options;
   bool requests_given = false;
-  const std::vector<OptionSpec> table = OptionTable(&requests_given);
+  bool scan_start_given = false;
+  const std::vector<OptionSpec> table = OptionTable(&requests_given, &scan_start_given);
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];
     if (arg == "-h") arg = "--help";
@@ -214,6 +220,21 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
   if (options.source_pool > 0 && !options.has_source()) {
     return absl::InvalidArgumentError("--source-pool N only makes sense with --source URL");
   }
+  if (options.scan_share > 0 && !options.cache_aside) {
+    return absl::InvalidArgumentError("--scan-share only makes sense with --cache-aside (a scan key is SET on its miss)");
+  }
+  if (options.scan_share > 0 && options.cold_storm > 0) {
+    return absl::InvalidArgumentError("--scan-share does not combine with --cold-storm (every storm key is one-time)");
+  }
+  if (scan_start_given && options.scan_share == 0) {
+    return absl::InvalidArgumentError("--scan-start N only makes sense with --scan-share PERCENT");
+  }
+  if (!scan_start_given) options.scan_start = options.key_max + 1;
+  if (options.scan_start <= options.key_max) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--scan-start %u is not above --key-max %u: scan keys must never be keys of the pattern",
+        options.scan_start, options.key_max));
+  }
   return options;
 }
 
@@ -232,6 +253,9 @@ std::string DescribeLoad(const BenchOptions& o) {
   // matters for the SETs of the ratio.
   if (!o.has_source() || o.ratio_sets > 0) absl::StrAppend(&text, ", ", o.data_size, "-byte values");
   if (o.cache_aside) absl::StrAppend(&text, o.has_source() ? ", cache-aside from --source" : ", cache-aside");
+  if (o.scan_share > 0) {
+    absl::StrAppend(&text, ", ", o.scan_share, "% of GETs scan one-time keys ", o.key_prefix, "[", o.scan_start, "..]");
+  }
   if (o.resp == 3) absl::StrAppend(&text, ", RESP3");
   return text;
 }
@@ -302,6 +326,17 @@ Caching workloads:
   --source-pool N        database connections (sqlite: reader threads) of the source
                          (default: the source's own default, 4, as for a strata `source`
                          line); every query is counted (source_queries)
+  --scan-share PERCENT   with --cache-aside: PERCENT (0..100, default 0) of the GETs, spread
+                         evenly (10: every tenth), ask one-time keys instead of --key-pattern
+                         ones, a sequential scan polluting the cache: client c of C asks
+                         PREFIX<S+c>, <S+c+C>, <S+c+2C>, ... (S = --scan-start), never
+                         wrapping, so no scan key is asked twice in the run. Each misses and
+                         is SET once; they count as GETs (hits, misses, hit ratio, LOOKUP) as
+                         an application's own scan would
+  --scan-start S         first index of the scan keys (default --key-max + 1; must be above
+                         --key-max). A run after another on the same server (measuring after
+                         a warm-up) starts past the keys the first one scanned, so that it
+                         does not find them cached
   --cold-storm N         request N distinct keys that were never seen before, all clients
                          at once: GETs of N keys under a fresh random prefix
                          (PREFIXcold-<random>:0 .. N-1), each key exactly once; reports how

@@ -43,6 +43,11 @@ struct BenchOptions {
   std::string source_query;
   int source_pool = 0;  // 0: the source's own default pool size
   uint64_t cold_storm = 0;  // > 0: cold-storm mode with this many distinct fresh keys
+  // --cache-aside: this percentage of the GETs ask one-time keys from scan_start up (a scan
+  // polluting the cache) instead of --key-pattern keys. Parsing sets scan_start to
+  // key_max + 1 unless --scan-start gave it.
+  int scan_share = 0;
+  uint64_t scan_start = 0;
   std::string json_path;
   std::string plot_path;
   std::string compare_path;

@@ -162,6 +162,7 @@ std::string FormatJsonReport(const BenchOptions& o, const RunResult& result) {
   absl::StrAppend(&out, "    \"key_pattern\": ", JsonQuote(KeyPatternName(o.key_pattern)), ",\n");
   absl::StrAppendFormat(&out, "    \"seed\": %d,\n    \"resp\": %d,\n    \"cache_aside\": %s,\n    \"cold_storm\": %d,\n",
                         o.seed, o.resp, o.cache_aside ? "true" : "false", o.cold_storm);
+  absl::StrAppendFormat(&out, "    \"scan_share\": %d,\n    \"scan_start\": %d,\n", o.scan_share, o.scan_start);
   absl::StrAppend(&out, "    \"source\": ", o.has_source() ? JsonQuote(result.source) : "null", ",\n");
   absl::StrAppend(&out, "    \"source_query\": ", o.has_source() ? JsonQuote(o.source_query) : "null", "\n");
   absl::StrAppend(&out, "  },\n");

@@ -64,6 +64,8 @@ ClientConnection::ClientConnection(const BenchOptions& plan, const RequestEncode
       encoder_(encoder),
       keys_(plan.key_pattern, plan.key_min, plan.key_max, plan.seed, client_index, client_count),
       schedule_(plan.ratio_sets, plan.ratio_gets),
+      scan_keys_(plan.scan_start, client_index, client_count),
+      scan_schedule_(static_cast<uint32_t>(plan.scan_share)),
       budget_(request_budget),
       in_flight_(static_cast<size_t>(plan.pipeline)) {}
 
@@ -270,10 +272,11 @@ absl::Status ClientConnection::Refill() {
       // for the database and its SET before its next GET, as a thread-per-request application.
       --budget_;
       request.type = schedule_.Next();
-      request.key_index = keys_.Next();
       if (request.type == CommandType::kSet) {
+        request.key_index = keys_.Next();
         encoder_.AppendSet(request.key_index, &out_);
       } else {
+        request.key_index = scan_schedule_.NextIsScan() ? scan_keys_.Next() : keys_.Next();
         encoder_.AppendGet(request.key_index, &out_);
       }
     } else {

@@ -122,6 +122,8 @@ class ClientConnection {
   Phase phase_ = Phase::kConnecting;
   KeyGenerator keys_;
   RatioSchedule schedule_;
+  ScanKeys scan_keys_;          // the one-time keys of --scan-share
+  ScanSchedule scan_schedule_;  // which GETs ask them
   uint64_t budget_;
   bool issuing_ = true;
   std::vector<std::string> handshake_pending_;  // names of handshake commands sent

@@ -141,4 +141,13 @@ uint64_t KeyGenerator::Next() {
   return key_min_;
 }
 
+ScanKeys::ScanKeys(uint64_t start, uint64_t client_index, uint64_t client_count)
+    : next_(start + client_index), step_(std::max<uint64_t>(client_count, 1)) {}
+
+uint64_t ScanKeys::Next() {
+  const uint64_t key = next_;
+  next_ += step_;
+  return key;
+}
+
 }  // namespace strata_bench

@@ -89,6 +89,22 @@ class KeyGenerator {
   uint64_t sequential_step_;    // client_count mod range_
 };
 
+// ScanKeys yields the one-time keys of --scan-share for one client: client c of C asks
+// start + c, start + c + C, start + c + 2C, ... and never wraps, so no index comes twice in a
+// run, from this client or any other (a scan through the cache: every such GET misses).
+// Worked example (start 1000, 3 clients): client 0 asks 1000, 1003, 1006; client 1 asks
+// 1001, 1004, 1007; client 2 asks 1002, 1005, 1008.
+class ScanKeys {
+ public:
+  ScanKeys(uint64_t start, uint64_t client_index, uint64_t client_count);
+
+  uint64_t Next();
+
+ private:
+  uint64_t next_;
+  uint64_t step_;
+};
+
 // Derives a well-mixed per-client seed from the run's --seed and the client's position
 // (splitmix64), so clients do not walk the same sequence.
 uint64_t ClientSeed(uint64_t run_seed, uint64_t client_index);

@@ -12,6 +12,9 @@ namespace {
 // compresses or deduplicates values gets no unrealistic advantage from it.
 constexpr absl::string_view kValueAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
 
+// --scan-share is a percentage: the scan GETs are spread over cycles of this many GETs.
+constexpr uint64_t kScanCycle = 100;
+
 }  // namespace
 
 RatioSchedule::RatioSchedule(uint32_t sets, uint32_t gets) : sets_(sets), cycle_(uint64_t{sets} + gets) {
@@ -22,6 +25,14 @@ CommandType RatioSchedule::Next() {
   const uint64_t i = position_;
   position_ = position_ + 1 == cycle_ ? 0 : position_ + 1;
   return (i + 1) * sets_ / cycle_ > i * sets_ / cycle_ ? CommandType::kSet : CommandType::kGet;
+}
+
+ScanSchedule::ScanSchedule(uint32_t percent) : percent_(percent) {}
+
+bool ScanSchedule::NextIsScan() {
+  const uint64_t i = position_;
+  position_ = position_ + 1 == kScanCycle ? 0 : position_ + 1;
+  return (i + 1) * percent_ / kScanCycle > i * percent_ / kScanCycle;
 }
 
 uint64_t ClientRequestBudget(uint64_t total, uint64_t client_index, uint64_t client_count) {

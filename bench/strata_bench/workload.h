@@ -27,6 +27,19 @@ class RatioSchedule {
   uint64_t position_ = 0;  // index within the current cycle
 };
 
+// ScanSchedule: which GETs of one client ask a scan key under --scan-share P. GET j (from 0)
+// does exactly when floor((j+1)*P/100) > floor(j*P/100): RatioSchedule's even spread over a
+// cycle of 100 GETs, so P = 10 makes GETs 9, 19, 29, ... scans, exactly P in every 100.
+class ScanSchedule {
+ public:
+  explicit ScanSchedule(uint32_t percent);
+  bool NextIsScan();
+
+ private:
+  uint64_t percent_;
+  uint64_t position_ = 0;  // index within the current cycle of 100 GETs
+};
+
 // The share of a total request count that client `client_index` of `client_count` sends:
 // total / count, and one more for the first total mod count clients.
 uint64_t ClientRequestBudget(uint64_t total, uint64_t client_index, uint64_t client_count);

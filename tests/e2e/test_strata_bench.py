@@ -96,6 +96,27 @@ def test_cache_aside_fills_the_cache(server, tmp_path):
         client.close()
 
 
+def test_scan_share_keys_always_miss_and_are_set_once(server, tmp_path):
+    prefix = unique_prefix("scan")
+    proc, report = run_bench(server.port, "--requests", 20000, "--ratio", "0:1", "--cache-aside",
+                             "--scan-share", 10, "--key-prefix", prefix, "--key-max", 499,
+                             "--pipeline", 4, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert_counts_add_up(report)
+    assert report["config"]["scan_share"] == 10 and report["config"]["scan_start"] == 500
+    # 50 clients x 400 GETs, 40 of each client's to the scan: 2000 one-time keys 500..2499, each a
+    # miss; the 500 keys of the pattern miss at least once each.
+    assert report["hits"] + report["misses"] == 20000
+    assert report["misses"] >= 2000 + 500
+    assert report["sets"] == report["misses"] == report["cache_aside_sets"]
+    client = server.client()
+    try:
+        assert len(client.keys(prefix + "*")) == 2500
+        assert all(client.exists(f"{prefix}{k}") for k in range(500, 2500))
+    finally:
+        client.close()
+
+
 def test_cold_storm_finds_nothing_and_cache_aside_then_fills_it(server, tmp_path):
     proc, report = run_bench(server.port, "--cold-storm", 3000, "--clients", 25, "--pipeline", 4,
                              tmp_path=tmp_path)

@@ -308,6 +308,21 @@ TEST(SequentialKeys, ClientsTogetherCoverTheRangeExactlyOnce) {
   for (uint64_t k = 0; k < kRange; ++k) EXPECT_EQ(seen.count(k), 1u) << k;
 }
 
+TEST(ScanKeys, ClientsTogetherAskEveryIndexFromTheStartOnceAndNeverWrap) {
+  constexpr uint64_t kStart = 100000, kClients = 7, kPerClient = 1000;
+  std::set<uint64_t> seen;
+  for (uint64_t c = 0; c < kClients; ++c) {
+    ScanKeys keys(kStart, c, kClients);
+    for (uint64_t i = 0; i < kPerClient; ++i) {
+      const uint64_t k = keys.Next();
+      EXPECT_EQ(k, kStart + c + i * kClients) << "client " << c;
+      EXPECT_TRUE(seen.insert(k).second) << k << " asked twice";
+    }
+  }
+  EXPECT_EQ(*seen.begin(), kStart);
+  EXPECT_EQ(*seen.rbegin(), kStart + kClients * kPerClient - 1);
+}
+
 TEST(KeyGenerator, SameSeedAndClientGiveTheSameSequence) {
   const KeyPattern zipf{KeyPatternKind::kZipf, 0.99};
   KeyGenerator a(zipf, 0, 99999, 5, 3, 10), b(zipf, 0, 99999, 5, 3, 10), other_client(zipf, 0, 99999, 5, 4, 10);
@@ -400,6 +415,24 @@ TEST(RequestEncoder, ValueContentIsDeterministicAndSized) {
   RequestEncoder a("k", 100), b("k", 100);
   EXPECT_EQ(a.value().size(), 100u);
   EXPECT_EQ(a.value(), b.value());
+}
+
+TEST(ScanSchedule, SpreadsExactlyThePercentageOverEveryHundredGets) {
+  for (uint32_t percent : {0u, 1u, 10u, 33u, 50u, 99u, 100u}) {
+    ScanSchedule schedule(percent);
+    for (int cycle = 0; cycle < 3; ++cycle) {
+      uint32_t scans = 0;
+      for (int i = 0; i < 100; ++i) scans += schedule.NextIsScan() ? 1 : 0;
+      EXPECT_EQ(scans, percent) << "cycle " << cycle;
+    }
+  }
+  // 10%: every tenth GET, not ten in a row.
+  ScanSchedule tenth(10);
+  std::vector<int> positions;
+  for (int i = 0; i < 40; ++i) {
+    if (tenth.NextIsScan()) positions.push_back(i);
+  }
+  EXPECT_EQ(positions, (std::vector<int>{9, 19, 29, 39}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -568,7 +601,7 @@ TEST(BenchOptions, ReadsEveryOptionInBothSpellings) {
       Parse({"--host", "localhost", "--port=7000", "--threads", "2", "--clients=10", "--pipeline", "16",
              "--requests", "20000", "--ratio", "1:4", "--data-size", "100", "--key-prefix", "u:", "--key-min",
              "5", "--key-max=500", "--key-pattern", "zipf:1.2", "--seed", "9", "--resp", "3", "--auth",
-             "bob:secret", "--cache-aside", "--json", "out.json", "--plot", "p.png", "--compare", "old.json",
+             "bob:secret", "--cache-aside", "--scan-share", "10", "--scan-start=1000", "--json", "out.json", "--plot", "p.png", "--compare", "old.json",
              "--label", "run A", "--reply-timeout", "2.5"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->host, "localhost");
@@ -587,6 +620,8 @@ TEST(BenchOptions, ReadsEveryOptionInBothSpellings) {
   EXPECT_EQ(o->resp, 3);
   EXPECT_EQ(o->auth, "bob:secret");
   EXPECT_TRUE(o->cache_aside);
+  EXPECT_EQ(o->scan_share, 10);
+  EXPECT_EQ(o->scan_start, 1000u);
   EXPECT_EQ(o->json_path, "out.json");
   EXPECT_EQ(o->plot_path, "p.png");
   EXPECT_EQ(o->compare_path, "old.json");
@@ -614,6 +649,11 @@ TEST(BenchOptions, RefusesBadInputWithAMessageNamingTheOption) {
       {{"--cache-aside=yes"}, "--cache-aside takes no value"},
       {{"--compare", "a.json"}, "--plot"},
       {{"--cold-storm", "100", "--requests", "5"}, "--cold-storm"},
+      {{"--cache-aside", "--scan-share", "101"}, "--scan-share 101"},
+      {{"--scan-share", "10"}, "--cache-aside"},
+      {{"--cache-aside", "--scan-share", "10", "--cold-storm", "100"}, "--cold-storm"},
+      {{"--cache-aside", "--scan-start", "200000"}, "--scan-share"},
+      {{"--cache-aside", "--scan-share", "10", "--scan-start", "50"}, "--scan-start 50 is not above --key-max 99999"},
   };
   for (const auto& [args, message] : cases) {
     absl::StatusOr<BenchOptions> o = Parse(args);
@@ -623,12 +663,20 @@ TEST(BenchOptions, RefusesBadInputWithAMessageNamingTheOption) {
   }
 }
 
+TEST(BenchOptions, ScanKeysStartJustAboveTheKeyRangeByDefault) {
+  absl::StatusOr<BenchOptions> o = Parse({"--cache-aside", "--scan-share", "10", "--key-max", "999999"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->scan_start, 1000000u);
+  EXPECT_THAT(DescribeLoad(*o), HasSubstr("10% of GETs scan one-time keys key:[1000000..]"));
+  EXPECT_EQ(Parse({})->scan_share, 0);
+}
+
 TEST(BenchOptions, HelpDocumentsEveryOption) {
   const std::string usage = BenchUsage();
   for (const char* option :
        {"--host", "--port", "--threads", "--clients", "--pipeline", "--requests", "--test-time", "--ratio",
         "--data-size", "--key-prefix", "--key-min", "--key-max", "--key-pattern", "--seed", "--resp", "--auth",
-        "--cache-aside", "--cold-storm", "--json", "--plot", "--compare", "--label", "--reply-timeout", "--help"}) {
+        "--cache-aside", "--scan-share", "--scan-start", "--cold-storm", "--json", "--plot", "--compare", "--label", "--reply-timeout", "--help"}) {
     EXPECT_THAT(usage, HasSubstr(option));
   }
   EXPECT_THAT(usage, HasSubstr("TOTAL number of requests"));
