@@ -121,6 +121,7 @@ bench: deps-bench build
 	bench/scripting-vs-redis.sh
 	bench/bench-overhead.sh
 	bench/cold-storm.sh
+	bench/eviction-vs-redis.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
