@@ -16,41 +16,23 @@ constexpr uint64_t kKeysPerBlock = 32;
 constexpr uint64_t kThreeLowBitsOfEachCounter = 0x7777777777777777ULL;
 constexpr uint64_t kCounterMask = 0xF;
 
-// The dict's hash picks buckets and shards with its low and high bits; re-mix it so the sketch's
-// block and counter choices are independent of both.
-uint64_t Rehash(uint64_t hash) {
-  hash ^= hash >> 33;
-  hash *= 0xff51afd7ed558ccdULL;
-  hash ^= hash >> 33;
-  hash *= 0xc4ceb9fe1a85ec53ULL;
-  hash ^= hash >> 33;
-  return hash;
-}
+// The dict's hash picks buckets with its low bits and shards with its high ones; folding the
+// halves together before one multiply makes the sketch's choices independent of both.
+uint64_t Rehash(uint64_t hash) { return (hash ^ (hash >> 32)) * 0x9E3779B97F4A7C15ULL; }
 
-// The key's four counters: row i is word 2i or 2i+1 of the block, and one of its sixteen
-// counters, chosen by byte i of the mixed hash.
-struct Counters {
-  int word[4];
-  int shift[4];
+// A key's counter in row `row` (0..3): word 2*row or 2*row+1 of its block and one of that
+// word's sixteen counters, both chosen by byte `row` of the rehashed key.
+struct Counter {
+  int word;
+  int shift;
 };
 
-Counters CountersOf(uint64_t mixed) {
-  Counters c;
-  for (int row = 0; row < 4; ++row) {
-    const auto byte = static_cast<uint32_t>(mixed >> (8 * row));
-    c.word[row] = 2 * row + static_cast<int>(byte & 1);
-    c.shift[row] = static_cast<int>((byte >> 1) & 15) * 4;
-  }
-  return c;
+inline Counter CounterOf(uint64_t mixed, int row) {
+  const auto byte = static_cast<int>((mixed >> (8 * row)) & 0xFF);
+  return {2 * row + (byte & 1), (byte & 0x1E) << 1};
 }
 
-int Least(const uint64_t* words, const Counters& c) {
-  int least = 15;
-  for (int row = 0; row < 4; ++row) {
-    least = std::min(least, static_cast<int>((words[c.word[row]] >> c.shift[row]) & kCounterMask));
-  }
-  return least;
-}
+inline int ValueAt(const uint64_t* words, Counter c) { return static_cast<int>((words[c.word] >> c.shift) & kCounterMask); }
 
 }  // namespace
 
@@ -70,16 +52,19 @@ void FrequencySketch::EnsureCapacity(uint64_t keys) {
 int FrequencySketch::Increment(uint64_t hash) {
   if (blocks_ == 0) return 0;
   const uint64_t mixed = Rehash(hash);
-  uint64_t* words = table_[(mixed >> 32) & (blocks_ - 1)].words;
-  const Counters c = CountersOf(mixed);
-  int value[4];
-  for (int row = 0; row < 4; ++row) value[row] = static_cast<int>((words[c.word[row]] >> c.shift[row]) & kCounterMask);
-  const int least = std::min(std::min(value[0], value[1]), std::min(value[2], value[3]));
+  uint64_t* words = table_[(mixed >> 40) & (blocks_ - 1)].words;
+  Counter counters[4];
+  int values[4];
+  for (int row = 0; row < 4; ++row) {
+    counters[row] = CounterOf(mixed, row);
+    values[row] = ValueAt(words, counters[row]);
+  }
+  const int least = std::min(std::min(values[0], values[1]), std::min(values[2], values[3]));
   if (least == kMaxFrequency) return least;
   // Conservative update: raise only the counters at the current minimum. The others already
   // overstate this key (collisions), and raising them would overstate their other keys more.
   for (int row = 0; row < 4; ++row) {
-    if (value[row] == least) words[c.word[row]] += uint64_t{1} << c.shift[row];
+    if (values[row] == least) words[counters[row].word] += uint64_t{1} << counters[row].shift;
   }
   if (++increments_ >= halve_after_) {
     Halve();
@@ -91,7 +76,10 @@ int FrequencySketch::Increment(uint64_t hash) {
 int FrequencySketch::Estimate(uint64_t hash) const {
   if (blocks_ == 0) return 0;
   const uint64_t mixed = Rehash(hash);
-  return Least(table_[(mixed >> 32) & (blocks_ - 1)].words, CountersOf(mixed));
+  const uint64_t* words = table_[(mixed >> 40) & (blocks_ - 1)].words;
+  int least = kMaxFrequency;
+  for (int row = 0; row < 4; ++row) least = std::min(least, ValueAt(words, CounterOf(mixed, row)));
+  return least;
 }
 
 void FrequencySketch::Halve() {

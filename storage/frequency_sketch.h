@@ -23,6 +23,8 @@ class FrequencySketch {
  public:
   // The counters Estimate can return at most.
   static constexpr int kMaxFrequency = 15;
+  // Reads of a key whose estimate has reached this are not counted (storage/keyspace.h).
+  static constexpr int kCountedFrequency = 8;
 
   // Sizes the sketch for about `keys` distinct keys (at least 256, rounded up to a power of
   // two); growing it starts the counters over (a new epoch).

@@ -190,8 +190,10 @@ class Keyspace {
       case AccessTracking::kLfu: RecordLfuAccess(shard, entry, now_ms); break;
       case AccessTracking::kSketch: {
         int frequency = SketchFieldFrequency(entry.access_clock(), shard.sketch.epoch());
-        // A key known to be at the top needs no count (most reads of a skewed load).
-        if (read && frequency < FrequencySketch::kMaxFrequency) frequency = shard.sketch.Increment(hash);
+        // A key already counted as often as kCountedFrequency needs no more counting until the
+        // sketch halves: eviction tells apart the rare keys, not the popular ones among
+        // themselves, and most reads of a skewed load are of popular keys.
+        if (read && frequency < FrequencySketch::kCountedFrequency) frequency = shard.sketch.Increment(hash);
         entry.set_access_clock(SketchField(frequency, shard.sketch.epoch(), now_ms));
         break;
       }
