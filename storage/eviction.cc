@@ -140,8 +140,12 @@ void Keyspace::SetEvictionPolicy(EvictionPolicy policy, LfuParams lfu) {
   const AccessTracking tracking = TrackingFor(policy);
   if (tracking == AccessTracking::kSketch && tracking_.load() != AccessTracking::kSketch) {
     // Sized before lookups start counting, so that they never meet a sketch without counters.
-    for (auto& shard : shards_) {
-      std::lock_guard<std::timed_mutex> lock(shard->mu);
+    // (CONFIG SET inside EXEC: this thread may hold some shards already.)
+    HeldShards* held = HeldShards::Current();
+    for (size_t index = 0; index < shards_.size(); ++index) {
+      Shard* shard = shards_[index].get();
+      std::unique_lock<std::timed_mutex> lock(shard->mu, std::defer_lock);
+      if (held == nullptr || !held->Holds(index)) lock.lock();
       uint64_t keys = 0;
       for (Table& table : shard->tables()) keys += table.dict.size();
       shard->sketch.EnsureCapacity(keys);
@@ -172,7 +176,9 @@ uint64_t Keyspace::NextEvictionRandom() {
 }
 
 bool Keyspace::LockForEviction(size_t index, HeldShards* held, std::unique_lock<std::timed_mutex>* lock) {
-  if (held != nullptr && held->Holds(index)) return true;
+  // The shards a script holds are its own to read and write until it ends: evicting one of its
+  // keys under it would break its isolation (Redis does not evict during a script either).
+  if (held != nullptr && held->Holds(index)) return false;
   *lock = std::unique_lock<std::timed_mutex>(shards_[index]->mu, std::try_to_lock);
   return lock->owns_lock();
 }
@@ -285,6 +291,7 @@ bool Keyspace::EvictRandomKey(bool volatile_only, HeldShards* held, EvictionOutc
 
 bool Keyspace::AnyCandidate(bool volatile_only, HeldShards* held) {
   for (size_t index = 0; index < shards_.size(); ++index) {
+    if (held != nullptr && held->Holds(index)) continue;  // this thread's own: never evicted
     std::unique_lock<std::timed_mutex> lock;
     // A shard another thread holds may have candidates: count it as having some, so that a
     // busy moment never reads as "nothing to evict" (and -OOM).

@@ -179,7 +179,7 @@ class Keyspace {
   // (shards another thread holds are skipped), until enough() is true, the policy has nothing
   // left to evict, or deadline_ns (CLOCK_MONOTONIC) passes. `samples` is maxmemory-samples.
   // Must not be called while this thread has a Transaction alive (it locks shards itself);
-  // under HeldShards it uses those.
+  // shards this thread holds (a script's) are left alone.
   EvictionOutcome Evict(int samples, int64_t now_ms, int64_t deadline_ns, absl::FunctionRef<bool()> enough);
 
   // Records a lookup of `entry` for the policy (see AccessTracking); `read` is false for a

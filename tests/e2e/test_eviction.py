@@ -768,3 +768,15 @@ def test_loader_values_are_evictable_and_an_evicted_one_loads_again(strata_facto
     after = r.execute_command("LOADER", "STATS", "item:{id}")
     after = dict(zip(after[0::2], after[1::2]))
     assert int(after["source_queries"]) == int(before["source_queries"]) + 5
+
+
+def test_config_set_of_the_policy_inside_exec_takes_effect(strata_factory):
+    r = client_for(strata_factory())
+    pipe = r.pipeline(transaction=True)
+    pipe.set("k", "v")
+    pipe.config_set("maxmemory-policy", "allkeys-tinylfu")
+    pipe.get("k")
+    assert pipe.execute() == [True, True, "v"]
+    assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-tinylfu"}
+    assert isinstance(r.object("freq", "k"), int)
+

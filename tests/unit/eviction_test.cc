@@ -263,5 +263,35 @@ TEST(Eviction, SkipsAShardThatAnotherThreadHolds) {
   EXPECT_EQ(left_in_held, in_held);  // nothing was taken from the held shard
 }
 
+TEST(Eviction, LeavesAloneTheShardsThisThreadHolds) {
+  // A script holds its keys' shards while it runs: its first write may make room, but never by
+  // evicting a key out from under it.
+  Keyspace ks(KeyspaceOptions{.databases = 1, .shard_bits = 1});
+  ks.SetEvictionPolicy(EvictionPolicy::kAllKeysRandom, {});
+  for (int i = 0; i < 100; ++i) Put(ks, Key(i), kNow);
+  const std::string held_key = Key(0);
+  const std::string_view held_keys[] = {held_key};
+  HeldShards held(ks, held_keys, false);
+  ASSERT_FALSE(held.refused());
+  ks.Evict(5, kNow, kNoDeadline, [] { return false; });
+  for (int i = 0; i < 100; ++i) {
+    if (held.HoldsKey(Key(i))) {
+      EXPECT_TRUE(Exists(ks, Key(i), kNow)) << Key(i);
+    }
+  }
+}
+
+TEST(Eviction, SwitchingToTinyLfuWhileHoldingShardsDoesNotWaitForThem) {
+  // CONFIG SET maxmemory-policy inside EXEC runs while the EXEC holds its keys' shards.
+  Keyspace ks(KeyspaceOptions{.databases = 1, .shard_bits = 1});
+  const std::string key = Key(0);
+  const std::string_view keys[] = {key};
+  {
+    HeldShards held(ks, keys, false);
+    ks.SetEvictionPolicy(EvictionPolicy::kAllKeysTinyLfu, {});
+  }
+  EXPECT_EQ(ks.access_tracking(), AccessTracking::kSketch);
+}
+
 }  // namespace
 }  // namespace strata::storage
