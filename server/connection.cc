@@ -247,7 +247,7 @@ void Connection::Execute(std::span<const std::string_view> args) {
     }
   }
   if (ModeMayRefuse() && RefusedInThisMode(*spec)) return;
-  if (MayGrowMemory(*spec) && !server_.evictor().MakeRoom(NowMs())) {
+  if (MayGrowMemory(*spec) && !server_.evictor().MakeRoom()) {
     Reject(args, errors::kOom);
     return;
   }

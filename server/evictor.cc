@@ -24,7 +24,8 @@ void Evictor::ApplyConfig() {
   if (limit != 0 && meter_.Used() > limit && wakeup_) wakeup_();
 }
 
-bool Evictor::MakeRoomOverLimit(int64_t limit, int64_t now_ms) {
+bool Evictor::MakeRoomOverLimit(int64_t limit) {
+  const int64_t now_ms = storage::NowMs();
   if (meter_.Used() <= limit) {
     if (over_since_ms_.load(std::memory_order_relaxed) != 0) NoteUnder(now_ms);
     return true;

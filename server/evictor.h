@@ -27,9 +27,9 @@ class Evictor {
 
   // Any thread: false when memory is over maxmemory and nothing can be evicted. Must not be
   // called while the thread has a storage::Transaction alive (HeldShards are fine).
-  bool MakeRoom(int64_t now_ms) {
+  bool MakeRoom() {
     const int64_t limit = config_.maxmemory.load(std::memory_order_relaxed);
-    return limit == 0 || MakeRoomOverLimit(limit, now_ms);
+    return limit == 0 || MakeRoomOverLimit(limit);
   }
 
   // Main thread: one budgeted pass; true while memory is still over the limit and something can
@@ -51,7 +51,7 @@ class Evictor {
   static int64_t BudgetMicros(int64_t tenacity);
 
  private:
-  bool MakeRoomOverLimit(int64_t limit, int64_t now_ms);
+  bool MakeRoomOverLimit(int64_t limit);
   // Evicts within the budget; true when memory ended under `limit`. *nothing_to_evict as Evict.
   bool EvictToLimit(int64_t limit, int64_t now_ms, bool* nothing_to_evict);
   void NoteOver(int64_t now_ms);

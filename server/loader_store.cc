@@ -16,7 +16,7 @@ void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape
   // A loaded value makes room by the policy first, like a write. It is stored even when nothing
   // can be evicted (noeviction at the limit): it answers a read, and a read never fails for
   // memory; the waiting clients read it from the keyspace.
-  evictor_.MakeRoom(now_ms);
+  evictor_.MakeRoom();
   const std::string_view keys[] = {key};
   storage::Transaction txn(keyspace_, db, keys, now_ms);
   if (!still_wanted()) return;

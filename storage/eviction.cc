@@ -1,6 +1,7 @@
 #include "storage/eviction.h"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include "storage/clock.h"
@@ -60,7 +61,7 @@ namespace strata::storage {
 //   2. So strata keeps what costs no memory in the entry: Redis's sampling and 16-candidate
 //      pool over every shard, scored by a per-shard sketch of 2-4 bytes per key. The sketch's
 //      estimate at a key's last access is cached in the key's 32-bit access field (with the
-//      sketch's halving epoch, so it ages like the sketch, and a 64 ms clock), so eviction reads
+//      sketch's halving epoch, so it ages like the sketch, and a 128 ms clock), so eviction reads
 //      a key's frequency without hashing it, and a key already at the top (most reads of a
 //      skewed load) is not counted again. bench/eviction-vs-redis.sh, same memory for both
 //      servers (what redis needs for 10% of the keys): Redis allkeys-lfu 78.71% / 70.16%;
@@ -92,6 +93,12 @@ bool EvictsOnlyVolatile(EvictionPolicy policy) {
 namespace {
 
 constexpr uint32_t kLfuCounterMask = 0xFF;
+
+std::chrono::steady_clock::time_point DeadlineTimePoint(int64_t deadline_ns) {
+  // MonotonicNs and steady_clock both read CLOCK_MONOTONIC.
+  if (deadline_ns == INT64_MAX) return std::chrono::steady_clock::time_point::max();
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns));
+}
 constexpr uint32_t kLfuMaxCounter = 255;
 // Checking the clock after every victim would cost more than some evictions do.
 constexpr uint64_t kVictimsBetweenClockChecks = 16;
@@ -104,7 +111,11 @@ uint32_t LfuMinutes(int64_t now_ms) { return static_cast<uint32_t>(now_ms / 6000
 uint32_t LfuElapsedMinutes(uint32_t field, int64_t now_ms) {
   const uint32_t then = (field >> 8) & 0xFFFF;
   const uint32_t now = LfuMinutes(now_ms);
-  return now >= then ? now - then : 0xFFFF - then + now;  // the 16-bit minute clock wrapped
+  if (now >= then) return now - then;
+  // Redis's arithmetic takes this for a wrap of the 16-bit minute clock; a stamp less than half
+  // the clock ahead is another thread's a moment after this one read its clock: no time passed.
+  if (then - now < 0x8000) return 0;
+  return 0xFFFF - then + now;
 }
 
 double UnitInterval(uint64_t random) { return static_cast<double>(random >> 11) * 0x1.0p-53; }
@@ -130,25 +141,30 @@ uint32_t LfuTouchedField(uint32_t field, int64_t now_ms, const LfuParams& params
 }
 
 void Keyspace::SetEvictionPolicy(EvictionPolicy policy, LfuParams lfu) {
-  {
-    // Scores of another policy mean nothing under this one.
-    std::lock_guard<std::mutex> lock(eviction_mu_);
-    eviction_pool_.clear();
-  }
+  std::lock_guard<std::mutex> serialized(policy_mu_);  // two CONFIG SETs at once end consistent
   lfu_log_factor_.store(lfu.log_factor, std::memory_order_relaxed);
   lfu_decay_minutes_.store(lfu.decay_minutes, std::memory_order_relaxed);
   const AccessTracking tracking = TrackingFor(policy);
-  if (tracking == AccessTracking::kSketch && tracking_.load() != AccessTracking::kSketch) {
-    // Sized before lookups start counting, so that they never meet a sketch without counters.
-    // (CONFIG SET inside EXEC: this thread may hold some shards already.)
+  const AccessTracking previous = tracking_.load(std::memory_order_relaxed);
+  if (tracking != previous && (tracking == AccessTracking::kSketch || previous == AccessTracking::kSketch)) {
+    // The sketches are sized when the policy arrives and freed when it goes. Only shards free
+    // now are visited: this may run inside an EXEC that holds some shards, and waiting for a
+    // shard out of order could deadlock with a command that waits for the EXEC's. A shard
+    // skipped here sizes its sketch at its next read (RecordAccess), or frees it at the next
+    // switch away.
     HeldShards* held = HeldShards::Current();
     for (size_t index = 0; index < shards_.size(); ++index) {
+      if (held != nullptr && held->Holds(index)) continue;
       Shard* shard = shards_[index].get();
-      std::unique_lock<std::timed_mutex> lock(shard->mu, std::defer_lock);
-      if (held == nullptr || !held->Holds(index)) lock.lock();
-      uint64_t keys = 0;
-      for (Table& table : shard->tables()) keys += table.dict.size();
-      shard->sketch.EnsureCapacity(keys);
+      std::unique_lock<std::timed_mutex> lock(shard->mu, std::try_to_lock);
+      if (!lock.owns_lock()) continue;
+      if (tracking == AccessTracking::kSketch) {
+        uint64_t keys = 0;
+        for (Table& table : shard->tables()) keys += table.dict.size();
+        shard->sketch.EnsureCapacity(keys);
+      } else {
+        shard->sketch = FrequencySketch();
+      }
     }
   }
   tracking_.store(tracking, std::memory_order_relaxed);
@@ -259,14 +275,22 @@ bool Keyspace::SampleIntoPool(EvictionPolicy policy, int samples, int64_t now_ms
 
 bool Keyspace::EvictBestCandidate(EvictionPolicy policy, HeldShards* held, EvictionOutcome* outcome) {
   const bool volatile_only = EvictsOnlyVolatile(policy);
-  while (!eviction_pool_.empty()) {
-    auto best_slot = std::max_element(eviction_pool_.begin(), eviction_pool_.end(), ByScore);
+  // Best first. A candidate whose shard is busy right now stays in the pool for the next round:
+  // dropping it would leave the pool to worse candidates (a hot key the samples happened to
+  // draw), which then go instead.
+  size_t busy = 0;  // the busy candidates are kept at the front, [0, busy)
+  while (busy < eviction_pool_.size()) {
+    auto best_slot = std::max_element(eviction_pool_.begin() + static_cast<std::ptrdiff_t>(busy),
+                                      eviction_pool_.end(), ByScore);
+    const size_t index = ShardIndex(best_slot->hash);
+    std::unique_lock<std::timed_mutex> lock;
+    if (!LockForEviction(index, held, &lock)) {
+      std::swap(*best_slot, eviction_pool_[busy++]);
+      continue;
+    }
     std::swap(*best_slot, eviction_pool_.back());
     EvictionCandidate best = std::move(eviction_pool_.back());
     eviction_pool_.pop_back();
-    const size_t index = ShardIndex(best.hash);
-    std::unique_lock<std::timed_mutex> lock;
-    if (!LockForEviction(index, held, &lock)) continue;  // busy now: another candidate goes
     Shard& shard = *shards_[index];
     Entry* victim = shard.table(best.db).dict.Find(best.key, best.hash);
     // Deleted meanwhile, or (volatile-*) made persistent: not a candidate any more.
@@ -324,7 +348,15 @@ EvictionOutcome Keyspace::Evict(int samples, int64_t now_ms, int64_t deadline_ns
   const bool volatile_only = EvictsOnlyVolatile(policy);
   const bool random = policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom;
   HeldShards* held = HeldShards::Current();
-  std::lock_guard<std::mutex> lock(eviction_mu_);
+  // One eviction at a time. A thread that holds shards (EXEC, a script) never waits for it: the
+  // evicting thread might be waiting for those shards. Others wait at most until the deadline;
+  // either way the one evicting is making room for them too.
+  std::unique_lock<std::timed_mutex> lock(eviction_mu_, std::defer_lock);
+  if (held != nullptr ? !lock.try_lock() : !lock.try_lock_until(DeadlineTimePoint(deadline_ns))) return outcome;
+  if (pool_policy_ != policy) {  // scores of another policy mean nothing under this one
+    eviction_pool_.clear();
+    pool_policy_ = policy;
+  }
   uint64_t rounds = 0;
   int fruitless = 0;  // rounds in a row that evicted nothing
   while (!enough()) {

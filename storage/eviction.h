@@ -20,7 +20,7 @@ enum class EvictionPolicy : uint8_t {
 //   kLfu       Redis's LFU word: the minute of the last decrement (16 bits) and an 8-bit
 //              logarithmic counter;
 //   kSketch    the shard's FrequencySketch counts the access; the field keeps the sketch's
-//              estimate then, the sketch's epoch then, and the time in 64 ms steps (see
+//              estimate then, the sketch's epoch then, and the time in 128 ms steps (see
 //              SketchField), so that eviction reads a key's frequency without hashing it.
 // Switching policies at run time reinterprets the field, as Redis does: LRU and LFU data take
 // a while to adjust.
@@ -45,9 +45,9 @@ uint32_t LfuDecayedCounter(uint32_t field, int64_t now_ms, const LfuParams& para
 uint32_t LfuTouchedField(uint32_t field, int64_t now_ms, const LfuParams& params, uint64_t random);
 
 // allkeys-tinylfu's access field: bits 28-31 the key's estimated frequency at its last access,
-// bits 20-27 the sketch's epoch then, bits 0-19 the access time in 64 ms steps (wraps after
-// about 18.6 hours: a key idle longer reads as idle for that time modulo 18.6 hours).
-inline constexpr int64_t kSketchClockStepMs = 64;
+// bits 20-27 the sketch's epoch then, bits 0-19 the access time in 128 ms steps (a key idle
+// for more than about 18.6 hours reads as idle for that time modulo 37.3 hours).
+inline constexpr int64_t kSketchClockStepMs = 128;
 inline uint32_t SketchField(int frequency, uint32_t epoch, int64_t now_ms) {
   return (static_cast<uint32_t>(frequency) << 28) | ((epoch & 0xFF) << 20) |
          (static_cast<uint32_t>(now_ms / kSketchClockStepMs) & 0xFFFFF);
@@ -59,13 +59,19 @@ inline int SketchFieldFrequency(uint32_t field, uint32_t current_epoch) {
 }
 inline uint32_t SketchFieldIdleMs(uint32_t field, int64_t now_ms) {
   const uint32_t steps = (static_cast<uint32_t>(now_ms / kSketchClockStepMs) - field) & 0xFFFFF;
-  return steps * static_cast<uint32_t>(kSketchClockStepMs);
+  // The upper half of the range is a stamp a moment ahead of this thread's clock: idle 0.
+  return steps >= 0x80000 ? 0 : steps * static_cast<uint32_t>(kSketchClockStepMs);
 }
 
 // A key's access time in the field's millisecond clock.
 inline uint32_t RecencyField(int64_t now_ms) { return static_cast<uint32_t>(now_ms); }
-// Milliseconds since the access recorded in a kRecency field (exact up to ~49.7 days).
-inline uint32_t IdleMs(uint32_t field, int64_t now_ms) { return RecencyField(now_ms) - field; }
+// Milliseconds since the access recorded in a kRecency field (exact up to ~24.8 days). Another
+// thread may have stamped the key a moment after this thread read its clock: a field "in the
+// future" is idle 0, not 49 days.
+inline uint32_t IdleMs(uint32_t field, int64_t now_ms) {
+  const auto idle = static_cast<int32_t>(RecencyField(now_ms) - field);
+  return idle < 0 ? 0 : static_cast<uint32_t>(idle);
+}
 
 // Told about every victim at the moment of its eviction, under its shard's lock, before it is
 // freed: the victim's type, value and expiry are all still there (the spill tier keeps them;

@@ -189,6 +189,7 @@ class Keyspace {
       case AccessTracking::kRecency: entry.set_access_clock(RecencyField(now_ms)); break;
       case AccessTracking::kLfu: RecordLfuAccess(shard, entry, now_ms); break;
       case AccessTracking::kSketch: {
+        if (shard.sketch.capacity() == 0) shard.sketch.EnsureCapacity(0);  // skipped at the switch
         int frequency = SketchFieldFrequency(entry.access_clock(), shard.sketch.epoch());
         // A key already counted as often as kCountedFrequency needs no more counting until the
         // sketch halves: eviction tells apart the rare keys, not the popular ones among
@@ -275,8 +276,10 @@ class Keyspace {
   EvictionListener* listener_ = nullptr;
   // One eviction at a time, process-wide: the pool of candidates is shared, as Redis's is, so
   // that a victim is the best of many samples from every shard, not of a few from one.
-  std::mutex eviction_mu_;
+  std::timed_mutex eviction_mu_;
   std::vector<EvictionCandidate> eviction_pool_;  // unordered, at most 16; guarded by eviction_mu_
+  EvictionPolicy pool_policy_ = EvictionPolicy::kNoEviction;  // what scored the pool; eviction_mu_
+  std::mutex policy_mu_;  // serializes SetEvictionPolicy
   uint64_t eviction_random_ = 0x9E3779B97F4A7C15ULL;  // guarded by eviction_mu_
 };
 

@@ -943,7 +943,7 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
     // As Redis: a script's first write that may grow memory makes room first, and fails with
     // -OOM when nothing can be evicted; once it has written, it runs to the end (atomicity).
     if ((spec->flags & flags::kDenyOom) && !run_->running.wrote.load(std::memory_order_relaxed) &&
-        !server_.evictor().MakeRoom(call.now_ms)) {
+        !server_.evictor().MakeRoom()) {
       return fail(absl::StrCat("-", Absl(errors::kOom)));
     }
     run_->running.wrote.store(true, std::memory_order_relaxed);
