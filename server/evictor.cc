@@ -25,43 +25,38 @@ void Evictor::ApplyConfig() {
 }
 
 bool Evictor::MakeRoomOverLimit(int64_t limit) {
-  const int64_t now_ms = storage::NowMs();
-  if (meter_.Used() <= limit) {
-    if (over_since_ms_.load(std::memory_order_relaxed) != 0) NoteUnder(now_ms);
-    return true;
+  switch (Pass(limit, storage::NowMs())) {
+    case PassResult::kUnder: return true;
+    case PassResult::kNothingToEvict: return false;
+    case PassResult::kStillOver:
+      // Out of time but not of victims: the command runs, the main thread goes on evicting.
+      if (wakeup_) wakeup_();
+      return true;
   }
-  NoteOver(now_ms);
-  bool nothing_to_evict = false;
-  if (EvictToLimit(limit, now_ms, &nothing_to_evict)) return true;
-  if (nothing_to_evict) return false;
-  // Out of time but not of victims: the command runs, the main thread goes on evicting.
-  if (wakeup_) wakeup_();
-  return true;
-}
-
-bool Evictor::EvictToLimit(int64_t limit, int64_t now_ms, bool* nothing_to_evict) {
-  const int64_t budget_us = BudgetMicros(config_.maxmemory_eviction_tenacity.load(std::memory_order_relaxed));
-  const int64_t deadline_ns =
-      budget_us == INT64_MAX ? INT64_MAX : storage::MonotonicNs() + budget_us * 1000;
-  const auto samples = static_cast<int>(config_.maxmemory_samples.load(std::memory_order_relaxed));
-  storage::EvictionOutcome outcome =
-      keyspace_.Evict(samples, now_ms, deadline_ns, [&] { return meter_.Used() <= limit; });
-  *nothing_to_evict = outcome.nothing_to_evict;
-  if (meter_.Used() > limit) return false;
-  NoteUnder(now_ms);
   return true;
 }
 
 bool Evictor::BackgroundPass(int64_t now_ms) {
   const int64_t limit = config_.maxmemory.load(std::memory_order_relaxed);
-  if (limit == 0) return false;
+  return limit != 0 && Pass(limit, now_ms) == PassResult::kStillOver;
+}
+
+Evictor::PassResult Evictor::Pass(int64_t limit, int64_t now_ms) {
   if (meter_.Used() <= limit) {
-    NoteUnder(now_ms);
-    return false;
+    if (over_since_ms_.load(std::memory_order_relaxed) != 0) NoteUnder(now_ms);
+    return PassResult::kUnder;
   }
   NoteOver(now_ms);
-  bool nothing_to_evict = false;
-  return !EvictToLimit(limit, now_ms, &nothing_to_evict) && !nothing_to_evict;
+  const int64_t budget_us = BudgetMicros(config_.maxmemory_eviction_tenacity.load(std::memory_order_relaxed));
+  const int64_t deadline_ns = budget_us == INT64_MAX ? INT64_MAX : storage::MonotonicNs() + budget_us * 1000;
+  const auto samples = static_cast<int>(config_.maxmemory_samples.load(std::memory_order_relaxed));
+  const storage::EvictionOutcome outcome =
+      keyspace_.Evict(samples, now_ms, deadline_ns, [&] { return meter_.Used() <= limit; });
+  if (meter_.Used() <= limit) {
+    NoteUnder(now_ms);
+    return PassResult::kUnder;
+  }
+  return outcome.nothing_to_evict ? PassResult::kNothingToEvict : PassResult::kStillOver;
 }
 
 void Evictor::NoteOver(int64_t now_ms) {

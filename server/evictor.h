@@ -52,8 +52,10 @@ class Evictor {
 
  private:
   bool MakeRoomOverLimit(int64_t limit);
-  // Evicts within the budget; true when memory ended under `limit`. *nothing_to_evict as Evict.
-  bool EvictToLimit(int64_t limit, int64_t now_ms, bool* nothing_to_evict);
+  enum class PassResult { kUnder, kStillOver, kNothingToEvict };
+  // One budgeted pass: evicts until memory is under `limit`, the budget runs out, or the policy
+  // has nothing left; keeps the over-the-limit time for INFO.
+  PassResult Pass(int64_t limit, int64_t now_ms);
   void NoteOver(int64_t now_ms);
   void NoteUnder(int64_t now_ms);
 

@@ -84,7 +84,6 @@ class EvictionListener {
 
 struct EvictionOutcome {
   uint64_t keys = 0;
-  uint64_t bytes = 0;  // the victims' allocated sizes
   // The policy found nothing it may evict anywhere (noeviction, or volatile-* without keys
   // with a TTL): the caller is out of memory.
   bool nothing_to_evict = false;
