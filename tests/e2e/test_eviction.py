@@ -546,7 +546,10 @@ def test_config_set_maxmemory_policy_switches_at_once(server):
     assert r.config_set("maxmemory-policy", "allkeys-lru") is True
     assert r.set("next", "v") is True
     assert evicted_keys(r) > 0
-    assert r.get("next") == "v"
+    if server.name == "strata":
+        # Not asserted on Redis: its LRU clock ticks once a second, so the eviction that runs
+        # before the GET (the INFO reply above pushed usage over again) may pick "next" itself.
+        assert r.get("next") == "v"
     assert r.config_set("maxmemory-policy", "noeviction") is True
     more, first_error = fill_until_oom(r, "more", max_bytes=4 * MB)
     assert_oom(first_error)
