@@ -17,7 +17,7 @@ BUILD_PKGS := cmake make g++ pkg-config ccache \
 RUN_PKGS := sqlite3
 TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
         gnuplot-nox
-BENCH_PKGS := python3 python3-redis redis-server redis-tools postgresql util-linux
+BENCH_PKGS := python3 python3-redis redis-server redis-tools postgresql util-linux valgrind
 FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev pkg-config liblua5.1-0-dev
 PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS))
 
@@ -122,6 +122,7 @@ bench: deps-bench build
 	bench/bench-overhead.sh
 	bench/cold-storm.sh
 	bench/eviction-vs-redis.sh
+	bench/policy-cpu.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

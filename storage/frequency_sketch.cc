@@ -23,16 +23,20 @@ uint64_t Rehash(uint64_t hash) { return (hash ^ (hash >> 32)) * 0x9E3779B97F4A7C
 // A key's counter in row `row` (0..3): word 2*row or 2*row+1 of its block and one of that
 // word's sixteen counters, both chosen by byte `row` of the rehashed key.
 struct Counter {
-  int word;
+  uint64_t* word;
   int shift;
 };
 
-inline Counter CounterOf(uint64_t mixed, int row) {
-  const auto byte = static_cast<int>((mixed >> (8 * row)) & 0xFF);
-  return {2 * row + (byte & 1), (byte & 0x1E) << 1};
+template <int kRow>
+inline Counter CounterOf(uint64_t* block, uint64_t mixed) {
+  const auto byte = static_cast<unsigned>(mixed >> (8 * kRow));
+  return {block + 2 * kRow + (byte & 1), static_cast<int>((byte & 0x1E) << 1)};
 }
 
-inline int ValueAt(const uint64_t* words, Counter c) { return static_cast<int>((words[c.word] >> c.shift) & kCounterMask); }
+// By value: std::min returns a reference, which made the compiler keep the counters in memory.
+inline int Least(int a, int b) { return a < b ? a : b; }
+
+inline int ValueAt(Counter c) { return static_cast<int>((*c.word >> c.shift) & kCounterMask); }
 
 }  // namespace
 
@@ -49,23 +53,23 @@ void FrequencySketch::EnsureCapacity(uint64_t keys) {
   ++epoch_;  // the counters start over: older estimates are worth less
 }
 
+// The four rows are written out (no loops, no arrays): this runs on every counted read, and
+// unrolled it takes half the instructions the loop took.
 int FrequencySketch::Increment(uint64_t hash) {
   if (blocks_ == 0) return 0;
   const uint64_t mixed = Rehash(hash);
-  uint64_t* words = table_[(mixed >> 40) & (blocks_ - 1)].words;
-  Counter counters[4];
-  int values[4];
-  for (int row = 0; row < 4; ++row) {
-    counters[row] = CounterOf(mixed, row);
-    values[row] = ValueAt(words, counters[row]);
-  }
-  const int least = std::min(std::min(values[0], values[1]), std::min(values[2], values[3]));
+  uint64_t* block = table_[(mixed >> 40) & (blocks_ - 1)].words;
+  const Counter c0 = CounterOf<0>(block, mixed), c1 = CounterOf<1>(block, mixed);
+  const Counter c2 = CounterOf<2>(block, mixed), c3 = CounterOf<3>(block, mixed);
+  const int v0 = ValueAt(c0), v1 = ValueAt(c1), v2 = ValueAt(c2), v3 = ValueAt(c3);
+  const int least = Least(Least(v0, v1), Least(v2, v3));
   if (least == kMaxFrequency) return least;
   // Conservative update: raise only the counters at the current minimum. The others already
   // overstate this key (collisions), and raising them would overstate their other keys more.
-  for (int row = 0; row < 4; ++row) {
-    if (values[row] == least) words[counters[row].word] += uint64_t{1} << counters[row].shift;
-  }
+  *c0.word += uint64_t{v0 == least} << c0.shift;
+  *c1.word += uint64_t{v1 == least} << c1.shift;
+  *c2.word += uint64_t{v2 == least} << c2.shift;
+  *c3.word += uint64_t{v3 == least} << c3.shift;
   if (++increments_ >= halve_after_) {
     Halve();
     return (least + 1) / 2;
@@ -76,10 +80,9 @@ int FrequencySketch::Increment(uint64_t hash) {
 int FrequencySketch::Estimate(uint64_t hash) const {
   if (blocks_ == 0) return 0;
   const uint64_t mixed = Rehash(hash);
-  const uint64_t* words = table_[(mixed >> 40) & (blocks_ - 1)].words;
-  int least = kMaxFrequency;
-  for (int row = 0; row < 4; ++row) least = std::min(least, ValueAt(words, CounterOf(mixed, row)));
-  return least;
+  uint64_t* block = table_[(mixed >> 40) & (blocks_ - 1)].words;
+  return Least(Least(ValueAt(CounterOf<0>(block, mixed)), ValueAt(CounterOf<1>(block, mixed))),
+               Least(ValueAt(CounterOf<2>(block, mixed)), ValueAt(CounterOf<3>(block, mixed))));
 }
 
 void FrequencySketch::Halve() {
