@@ -70,6 +70,11 @@ SCAN_SHARE = 10
 HIT_RATIO_RUNS = [("strata", "allkeys-lru"), ("redis", "allkeys-lru"), ("strata", "allkeys-lfu"),
                   ("redis", "allkeys-lfu"), ("strata", "allkeys-tinylfu")]
 KEYS_HELD_RUNS = [("strata", "allkeys-lru"), ("redis", "allkeys-lru"), ("strata", "allkeys-tinylfu")]
+# Section b's key names, by the index the flood starts at: "key:0".."key:N" (5-10 bytes), and
+# 16-byte "key:100000000000".. (the length of redis-benchmark's "key:000000000042"). Both are
+# shown because the ratio depends on it: Redis's key is its own block (16 bytes up to 12
+# characters, 32 up to 28), strata's is part of the entry.
+KEYS_HELD_KEY_KINDS = [("key:N (5-10 bytes)", 0), ("key:1000... (16 bytes)", 10**11)]
 
 
 class CacheServer(PinnedServer):
@@ -132,10 +137,10 @@ def strata_bench(args, server, *load):
     return report
 
 
-def set_flood(keys, value_size, clients, pipeline):
-    """The strata-bench arguments of SETs of the distinct keys PREFIX0 .. PREFIX<keys-1>."""
-    return ["--ratio", "1:0", "--key-pattern", "sequential", "--key-prefix", KEY_PREFIX, "--key-min", 0,
-            "--key-max", keys - 1, "--requests", keys, "--data-size", value_size, "--clients", clients,
+def set_flood(keys, value_size, clients, pipeline, key_min=0):
+    """The strata-bench arguments of SETs of the distinct keys PREFIX<key_min> .. PREFIX<key_min+keys-1>."""
+    return ["--ratio", "1:0", "--key-pattern", "sequential", "--key-prefix", KEY_PREFIX, "--key-min", key_min,
+            "--key-max", key_min + keys - 1, "--requests", keys, "--data-size", value_size, "--clients", clients,
             "--pipeline", pipeline]
 
 
@@ -233,35 +238,39 @@ def section_hit_ratio(args, bytes_per_key, empty_used):
 def section_keys_held(args, bytes_per_key):
     maxmemory = args.keys_maxmemory
     flood = int(KEYS_FLOOD_FACTOR * maxmemory / bytes_per_key)
+    runs = [run for run in KEYS_HELD_RUNS if selected(args, *run)]
     results = {}
-    for kind, policy in [run for run in KEYS_HELD_RUNS if selected(args, *run)]:
-        server = start_server(kind, args, args.workdir, maxmemory, policy)
-        if server is None:
-            results[(kind, policy)] = None
-            continue
-        try:
-            report = strata_bench(args, server, *set_flood(flood, VALUE_SIZE, 50, 16))
-            results[(kind, policy)] = {"keys": server.dbsize(), "used": server.used_memory(),
-                                       "errors": report["errors"]}
-        finally:
-            server.stop()
-        print(f"b. {kind} {policy} done", file=sys.stderr)
+    for key_kind, key_min in KEYS_HELD_KEY_KINDS:
+        for kind, policy in runs:
+            server = start_server(kind, args, args.workdir, maxmemory, policy)
+            if server is None:
+                results[(key_kind, kind, policy)] = None
+                continue
+            try:
+                report = strata_bench(args, server, *set_flood(flood, VALUE_SIZE, 50, 16, key_min))
+                results[(key_kind, kind, policy)] = {"keys": server.dbsize(), "used": server.used_memory(),
+                                                     "errors": report["errors"]}
+            finally:
+                server.stop()
+            print(f"b. {key_kind} {kind} {policy} done", file=sys.stderr)
 
     print(f"\nb. Keys held at maxmemory {maxmemory:,} bytes: strata-bench --ratio 1:0 --key-pattern sequential "
           f"--requests {flood:,} (distinct keys) --data-size {VALUE_SIZE} --clients 50 --pipeline 16, then DBSIZE\n")
-    header = f"{'server':<8}{'policy':<17}{'keys held':>11}{'used_memory':>14}{'mem/limit':>10}{'SET errors':>11}{'vs redis':>10}"
+    header = (f"{'keys':<24}{'server':<8}{'policy':<17}{'keys held':>11}{'used_memory':>14}{'mem/limit':>10}"
+              f"{'SET errors':>11}{'vs redis':>10}")
     print(header)
     print("-" * len(header))
-    redis_keys = (results.get(("redis", "allkeys-lru")) or {}).get("keys")
-    for kind, policy in [run for run in KEYS_HELD_RUNS if selected(args, *run)]:
-        r = results[(kind, policy)]
-        if r is None:
-            print(f"{kind:<8}{policy:<17}{'not run: the server did not start (see stderr)':>55}")
-            continue
-        ratio = f"{r['keys'] / redis_keys:.2f}x" if redis_keys else "-"
-        note = "  (every key kept: no eviction)" if r["keys"] == flood else ""
-        print(f"{kind:<8}{policy:<17}{r['keys']:>11,}{r['used']:>14,}{100 * r['used'] / maxmemory:>9.0f}%"
-              f"{r['errors']:>11,}{ratio:>10}{note}")
+    for key_kind, _ in KEYS_HELD_KEY_KINDS:
+        redis_keys = (results.get((key_kind, "redis", "allkeys-lru")) or {}).get("keys")
+        for kind, policy in runs:
+            r = results[(key_kind, kind, policy)]
+            if r is None:
+                print(f"{key_kind:<24}{kind:<8}{policy:<17}{'not run: the server did not start (see stderr)':>55}")
+                continue
+            ratio = f"{r['keys'] / redis_keys:.2f}x" if redis_keys else "-"
+            note = "  (every key kept: no eviction)" if r["keys"] == flood else ""
+            print(f"{key_kind:<24}{kind:<8}{policy:<17}{r['keys']:>11,}{r['used']:>14,}"
+                  f"{100 * r['used'] / maxmemory:>9.0f}%{r['errors']:>11,}{ratio:>10}{note}")
     print("target: strata allkeys-lru / redis allkeys-lru >= 1.8x")
 
 
