@@ -52,6 +52,7 @@ std::string UnsupportedOption(std::string_view option) { return absl::StrCat("ER
 
 CommandTable::CommandTable() {
   Register(ConnectionCommands());
+  Register(PubSubCommands());
   Register(ServerCommands());
   Register(StringCommands());
   Register(BitmapCommands());

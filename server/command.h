@@ -43,6 +43,8 @@ inline constexpr uint32_t kNotQueued = 1 << 15; // runs at once inside MULTI (EX
 // Names keys (for COMMAND, EXEC and ACLs) but locks them itself (EVAL, FCALL: a script's shards
 // stay locked while it runs, and the dispatcher's Transaction is per command).
 inline constexpr uint32_t kLocksOwnKeys = 1 << 16;
+// Runs in RESP2 subscribed mode: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET.
+inline constexpr uint32_t kSubscribedMode = 1 << 17;
 }  // namespace flags
 
 struct CommandContext;
@@ -113,6 +115,7 @@ class CommandTable {
 
 // Each family's table (server/commands/*.cc).
 std::span<const CommandSpec> ConnectionCommands();
+std::span<const CommandSpec> PubSubCommands();
 std::span<const CommandSpec> ServerCommands();
 std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> BitmapCommands();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "protocol/request_parser.h"
+#include "storage/keyspace_events.h"
 #include "storage/numbers.h"
 #include "server/absl_compat.h"
 #include "storage/glob.h"
@@ -190,29 +191,56 @@ Config::Config() {
   text("logfile", &Config::logfile_, false);
   text("pidfile", &Config::pidfile_, false);
   text("dir", &Config::dir_, false);
-  text("notify-keyspace-events", &Config::notify_keyspace_events_, true);
+  directives_.push_back(Directive{
+      "notify-keyspace-events", true,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        uint32_t classes;
+        if (args.size() != 1 || !storage::ParseNotifyClasses(args[0], &classes)) {
+          return BadValue("Invalid event class character. Use 'Ag$lshzxeKEtmdnL'.");
+        }
+        c.notify_classes.store(classes);
+        return absl::OkStatus();
+      },
+      [](const Config& c) { return storage::NotifyClassesToString(c.notify_classes.load()); }});
   directives_.push_back(Directive{
       "client-output-buffer-limit", true,
       [](Config& c, const std::vector<std::string>& args) -> absl::Status {
-        if (args.empty() || args.size() % 4 != 0) return BadValue("wrong number of arguments");
+        if (args.empty() || args.size() % 4 != 0) return BadValue("Wrong number of arguments in buffer limit configuration.");
+        // Checked whole before any class changes (all or nothing); classes not named keep theirs.
+        std::vector<std::pair<ClientClass, OutputLimitValues>> parsed;
         for (size_t i = 0; i < args.size(); i += 4) {
-          std::string cls = absl::AsciiStrToLower(args[i]);
-          if (cls != "normal" && cls != "replica" && cls != "slave" && cls != "pubsub") {
+          const std::string cls = absl::AsciiStrToLower(args[i]);
+          ClientClass client_class;
+          if (cls == "normal") {
+            client_class = ClientClass::kNormal;
+          } else if (cls == "replica" || cls == "slave") {
+            client_class = ClientClass::kReplica;
+          } else if (cls == "pubsub") {
+            client_class = ClientClass::kPubSub;
+          } else {
             return BadValue("Invalid client class specified in buffer limit configuration.");
           }
-          for (int k = 1; k <= 3; ++k) {
-            if (!ParseMemory(args[i + static_cast<size_t>(k)]).ok()) {
-              return BadValue("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
-            }
+          auto hard = ParseMemory(args[i + 1]);
+          auto soft = ParseMemory(args[i + 2]);
+          int64_t soft_seconds;
+          if (!hard.ok() || !soft.ok() || !storage::ParseInt64(args[i + 3], &soft_seconds) || *hard < 0 ||
+              *soft < 0 || soft_seconds < 0) {
+            return BadValue("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
           }
+          parsed.push_back({client_class, {*hard, *soft, soft_seconds}});
         }
-        absl::MutexLock lock(&c.mu_);
-        c.client_output_buffer_limit_ = absl::StrJoin(args, " ");
+        for (const auto& [client_class, values] : parsed) c.output_limits[static_cast<int>(client_class)].Set(values);
         return absl::OkStatus();
       },
       [](const Config& c) {
-        absl::MutexLock lock(&c.mu_);
-        return c.client_output_buffer_limit_;
+        std::string text;
+        for (auto [client_class, name] : {std::pair{ClientClass::kNormal, "normal"}, std::pair{ClientClass::kReplica, "slave"},
+                                          std::pair{ClientClass::kPubSub, "pubsub"}}) {
+          const OutputLimit& limit = c.output_limits[static_cast<int>(client_class)];
+          absl::StrAppend(&text, text.empty() ? "" : " ", name, " ", limit.hard.load(), " ", limit.soft.load(), " ",
+                          limit.soft_seconds.load());
+        }
+        return text;
       }});
   integer("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024 * 1024, INT64_MAX, true, true);
   integer("client-query-buffer-limit", &Config::client_query_buffer_limit, 1024 * 1024, INT64_MAX, true, true);
@@ -240,7 +268,9 @@ Config::Config() {
       },
       [](const Config&) { return std::string("no"); }});
 
-  client_output_buffer_limit_ = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+  // Redis's defaults.
+  output_limits[static_cast<int>(ClientClass::kReplica)].Set({256LL << 20, 64LL << 20, 60});
+  output_limits[static_cast<int>(ClientClass::kPubSub)].Set({32LL << 20, 8LL << 20, 60});
 }
 
 Config::~Config() = default;
@@ -251,6 +281,8 @@ const Config::Directive* Config::FindDirective(std::string_view name) const {
   }
   return nullptr;
 }
+
+bool Config::IsMultiWordDirective(const Directive& d) { return d.name == "bind" || d.name == "client-output-buffer-limit"; }
 
 absl::Status Config::Apply(const std::vector<std::string>& words, const std::string& origin) {
   if (words.empty()) return absl::OkStatus();
@@ -272,6 +304,11 @@ absl::Status Config::Apply(const std::vector<std::string>& words, const std::str
   const Directive* d = FindDirective(words[0]);
   if (d == nullptr) return BadValue(absl::StrCat(origin, ": Bad directive or wrong number of arguments: '", words[0], "'"));
   std::vector<std::string> args(words.begin() + 1, words.end());
+  if (args.size() == 1 && IsMultiWordDirective(*d)) {
+    // As Redis 7: a multi-word directive given as one quoted word ("--bind '1.2.3.4 ::1'").
+    auto split = SplitConfigLine(args[0]);
+    if (split.ok()) args = *split;
+  }
   if (absl::Status s = d->set(*this, args); !s.ok()) {
     return BadValue(absl::StrCat(origin, ": '", absl::StrJoin(words, " "), "': ", s.message()));
   }
@@ -351,7 +388,7 @@ absl::Status Config::Set(std::string_view name, std::string_view value) {
                                  "') - can't set immutable config"));
   }
   std::vector<std::string> args;
-  if (d->name == "bind" || d->name == "client-output-buffer-limit") {
+  if (IsMultiWordDirective(*d)) {
     auto words = SplitConfigLine(value);
     if (words.ok()) args = *words;
   } else {

@@ -95,6 +95,23 @@ class Config {
   // When yes, scripts may touch keys they did not declare: they run with every shard locked.
   std::atomic<bool> lua_allow_undeclared_keys{false};
   std::atomic<int64_t> tls_port{0};
+  // notify-keyspace-events as storage::notify classes (storage/keyspace_events.h).
+  std::atomic<uint32_t> notify_classes{0};
+  // client-output-buffer-limit, per client class (0: no limit), as Redis: a client past `hard`
+  // bytes of pending output, or past `soft` for longer than soft_seconds, is closed.
+  enum class ClientClass { kNormal = 0, kReplica = 1, kPubSub = 2 };
+  struct OutputLimitValues {
+    int64_t hard, soft, soft_seconds;
+  };
+  struct OutputLimit {
+    std::atomic<int64_t> hard{0}, soft{0}, soft_seconds{0};
+    void Set(OutputLimitValues values) {
+      hard.store(values.hard);
+      soft.store(values.soft);
+      soft_seconds.store(values.soft_seconds);
+    }
+  };
+  OutputLimit output_limits[3];
 
   // String settings.
   std::vector<std::string> bind() const;
@@ -109,6 +126,8 @@ class Config {
  private:
   struct Directive;
   const Directive* FindDirective(std::string_view name) const;
+  // Directives whose value is several words (bind, client-output-buffer-limit).
+  static bool IsMultiWordDirective(const Directive& d);
   absl::Status LoadFileAt(const std::string& path, int depth);
 
   mutable absl::Mutex mu_;
@@ -117,8 +136,6 @@ class Config {
   std::string logfile_;
   std::string pidfile_;
   std::string dir_;
-  std::string notify_keyspace_events_;
-  std::string client_output_buffer_limit_;
   std::string tls_cert_file_, tls_key_file_, tls_ca_cert_file_;
   std::string config_file_;
   std::string invalidation_channel_ = "__strata__:invalidate";

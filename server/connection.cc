@@ -301,11 +301,17 @@ bool Connection::MayGrowMemory(const CommandSpec& spec) const {
 }
 
 bool Connection::ModeMayRefuse() const {
-  return multi_ != nullptr || thread_.serving_while_busy() ||
+  return multi_ != nullptr || subscriptions_ != nullptr || thread_.serving_while_busy() ||
          server_.keyspace().busy_scripts().load(std::memory_order_relaxed) != 0;
 }
 
 bool Connection::RefusedInThisMode(const CommandSpec& spec) {
+  if (in_subscribed_mode() && !(spec.flags & flags::kSubscribedMode)) {
+    // (MULTI is among the refused, so no transaction is open to abort.)
+    reply_.Error(absl::StrCat("ERR Can't execute '", Absl(spec.name),
+                              "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"));
+    return true;
+  }
   if (thread_.serving_while_busy() || ((spec.flags & flags::kKeyspace) && server_.keyspace().busy_scripts() > 0)) {
     // A script on this thread is past busy-reply-threshold, or (for a whole-keyspace command) one
     // anywhere is: it holds some of the shards the command would wait for.
@@ -458,7 +464,13 @@ void Connection::ExecMulti(std::span<const std::string_view> exec_args) {
       AfterRun* outer = held_after_;
       held_after_ = &after;
       reply_.ArrayHeader(argvs.size());
+      writing_exec_reply_ = true;
       for (size_t i = 0; i < argvs.size(); ++i) RunHeld(*multi_->commands[i].spec, argvs[i], now_ms, reply_);
+      writing_exec_reply_ = false;
+      if (!deferred_pushes_.empty()) {
+        output_.append(deferred_pushes_);
+        deferred_pushes_.clear();
+      }
       held_after_ = outer;
     }
   }
@@ -673,7 +685,9 @@ void Connection::Flush() {
                    OnWrite) != 0) {
         writing_ = false;
         Close();
+        return;
       }
+      WithinOutputLimit();
       return;
     }
     output_.clear();
@@ -724,6 +738,134 @@ void Connection::ResumeReading() {
   }
 }
 
+namespace {
+
+// One (un)subscribe confirmation: [word, name or null, count], a push in RESP3 (Redis 7).
+void ReplySubscriptionChange(protocol::ReplyBuilder& reply, std::string_view word, const std::string_view* name,
+                             size_t count) {
+  if (reply.resp3()) {
+    reply.PushHeader(3);
+  } else {
+    reply.ArrayHeader(3);
+  }
+  reply.Bulk(word);
+  if (name != nullptr) {
+    reply.Bulk(*name);
+  } else {
+    reply.Null();
+  }
+  reply.Integer(static_cast<int64_t>(count));
+}
+
+}  // namespace
+
+size_t Connection::SubscriptionCount(SubscriptionKind kind) const {
+  if (subscriptions_ == nullptr) return 0;
+  // As Redis: shard channels count apart; channels and patterns count together.
+  return kind == SubscriptionKind::kShardChannel ? subscriptions_->shard_channels.size()
+                                                  : subscriptions_->channels.size() + subscriptions_->patterns.size();
+}
+
+void Connection::PublishSubscriptionCounts() {
+  channel_count_.store(subscriptions_ ? static_cast<int>(subscriptions_->channels.size()) : 0, std::memory_order_relaxed);
+  pattern_count_.store(subscriptions_ ? static_cast<int>(subscriptions_->patterns.size()) : 0, std::memory_order_relaxed);
+  shard_channel_count_.store(subscriptions_ ? static_cast<int>(subscriptions_->shard_channels.size()) : 0,
+                             std::memory_order_relaxed);
+}
+
+void Connection::Subscribe(SubscriptionKind kind, std::span<const std::string_view> names, protocol::ReplyBuilder& reply) {
+  if (subscriptions_ == nullptr) subscriptions_ = std::make_unique<Subscriptions>();
+  for (const std::string_view& name : names) {
+    if (subscriptions_->Of(kind).emplace(Absl(name)).second) server_.pubsub().Subscribe(kind, name, {&thread_, id_});
+    ReplySubscriptionChange(reply, WordsFor(kind).subscribe, &name, SubscriptionCount(kind));
+  }
+  PublishSubscriptionCounts();
+}
+
+void Connection::Unsubscribe(SubscriptionKind kind, std::span<const std::string_view> names,
+                             protocol::ReplyBuilder& reply) {
+  const std::string_view word = WordsFor(kind).unsubscribe;
+  auto remove_and_confirm = [&](const std::string_view& name) {
+    if (subscriptions_ != nullptr && subscriptions_->Of(kind).erase(Absl(name)) > 0) {
+      server_.pubsub().Unsubscribe(kind, name, id_);
+    }
+    ReplySubscriptionChange(reply, word, &name, SubscriptionCount(kind));
+  };
+  if (!names.empty()) {
+    for (const std::string_view& name : names) remove_and_confirm(name);
+  } else {
+    // Every subscription of the kind, each confirmed; none at all is confirmed with a null name.
+    std::vector<std::string> all;
+    if (subscriptions_ != nullptr) all.assign(subscriptions_->Of(kind).begin(), subscriptions_->Of(kind).end());
+    if (all.empty()) ReplySubscriptionChange(reply, word, nullptr, SubscriptionCount(kind));
+    for (const std::string& name : all) remove_and_confirm(name);
+  }
+  if (subscriptions_ != nullptr && subscriptions_->empty()) subscriptions_.reset();
+  PublishSubscriptionCounts();
+}
+
+void Connection::UnsubscribeAll() {
+  if (subscriptions_ == nullptr) return;
+  for (SubscriptionKind kind : {SubscriptionKind::kChannel, SubscriptionKind::kPattern, SubscriptionKind::kShardChannel}) {
+    for (const std::string& name : subscriptions_->Of(kind)) server_.pubsub().Unsubscribe(kind, name, id_);
+  }
+  subscriptions_.reset();
+  PublishSubscriptionCounts();
+}
+
+void Connection::DeliverMessage(const PublishedMessage& message, const std::string* pattern) {
+  if (closing_ || close_asap_) return;
+  protocol::ReplyBuilder push(writing_exec_reply_ ? &deferred_pushes_ : &output_);
+  push.set_resp3(resp3());
+  const size_t parts = pattern != nullptr ? 4 : 3;
+  if (resp3()) {
+    push.PushHeader(parts);
+  } else {
+    push.ArrayHeader(parts);
+  }
+  push.Bulk(WordsFor(pattern != nullptr ? SubscriptionKind::kPattern : message.kind).message);
+  if (pattern != nullptr) push.Bulk(*pattern);
+  push.Bulk(message.channel);
+  push.Bulk(message.payload);
+  output_bytes_.store(PendingOutputBytes() + deferred_pushes_.size(), std::memory_order_relaxed);
+  if (!WithinOutputLimit()) return;
+  thread_.FlushSoon(this);
+}
+
+bool Connection::WithinOutputLimit() {
+  if (closing_ || close_asap_) return false;
+  const Config::ClientClass client_class =
+      subscriptions_ != nullptr ? Config::ClientClass::kPubSub : Config::ClientClass::kNormal;
+  const Config::OutputLimit& limit = server_.config().output_limits[static_cast<int>(client_class)];
+  const int64_t hard = limit.hard.load(std::memory_order_relaxed);
+  const int64_t soft = limit.soft.load(std::memory_order_relaxed);
+  if (hard == 0 && soft == 0) return true;
+  const auto pending = static_cast<int64_t>(PendingOutputBytes() + deferred_pushes_.size());
+  bool over = hard > 0 && pending >= hard;
+  if (!over && soft > 0 && pending >= soft) {
+    // As Redis: the first time over the soft limit starts its clock; over it for longer than
+    // soft_seconds, the client goes.
+    const int64_t now_ms = NowMs();
+    if (output_soft_limit_since_ms_ == 0) {
+      output_soft_limit_since_ms_ = now_ms;
+    } else {
+      over = now_ms - output_soft_limit_since_ms_ > limit.soft_seconds.load(std::memory_order_relaxed) * 1000;
+    }
+  } else if (!over) {
+    output_soft_limit_since_ms_ = 0;
+  }
+  if (!over) return true;
+  server_.logger().Warning(absl::StrCat("Client id=", id_, " addr=", peer_address_,
+                                        " scheduled to be closed ASAP for overcoming of output buffer limits."));
+  // Closed from the loop, not here: a message may be delivered under a publisher's shard locks.
+  close_asap_ = true;
+  output_.clear();
+  deferred_pushes_.clear();
+  output_bytes_.store(0, std::memory_order_relaxed);
+  thread_.FlushSoon(this);
+  return false;
+}
+
 void Connection::Close() {
   if (closing_) return;
   closing_ = true;
@@ -732,6 +874,7 @@ void Connection::Close() {
     LeaveBlockedWait();
   }
   Unwatch();
+  UnsubscribeAll();
   server_.clients().Remove(this);
   thread_.Forget(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClose);
@@ -761,6 +904,10 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   if (blocked_for_info_.load(std::memory_order_relaxed)) flags += 'b';
   if (multi_queued >= 0) flags += 'x';
   if (no_evict_.load(std::memory_order_relaxed)) flags += 'e';
+  const int channels = channel_count_.load(std::memory_order_relaxed);
+  const int patterns = pattern_count_.load(std::memory_order_relaxed);
+  const int shard_channels = shard_channel_count_.load(std::memory_order_relaxed);
+  if (channels + patterns + shard_channels > 0) flags += 'P';
   if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);
   std::string name, lib_name, lib_version;
@@ -775,7 +922,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   const size_t omem = output_bytes_.load(std::memory_order_relaxed);
   return absl::StrCat("id=", id_, " addr=", peer_address_, " laddr=", local_address_, " fd=", fd_, " name=", name,
                       " age=", (now_ms - created_ms_) / 1000, " idle=", idle_ms(now_ms) / 1000,
-                      " flags=", flags, " db=", db(), " sub=0 psub=0 ssub=0 multi=", multi_queued, " qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
+                      " flags=", flags, " db=", db(), " sub=", channels, " psub=", patterns, " ssub=", shard_channels, " multi=", multi_queued, " qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
                       " argv-mem=0 multi-mem=0 rbs=", qbuf_capacity, " rbp=0 obl=0 oll=0 omem=", omem,
                       " tot-mem=", qbuf_capacity + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
                       " user=default redir=-1 resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,

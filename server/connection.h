@@ -22,6 +22,7 @@
 #include "protocol/request_parser.h"
 #include "loaders/loader_manager.h"
 #include "server/command.h"
+#include "server/pubsub.h"
 #include "server/watch.h"
 
 namespace strata::server {
@@ -99,6 +100,23 @@ class Connection {
   bool ParkForKeysToLoad(std::span<const std::string_view> keys, std::span<const std::string_view> args,
                          int64_t now_ms);
 
+  // Pub/sub (server/pubsub.h; the commands are in server/commands/pubsub.cc). Subscribe adds
+  // each name and replies Redis's confirmation for it; Unsubscribe removes each name, or every
+  // subscription of the kind when `names` is empty, and confirms each.
+  void Subscribe(SubscriptionKind kind, std::span<const std::string_view> names, protocol::ReplyBuilder& reply);
+  void Unsubscribe(SubscriptionKind kind, std::span<const std::string_view> names, protocol::ReplyBuilder& reply);
+  // Drops every subscription without replying (RESET, close).
+  void UnsubscribeAll();
+  // RESP2 with any subscription: only the commands flagged kSubscribedMode run (as in Redis).
+  bool in_subscribed_mode() const { return subscriptions_ != nullptr && !resp3(); }
+  // Its I/O thread: writes one published message (`pattern`: the pattern it matched, or null)
+  // and applies client-output-buffer-limit, which may close the connection.
+  void DeliverMessage(const PublishedMessage& message, const std::string* pattern);
+  // Its I/O thread: sends output written outside this client's own commands (IoThread::FlushSoon).
+  void SendPendingOutput() { close_asap_ ? Close() : Flush(); }
+  bool flush_scheduled() const { return flush_scheduled_; }
+  void set_flush_scheduled(bool on) { flush_scheduled_ = on; }
+
   // While a script on this thread is busy (IoThread::ServeWhileBusy): reads what the client sent
   // straight from its socket and answers it, without the loop.
   void ReadWhileBusy();
@@ -150,6 +168,15 @@ class Connection {
   // True when a watched key changed (or expired) since WATCH; under the EXEC's locks.
   bool WatchedKeysChanged(int64_t now_ms);
   void Flush();
+  // client-output-buffer-limit for this client's class (pubsub when subscribed, else normal):
+  // past the hard limit, or past the soft one for longer than its seconds, the client is closed
+  // (false). Redis's rule, with its log line.
+  bool WithinOutputLimit();
+  // What a (un)subscribe confirmation counts for `kind`.
+  size_t SubscriptionCount(SubscriptionKind kind) const;
+  // Updates the counts CLIENT LIST reads from other threads.
+  void PublishSubscriptionCounts();
+  size_t PendingOutputBytes() const { return output_.size() + (writing_ ? in_flight_.size() - in_flight_sent_ : 0); }
   static void SliceForWrite(std::string& bytes, size_t from, std::vector<uv_buf_t>* bufs);
   bool KeepPartialInput(const char* data, size_t len);
   // Makes pending_input_ hold at least `minimum` bytes; false if memory ran out.
@@ -226,6 +253,16 @@ class Connection {
   // Shared with the deferred-after-run steps of an EXEC or script (see RunHeld).
   AfterRun* held_after_ = nullptr;
 
+  // Pub/sub: null until the first subscription, and again after the last goes.
+  std::unique_ptr<Subscriptions> subscriptions_;
+  bool flush_scheduled_ = false;
+  // EXEC's array is being written: a message to this client waits in deferred_pushes_ until the
+  // array is complete, so it never lands between the array's elements.
+  bool writing_exec_reply_ = false;
+  std::string deferred_pushes_;
+  int64_t output_soft_limit_since_ms_ = 0;  // 0: under the soft limit
+  bool close_asap_ = false;  // past its output limit: closed at the next flush (SendPendingOutput)
+
   bool authenticated_ = true;
   bool close_after_reply_ = false;
   bool closing_ = false;
@@ -241,6 +278,7 @@ class Connection {
   std::atomic<size_t> query_buffer_bytes_{0};
   std::atomic<size_t> query_buffer_capacity_{0};
   std::atomic<size_t> output_bytes_{0};
+  std::atomic<int> channel_count_{0}, pattern_count_{0}, shard_channel_count_{0};  // CLIENT LIST sub= psub= ssub=
   std::string peer_address_;
   std::string local_address_;
   int fd_ = -1;

@@ -18,6 +18,7 @@
 namespace strata::server {
 
 namespace {
+thread_local IoThread* current_io_thread = nullptr;
 // How often each loop checks its clients for `timeout`.
 constexpr uint64_t kTimerPeriodMs = 1000;
 
@@ -45,6 +46,8 @@ IoThread::IoThread(Server& server, int index)
   timer_.data = this;
   uv_timer_init(&loop_, &wake_timer_);
   wake_timer_.data = this;
+  uv_check_init(&loop_, &flush_check_);
+  flush_check_.data = this;
 }
 
 IoThread::~IoThread() {
@@ -55,11 +58,14 @@ IoThread::~IoThread() {
 void IoThread::Start() {
   uv_timer_start(&timer_, OnTimer, kTimerPeriodMs, kTimerPeriodMs);
   thread_ = std::thread([this] {
+    current_io_thread = this;
     // The memory meter follows this thread's allocations from its first one on.
     server_.memory_meter().Used();
     uv_run(&loop_, UV_RUN_DEFAULT);
   });
 }
+
+IoThread* IoThread::Current() { return current_io_thread; }
 
 void IoThread::Post(std::function<void()> task) {
   {
@@ -114,6 +120,8 @@ void IoThread::CloseEverything() {
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   uv_timer_stop(&wake_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_timer_), nullptr);
+  uv_check_stop(&flush_check_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&mailbox_), nullptr);
   // The loop ends by itself once every handle above has finished closing.
 }
@@ -199,6 +207,34 @@ void IoThread::AdoptSocket(int fd) {
     return;
   }
   connections_[connection->id()] = connection;
+}
+
+void IoThread::DeliverMessage(const PublishedMessage& message, std::span<const MessageReceiver> receivers) {
+  for (const MessageReceiver& receiver : receivers) {
+    if (Connection* c = FindConnection(receiver.connection_id)) {
+      c->DeliverMessage(message, receiver.pattern ? &*receiver.pattern : nullptr);
+    }
+  }
+}
+
+void IoThread::FlushSoon(Connection* connection) {
+  if (connection->flush_scheduled()) return;
+  connection->set_flush_scheduled(true);
+  if (flush_soon_.empty()) uv_check_start(&flush_check_, OnFlushCheck);
+  flush_soon_.push_back(connection->id());
+}
+
+void IoThread::OnFlushCheck(uv_check_t* handle) {
+  auto* self = static_cast<IoThread*>(handle->data);
+  std::vector<uint64_t> ids;
+  ids.swap(self->flush_soon_);
+  uv_check_stop(&self->flush_check_);
+  for (uint64_t id : ids) {
+    if (Connection* c = self->FindConnection(id)) {
+      c->set_flush_scheduled(false);
+      c->SendPendingOutput();
+    }
+  }
 }
 
 void IoThread::Forget(Connection* connection) { connections_.erase(connection->id()); }

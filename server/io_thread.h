@@ -14,8 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include <span>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "server/pubsub.h"
 
 namespace strata::server {
 
@@ -44,6 +47,8 @@ class IoThread {
   ~IoThread();
 
   int index() const { return index_; }
+  // The IoThread running the calling thread's loop; nullptr on any other thread.
+  static IoThread* Current();
   uv_loop_t* loop() { return &loop_; }
   Server& server() { return server_; }
   IoThreadStats& stats() { return stats_; }
@@ -73,6 +78,13 @@ class IoThread {
   void WakeAt(int64_t at_ms, uint64_t connection_id);
   void ForgetWake(int64_t at_ms, uint64_t connection_id);
 
+  // Loop thread only: writes a published message to those of `receivers` still connected here.
+  void DeliverMessage(const PublishedMessage& message, std::span<const MessageReceiver> receivers);
+  // Loop thread only: `connection` has output written outside its own commands (a message); it
+  // is sent once this loop iteration's callbacks are done, so a burst of messages to one client
+  // goes out in one write.
+  void FlushSoon(Connection* connection);
+
   // Scripting: this thread's Lua engine, made on first use.
   scripting::LuaEngine& lua();
   // While a script on this thread is past busy-reply-threshold, the loop is not running: the
@@ -93,6 +105,7 @@ class IoThread {
   void AcceptPending(int listen_fd);
   void AdoptHandedSockets();
   static void OnTimer(uv_timer_t* handle);
+  static void OnFlushCheck(uv_check_t* handle);
   static void OnWakeTimer(uv_timer_t* handle);
   void ArmWakeTimer();
   void RunMailbox();
@@ -104,6 +117,8 @@ class IoThread {
   uv_async_t mailbox_;
   uv_timer_t timer_;
   uv_timer_t wake_timer_;
+  uv_check_t flush_check_;
+  std::vector<uint64_t> flush_soon_;  // connection ids, each once (see FlushSoon)
   std::set<std::pair<int64_t, uint64_t>> wakes_;  // (at ms, connection id)
   std::thread thread_;
   absl::Mutex mailbox_mu_;

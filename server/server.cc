@@ -141,7 +141,9 @@ int Server::Run() {
   uv_timer_init(&main_loop_, &eviction_timer_);
   eviction_timer_.data = this;
   evictor_->set_background_wakeup([this] { uv_async_send(&eviction_async_); });
-  evictor_->ApplyConfig();
+  keyspace_notifier_ = std::make_unique<KeyspaceNotifier>(*keyspace_, pubsub_);
+  keyspace_->set_event_listener(keyspace_notifier_.get());
+  ApplyConfig();
   memory_meter_.Calibrate();
   startup_memory_ = UsedMemory();
 
@@ -575,7 +577,9 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:", evictor_->total_exceeded_ms(now),
                     "\r\ncurrent_eviction_exceeded_time:", evictor_->current_exceeded_ms(now),
                     "\r\nkeyspace_hits:", ks.keyspace_hits,
-                    "\r\nkeyspace_misses:", ks.keyspace_misses, "\r\npubsub_channels:0\r\npubsub_patterns:0\r\n");
+                    "\r\nkeyspace_misses:", ks.keyspace_misses, "\r\npubsub_channels:", pubsub_.ActiveCount(SubscriptionKind::kChannel),
+                    "\r\npubsub_patterns:", pubsub_.ActiveCount(SubscriptionKind::kPattern),
+                    "\r\npubsubshard_channels:", pubsub_.ActiveCount(SubscriptionKind::kShardChannel), "\r\n");
   }
   if (Wants(sections, "replication", true)) {
     section("Replication");

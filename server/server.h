@@ -21,10 +21,12 @@
 #include "server/config.h"
 #include "server/evictor.h"
 #include "server/io_thread.h"
+#include "server/keyspace_notifier.h"
 #include "loaders/loader_manager.h"
 #include "server/loader_store.h"
 #include "server/logger.h"
 #include "server/memory.h"
+#include "server/pubsub.h"
 #include "server/scripting/scripts.h"
 #include "server/watch.h"
 #include "storage/clock.h"
@@ -68,12 +70,16 @@ class Server {
   ClientRegistry& clients() { return clients_; }
   BlockingRegistry& blocking() { return blocking_; }
   WatchRegistry& watches() { return watches_; }
+  PubSub& pubsub() { return pubsub_; }
   scripting::Scripts& scripts() { return scripts_; }
   // Holds memory at maxmemory (any thread; see evictor.h).
   Evictor& evictor() { return *evictor_; }
   MemoryMeter& memory_meter() { return memory_meter_; }
   // After CONFIG SET: pushes settings that live outside Config into the parts that use them.
-  void ApplyConfig() { evictor_->ApplyConfig(); }
+  void ApplyConfig() {
+    evictor_->ApplyConfig();
+    keyspace_->set_notify_classes(config_.notify_classes.load());
+  }
   // MEMORY STATS / MEMORY DOCTOR (any thread).
   void MemoryStats(protocol::ReplyBuilder& reply);
   std::string MemoryDoctor();
@@ -126,6 +132,8 @@ class Server {
   ClientRegistry clients_;
   BlockingRegistry blocking_;
   WatchRegistry watches_;
+  PubSub pubsub_;
+  std::unique_ptr<KeyspaceNotifier> keyspace_notifier_;
   scripting::Scripts scripts_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint64_t> next_client_id_{1};

@@ -334,6 +334,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
           if (IsExpired(*e, now_ms)) {
             table.RemoveVolatile(e);
             table.dict.Remove(e->key(), HashKey(e->key()));
+            Notify(notify::kExpired, "expired", db, e->key());
             ReleaseEntry(shard, e);
             shard.expired_keys.Add();
             ++expired;
@@ -414,8 +415,12 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
     keyspace_.ReleaseEntry(shard, e);
     shard.expired_keys.Add();
     e = nullptr;
+    Notify(notify::kExpired, "expired", db, key);
   }
-  if (count_hit) (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
+  if (count_hit) {
+    (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
+    if (e == nullptr) Notify(notify::kKeyMiss, "keymiss", db, key);
+  }
   if (touch) {
     if (e != nullptr) {
       keyspace_.RecordAccess(shard, *e, hash, now_ms_, count_hit);
@@ -441,6 +446,7 @@ void Transaction::Store(int db, Entry* entry) {
     keyspace_.ReleaseEntry(shard, existing);
   } else {
     table.dict.Insert(entry, hash);
+    Notify(notify::kNew, "new", db, key);
     if (keyspace_.access_tracking() == AccessTracking::kSketch && table.dict.size() > shard.sketch.capacity()) {
       shard.sketch.EnsureCapacity(table.dict.size());
     }

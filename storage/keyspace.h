@@ -30,6 +30,7 @@
 #include "storage/dict.h"
 #include "storage/entry.h"
 #include "storage/eviction.h"
+#include "storage/keyspace_events.h"
 #include "storage/frequency_sketch.h"
 
 namespace strata::storage {
@@ -175,6 +176,18 @@ class Keyspace {
   // Told of every victim (nullptr: nobody). Set before serving.
   void set_eviction_listener(EvictionListener* listener) { listener_ = listener; }
 
+  // Keyspace events (storage/keyspace_events.h): the classes raised (notify-keyspace-events) and
+  // who hears them. The listener is set before serving and lives as long as the Keyspace.
+  void set_notify_classes(uint32_t classes) { notify_classes_.store(classes, std::memory_order_relaxed); }
+  uint32_t notify_classes() const { return notify_classes_.load(std::memory_order_relaxed); }
+  void set_event_listener(KeyspaceEventListener* listener) { event_listener_ = listener; }
+  // Raises `event` (a string literal) on `key` if its class is on: one load and a branch when not.
+  void Notify(uint32_t event_class, std::string_view event, int db, std::string_view key) {
+    if ((notify_classes() & event_class) && event_listener_ != nullptr) {
+      event_listener_->OnKeyspaceEvent(event_class, event, db, key);
+    }
+  }
+
   // Evicts keys by the policy, each the best of the samples drawn so far from random shards
   // (shards another thread holds are skipped), until enough() is true, the policy has nothing
   // left to evict, or deadline_ns (CLOCK_MONOTONIC) passes. `samples` is maxmemory-samples.
@@ -274,6 +287,8 @@ class Keyspace {
   std::atomic<int> lfu_log_factor_{10};
   std::atomic<int> lfu_decay_minutes_{1};
   EvictionListener* listener_ = nullptr;
+  std::atomic<uint32_t> notify_classes_{0};
+  KeyspaceEventListener* event_listener_ = nullptr;
   // One eviction at a time, process-wide: the pool of candidates is shared, as Redis's is, so
   // that a victim is the best of many samples from every shard, not of a few from one.
   std::timed_mutex eviction_mu_;
@@ -388,6 +403,14 @@ class Transaction {
   // From now on, remember every (db, key) this transaction changes (stores, deletes, TTL or
   // in-place changes), for a caller that must react to writes while the locks are still held.
   void RecordModifications() { record_modifications_ = true; }
+
+  // Raises a keyspace event on `key` of the current db (or of `db`): see Keyspace::Notify.
+  void Notify(uint32_t event_class, std::string_view event, std::string_view key) {
+    keyspace_.Notify(event_class, event, db_, key);
+  }
+  void Notify(uint32_t event_class, std::string_view event, int db, std::string_view key) {
+    keyspace_.Notify(event_class, event, db, key);
+  }
   const std::vector<std::pair<int, std::string>>& modified() const { return modified_; }
 
  private:

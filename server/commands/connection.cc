@@ -32,6 +32,11 @@ bool CredentialsValid(CommandContext& ctx, std::string_view user, std::string_vi
 void Ping(CommandContext& ctx) {
   if (ctx.args.size() > 2) {
     ctx.reply.Error(errors::WrongArity("ping"));
+  } else if (ctx.client.in_subscribed_mode()) {
+    // As Redis: a RESP2 subscriber's PING answers in the shape of a message.
+    ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk("pong");
+    ctx.reply.Bulk(ctx.args.size() == 2 ? ctx.args[1] : std::string_view());
   } else if (ctx.args.size() == 2) {
     ctx.reply.Bulk(ctx.args[1]);
   } else {
@@ -153,6 +158,7 @@ void Quit(CommandContext& ctx) {
 
 void Reset(CommandContext& ctx) {
   ctx.client.DiscardMulti();
+  ctx.client.UnsubscribeAll();
   ctx.client.set_db(0);
   ctx.client.set_resp3(false);
   ctx.client.set_name("");
@@ -390,15 +396,15 @@ constexpr CommandSpec kClientSubcommands[] = {
 };
 
 constexpr CommandSpec kConnectionCommands[] = {
-    {"ping", -1, flags::kFast, 0, 0, 0, Ping, {}, "Ping the server"},
+    {"ping", -1, flags::kFast | flags::kSubscribedMode, 0, 0, 0, Ping, {}, "Ping the server"},
     {"echo", 2, flags::kFast, 0, 0, 0, Echo, {}, "Echo the given string"},
     {"auth", -2, kSession | flags::kNoAuth, 0, 0, 0, Auth, {}, "Authenticate to the server"},
     {"hello", -1, kSession | flags::kNoAuth, 0, 0, 0, Hello, {}, "Handshake with Redis"},
     // Allowed in scripts, as in Redis: the script's later calls use the database it selects, the
     // caller's stays as it was.
     {"select", 2, kSession & ~flags::kNoScript, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
-    {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Quit, {}, "Close the connection"},
-    {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Reset, {}, "Reset the connection"},
+    {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Quit, {}, "Close the connection"},
+    {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Reset, {}, "Reset the connection"},
     {"client", -2, flags::kStale, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},
 };
 

@@ -465,12 +465,29 @@ TEST(Config, BooleanDirectivesTakeYesAndNo) {
   EXPECT_TRUE(config.protected_mode.load());
 }
 
-TEST(Config, ClientOutputBufferLimitTakesSeveralWords) {
+TEST(Config, ClientOutputBufferLimitTakesSeveralWordsAndKeepsTheClassesNotNamed) {
   Config config;
-  ASSERT_TRUE(config.Set("client-output-buffer-limit", "normal 0 0 0 pubsub 32mb 8mb 60").ok());
-  EXPECT_EQ(GetOne(config, "client-output-buffer-limit"), "normal 0 0 0 pubsub 32mb 8mb 60");
+  EXPECT_EQ(GetOne(config, "client-output-buffer-limit"), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+  ASSERT_TRUE(config.Set("client-output-buffer-limit", "normal 1mb 0 0 pubsub 32mb 8mb 30").ok());
+  EXPECT_EQ(GetOne(config, "client-output-buffer-limit"), "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 30");
+  EXPECT_EQ(config.output_limits[static_cast<int>(Config::ClientClass::kNormal)].hard.load(), 1048576);
+  // All or nothing: a bad class after a good one changes neither.
+  EXPECT_FALSE(config.Set("client-output-buffer-limit", "pubsub 1 1 1 vip 0 0 0").ok());
+  EXPECT_EQ(config.output_limits[static_cast<int>(Config::ClientClass::kPubSub)].soft_seconds.load(), 30);
   EXPECT_FALSE(config.Set("client-output-buffer-limit", "normal 0 0").ok());
-  EXPECT_FALSE(config.Set("client-output-buffer-limit", "vip 0 0 0").ok());
+  EXPECT_FALSE(config.Set("client-output-buffer-limit", "normal 0 0 -1").ok());
+}
+
+TEST(Config, NotifyKeyspaceEventsReadsRedisLettersAndShowsThemInRedisOrder) {
+  Config config;
+  ASSERT_TRUE(config.Set("notify-keyspace-events", "KEA").ok());
+  EXPECT_EQ(GetOne(config, "notify-keyspace-events"), "AKE");
+  ASSERT_TRUE(config.Set("notify-keyspace-events", "Elg$").ok());
+  EXPECT_EQ(GetOne(config, "notify-keyspace-events"), "g$lE");
+  ASSERT_TRUE(config.Set("notify-keyspace-events", "KEAmnL").ok());
+  EXPECT_EQ(GetOne(config, "notify-keyspace-events"), "AKEmL");  // 'n' hidden under A, as Redis shows it
+  EXPECT_FALSE(config.Set("notify-keyspace-events", "KEz1").ok());
+  EXPECT_EQ(GetOne(config, "notify-keyspace-events"), "AKEmL");
 }
 
 }  // namespace

@@ -1,0 +1,115 @@
+#include "server/pubsub.h"
+
+#include <algorithm>
+
+#include "server/absl_compat.h"
+#include "server/io_thread.h"
+#include "storage/glob.h"
+
+namespace strata::server {
+
+SubscriptionWords WordsFor(SubscriptionKind kind) {
+  switch (kind) {
+    case SubscriptionKind::kChannel: return {"subscribe", "unsubscribe", "message"};
+    case SubscriptionKind::kPattern: return {"psubscribe", "punsubscribe", "pmessage"};
+    case SubscriptionKind::kShardChannel: return {"ssubscribe", "sunsubscribe", "smessage"};
+  }
+  return {};
+}
+
+PubSub::SubscriberMap& PubSub::MapOf(SubscriptionKind kind) {
+  return kind == SubscriptionKind::kChannel ? channels_ : kind == SubscriptionKind::kPattern ? patterns_ : shard_channels_;
+}
+
+const PubSub::SubscriberMap& PubSub::MapOf(SubscriptionKind kind) const {
+  return kind == SubscriptionKind::kChannel ? channels_ : kind == SubscriptionKind::kPattern ? patterns_ : shard_channels_;
+}
+
+bool PubSub::Subscribe(SubscriptionKind kind, std::string_view name, Subscriber subscriber) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Subscriber>& subscribers = MapOf(kind)[Absl(name)];
+  for (const Subscriber& s : subscribers) {
+    if (s.connection_id == subscriber.connection_id) return false;
+  }
+  subscribers.push_back(subscriber);
+  subscriptions_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool PubSub::Unsubscribe(SubscriptionKind kind, std::string_view name, uint64_t connection_id) {
+  absl::MutexLock lock(&mu_);
+  SubscriberMap& map = MapOf(kind);
+  auto it = map.find(Absl(name));
+  if (it == map.end()) return false;
+  std::vector<Subscriber>& subscribers = it->second;
+  auto found = std::find_if(subscribers.begin(), subscribers.end(),
+                            [&](const Subscriber& s) { return s.connection_id == connection_id; });
+  if (found == subscribers.end()) return false;
+  // Order kept: receivers get a message in the order they subscribed, as in Redis.
+  subscribers.erase(found);
+  if (subscribers.empty()) map.erase(it);
+  subscriptions_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+int64_t PubSub::Publish(SubscriptionKind kind, std::string_view channel, std::string_view payload,
+                        IoThread* publisher_thread) {
+  if (empty()) return 0;
+  // One batch per receiving thread; few threads, so a short vector beats a map.
+  std::vector<std::pair<IoThread*, std::vector<MessageReceiver>>> batches;
+  auto receiver_list = [&](IoThread* thread) -> std::vector<MessageReceiver>& {
+    for (auto& [t, receivers] : batches) {
+      if (t == thread) return receivers;
+    }
+    return batches.emplace_back(thread, std::vector<MessageReceiver>()).second;
+  };
+  int64_t count = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    const SubscriberMap& subscribed = MapOf(kind);
+    if (auto it = subscribed.find(Absl(channel)); it != subscribed.end()) {
+      for (const Subscriber& s : it->second) receiver_list(s.thread).push_back({s.connection_id, std::nullopt});
+      count += static_cast<int64_t>(it->second.size());
+    }
+    if (kind == SubscriptionKind::kChannel) {
+      for (const auto& [pattern, subscribers] : patterns_) {
+        if (!storage::GlobMatch(pattern, channel)) continue;
+        for (const Subscriber& s : subscribers) receiver_list(s.thread).push_back({s.connection_id, pattern});
+        count += static_cast<int64_t>(subscribers.size());
+      }
+    }
+  }
+  if (count == 0) return 0;
+  auto message = std::make_shared<const PublishedMessage>(PublishedMessage{kind, std::string(channel), std::string(payload)});
+  for (auto& [thread, receivers] : batches) {
+    if (thread == publisher_thread) {
+      thread->DeliverMessage(*message, receivers);
+    } else {
+      thread->Post([thread, message, receivers = std::move(receivers)] { thread->DeliverMessage(*message, receivers); });
+    }
+  }
+  return count;
+}
+
+std::vector<std::string> PubSub::ActiveChannels(SubscriptionKind kind, std::optional<std::string_view> pattern) const {
+  std::vector<std::string> names;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [name, subscribers] : MapOf(kind)) {
+    if (!pattern || storage::GlobMatch(*pattern, name)) names.push_back(name);
+  }
+  return names;
+}
+
+int64_t PubSub::SubscriberCount(SubscriptionKind kind, std::string_view channel) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const SubscriberMap& map = MapOf(kind);
+  auto it = map.find(Absl(channel));
+  return it == map.end() ? 0 : static_cast<int64_t>(it->second.size());
+}
+
+size_t PubSub::ActiveCount(SubscriptionKind kind) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return MapOf(kind).size();
+}
+
+}  // namespace strata::server
