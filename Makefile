@@ -123,6 +123,9 @@ bench: deps-bench build
 	bench/cold-storm.sh
 	bench/eviction-vs-redis.sh
 	bench/policy-cpu.sh
+	bench/pubsub-vs-redis.sh
+	bench/invalidation-vs-redis.sh
+	bench/tracking-cost.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/strata_bench/workload.h"
 
 namespace strata_bench {
 
@@ -24,6 +25,8 @@ constexpr size_t kMaxDataSize = 512 * 1024 * 1024;
 constexpr uint64_t kMaxKeyIndex = uint64_t{1} << 62;
 // The largest pool the server's own sources accept (sqlite allows 64, postgresql 256).
 constexpr int kMaxSourcePool = 256;
+// Each subscriber is a connection of its own, read by the same threads as the publishers.
+constexpr int kMaxSubscribers = 10000;
 
 absl::Status Invalid(absl::string_view option, absl::string_view value, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(option, " ", value, ": ", why));
@@ -67,7 +70,17 @@ struct OptionSpec {
   std::function<absl::Status(absl::string_view value, BenchOptions* options)> apply;
 };
 
-std::vector<OptionSpec> OptionTable(bool* requests_given, bool* scan_start_given) {
+// Options whose absence means something: a default that depends on other options, or a
+// combination to refuse.
+struct GivenOptions {
+  bool requests = false;
+  bool scan_start = false;
+  bool data_size = false;
+  bool pubsub_channel = false;
+  bool resp = false;
+};
+
+std::vector<OptionSpec> OptionTable(GivenOptions* given) {
   std::vector<OptionSpec> table;
   auto integer = [](absl::string_view name, int lo, int hi, int BenchOptions::*field) {
     return OptionSpec{name, true, [name, lo, hi, field](absl::string_view v, BenchOptions* o) {
@@ -99,13 +112,14 @@ std::vector<OptionSpec> OptionTable(bool* requests_given, bool* scan_start_given
   table.push_back(integer("--threads", 1, kMaxThreads, &BenchOptions::threads));
   table.push_back(integer("--clients", 1, kMaxClientsPerThread, &BenchOptions::clients_per_thread));
   table.push_back(integer("--pipeline", 1, kMaxPipeline, &BenchOptions::pipeline));
-  table.push_back({"--requests", true, [requests_given](absl::string_view v, BenchOptions* o) {
-                     *requests_given = true;
+  table.push_back({"--requests", true, [given](absl::string_view v, BenchOptions* o) {
+                     given->requests = true;
                      return ParseUint64In("--requests", v, 1, kMaxKeyIndex, &o->requests);
                    }});
   table.push_back(seconds("--test-time", &BenchOptions::test_time_sec));
   table.push_back({"--ratio", true, [](absl::string_view v, BenchOptions* o) { return ParseRatio(v, o); }});
-  table.push_back({"--data-size", true, [](absl::string_view v, BenchOptions* o) {
+  table.push_back({"--data-size", true, [given](absl::string_view v, BenchOptions* o) {
+                     given->data_size = true;
                      uint64_t n = 0;
                      absl::Status s = ParseUint64In("--data-size", v, 1, kMaxDataSize, &n);
                      o->data_size = static_cast<size_t>(n);
@@ -130,7 +144,10 @@ std::vector<OptionSpec> OptionTable(bool* requests_given, bool* scan_start_given
   table.push_back({"--seed", true, [](absl::string_view v, BenchOptions* o) {
                      return ParseUint64In("--seed", v, 0, std::numeric_limits<uint64_t>::max(), &o->seed);
                    }});
-  table.push_back(integer("--resp", 2, 3, &BenchOptions::resp));
+  table.push_back({"--resp", true, [given, integer](absl::string_view v, BenchOptions* o) {
+                     given->resp = true;
+                     return integer("--resp", 2, 3, &BenchOptions::resp).apply(v, o);
+                   }});
   table.push_back(text("--auth", &BenchOptions::auth));
   table.push_back({"--cache-aside", false, [](absl::string_view, BenchOptions* o) {
                      o->cache_aside = true;
@@ -143,9 +160,18 @@ std::vector<OptionSpec> OptionTable(bool* requests_given, bool* scan_start_given
                      return ParseUint64In("--cold-storm", v, 1, kMaxKeyIndex, &o->cold_storm);
                    }});
   table.push_back(integer("--scan-share", 0, 100, &BenchOptions::scan_share));
-  table.push_back({"--scan-start", true, [scan_start_given](absl::string_view v, BenchOptions* o) {
-                     *scan_start_given = true;
+  table.push_back({"--scan-start", true, [given](absl::string_view v, BenchOptions* o) {
+                     given->scan_start = true;
                      return ParseUint64In("--scan-start", v, 0, kMaxKeyIndex, &o->scan_start);
+                   }});
+  table.push_back(integer("--pubsub-subscribers", 1, kMaxSubscribers, &BenchOptions::pubsub_subscribers));
+  table.push_back({"--pubsub-channel", true, [given, text](absl::string_view v, BenchOptions* o) {
+                     given->pubsub_channel = true;
+                     return text("--pubsub-channel", &BenchOptions::pubsub_channel).apply(v, o);
+                   }});
+  table.push_back({"--tracking", false, [](absl::string_view, BenchOptions* o) {
+                     o->tracking = true;
+                     return absl::OkStatus();
                    }});
   table.push_back(text("--json", &BenchOptions::json_path));
   table.push_back(text("--plot", &BenchOptions::plot_path));
@@ -163,9 +189,8 @@ std::vector<OptionSpec> OptionTable(bool* requests_given, bool* scan_start_given
 
 absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& args) {
   BenchOptions options;
-  bool requests_given = false;
-  bool scan_start_given = false;
-  const std::vector<OptionSpec> table = OptionTable(&requests_given, &scan_start_given);
+  GivenOptions given;
+  const std::vector<OptionSpec> table = OptionTable(&given);
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];
     if (arg == "-h") arg = "--help";
@@ -197,7 +222,7 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
   }
   if (options.help) return options;
 
-  if (requests_given && options.timed()) {
+  if (given.requests && options.timed()) {
     return absl::InvalidArgumentError("--requests and --test-time are exclusive: give one of them");
   }
   if (options.key_min > options.key_max) {
@@ -207,7 +232,7 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
   if (!options.compare_path.empty() && options.plot_path.empty()) {
     return absl::InvalidArgumentError("--compare FILE.json only makes sense with --plot FILE.png");
   }
-  if (options.cold_storm > 0 && (requests_given || options.timed())) {
+  if (options.cold_storm > 0 && (given.requests || options.timed())) {
     return absl::InvalidArgumentError(
         "--cold-storm N sends exactly N requests: do not combine it with --requests or --test-time");
   }
@@ -226,14 +251,43 @@ absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& a
   if (options.scan_share > 0 && options.cold_storm > 0) {
     return absl::InvalidArgumentError("--scan-share does not combine with --cold-storm (every storm key is one-time)");
   }
-  if (scan_start_given && options.scan_share == 0) {
+  if (given.scan_start && options.scan_share == 0) {
     return absl::InvalidArgumentError("--scan-start N only makes sense with --scan-share PERCENT");
   }
-  if (!scan_start_given) options.scan_start = options.key_max + 1;
+  if (!given.scan_start) options.scan_start = options.key_max + 1;
   if (options.scan_start <= options.key_max) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--scan-start %u is not above --key-max %u: scan keys must never be keys of the pattern",
         options.scan_start, options.key_max));
+  }
+  if (given.pubsub_channel && !options.pubsub()) {
+    return absl::InvalidArgumentError("--pubsub-channel NAME only makes sense with --pubsub-subscribers N");
+  }
+  if (options.pubsub()) {
+    if (options.cache_aside || options.cold_storm > 0) {
+      return absl::InvalidArgumentError(
+          "--pubsub-subscribers does not combine with --cache-aside or --cold-storm (its clients only PUBLISH)");
+    }
+    if (!given.data_size) options.data_size = kPublishStampBytes;
+    if (options.data_size < kPublishStampBytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--data-size %u is below %u: every --pubsub-subscribers message starts with its send time and "
+          "sequence (%u bytes)",
+          options.data_size, kPublishStampBytes, kPublishStampBytes));
+    }
+  }
+  if (options.tracking) {
+    // RESP2 has no push frames: a RESP2 client only hears of invalidations on another
+    // connection (REDIRECT), which is not the load this option measures.
+    if (given.resp && options.resp == 2) {
+      return absl::InvalidArgumentError(
+          "--tracking needs RESP3 (invalidations arrive as push frames on the same connection): drop --resp 2");
+    }
+    if (options.pubsub()) {
+      return absl::InvalidArgumentError(
+          "--tracking does not combine with --pubsub-subscribers (its clients only PUBLISH: they read no key)");
+    }
+    options.resp = 3;
   }
   return options;
 }
@@ -245,6 +299,12 @@ std::string DescribeLoad(const BenchOptions& o) {
   std::string text = absl::StrFormat("%s:%d, %d thread%s x %d clients, pipeline %d, %s", o.host, o.port,
                                      o.threads, o.threads == 1 ? "" : "s", o.clients_per_thread,
                                      o.pipeline, bound);
+  if (o.pubsub()) {
+    absl::StrAppendFormat(&text, ", PUBLISH to channel '%s' with %d subscriber%s, %d-byte messages",
+                          o.pubsub_channel, o.pubsub_subscribers, o.pubsub_subscribers == 1 ? "" : "s", o.data_size);
+    if (o.resp == 3) absl::StrAppend(&text, ", RESP3");
+    return text;
+  }
   if (o.cold_storm == 0) {
     absl::StrAppend(&text, ", ratio ", o.ratio_sets, ":", o.ratio_gets, ", keys ", o.key_prefix, "[",
                     o.key_min, "..", o.key_max, "] ", KeyPatternName(o.key_pattern));
@@ -256,6 +316,7 @@ std::string DescribeLoad(const BenchOptions& o) {
   if (o.scan_share > 0) {
     absl::StrAppend(&text, ", ", o.scan_share, "% of GETs scan one-time keys ", o.key_prefix, "[", o.scan_start, "..]");
   }
+  if (o.tracking) absl::StrAppend(&text, ", CLIENT TRACKING on");
   if (o.resp == 3) absl::StrAppend(&text, ", RESP3");
   return text;
 }
@@ -273,7 +334,8 @@ Connection:
   --threads N            worker threads (default 1)
   --clients N            connections PER THREAD (default 50); total = threads x clients
   --pipeline N           requests in flight per connection (default 1)
-  --resp 2|3             protocol version; 3 sends HELLO 3 first (default 2)
+  --resp 2|3             protocol version; 3 sends HELLO 3 first (default 2; 3 with
+                         --tracking)
   --auth CREDENTIALS     send AUTH before the load: PASSWORD, or USER:PASSWORD (ACL user)
   --reply-timeout SEC    give up (exit 1) if a connection with requests in flight gets no reply
                          for this long, or cannot connect within it (default 10)
@@ -343,6 +405,46 @@ Caching workloads:
                          many came back nil (misses) and how many with a value (hits, e.g.
                          from a loader). Excludes --requests and --test-time; ignores
                          --ratio and the --key-* options; combines with --cache-aside
+
+Client-side caching:
+  --tracking             every client connection sends CLIENT TRACKING on after its
+                         handshake (default mode: the server remembers the keys each client
+                         GETs and tells it once when one of them changes, by any client's
+                         SET, the client's own included). Implies --resp 3 (refuses --resp
+                         2): the invalidations arrive as RESP3 push frames (>) between the
+                         replies. Each push is skipped, never taken for the reply to a
+                         request, and counted; the report adds a line with the
+                         invalidation pushes received (JSON: "invalidations") and any other
+                         push ("other_pushes"), up to the end of each client's share (those
+                         still on their way then are not counted). Every reply is checked
+                         for its request's type (SET: +OK, GET: a string or nil), so a push
+                         taken for a reply would show as errors. Does not combine with
+                         --pubsub-subscribers
+
+Pub/sub:
+  --pubsub-subscribers N open N more connections (spread over the threads, read in the same
+                         loops as the clients) that SUBSCRIBE to the channel; the load starts
+                         once every subscription is confirmed. The clients then send
+                         PUBLISH CHANNEL PAYLOAD instead of SET/GET (--requests of them in
+                         all, or for --test-time), --pipeline in flight each; --ratio, the
+                         --key-* options and --seed do not apply. PAYLOAD is --data-size bytes
+                         (default 40 in this mode, the least) and starts with a fixed-width
+                         stamp: "<send time, CLOCK_MONOTONIC ns, 19 digits> <publisher, 7
+                         digits> <sequence, 12 digits>". Every subscriber parses every message
+                         it gets: delivery latency (from the write of the PUBLISH's batch to the
+                         read that received the message), a count, and each publisher's
+                         sequence, which must arrive in order. Once the clients are done, the
+                         run waits for every message to reach every subscriber, as long as
+                         deliveries keep coming (it gives up after --reply-timeout without
+                         one). The report adds a PUBLISH row (the replies, receiver counts,
+                         to the clients), a DELIVER row (one per message a subscriber got;
+                         Ops/sec is deliveries per second until the last one; Errors counts
+                         messages missing, out of order or not ours) and a line with messages
+                         published, delivered of expected (published x N), missing, out of
+                         order. Any of these three, or a PUBLISH error reply, exits 1. Does
+                         not combine with --cache-aside or --cold-storm
+  --pubsub-channel NAME  the channel (default "strata-bench"); a run's messages are checked,
+                         so no one else should publish to it meanwhile
 
 Output:
   The report on stdout gives ops/s, hits, misses, hit ratio, errors and latency (mean, p50,

@@ -48,6 +48,15 @@ struct BenchOptions {
   // key_max + 1 unless --scan-start gave it.
   int scan_share = 0;
   uint64_t scan_start = 0;
+  // > 0: pub/sub mode. This many subscriber connections SUBSCRIBE to pubsub_channel before the
+  // load starts, and the clients send PUBLISH pubsub_channel <stamped payload> instead of
+  // SET/GET; every message must reach every subscriber.
+  int pubsub_subscribers = 0;
+  std::string pubsub_channel = "strata-bench";
+  // Client-side caching: every client connection sends CLIENT TRACKING on after its handshake,
+  // and the invalidation pushes that arrive between replies are counted. Needs RESP3 (parsing
+  // sets resp to 3; an explicit --resp 2 is refused).
+  bool tracking = false;
   std::string json_path;
   std::string plot_path;
   std::string compare_path;
@@ -58,6 +67,7 @@ struct BenchOptions {
   int total_clients() const { return threads * clients_per_thread; }
   bool timed() const { return test_time_sec > 0; }
   bool has_source() const { return !source_url.empty(); }
+  bool pubsub() const { return pubsub_subscribers > 0; }
 };
 
 // `args` excludes the program name. --opt VALUE and --opt=VALUE are both accepted.

@@ -20,11 +20,25 @@ namespace strata_bench {
 // What main knows once the workers are joined.
 struct RunResult {
   RunStats stats;
-  double duration_sec = 0;
+  double duration_sec = 0;  // from the first client's start to the last one's end
+  // Pub/sub: from the first client's start to the last message a subscriber received.
+  double delivery_duration_sec = 0;
   std::string label;
   std::string cold_storm_prefix;  // the fresh prefix of a --cold-storm run
   std::string source;             // --source as the source describes itself (no password)
 };
+
+// The pub/sub verdict of a run: every successful PUBLISH must reach every subscriber, in each
+// publisher's order, and nothing else may arrive on the channel. All zero without --pubsub-subscribers.
+struct PubSubTally {
+  uint64_t expected = 0;  // publishes x subscribers
+  uint64_t missing = 0;   // expected - delivered, when that is positive
+  uint64_t out_of_order = 0;
+  uint64_t malformed = 0;
+  bool ok() const { return missing == 0 && out_of_order == 0 && malformed == 0; }
+  uint64_t errors() const { return missing + out_of_order + malformed; }
+};
+PubSubTally TallyPubSub(const BenchOptions& options, const RunStats& stats);
 
 // The percentiles every report lists, in this order.
 inline constexpr double kReportPercentiles[] = {50, 90, 99, 99.9};
@@ -39,7 +53,8 @@ struct LatencySeries {
 };
 
 // The curves of a run that had requests of that type: TOTAL first, then GET and SET
-// (those two only when the run mixed both, where they differ from TOTAL).
+// (those two only when the run mixed both, where they differ from TOTAL), then DELIVER (pub/sub:
+// the subscribers' delivery latency).
 std::vector<LatencySeries> SeriesOfRun(const RunResult& result);
 // The same curves, from the text of a report written by FormatJsonReport.
 absl::StatusOr<std::vector<LatencySeries>> SeriesFromJsonReport(absl::string_view json_text);

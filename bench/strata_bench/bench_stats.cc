@@ -25,18 +25,32 @@ void SourceStats::Merge(const SourceStats& other) {
   latency.Merge(other.latency);
 }
 
+void DeliveryStats::Merge(const DeliveryStats& other) {
+  delivered += other.delivered;
+  out_of_order += other.out_of_order;
+  malformed += other.malformed;
+  if (first_malformed.empty()) first_malformed = other.first_malformed;
+  latency.Merge(other.latency);
+}
+
 void RunStats::Merge(const RunStats& other) {
   set.Merge(other.set);
   get.Merge(other.get);
+  publish.Merge(other.publish);
+  publish_receivers += other.publish_receivers;
+  delivery.Merge(other.delivery);
   cache_aside_sets += other.cache_aside_sets;
   if (first_error.empty()) first_error = other.first_error;
   lookup.Merge(other.lookup);
   source.Merge(other.source);
+  invalidations += other.invalidations;
+  other_pushes += other.other_pushes;
 }
 
 CommandStats RunStats::Total() const {
   CommandStats total = set;
   total.Merge(get);
+  total.Merge(publish);
   return total;
 }
 

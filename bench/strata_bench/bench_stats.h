@@ -47,24 +47,45 @@ struct SourceStats {
   void Merge(const SourceStats& other);
 };
 
+// What the --pubsub-subscribers got: every message received on the channel is exactly one of
+// delivered (ours: its stamp parsed) or malformed. Order is checked per subscriber and publisher.
+struct DeliveryStats {
+  uint64_t delivered = 0;
+  uint64_t out_of_order = 0;  // delivered, but not the publisher's next sequence (a gap or a step back)
+  uint64_t malformed = 0;     // on the channel, but no stamp of this run
+  std::string first_malformed;
+  // From the write of the PUBLISH's batch to the read that received the message.
+  LatencyHistogram latency;
+
+  void Merge(const DeliveryStats& other);
+};
+
 struct RunStats {
   CommandStats set;
   CommandStats get;
+  CommandStats publish;            // --pubsub-subscribers: the PUBLISHes (replies to the clients)
+  uint64_t publish_receivers = 0;  // the sum of the PUBLISH replies: receivers the server counted
+  DeliveryStats delivery;
   uint64_t cache_aside_sets = 0;  // SETs sent because a GET missed (included in set)
   std::string first_error;        // text of the first error reply, for the report
   LookupStats lookup;
   SourceStats source;
+  // RESP3 pushes received by the clients (not the subscribers): out of band, neither requests
+  // nor replies. With --tracking, "invalidate" pushes are the server's invalidations.
+  uint64_t invalidations = 0;
+  uint64_t other_pushes = 0;
 
   void Merge(const RunStats& other);
-  // SET and GET together (counters added, histograms merged).
+  // SET, GET and PUBLISH together (counters added, histograms merged).
   CommandStats Total() const;
 
-  // The counting rule: requests == sets() + hits + misses + errors.
-  uint64_t requests() const { return set.requests + get.requests; }
+  // The counting rule: requests == sets() + hits + misses + publishes() + errors.
+  uint64_t requests() const { return set.requests + get.requests + publish.requests; }
   uint64_t sets() const { return set.requests - set.errors; }
   uint64_t hits() const { return get.hits; }
   uint64_t misses() const { return get.misses; }
-  uint64_t errors() const { return set.errors + get.errors; }
+  uint64_t publishes() const { return publish.requests - publish.errors; }
+  uint64_t errors() const { return set.errors + get.errors + publish.errors; }
   // hits / (hits + misses), 0 when there were no successful GETs.
   double hit_ratio() const;
 };

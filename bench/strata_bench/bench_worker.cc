@@ -18,8 +18,10 @@ constexpr int kMaxEventsPerWait = 256;
 // The loop wakes at least this often to notice the deadline, timeouts and a stop request.
 constexpr int kTickMillis = 100;
 constexpr int64_t kNanosPerMilli = 1000000;
-// The epoll token of the source mailbox's eventfd (clients use their index).
+// The epoll token of the source mailbox's eventfd (clients use their index, subscribers theirs
+// with this bit set).
 constexpr uint64_t kMailboxToken = UINT64_MAX;
+constexpr uint64_t kSubscriberTag = uint64_t{1} << 62;
 
 }  // namespace
 
@@ -46,6 +48,10 @@ BenchWorker::BenchWorker(int worker_index, const BenchOptions& plan, const Reque
     }
   }
   interest_.assign(clients_.size(), Interest::kNone);
+  for (int s = worker_index; s < plan.pubsub_subscribers; s += plan.threads) {
+    subscribers_.push_back(std::make_unique<SubscriberConnection>(plan, client_count));
+  }
+  subscriber_interest_.assign(subscribers_.size(), Interest::kNone);
 }
 
 void BenchWorker::Run() {
@@ -60,6 +66,7 @@ void BenchWorker::Run() {
   }
   PublishProgress();
   clients_.clear();  // closes the sockets now rather than when main exits
+  subscribers_.clear();
   if (epoll_fd_ >= 0) close(epoll_fd_);
   epoll_fd_ = -1;
   control_->WorkerFinished();
@@ -82,11 +89,18 @@ absl::Status BenchWorker::ConnectAll() {
     if (absl::Status s = clients_[i]->Connect(server_, now_ns); !s.ok()) return s;
     if (absl::Status s = UpdateInterest(i); !s.ok()) return s;
   }
+  for (size_t i = 0; i < subscribers_.size(); ++i) {
+    if (absl::Status s = subscribers_[i]->Connect(server_, now_ns); !s.ok()) return s;
+    if (absl::Status s = UpdateSubscriberInterest(i); !s.ok()) return s;
+  }
   while (!control_->stopped()) {
     const bool all_ready = std::all_of(clients_.begin(), clients_.end(), [](const auto& client) {
       return client->phase() == ClientConnection::Phase::kReady;
     });
-    if (all_ready) break;
+    // A message published before the server confirmed a subscription need not reach it.
+    const bool all_subscribed = std::all_of(subscribers_.begin(), subscribers_.end(),
+                                            [](const auto& subscriber) { return subscriber->subscribed(); });
+    if (all_ready && all_subscribed) break;
     if (absl::Status s = WaitAndHandleEvents(kTickMillis); !s.ok()) return s;
     if (absl::Status s = CheckTimeouts(MonotonicNanos()); !s.ok()) return s;
   }
@@ -125,7 +139,34 @@ absl::Status BenchWorker::DriveLoad() {
     }
   }
   end_ns_ = MonotonicNanos();
+  if (!plan_.pubsub() || control_->stopped()) return absl::OkStatus();
+  control_->PublishersDone(stats_.publishes());
+  return AwaitDeliveries();
+}
+
+absl::Status BenchWorker::AwaitDeliveries() {
+  const int64_t limit_ns = static_cast<int64_t>(plan_.reply_timeout_sec * 1e9);
+  int64_t progress_ns = MonotonicNanos();
+  uint64_t seen = stats_.delivery.delivered;
+  while (!subscribers_.empty() && !control_->stopped() && !AllDelivered()) {
+    if (absl::Status s = WaitAndHandleEvents(kTickMillis); !s.ok()) return s;
+    PublishProgress();
+    const int64_t now_ns = MonotonicNanos();
+    if (stats_.delivery.delivered != seen) {
+      seen = stats_.delivery.delivered;
+      progress_ns = now_ns;
+    } else if (now_ns - progress_ns >= limit_ns) {
+      break;  // no delivery for --reply-timeout: main reports what is missing
+    }
+  }
   return absl::OkStatus();
+}
+
+bool BenchWorker::AllDelivered() const {
+  uint64_t published = 0;
+  if (!control_->AllPublished(&published)) return false;
+  return std::all_of(subscribers_.begin(), subscribers_.end(),
+                     [published](const auto& subscriber) { return subscriber->delivered() >= published; });
 }
 
 absl::Status BenchWorker::WaitAndHandleEvents(int timeout_ms) {
@@ -142,8 +183,11 @@ absl::Status BenchWorker::WaitAndHandleEvents(int timeout_ms) {
       }
       continue;
     }
-    const size_t index = static_cast<size_t>(events[e].data.u64);
-    if (absl::Status s = HandleEvent(index, events[e].events); !s.ok()) {
+    const uint64_t token = events[e].data.u64;
+    absl::Status s = (token & kSubscriberTag) != 0
+                         ? HandleSubscriberEvent(static_cast<size_t>(token & ~kSubscriberTag), events[e].events)
+                         : HandleEvent(static_cast<size_t>(token), events[e].events);
+    if (!s.ok()) {
       return absl::Status(s.code(), absl::StrCat(server_.text, ": ", s.message()));
     }
   }
@@ -166,6 +210,25 @@ absl::Status BenchWorker::HandleEvent(size_t index, uint32_t events) {
     }
   }
   return UpdateInterest(index);
+}
+
+absl::Status BenchWorker::HandleSubscriberEvent(size_t index, uint32_t events) {
+  SubscriberConnection& subscriber = *subscribers_[index];
+  if (subscriber.phase() == SubscriberConnection::Phase::kConnecting) {
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+      if (absl::Status s = subscriber.OnConnectDone(MonotonicNanos()); !s.ok()) return s;
+    }
+  } else {
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+      const uint64_t before = stats_.delivery.delivered;
+      if (absl::Status s = subscriber.OnReadable(&stats_.delivery); !s.ok()) return s;
+      if (stats_.delivery.delivered != before) last_delivery_ns_ = subscriber.last_progress_ns();
+    }
+    if ((events & EPOLLOUT) && subscriber.wants_write()) {
+      if (absl::Status s = subscriber.OnWritable(); !s.ok()) return s;
+    }
+  }
+  return UpdateSubscriberInterest(index);
 }
 
 absl::Status BenchWorker::HandleSourceAnswers() {
@@ -191,15 +254,32 @@ absl::Status BenchWorker::UpdateInterest(size_t index) {
   }
   const Interest current = interest_[index];
   if (wanted == current) return absl::OkStatus();
-  epoll_event event{};
-  event.events = wanted == Interest::kReadWrite ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
-  event.data.u64 = index;
-  const int op = current == Interest::kNone ? EPOLL_CTL_ADD : wanted == Interest::kNone ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-  if (epoll_ctl(epoll_fd_, op, client.fd(), &event) != 0) {
-    return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(errno)));
-  }
+  if (absl::Status s = SetInterest(client.fd(), index, current, wanted); !s.ok()) return s;
   interest_[index] = wanted;
   if (wanted == Interest::kNone) ++done_count_;
+  return absl::OkStatus();
+}
+
+absl::Status BenchWorker::UpdateSubscriberInterest(size_t index) {
+  // A subscriber reads until the worker ends: its interest is never kNone.
+  const Interest wanted = subscribers_[index]->wants_write() ? Interest::kReadWrite : Interest::kRead;
+  const Interest current = subscriber_interest_[index];
+  if (wanted == current) return absl::OkStatus();
+  if (absl::Status s = SetInterest(subscribers_[index]->fd(), kSubscriberTag | index, current, wanted); !s.ok()) {
+    return s;
+  }
+  subscriber_interest_[index] = wanted;
+  return absl::OkStatus();
+}
+
+absl::Status BenchWorker::SetInterest(int fd, uint64_t token, Interest current, Interest wanted) {
+  epoll_event event{};
+  event.events = wanted == Interest::kReadWrite ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+  event.data.u64 = token;
+  const int op = current == Interest::kNone ? EPOLL_CTL_ADD : wanted == Interest::kNone ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+  if (epoll_ctl(epoll_fd_, op, fd, &event) != 0) {
+    return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(errno)));
+  }
   return absl::OkStatus();
 }
 
@@ -212,6 +292,14 @@ absl::Status BenchWorker::CheckTimeouts(int64_t now_ns) const {
     return absl::DeadlineExceededError(
         absl::StrFormat("%s: %s within %gs (--reply-timeout)", server_.text, what, plan_.reply_timeout_sec));
   }
+  for (const auto& subscriber : subscribers_) {
+    if (subscriber->subscribed() || now_ns - subscriber->last_progress_ns() < limit_ns) continue;
+    const char* what = subscriber->phase() == SubscriberConnection::Phase::kConnecting
+                           ? "a subscriber could not connect"
+                           : "no confirmation of a subscriber's SUBSCRIBE";
+    return absl::DeadlineExceededError(
+        absl::StrFormat("%s: %s within %gs (--reply-timeout)", server_.text, what, plan_.reply_timeout_sec));
+  }
   return absl::OkStatus();
 }
 
@@ -220,11 +308,13 @@ void BenchWorker::PublishProgress() {
   progress_hits_.store(stats_.hits(), std::memory_order_relaxed);
   progress_misses_.store(stats_.misses(), std::memory_order_relaxed);
   progress_errors_.store(stats_.errors(), std::memory_order_relaxed);
+  progress_delivered_.store(stats_.delivery.delivered, std::memory_order_relaxed);
 }
 
 WorkerProgress BenchWorker::progress() const {
   return {progress_requests_.load(std::memory_order_relaxed), progress_hits_.load(std::memory_order_relaxed),
-          progress_misses_.load(std::memory_order_relaxed), progress_errors_.load(std::memory_order_relaxed)};
+          progress_misses_.load(std::memory_order_relaxed), progress_errors_.load(std::memory_order_relaxed),
+          progress_delivered_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace strata_bench

@@ -24,11 +24,6 @@ namespace {
 // connections.
 constexpr size_t kReadSize = 16 * 1024;
 
-// Rounded to the nearest microsecond, the histograms' unit.
-uint64_t MicrosBetween(int64_t from_ns, int64_t to_ns) {
-  return static_cast<uint64_t>(std::max<int64_t>(0, to_ns - from_ns) + 500) / 1000;
-}
-
 absl::Status SocketError(absl::string_view what, int error) {
   return absl::UnavailableError(absl::StrCat(what, ": ", strerror(error)));
 }
@@ -58,10 +53,15 @@ int64_t MonotonicNanos() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+uint64_t MicrosBetween(int64_t from_ns, int64_t to_ns) {
+  return static_cast<uint64_t>(std::max<int64_t>(0, to_ns - from_ns) + 500) / 1000;
+}
+
 ClientConnection::ClientConnection(const BenchOptions& plan, const RequestEncoder& encoder,
                                    uint64_t client_index, uint64_t client_count, uint64_t request_budget)
     : plan_(plan),
       encoder_(encoder),
+      client_index_(client_index),
       keys_(plan.key_pattern, plan.key_min, plan.key_max, plan.seed, client_index, client_count),
       schedule_(plan.ratio_sets, plan.ratio_gets),
       scan_keys_(plan.scan_start, client_index, client_count),
@@ -77,44 +77,103 @@ bool ClientConnection::awaiting_server() const {
   return phase_ == Phase::kConnecting || phase_ == Phase::kHandshake || in_flight_count_ > 0;
 }
 
-absl::Status ClientConnection::Connect(const ServerAddress& server, int64_t now_ns) {
-  last_progress_ns_ = now_ns;
-  fd_ = socket(server.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return SocketError("socket", errno);
+absl::StatusOr<int> StartConnect(const ServerAddress& server) {
+  const int fd = socket(server.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return SocketError("socket", errno);
   // Requests go out as soon as a batch is written; Nagle would hold a lone request back.
   const int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(fd_, reinterpret_cast<const sockaddr*>(&server.address), server.length) != 0 &&
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&server.address), server.length) != 0 &&
       errno != EINPROGRESS) {
-    return SocketError(absl::StrCat("cannot connect to ", server.text), errno);
+    const int error = errno;
+    close(fd);
+    return SocketError(absl::StrCat("cannot connect to ", server.text), error);
   }
+  return fd;
+}
+
+absl::Status ConnectOutcome(int fd) {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (error != 0) return SocketError("cannot connect", error);
+  return absl::OkStatus();
+}
+
+void AppendHandshake(const BenchOptions& plan, std::string* out, std::vector<std::string>* sent) {
+  if (!plan.auth.empty()) {
+    // memtier's convention: USER:PASSWORD authenticates an ACL user, anything else is the
+    // password of the default user.
+    if (const size_t colon = plan.auth.find(':'); colon != std::string::npos) {
+      RequestEncoder::AppendCommand(
+          {"AUTH", absl::string_view(plan.auth).substr(0, colon), absl::string_view(plan.auth).substr(colon + 1)},
+          out);
+    } else {
+      RequestEncoder::AppendCommand({"AUTH", plan.auth}, out);
+    }
+    sent->push_back("AUTH");
+  }
+  if (plan.resp == 3) {
+    // After AUTH: on a server with a password, HELLO without credentials is refused.
+    RequestEncoder::AppendCommand({"HELLO", "3"}, out);
+    sent->push_back("HELLO 3");
+  }
+  if (plan.tracking) {
+    // After HELLO 3: the invalidations then come as pushes on this connection.
+    RequestEncoder::AppendCommand({"CLIENT", "TRACKING", "on"}, out);
+    sent->push_back("CLIENT TRACKING on");
+  }
+}
+
+absl::Status SendPending(int fd, std::string* out, size_t* sent) {
+  while (*sent < out->size()) {
+    const ssize_t n = send(fd, out->data() + *sent, out->size() - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      *sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return absl::OkStatus();  // wait for EPOLLOUT
+    return SocketError("cannot send to the server", n < 0 ? errno : EPIPE);
+  }
+  out->clear();
+  *sent = 0;
+  return absl::OkStatus();
+}
+
+absl::Status ReadAvailable(int fd, ReplyReader* reader, bool* closed) {
+  *closed = false;
+  while (true) {
+    char* tail = reader->WritableTail(kReadSize);
+    const ssize_t n = recv(fd, tail, kReadSize, MSG_DONTWAIT);
+    if (n > 0) {
+      reader->Commit(static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < kReadSize) return absl::OkStatus();  // drained the socket for now
+      continue;
+    }
+    if (n == 0) {
+      *closed = true;
+      return absl::OkStatus();
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
+    return SocketError("connection to the server failed", errno);
+  }
+}
+
+absl::Status ClientConnection::Connect(const ServerAddress& server, int64_t now_ns) {
+  last_progress_ns_ = now_ns;
+  absl::StatusOr<int> fd = StartConnect(server);
+  if (!fd.ok()) return fd.status();
+  fd_ = *fd;
   phase_ = Phase::kConnecting;
   return absl::OkStatus();
 }
 
 absl::Status ClientConnection::OnConnectDone(int64_t now_ns) {
-  int error = 0;
-  socklen_t length = sizeof(error);
-  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
-  if (error != 0) return SocketError("cannot connect", error);
+  if (absl::Status s = ConnectOutcome(fd_); !s.ok()) return s;
   last_progress_ns_ = now_ns;
-  if (!plan_.auth.empty()) {
-    // memtier's convention: USER:PASSWORD authenticates an ACL user, anything else is the
-    // password of the default user.
-    if (const size_t colon = plan_.auth.find(':'); colon != std::string::npos) {
-      RequestEncoder::AppendCommand(
-          {"AUTH", absl::string_view(plan_.auth).substr(0, colon), absl::string_view(plan_.auth).substr(colon + 1)},
-          &out_);
-    } else {
-      RequestEncoder::AppendCommand({"AUTH", plan_.auth}, &out_);
-    }
-    handshake_pending_.push_back("AUTH");
-  }
-  if (plan_.resp == 3) {
-    // After AUTH: on a server with a password, HELLO without credentials is refused.
-    RequestEncoder::AppendCommand({"HELLO", "3"}, &out_);
-    handshake_pending_.push_back("HELLO 3");
-  }
+  AppendHandshake(plan_, &out_, &handshake_pending_);
   if (handshake_pending_.empty()) {
     phase_ = Phase::kReady;
     return absl::OkStatus();
@@ -142,22 +201,7 @@ absl::Status ClientConnection::OnWritable() { return Flush(); }
 
 absl::Status ClientConnection::OnReadable(RunStats* stats) {
   bool closed = false;
-  while (true) {
-    char* tail = reader_.WritableTail(kReadSize);
-    const ssize_t n = recv(fd_, tail, kReadSize, MSG_DONTWAIT);
-    if (n > 0) {
-      reader_.Commit(static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < kReadSize) break;  // drained the socket for now
-      continue;
-    }
-    if (n == 0) {
-      closed = true;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-    return SocketError("connection to the server failed", errno);
-  }
+  if (absl::Status s = ReadAvailable(fd_, &reader_, &closed); !s.ok()) return s;
   // One clock read for everything this read completed: those replies arrived together.
   const int64_t now_ns = MonotonicNanos();
   ReplySummary reply;
@@ -165,7 +209,10 @@ absl::Status ClientConnection::OnReadable(RunStats* stats) {
     const ReadState state = reader_.Next(&reply);
     if (state == ReadState::kNeedMore) break;
     if (state == ReadState::kError) return reader_.error();
-    if (reply.kind == ReplyKind::kPush) continue;  // out-of-band, answers no request
+    if (reply.kind == ReplyKind::kPush) {  // out-of-band, answers no request
+      CountPush(reply, stats);
+      continue;
+    }
     last_progress_ns_ = now_ns;
     if (phase_ == Phase::kHandshake) {
       if (absl::Status s = HandleHandshakeReply(reply); !s.ok()) return s;
@@ -202,6 +249,10 @@ void ClientConnection::HandleLoadReply(const ReplySummary& reply, int64_t now_ns
   in_flight_head_ = in_flight_head_ + 1 == in_flight_.size() ? 0 : in_flight_head_ + 1;
   --in_flight_count_;
   const uint64_t micros = MicrosBetween(request.sent_ns, now_ns);
+  if (request.type == CommandType::kPublish) {
+    HandlePublishReply(reply, micros, stats);
+    return;
+  }
   CommandStats& command = request.type == CommandType::kSet ? stats->set : stats->get;
   ++command.requests;
   command.latency.Record(micros);
@@ -228,6 +279,8 @@ void ClientConnection::HandleLoadReply(const ReplySummary& reply, int64_t now_ns
     } else {
       error = true;  // GET answers a string or nil; anything else is wrong
     }
+  } else if (!error && reply.kind != ReplyKind::kSimpleString) {
+    error = true;  // SET answers +OK; anything else belongs to another request
   } else if (!error) {
     lookup_done = request.cache_aside;  // a SET of the ratio is not a lookup
   }
@@ -239,10 +292,35 @@ void ClientConnection::HandleLoadReply(const ReplySummary& reply, int64_t now_ns
     if (request.type == CommandType::kGet || request.cache_aside) ++stats->lookup.errors;
     ++command.errors;
     if (stats->first_error.empty()) {
-      stats->first_error = reply.kind == ReplyKind::kError
-                               ? std::string(reply.text)
-                               : "unexpected reply type to GET (neither a string nor nil)";
+      stats->first_error = reply.kind == ReplyKind::kError ? std::string(reply.text)
+                           : request.type == CommandType::kGet
+                               ? "unexpected reply type to GET (neither a string nor nil)"
+                               : "unexpected reply type to SET (not a simple string)";
     }
+  }
+}
+
+void ClientConnection::CountPush(const ReplySummary& push, RunStats* stats) {
+  // An invalidation is ["invalidate", [key, ...]] (or null for a flush); Redis 7 pushes nothing
+  // else to a client that does not subscribe, but a server may (e.g. tracking-redir-broken).
+  if (push.element_count > 0 && push.elements[0] == "invalidate") {
+    ++stats->invalidations;
+  } else {
+    ++stats->other_pushes;
+  }
+}
+
+void ClientConnection::HandlePublishReply(const ReplySummary& reply, uint64_t micros, RunStats* stats) {
+  ++stats->publish.requests;
+  stats->publish.latency.Record(micros);
+  if (reply.kind == ReplyKind::kInteger) {
+    stats->publish_receivers += static_cast<uint64_t>(std::max<int64_t>(reply.integer, 0));
+    return;
+  }
+  ++stats->publish.errors;
+  if (stats->first_error.empty()) {
+    stats->first_error = reply.kind == ReplyKind::kError ? std::string(reply.text)
+                                                         : "unexpected reply type to PUBLISH (not an integer)";
   }
 }
 
@@ -271,8 +349,10 @@ absl::Status ClientConnection::Refill() {
       // A source query in progress holds its lookup's slot: with --pipeline 1 the client waits
       // for the database and its SET before its next GET, as a thread-per-request application.
       --budget_;
-      request.type = schedule_.Next();
-      if (request.type == CommandType::kSet) {
+      request.type = plan_.pubsub() ? CommandType::kPublish : schedule_.Next();
+      if (request.type == CommandType::kPublish) {
+        encoder_.AppendPublish(plan_.pubsub_channel, {now_ns, client_index_, publish_sequence_++}, &out_);
+      } else if (request.type == CommandType::kSet) {
         request.key_index = keys_.Next();
         encoder_.AppendSet(request.key_index, &out_);
       } else {
@@ -290,21 +370,7 @@ absl::Status ClientConnection::Refill() {
   return Flush();
 }
 
-absl::Status ClientConnection::Flush() {
-  while (out_sent_ < out_.size()) {
-    const ssize_t n = send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      out_sent_ += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return absl::OkStatus();  // wait for EPOLLOUT
-    return SocketError("cannot send to the server", n < 0 ? errno : EPIPE);
-  }
-  out_.clear();
-  out_sent_ = 0;
-  return absl::OkStatus();
-}
+absl::Status ClientConnection::Flush() { return SendPending(fd_, &out_, &out_sent_); }
 
 absl::Status ClientConnection::OnSourceAnswer(uint64_t key_index, int64_t lookup_start_ns, int64_t query_start_ns,
                                               strata::loaders::LoadOutcome outcome, RunStats* stats) {

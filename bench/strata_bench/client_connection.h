@@ -8,6 +8,13 @@
 // errors and refused AUTH/HELLO come back as a non-OK Status; error replies to the load are
 // counted, not returned.
 //
+// With --pubsub-subscribers, the load is PUBLISH commands whose payload carries a PublishStamp
+// (this client's index as the publisher, its own sequence); a reply must be an integer.
+//
+// With --tracking, the handshake ends with CLIENT TRACKING on, and the invalidation pushes that
+// arrive between (or within a batch of) replies are counted into RunStats, never matched to a
+// request.
+//
 // With --cache-aside --source, a GET miss starts a database query through the starter the
 // worker set, and the query holds one pipeline slot until the worker hands its answer to
 // OnSourceAnswer: then the SET of the value goes out (the "classic" loop: GET, nil, query, SET).
@@ -44,6 +51,25 @@ absl::StatusOr<ServerAddress> ResolveServer(const std::string& host, int port);
 
 // CLOCK_MONOTONIC in nanoseconds: the clock of every latency and deadline.
 int64_t MonotonicNanos();
+// to_ns - from_ns rounded to the nearest microsecond, the histograms' unit (0 if negative).
+uint64_t MicrosBetween(int64_t from_ns, int64_t to_ns);
+
+// The socket work every connection of the load generator shares (ClientConnection and
+// SubscriberConnection). Errors name what failed; none of them closes the socket.
+//
+// A non-blocking TCP socket to `server` (TCP_NODELAY: a batch leaves as soon as it is
+// written) with its connect started; the caller owns the descriptor.
+absl::StatusOr<int> StartConnect(const ServerAddress& server);
+// The outcome of the connect once the socket became writable (or reported an error).
+absl::Status ConnectOutcome(int fd);
+// Appends what a connection sends before anything else: AUTH when --auth is given, then
+// HELLO 3 when --resp 3, then CLIENT TRACKING on when --tracking (never with subscribers);
+// the name of each goes to `sent`, in order.
+void AppendHandshake(const BenchOptions& plan, std::string* out, std::vector<std::string>* sent);
+// Sends out[*sent..] until done or the socket is full; once all is sent, clears both.
+absl::Status SendPending(int fd, std::string* out, size_t* sent);
+// Reads what the socket holds into `reader`; *closed when the server closed the connection.
+absl::Status ReadAvailable(int fd, ReplyReader* reader, bool* closed);
 
 class ClientConnection {
  public:
@@ -112,12 +138,16 @@ class ClientConnection {
 
   absl::Status HandleHandshakeReply(const ReplySummary& reply);
   void HandleLoadReply(const ReplySummary& reply, int64_t now_ns, RunStats* stats);
+  void HandlePublishReply(const ReplySummary& reply, uint64_t micros, RunStats* stats);
+  void CountPush(const ReplySummary& push, RunStats* stats);
   absl::Status Refill();
   absl::Status Flush();
   void MaybeFinish();
 
   const BenchOptions& plan_;
   const RequestEncoder& encoder_;
+  const uint64_t client_index_;
+  uint64_t publish_sequence_ = 0;  // the next PUBLISH's PublishStamp::sequence
   int fd_ = -1;
   Phase phase_ = Phase::kConnecting;
   KeyGenerator keys_;

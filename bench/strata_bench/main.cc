@@ -91,8 +91,8 @@ struct ProgressSample {
   absl::Time when;
 };
 
-void PrintProgress(const std::vector<std::unique_ptr<BenchWorker>>& workers, absl::Time started,
-                   ProgressSample* last) {
+void PrintProgress(const BenchOptions& options, const std::vector<std::unique_ptr<BenchWorker>>& workers,
+                   absl::Time started, ProgressSample* last) {
   WorkerProgress sum;
   for (const auto& worker : workers) {
     const WorkerProgress p = worker->progress();
@@ -100,12 +100,19 @@ void PrintProgress(const std::vector<std::unique_ptr<BenchWorker>>& workers, abs
     sum.hits += p.hits;
     sum.misses += p.misses;
     sum.errors += p.errors;
+    sum.delivered += p.delivered;
   }
   const absl::Time now = absl::Now();
   const double interval_sec = absl::ToDoubleSeconds(now - last->when);
   const double rate = interval_sec > 0 ? static_cast<double>(sum.requests - last->requests) / interval_sec : 0.0;
   const uint64_t lookups = sum.hits + sum.misses;
   // \r and erase-to-end-of-line: the line updates in place on the terminal.
+  if (options.pubsub()) {
+    std::cerr << absl::StrFormat("\r[%4.0fs] %d published, %.0f ops/s, %d delivered, %d errors\033[K",
+                                 absl::ToDoubleSeconds(now - started), sum.requests, rate, sum.delivered, sum.errors);
+    *last = {sum.requests, now};
+    return;
+  }
   std::cerr << absl::StrFormat("\r[%4.0fs] %d requests, %.0f ops/s, hit ratio %.1f%%, %d errors\033[K",
                                absl::ToDoubleSeconds(now - started), sum.requests, rate,
                                lookups == 0 ? 0.0 : 100.0 * static_cast<double>(sum.hits) / lookups, sum.errors);
@@ -177,7 +184,7 @@ int Run(const BenchOptions& options) {
   bool printed_progress = false;
   while (!control.WaitAllFinished(absl::Seconds(1))) {
     if (progress) {
-      PrintProgress(workers, started, &last);
+      PrintProgress(options, workers, started, &last);
       printed_progress = true;
     }
   }
@@ -197,15 +204,21 @@ int Run(const BenchOptions& options) {
   if (lookup != nullptr) result.source = lookup->Describe();
   int64_t first_start = INT64_MAX;
   int64_t last_end = 0;
+  int64_t last_delivery = 0;
   for (const auto& worker : workers) {
     result.stats.Merge(worker->stats());
     first_start = std::min(first_start, worker->start_ns());
     last_end = std::max(last_end, worker->end_ns());
+    last_delivery = std::max(last_delivery, worker->last_delivery_ns());
   }
   result.duration_sec = last_end > first_start ? static_cast<double>(last_end - first_start) / 1e9 : 0.0;
+  result.delivery_duration_sec =
+      last_delivery > first_start ? static_cast<double>(last_delivery - first_start) / 1e9 : 0.0;
+  const PubSubTally pubsub = TallyPubSub(options, result.stats);
 
   std::cout << FormatTextReport(options, result) << std::flush;
-  int exit_code = result.stats.errors() > 0 || result.stats.source.errors > 0 ? kExitRunFailed : kExitOk;
+  int exit_code = result.stats.errors() > 0 || result.stats.source.errors > 0 || !pubsub.ok() ? kExitRunFailed
+                                                                                              : kExitOk;
   if (!options.json_path.empty()) {
     if (absl::Status s = WriteFile(options.json_path, FormatJsonReport(options, result)); !s.ok()) {
       std::cerr << "strata-bench: " << s.message() << "\n";
@@ -227,6 +240,11 @@ int Run(const BenchOptions& options) {
   if (result.stats.errors() > 0) {
     std::cerr << "strata-bench: " << result.stats.errors() << " error replies; first: " << result.stats.first_error
               << "\n";
+  }
+  if (!pubsub.ok()) {
+    std::cerr << absl::StrFormat("strata-bench: pub/sub: %d of %d deliveries missing, %d out of order, %d malformed\n",
+                                 pubsub.missing, pubsub.expected, result.stats.delivery.out_of_order,
+                                 result.stats.delivery.malformed);
   }
   if (result.stats.source.errors > 0) {
     std::cerr << "strata-bench: " << result.stats.source.errors

@@ -168,6 +168,37 @@ class Parser {
   std::string error_;
 };
 
+// Reads the `count` children of a top-level aggregate at *pos, keeping the text of the first
+// kSummarizedElements in `texts`; their own children (and attributes) are validated and skipped.
+Step ReadChildren(Parser* parser, int64_t count, size_t* pos, size_t* need, absl::string_view* texts,
+                  size_t* text_count) {
+  Element child;
+  while (count > 0) {
+    const Step step = parser->ParseElement(*pos, &child, need);
+    if (step != Step::kOk) return step;
+    *pos = child.next;
+    if (child.type == '|') {
+      // An attribute decorates the element after it rather than taking a slot itself.
+      if (const Step s = parser->SkipElements(2 * child.number, pos, need); s != Step::kOk) return s;
+      continue;
+    }
+    --count;
+    if (*text_count < kSummarizedElements) {
+      absl::string_view text;
+      if (child.type == '$' || child.type == '!' || child.type == '=') {
+        text = child.payload;
+      } else if (!IsAggregate(child.type) && child.type != '_') {
+        text = child.line;
+      }
+      texts[(*text_count)++] = text;
+    }
+    if (IsAggregate(child.type) && child.number > 0) {
+      if (const Step s = parser->SkipElements(ChildCount(child), pos, need); s != Step::kOk) return s;
+    }
+  }
+  return Step::kOk;
+}
+
 }  // namespace
 
 void ReplyReader::Append(absl::string_view bytes) {
@@ -211,9 +242,13 @@ ReadState ReplyReader::Next(ReplySummary* reply) {
     step = parser.SkipElements(2 * top.number, &pos, &need);
     if (step != Step::kOk) break;
   }
+  absl::string_view elements[kSummarizedElements];
+  size_t element_count = 0;
   if (step == Step::kOk) {
     pos = top.next;
-    if (IsAggregate(top.type) && top.number > 0) step = parser.SkipElements(ChildCount(top), &pos, &need);
+    if (IsAggregate(top.type) && top.number > 0) {
+      step = ReadChildren(&parser, ChildCount(top), &pos, &need, elements, &element_count);
+    }
   }
   if (step == Step::kNeedMore) {
     need_at_least_ = need - start_;
@@ -252,6 +287,8 @@ ReadState ReplyReader::Next(ReplySummary* reply) {
     case '%': summary.kind = ReplyKind::kMap; summary.integer = top.number; break;
     case '>': summary.kind = ReplyKind::kPush; summary.integer = top.number; break;
   }
+  for (size_t i = 0; i < element_count; ++i) summary.elements[i] = elements[i];
+  summary.element_count = element_count;
   *reply = summary;
   return ReadState::kReply;
 }

@@ -4,7 +4,8 @@
 // into the reader's buffer); Next() answers one of three states: a whole top-level reply is
 // ready (described by a ReplySummary), more bytes are needed, or the stream is not RESP
 // (an error Status; the connection should be dropped). Nested aggregates are validated and
-// skipped; only the top level is summarized, which is all a load generator looks at.
+// skipped; only the top level is summarized, with the text of its first few elements (a pub/sub
+// message is ["message", channel, payload]), which is all a load generator looks at.
 // Views in a ReplySummary stay valid until the next Append/WritableTail call.
 #ifndef STRATA_BENCH_REPLY_READER_H_
 #define STRATA_BENCH_REPLY_READER_H_
@@ -32,12 +33,20 @@ enum class ReplyKind {
   kBigNumber,     // RESP3 (
 };
 
+// How many elements of a top-level aggregate a ReplySummary shows: the three of a pub/sub
+// message or subscribe confirmation.
+inline constexpr size_t kSummarizedElements = 3;
+
 struct ReplySummary {
   ReplyKind kind = ReplyKind::kNull;
   // Simple strings, errors, bulk strings, doubles and big numbers: the text.
   absl::string_view text;
   // Integers and booleans (1/0): the value; aggregates: the element count (map: pairs).
   int64_t integer = 0;
+  // Aggregates: the first `element_count` (at most kSummarizedElements) elements as text: a
+  // string or error its content, a number its digits, a null or nested aggregate empty.
+  absl::string_view elements[kSummarizedElements];
+  size_t element_count = 0;
 };
 
 enum class ReadState { kReply, kNeedMore, kError };

@@ -2,7 +2,19 @@
 
 namespace strata_bench {
 
-RunControl::RunControl(int workers) : ready_(workers), running_(workers) {}
+RunControl::RunControl(int workers) : ready_(workers), publishing_workers_(workers), running_(workers) {}
+
+void RunControl::PublishersDone(uint64_t published) {
+  published_.fetch_add(published, std::memory_order_relaxed);
+  // Release: a thread that sees the count reach 0 sees every worker's addition.
+  publishing_workers_.fetch_sub(1, std::memory_order_release);
+}
+
+bool RunControl::AllPublished(uint64_t* published) const {
+  if (publishing_workers_.load(std::memory_order_acquire) != 0) return false;
+  *published = published_.load(std::memory_order_relaxed);
+  return true;
+}
 
 void RunControl::Fail(absl::Status status) {
   absl::MutexLock lock(&mu_);

@@ -1,5 +1,5 @@
 // RunControl: what the worker threads of one run share: the start line, the first failure,
-// and who has finished.
+// who has finished publishing (pub/sub) and who has finished.
 //
 // Contract: made in main before the workers start and outlives them; every method is
 // thread-safe. The first Fail() wins and stops every worker; later failures are dropped.
@@ -30,6 +30,12 @@ class RunControl {
   void ArriveReadyAndWait() { ready_.arrive_and_wait(); }
   void ArriveReady() { ready_.count_down(); }
 
+  // Pub/sub: each worker calls this once, when its clients are done publishing, with how many
+  // of their PUBLISHes succeeded. AllPublished() is true once every worker has, and then
+  // *published is the run's total: what each subscriber must receive.
+  void PublishersDone(uint64_t published);
+  bool AllPublished(uint64_t* published) const;
+
   void WorkerFinished();
   // True once every worker has called WorkerFinished(); false if `timeout` passed first.
   bool WaitAllFinished(absl::Duration timeout);
@@ -39,6 +45,8 @@ class RunControl {
 
   std::latch ready_;
   std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> published_{0};
+  std::atomic<int> publishing_workers_;
   mutable absl::Mutex mu_;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_);

@@ -1,5 +1,6 @@
 #include "bench/strata_bench/workload.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,32 @@ constexpr absl::string_view kValueAlphabet = "0123456789abcdefghijklmnopqrstuvwx
 
 // --scan-share is a percentage: the scan GETs are spread over cycles of this many GETs.
 constexpr uint64_t kScanCycle = 100;
+
+// The fields of a PublishStamp: width in digits, and where each starts (one space between two).
+constexpr size_t kSendDigits = 19;
+constexpr size_t kPublisherDigits = 7;
+constexpr size_t kSequenceDigits = 12;
+constexpr size_t kPublisherAt = kSendDigits + 1;
+constexpr size_t kSequenceAt = kPublisherAt + kPublisherDigits + 1;
+static_assert(kSequenceAt + kSequenceDigits == kPublishStampBytes);
+
+// `value` as `width` zero-padded decimal digits (its last `width` digits if it has more).
+void WriteDigits(uint64_t value, size_t width, char* out) {
+  for (size_t i = width; i > 0; --i) {
+    out[i - 1] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+bool ReadDigits(absl::string_view text, uint64_t* value) {
+  uint64_t v = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *value = v;
+  return true;
+}
 
 }  // namespace
 
@@ -38,6 +65,21 @@ bool ScanSchedule::NextIsScan() {
 uint64_t ClientRequestBudget(uint64_t total, uint64_t client_index, uint64_t client_count) {
   if (client_count == 0) return 0;
   return total / client_count + (client_index < total % client_count ? 1 : 0);
+}
+
+std::optional<PublishStamp> ParsePublishStamp(absl::string_view payload) {
+  if (payload.size() < kPublishStampBytes || payload[kPublisherAt - 1] != ' ' || payload[kSequenceAt - 1] != ' ') {
+    return std::nullopt;
+  }
+  uint64_t send_ns = 0;
+  PublishStamp stamp;
+  if (!ReadDigits(payload.substr(0, kSendDigits), &send_ns) || send_ns > static_cast<uint64_t>(INT64_MAX) ||
+      !ReadDigits(payload.substr(kPublisherAt, kPublisherDigits), &stamp.publisher) ||
+      !ReadDigits(payload.substr(kSequenceAt, kSequenceDigits), &stamp.sequence)) {
+    return std::nullopt;
+  }
+  stamp.send_ns = static_cast<int64_t>(send_ns);
+  return stamp;
 }
 
 RequestEncoder::RequestEncoder(std::string key_prefix, size_t value_size)
@@ -77,6 +119,21 @@ void RequestEncoder::AppendSetValue(uint64_t key_index, absl::string_view value,
 void RequestEncoder::AppendGet(uint64_t key_index, std::string* out) const {
   out->append("*2\r\n$3\r\nGET\r\n");
   AppendKey(key_index, out);
+}
+
+void RequestEncoder::AppendPublish(absl::string_view channel, const PublishStamp& stamp, std::string* out) const {
+  const size_t filler = value_.size() > kPublishStampBytes ? value_.size() - kPublishStampBytes : 0;
+  absl::StrAppend(out, "*3\r\n$7\r\nPUBLISH\r\n$", channel.size(), "\r\n", channel, "\r\n$",
+                  kPublishStampBytes + filler, "\r\n");
+  char head[kPublishStampBytes];
+  WriteDigits(static_cast<uint64_t>(std::max<int64_t>(stamp.send_ns, 0)), kSendDigits, head);
+  head[kPublisherAt - 1] = ' ';
+  WriteDigits(stamp.publisher, kPublisherDigits, head + kPublisherAt);
+  head[kSequenceAt - 1] = ' ';
+  WriteDigits(stamp.sequence % kPublishSequenceModulus, kSequenceDigits, head + kSequenceAt);
+  out->append(head, kPublishStampBytes);
+  out->append(value_, value_.size() - filler, filler);
+  out->append("\r\n");
 }
 
 std::string RequestEncoder::Key(uint64_t key_index) const { return absl::StrCat(key_prefix_, key_index); }

@@ -5,12 +5,13 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 
 namespace strata_bench {
 
-enum class CommandType { kSet, kGet };
+enum class CommandType { kSet, kGet, kPublish };
 
 // RatioSchedule: the deterministic SET/GET interleave of one client. Request i (from 0) is
 // a SET exactly when floor((i+1)*S/(S+G)) > floor(i*S/(S+G)), which spreads the S SETs of
@@ -44,8 +45,28 @@ class ScanSchedule {
 // total / count, and one more for the first total mod count clients.
 uint64_t ClientRequestBudget(uint64_t total, uint64_t client_index, uint64_t client_count);
 
-// RequestEncoder writes the workload's RESP commands: SET PREFIX<index> <value> and
-// GET PREFIX<index>. The value is `value_size` bytes of fixed content, built once.
+// PublishStamp: what every --pubsub-subscribers message carries at the head of its payload, so
+// that a subscriber can tell how late it is and whether it came in order. The head is fixed
+// width, zero-padded decimal, kPublishStampBytes bytes:
+//   "<send time: CLOCK_MONOTONIC ns, 19 digits> <publisher: 7 digits> <sequence: 12 digits>"
+// and the --data-size filler follows. Worked example: the sixth message (sequence 5) of
+// publisher 3, in a batch written at 1234567890123 ns, begins
+//   "0000001234567890123 0000003 000000000005".
+// The sequence counts the publisher's PUBLISHes from 0 (modulo 10^12, a million per second for
+// eleven days); publishers are numbered as the clients, 0 .. threads x clients - 1.
+struct PublishStamp {
+  int64_t send_ns = 0;
+  uint64_t publisher = 0;
+  uint64_t sequence = 0;
+  bool operator==(const PublishStamp&) const = default;
+};
+inline constexpr size_t kPublishStampBytes = 40;
+inline constexpr uint64_t kPublishSequenceModulus = 1000000000000ULL;  // 10^12
+// The stamp at the head of `payload`; nothing when the payload does not begin with one.
+std::optional<PublishStamp> ParsePublishStamp(absl::string_view payload);
+
+// RequestEncoder writes the workload's RESP commands: SET PREFIX<index> <value>,
+// GET PREFIX<index> and PUBLISH <channel> <stamped value>. The value is `value_size` bytes of fixed content, built once.
 // Thread-safe for concurrent use (all methods are const).
 class RequestEncoder {
  public:
@@ -55,6 +76,9 @@ class RequestEncoder {
   // SET PREFIX<index> with a value of the caller's (what a --source query returned).
   void AppendSetValue(uint64_t key_index, absl::string_view value, std::string* out) const;
   void AppendGet(uint64_t key_index, std::string* out) const;
+  // PUBLISH channel <payload>: the stamp, then the value's bytes past kPublishStampBytes (the
+  // payload is max(value size, kPublishStampBytes) bytes).
+  void AppendPublish(absl::string_view channel, const PublishStamp& stamp, std::string* out) const;
   std::string Key(uint64_t key_index) const;
   const std::string& value() const { return value_; }
 

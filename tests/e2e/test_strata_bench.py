@@ -3,7 +3,9 @@
 Each test drives the server under test with build/strata-bench, reads its --json report and
 checks the counting rule (every request is a SET, a GET hit, a GET miss or an error), the
 SET:GET ratio, the caching workloads (--cache-aside, --cold-storm, --cache-aside --source against a
-SQLite database, and strata's own loader on the same load) and the failure modes.
+SQLite database, and strata's own loader on the same load), the pub/sub mode (every message
+reaches every subscriber, in order), client-side caching (--tracking: invalidation pushes are
+counted, never taken for replies) and the failure modes.
 """
 import json
 import os
@@ -175,6 +177,7 @@ def test_resp3_and_a_silent_stderr_in_a_pipe(server, tmp_path):
                              "--key-prefix", unique_prefix("resp3"), tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert report["requests"] == 5000 and report["errors"] == 0
+    assert report["invalidations"] == report["other_pushes"] == 0  # no tracking, no pushes
     assert proc.stderr == ""  # no progress line when stderr is not a terminal
 
 
@@ -258,6 +261,121 @@ def test_bad_options_exit_2():
     proc = subprocess.run([str(STRATA_BENCH), "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
     assert proc.returncode == 0
     assert "--cold-storm" in proc.stdout and "TOTAL number of requests" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# --pubsub-subscribers: the clients PUBLISH stamped messages, the subscribers check each one.
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_pubsub_delivers_every_message_to_every_subscriber_in_order(server, tmp_path, resp):
+    channel = unique_prefix("pubsub")
+    # 7 subscribers over 2 threads (4 and 3), 6 publishers with 8 PUBLISHes in flight each.
+    proc, report = run_bench(server.port, "--pubsub-subscribers", 7, "--pubsub-channel", channel,
+                             "--requests", 3000, "--threads", 2, "--clients", 3, "--pipeline", 8,
+                             "--data-size", 64, "--resp", resp, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    pubsub = report["pubsub"]
+    assert report["requests"] == report["publishes"] == pubsub["published"] == 3000
+    assert report["errors"] == 0 and report["sets"] == report["hits"] == report["misses"] == 0
+    assert report["config"]["pubsub_subscribers"] == pubsub["subscribers"] == 7
+    assert report["config"]["pubsub_channel"] == pubsub["channel"] == channel
+    assert pubsub["expected_deliveries"] == pubsub["delivered"] == 3000 * 7
+    assert pubsub["missing"] == pubsub["out_of_order"] == pubsub["malformed"] == 0
+    # Each PUBLISH answered the number of subscribers it reached.
+    assert pubsub["publish_receivers"] == 3000 * 7
+    latency = pubsub["latency_us"]
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    assert pubsub["delivered_per_sec"] > 0
+    assert report["commands"]["PUBLISH"]["requests"] == 3000
+    assert "DELIVER" in proc.stdout
+    assert f"21000 of 21000 deliveries (3000 x 7 subscribers)" in proc.stdout
+    assert "0 missing, 0 out of order, 0 malformed" in proc.stdout
+
+
+def test_pubsub_reports_a_foreign_message_on_the_channel_and_exits_1(server, tmp_path):
+    channel = unique_prefix("foreign")
+    json_path = tmp_path / "foreign.json"
+    argv = [STRATA_BENCH, "--port", server.port, "--pubsub-subscribers", 2, "--pubsub-channel", channel,
+            "--clients", 1, "--test-time", 1.5, "--reply-timeout", 5, "--json", json_path]
+    bench = subprocess.Popen(list(map(str, argv)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = server.client()
+    try:
+        # Published once both subscribers are in (before that, the bench is not running yet).
+        deadline = time.monotonic() + 10
+        while client.pubsub_numsub(channel)[0][1] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.publish(channel, "not a stamped message") == 2
+        stdout, stderr = bench.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        client.close()
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    assert bench.returncode == 1, stderr
+    pubsub = json.loads(json_path.read_text())["pubsub"]
+    assert pubsub["malformed"] == 2
+    assert "not a stamped message" in pubsub["first_malformed"]
+    # The run's own messages were all there.
+    assert pubsub["delivered"] == pubsub["expected_deliveries"] > 0 and pubsub["missing"] == 0
+    assert "2 malformed" in stdout and "pub/sub:" in stderr
+
+
+def test_pubsub_options_are_checked_before_the_run():
+    for args, message in ((["--pubsub-channel", "x"], "--pubsub-subscribers"),
+                          (["--pubsub-subscribers", "2", "--data-size", "16"], "--data-size 16"),
+                          (["--pubsub-subscribers", "2", "--cold-storm", "5"], "--cold-storm")):
+        proc = subprocess.run([str(STRATA_BENCH), *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr, (args, proc.stderr)
+    proc = subprocess.run([str(STRATA_BENCH), "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert "--pubsub-subscribers N" in proc.stdout and "--pubsub-channel NAME" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# --tracking: CLIENT TRACKING on over RESP3; invalidation pushes arrive between the replies.
+
+def test_tracking_counts_invalidations_and_never_takes_a_push_for_a_reply(server, tmp_path):
+    # 20 tracking clients over 2 threads, 8 in flight each, on 200 keys: most SETs change a key
+    # that some client has read since its last change, so pushes keep arriving in the middle of
+    # pipelined replies. A push taken for a reply would shift every later reply of its connection
+    # onto the wrong request: a GET answered +OK or a SET answered with a value, each an error.
+    proc, report = run_bench(server.port, "--tracking", "--requests", 20000, "--ratio", "1:4", "--threads", 2,
+                             "--clients", 10, "--pipeline", 8, "--key-prefix", unique_prefix("tracking"),
+                             "--key-max", 199, tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert report["config"]["tracking"] is True and report["config"]["resp"] == 3
+    assert report["requests"] == 20000
+    assert report["errors"] == 0 and report["first_error"] is None
+    assert_counts_add_up(report)
+    assert report["sets"] == 4000
+    # Each SET tells each of the 20 clients at most once (and only one that read the key since).
+    assert 0 < report["invalidations"] <= report["sets"] * 20
+    assert report["other_pushes"] == 0
+    assert f"Tracking: {report['invalidations']} invalidation pushes received, 0 other pushes" in proc.stdout
+    assert "CLIENT TRACKING on, RESP3" in proc.stdout
+
+
+def test_tracking_tells_a_lone_client_of_each_of_its_own_writes(server, tmp_path):
+    # One client, one key, GET SET GET SET ...: every SET changes the key the GET before it read
+    # (a missing key is tracked too), and without NOLOOP the writer is told as well: one
+    # invalidation per SET. Only the last may still be on its way when the client is done.
+    proc, report = run_bench(server.port, "--tracking", "--requests", 1000, "--ratio", "1:1", "--clients", 1,
+                             "--key-prefix", unique_prefix("lone"), "--key-min", 0, "--key-max", 0,
+                             tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert report["errors"] == 0 and report["sets"] == 500
+    assert report["hits"] == 499 and report["misses"] == 1
+    assert 499 <= report["invalidations"] <= 500
+
+
+def test_tracking_options_are_checked_before_the_run():
+    for args, message in ((["--tracking", "--resp", "2"], "--tracking needs RESP3"),
+                          (["--tracking", "--pubsub-subscribers", "2"], "--pubsub-subscribers")):
+        proc = subprocess.run([str(STRATA_BENCH), *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr, (args, proc.stderr)
+    proc = subprocess.run([str(STRATA_BENCH), "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert "--tracking" in proc.stdout
 
 
 # ---------------------------------------------------------------------------------------------

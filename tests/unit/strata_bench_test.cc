@@ -1,5 +1,5 @@
 // Unit tests of strata-bench's building blocks: histogram, key distributions, request
-// schedule and encoding, reply reader, options, and the JSON report.
+// schedule and encoding (pub/sub stamps included), reply reader, options, and the reports.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -28,6 +28,7 @@ namespace strata_bench {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // ---------------------------------------------------------------------------------------------
 // LatencyHistogram
@@ -417,6 +418,43 @@ TEST(RequestEncoder, ValueContentIsDeterministicAndSized) {
   EXPECT_EQ(a.value(), b.value());
 }
 
+TEST(PublishStamp, WorkedExampleFromTheHeader) {
+  RequestEncoder encoder("k", 48);
+  std::string out;
+  encoder.AppendPublish("news", {1234567890123, 3, 5}, &out);
+  const std::string payload = absl::StrCat("0000001234567890123 0000003 000000000005", encoder.value().substr(40));
+  EXPECT_EQ(payload.size(), 48u);
+  EXPECT_EQ(out, absl::StrCat("*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$48\r\n", payload, "\r\n"));
+  EXPECT_EQ(ParsePublishStamp(payload), (PublishStamp{1234567890123, 3, 5}));
+}
+
+TEST(PublishStamp, RoundTripsAtTheFieldLimitsAndTheSmallestSize) {
+  // A value shorter than the stamp still carries all of it: the payload is the stamp alone.
+  RequestEncoder encoder("k", 1);
+  for (const PublishStamp& stamp : {PublishStamp{0, 0, 0}, PublishStamp{INT64_MAX, 9999999, 999999999999},
+                                    PublishStamp{42, 2559999, 123456789}}) {
+    std::string out;
+    encoder.AppendPublish("c", stamp, &out);
+    const std::string header = "*3\r\n$7\r\nPUBLISH\r\n$1\r\nc\r\n$40\r\n";
+    ASSERT_EQ(out.substr(0, header.size()), header);
+    const std::string payload = out.substr(header.size(), kPublishStampBytes);
+    EXPECT_EQ(ParsePublishStamp(payload), stamp);
+  }
+  // Sequences wrap at kPublishSequenceModulus rather than spill into the filler.
+  std::string out;
+  encoder.AppendPublish("c", {7, 1, kPublishSequenceModulus + 4}, &out);
+  EXPECT_EQ(ParsePublishStamp(out.substr(out.size() - 2 - kPublishStampBytes, kPublishStampBytes)),
+            (PublishStamp{7, 1, 4}));
+}
+
+TEST(PublishStamp, RefusesPayloadsThatAreNotStamped) {
+  for (const char* payload : {"", "hello", "0000001234567890123 0000003 00000000000",  // one digit short
+                              "0000001234567890123-0000003 000000000005", "000000123456789012x 0000003 000000000005",
+                              "9999999999999999999 0000003 000000000005"}) {  // above INT64_MAX
+    EXPECT_FALSE(ParsePublishStamp(payload).has_value()) << payload;
+  }
+}
+
 TEST(ScanSchedule, SpreadsExactlyThePercentageOverEveryHundredGets) {
   for (uint32_t percent : {0u, 1u, 10u, 33u, 50u, 99u, 100u}) {
     ScanSchedule schedule(percent);
@@ -579,6 +617,66 @@ TEST(ReplyReader, ReadsALargeBulkStringArrivingInManyReads) {
   EXPECT_EQ(kinds, (std::vector<ReplyKind>{ReplyKind::kBulkString, ReplyKind::kSimpleString}));
 }
 
+TEST(ReplyReader, ShowsTheElementsOfPubSubMessagesAndConfirmations) {
+  // RESP2 arrays and RESP3 pushes, a confirmation's integer as its digits, a null and a nested
+  // aggregate as empty, and only the first three elements of a longer array.
+  const std::string stream =
+      "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+      ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n"
+      "*4\r\n$-1\r\n*2\r\n+a\r\n+b\r\n|1\r\n+k\r\n+v\r\n+third\r\n+fourth\r\n"
+      "+OK\r\n";
+  using Elements = std::vector<std::string>;
+  const std::vector<std::pair<ReplyKind, Elements>> expected = {
+      {ReplyKind::kArray, {"subscribe", "ch", "1"}},
+      {ReplyKind::kPush, {"message", "ch", "hello"}},
+      {ReplyKind::kArray, {"", "", "third"}},
+      {ReplyKind::kSimpleString, {}},
+  };
+  for (size_t split = 0; split <= stream.size(); ++split) {
+    ReplyReader reader;
+    std::vector<std::pair<ReplyKind, Elements>> got;
+    ReplySummary reply;
+    for (const std::string& chunk : {stream.substr(0, split), stream.substr(split)}) {
+      reader.Append(chunk);
+      while (reader.Next(&reply) == ReadState::kReply) {
+        got.push_back({reply.kind, Elements(reply.elements, reply.elements + reply.element_count)});
+      }
+    }
+    EXPECT_EQ(got, expected) << "split at " << split;
+  }
+}
+
+TEST(ReplyReader, InvalidationPushesBetweenRepliesAreTheirOwnFramesNamedInvalidate) {
+  // What a tracking client reads: a push after a SET's +OK, another (a flush: null keys) between
+  // a GET's value and a nil; each push is one frame, and the replies around it are untouched.
+  const std::string stream =
+      "+OK\r\n"
+      ">2\r\n$10\r\ninvalidate\r\n*2\r\n$5\r\nkey:1\r\n$5\r\nkey:2\r\n"
+      "$3\r\nabc\r\n"
+      ">2\r\n$10\r\ninvalidate\r\n_\r\n"
+      "_\r\n";
+  using Elements = std::vector<std::string>;
+  const std::vector<std::pair<ReplyKind, Elements>> expected = {
+      {ReplyKind::kSimpleString, {}},
+      {ReplyKind::kPush, {"invalidate", ""}},
+      {ReplyKind::kBulkString, {}},
+      {ReplyKind::kPush, {"invalidate", ""}},
+      {ReplyKind::kNull, {}},
+  };
+  for (size_t split = 0; split <= stream.size(); ++split) {
+    ReplyReader reader;
+    std::vector<std::pair<ReplyKind, Elements>> got;
+    ReplySummary reply;
+    for (const std::string& chunk : {stream.substr(0, split), stream.substr(split)}) {
+      reader.Append(chunk);
+      while (reader.Next(&reply) == ReadState::kReply) {
+        got.push_back({reply.kind, Elements(reply.elements, reply.elements + reply.element_count)});
+      }
+    }
+    EXPECT_EQ(got, expected) << "split at " << split;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -671,12 +769,68 @@ TEST(BenchOptions, ScanKeysStartJustAboveTheKeyRangeByDefault) {
   EXPECT_EQ(Parse({})->scan_share, 0);
 }
 
+TEST(BenchOptions, PubSubModeSubscribesPublishesAndStampsEveryMessage) {
+  absl::StatusOr<BenchOptions> o = Parse({"--pubsub-subscribers", "100", "--pubsub-channel=news"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->pubsub());
+  EXPECT_EQ(o->pubsub_subscribers, 100);
+  EXPECT_EQ(o->pubsub_channel, "news");
+  EXPECT_EQ(o->data_size, kPublishStampBytes);  // the default: the stamp alone
+  EXPECT_THAT(DescribeLoad(*o), HasSubstr("PUBLISH to channel 'news' with 100 subscribers, 40-byte messages"));
+  EXPECT_EQ(Parse({"--pubsub-subscribers", "1", "--data-size", "64"})->data_size, 64u);
+  EXPECT_EQ(Parse({"--pubsub-subscribers", "1"})->pubsub_channel, "strata-bench");
+  EXPECT_FALSE(Parse({})->pubsub());
+}
+
+TEST(BenchOptions, RefusesPubSubOptionsThatCannotWork) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--pubsub-subscribers", "0"}, "--pubsub-subscribers 0"},
+      {{"--pubsub-subscribers", "10001"}, "--pubsub-subscribers 10001"},
+      {{"--pubsub-channel", "news"}, "--pubsub-subscribers"},
+      {{"--pubsub-subscribers", "2", "--pubsub-channel", ""}, "--pubsub-channel ''"},
+      {{"--pubsub-subscribers", "2", "--data-size", "39"}, "--data-size 39 is below 40"},
+      {{"--pubsub-subscribers", "2", "--cache-aside"}, "--cache-aside"},
+      {{"--pubsub-subscribers", "2", "--cold-storm", "10"}, "--cold-storm"},
+  };
+  for (const auto& [args, message] : cases) {
+    absl::StatusOr<BenchOptions> o = Parse(args);
+    ASSERT_FALSE(o.ok()) << args[0] << " " << args.back();
+    EXPECT_THAT(std::string(o.status().message()), HasSubstr(message));
+  }
+}
+
+TEST(BenchOptions, TrackingImpliesRespThreeAndRefusesWhatCannotCarryPushes) {
+  absl::StatusOr<BenchOptions> o = Parse({"--tracking"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->tracking);
+  EXPECT_EQ(o->resp, 3);
+  EXPECT_THAT(DescribeLoad(*o), HasSubstr("CLIENT TRACKING on, RESP3"));
+  EXPECT_EQ(Parse({"--resp", "3", "--tracking"})->resp, 3);
+  EXPECT_FALSE(Parse({})->tracking);
+  EXPECT_EQ(Parse({})->resp, 2);
+  EXPECT_THAT(DescribeLoad(*Parse({})), Not(HasSubstr("TRACKING")));
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--tracking", "--resp", "2"}, "--tracking needs RESP3"},
+      {{"--resp=2", "--tracking"}, "--tracking needs RESP3"},
+      {{"--tracking", "--pubsub-subscribers", "2"}, "--tracking does not combine with --pubsub-subscribers"},
+      {{"--tracking=on"}, "--tracking takes no value"},
+  };
+  for (const auto& [args, message] : cases) {
+    absl::StatusOr<BenchOptions> refused = Parse(args);
+    ASSERT_FALSE(refused.ok()) << args[0] << " " << args.back();
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr(message));
+  }
+}
+
 TEST(BenchOptions, HelpDocumentsEveryOption) {
   const std::string usage = BenchUsage();
   for (const char* option :
        {"--host", "--port", "--threads", "--clients", "--pipeline", "--requests", "--test-time", "--ratio",
         "--data-size", "--key-prefix", "--key-min", "--key-max", "--key-pattern", "--seed", "--resp", "--auth",
-        "--cache-aside", "--scan-share", "--scan-start", "--cold-storm", "--json", "--plot", "--compare", "--label", "--reply-timeout", "--help"}) {
+        "--cache-aside", "--scan-share", "--scan-start", "--cold-storm", "--tracking", "--pubsub-subscribers",
+        "--pubsub-channel", "--json", "--plot", "--compare", "--label", "--reply-timeout", "--help"}) {
     EXPECT_THAT(usage, HasSubstr(option));
   }
   EXPECT_THAT(usage, HasSubstr("TOTAL number of requests"));
@@ -782,6 +936,128 @@ TEST(BenchReport, TextReportNamesEveryFigure) {
                            "Hit ratio: 75.00%"}) {
     EXPECT_THAT(text, HasSubstr(word));
   }
+}
+
+// A pub/sub run: 1000 PUBLISHes (2 of them error replies) to 3 subscribers, which got all but
+// 4 of the 2994 deliveries, one of them out of order, and one foreign message.
+RunResult SamplePubSubRun(BenchOptions* options) {
+  options->pubsub_subscribers = 3;
+  options->pubsub_channel = "news";
+  RunResult result;
+  result.label = "pubsub";
+  result.duration_sec = 0.5;
+  result.delivery_duration_sec = 0.6;
+  RunStats& s = result.stats;
+  for (uint64_t i = 0; i < 1000; ++i) {
+    ++s.publish.requests;
+    s.publish.latency.Record(100 + i % 50);
+  }
+  s.publish.errors = 2;
+  s.publish_receivers = 998 * 3;
+  for (uint64_t i = 0; i < 998 * 3 - 4; ++i) {
+    ++s.delivery.delivered;
+    s.delivery.latency.Record(200 + i % 100);
+  }
+  s.delivery.out_of_order = 1;
+  s.delivery.malformed = 1;
+  s.delivery.first_malformed = "[message, news, hello]";
+  s.first_error = "ERR something";
+  return result;
+}
+
+TEST(RunStats, EveryRequestIsASetAHitAMissAPublishOrAnError) {
+  BenchOptions options;
+  RunStats s = SamplePubSubRun(&options).stats;
+  s.Merge(SampleRun().stats);
+  EXPECT_EQ(s.requests(), s.sets() + s.hits() + s.misses() + s.publishes() + s.errors());
+  EXPECT_EQ(s.publishes(), 998u);
+  EXPECT_EQ(s.Total().latency.count(), s.requests());
+}
+
+TEST(BenchReport, PubSubDeliveriesAreCheckedAgainstPublishesTimesSubscribers) {
+  BenchOptions options;
+  const RunResult result = SamplePubSubRun(&options);
+  const PubSubTally tally = TallyPubSub(options, result.stats);
+  EXPECT_EQ(tally.expected, 2994u);
+  EXPECT_EQ(tally.missing, 4u);
+  EXPECT_EQ(tally.errors(), 6u);  // 4 missing, 1 out of order, 1 malformed
+  EXPECT_FALSE(tally.ok());
+  EXPECT_TRUE(TallyPubSub(BenchOptions(), SampleRun().stats).ok());
+
+  const std::string text = FormatTextReport(options, result);
+  for (const char* words : {"PUBLISH", "DELIVER", "998 messages published to 'news'",
+                            "2990 of 2994 deliveries (998 x 3 subscribers) in 0.600 s: 4 missing, 1 out of order, "
+                            "1 malformed; PUBLISH replies counted 2994 receivers; 2 errors",
+                            "First malformed message: [message, news, hello]", "First error reply: ERR something"}) {
+    EXPECT_THAT(text, HasSubstr(words));
+  }
+  EXPECT_THAT(text, Not(HasSubstr("Hit ratio")));
+
+  using strata::loaders::JsonValue;
+  const std::string json = FormatJsonReport(options, result);
+  absl::StatusOr<JsonValue> doc = strata::loaders::ParseJson(json);
+  ASSERT_TRUE(doc.ok()) << doc.status() << json;
+  EXPECT_EQ(Number(doc->Find("publishes")), 998);
+  EXPECT_EQ(Number(doc->Find("config")->Find("pubsub_subscribers")), 3);
+  EXPECT_EQ(doc->Find("config")->Find("pubsub_channel")->text(), "news");
+  const JsonValue* pubsub = doc->Find("pubsub");
+  ASSERT_NE(pubsub, nullptr);
+  EXPECT_EQ(Number(pubsub->Find("published")), 998);
+  EXPECT_EQ(Number(pubsub->Find("expected_deliveries")), 2994);
+  EXPECT_EQ(Number(pubsub->Find("delivered")), 2990);
+  EXPECT_EQ(Number(pubsub->Find("missing")), 4);
+  EXPECT_EQ(Number(pubsub->Find("out_of_order")), 1);
+  EXPECT_EQ(Number(pubsub->Find("malformed")), 1);
+  EXPECT_EQ(Number(pubsub->Find("publish_receivers")), 2994);
+  EXPECT_NEAR(Number(pubsub->Find("delivered_per_sec")), 2990 / 0.6, 0.01);
+  EXPECT_EQ(Number(pubsub->Find("latency_us")->Find("p50")), result.stats.delivery.latency.ValueAtPercentile(50));
+  EXPECT_EQ(Number(doc->Find("commands")->Find("PUBLISH")->Find("errors")), 2);
+
+  // The plot draws the delivery curve beside the PUBLISHes', and --compare reads it back.
+  absl::StatusOr<std::vector<LatencySeries>> read_back = SeriesFromJsonReport(json);
+  ASSERT_TRUE(read_back.ok()) << read_back.status();
+  ASSERT_EQ(read_back->size(), 2u);
+  EXPECT_EQ((*read_back)[1].label, "pubsub: DELIVER");
+  EXPECT_EQ((*read_back)[1].points.size(), SeriesOfRun(result)[1].points.size());
+}
+
+TEST(BenchReport, ReportsWithoutPubSubSayNothingOfIt) {
+  const std::string json = FormatJsonReport(BenchOptions(), SampleRun());
+  absl::StatusOr<strata::loaders::JsonValue> doc = strata::loaders::ParseJson(json);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->Find("pubsub"), nullptr);
+  EXPECT_EQ(doc->Find("commands")->Find("PUBLISH"), nullptr);
+  EXPECT_EQ(Number(doc->Find("publishes")), 0);
+  EXPECT_THAT(FormatTextReport(BenchOptions(), SampleRun()), Not(HasSubstr("DELIVER")));
+}
+
+TEST(BenchReport, TrackingRunsCountTheInvalidationPushesApartFromTheRequests) {
+  BenchOptions options;
+  options.tracking = true;
+  options.resp = 3;
+  RunResult result = SampleRun();
+  result.stats.invalidations = 123;
+  result.stats.other_pushes = 1;
+  RunStats merged = result.stats;
+  merged.Merge(result.stats);
+  EXPECT_EQ(merged.invalidations, 246u);
+  EXPECT_EQ(merged.other_pushes, 2u);
+  EXPECT_EQ(merged.requests(), 2 * result.stats.requests());  // pushes are not requests
+
+  EXPECT_THAT(FormatTextReport(options, result), HasSubstr("Tracking: 123 invalidation pushes received, 1 other pushes"));
+  absl::StatusOr<strata::loaders::JsonValue> doc = strata::loaders::ParseJson(FormatJsonReport(options, result));
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(Number(doc->Find("invalidations")), 123);
+  EXPECT_EQ(Number(doc->Find("other_pushes")), 1);
+  EXPECT_EQ(Number(doc->Find("requests")), 2000);
+  EXPECT_EQ(doc->Find("config")->Find("tracking")->text(), "true");
+
+  // Without --tracking (and no pushes) the text says nothing of it; the JSON has its zeros.
+  EXPECT_THAT(FormatTextReport(BenchOptions(), SampleRun()), Not(HasSubstr("Tracking")));
+  doc = strata::loaders::ParseJson(FormatJsonReport(BenchOptions(), SampleRun()));
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(Number(doc->Find("invalidations")), 0);
+  EXPECT_EQ(doc->Find("config")->Find("tracking")->text(), "false");
 }
 
 TEST(BenchReport, CompareRefusesJsonThatIsNotAReport) {
