@@ -4,10 +4,8 @@
 
 #include <algorithm>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "loaders/json.h"
 #include "storage/clock.h"
 #include "storage/glob.h"
 
@@ -140,7 +138,7 @@ absl::Status LoaderManager::AddLoader(const std::vector<std::string>& words) {
 
 absl::Status LoaderManager::Start() {
   for (auto& source : sources_) {
-    source->set_invalidation_handler([this](std::string payload) { ApplyInvalidationMessage(payload).IgnoreError(); });
+    if (invalidation_message_handler_) source->set_invalidation_handler(invalidation_message_handler_);
     if (absl::Status s = source->Start(); !s.ok()) {
       return absl::InternalError(absl::StrCat("source ", source->name(), ": ", s.message()));
     }
@@ -456,72 +454,39 @@ int64_t LoaderManager::JitteredTtl(const LoaderOptions& options) {
   return static_cast<int64_t>(static_cast<double>(options.ttl_ms) * (1.0 + factor));
 }
 
-uint64_t LoaderManager::InvalidateKeys(const std::vector<std::string>& keys) {
-  const int databases = store_.databases();
+void LoaderManager::Supersede(int db, const std::vector<std::string>& keys) {
+  const int first = db < 0 ? 0 : db, last = db < 0 ? store_.databases() - 1 : db;
   {
     absl::MutexLock lock(&flights_mu_);
     for (const std::string& key : keys) {
-      for (int db = 0; db < databases; ++db) {
-        auto it = flights_.find(FlightKey(db, key));
+      for (int d = first; d <= last; ++d) {
+        auto it = flights_.find(FlightKey(d, key));
         if (it != flights_.end()) it->second->invalidated = true;
       }
     }
   }
   for (const std::string& key : keys) {
-    for (int db = 0; db < databases; ++db) ForgetNegative(db, key);
+    for (int d = first; d <= last; ++d) ForgetNegative(d, key);
   }
-  uint64_t dropped = 0;
-  for (const std::string& key : keys) {
-    for (int db = 0; db < databases; ++db) dropped += store_.Delete(db, key) ? 1 : 0;
-  }
-  return dropped;
 }
 
-uint64_t LoaderManager::InvalidatePattern(std::string_view pattern) {
+void LoaderManager::SupersedeMatching(int db, std::string_view pattern) {
+  auto matches = [&](const FlightKey& key) { return (db < 0 || key.first == db) && storage::GlobMatch(pattern, key.second); };
   {
     absl::MutexLock lock(&flights_mu_);
     for (auto& [key, flight] : flights_) {
-      if (storage::GlobMatch(pattern, key.second)) flight->invalidated = true;
+      if (matches(key)) flight->invalidated = true;
     }
   }
-  {
-    absl::MutexLock lock(&negative_mu_);
-    for (auto it = negative_until_ms_.begin(); it != negative_until_ms_.end();) {
-      if (storage::GlobMatch(pattern, it->first.second)) {
-        negative_key_bytes_ -= it->first.second.size();
-        negative_until_ms_.erase(it++);
-      } else {
-        ++it;
-      }
+  absl::MutexLock lock(&negative_mu_);
+  for (auto it = negative_until_ms_.begin(); it != negative_until_ms_.end();) {
+    if (matches(it->first)) {
+      negative_key_bytes_ -= it->first.second.size();
+      negative_until_ms_.erase(it++);
+    } else {
+      ++it;
     }
   }
-  return store_.DeleteMatching(pattern);
-}
-
-absl::StatusOr<uint64_t> LoaderManager::ApplyInvalidationMessage(std::string_view payload) {
-  std::string_view text(payload);
-  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  if (text.empty()) return absl::InvalidArgumentError("empty invalidation message");
-  if (text.front() != '{') return InvalidateKeys({std::string(text)});
-  auto json = ParseJson(text);
-  if (!json.ok()) return json.status();
-  if (json->type() != JsonValue::Type::kObject) return absl::InvalidArgumentError("invalidation message: expected an object");
-  if (const JsonValue* key = json->Find("key"); key && key->type() == JsonValue::Type::kString) {
-    return InvalidateKeys({key->text()});
-  }
-  if (const JsonValue* keys = json->Find("keys"); keys && keys->type() == JsonValue::Type::kArray) {
-    std::vector<std::string> names;
-    for (const JsonValue& item : keys->array()) {
-      if (item.type() != JsonValue::Type::kString) return absl::InvalidArgumentError("invalidation message: keys must be strings");
-      names.push_back(item.text());
-    }
-    return InvalidateKeys(names);
-  }
-  if (const JsonValue* pattern = json->Find("pattern"); pattern && pattern->type() == JsonValue::Type::kString) {
-    return InvalidatePattern(pattern->text());
-  }
-  return absl::InvalidArgumentError("invalidation message: expected {\"key\": K}, {\"keys\": [...]} or {\"pattern\": G}");
 }
 
 }  // namespace strata::loaders

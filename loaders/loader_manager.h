@@ -8,8 +8,9 @@
 //   - A circuit breaker per source: after `breaker-failures` consecutive failed loads the source
 //     is not asked for `breaker-cooldown` seconds (loads fail at once, stale values are kept),
 //     then one probe load decides whether it closes again.
-//   - Invalidation: drops keys (memory and negative cache) and marks in-flight loads of them so
-//     their results are not stored (the waiters get a fresh load instead).
+//   - Invalidation: forgets remembered misses and marks in-flight loads of the keys so their
+//     results are not stored (the waiters get a fresh load instead); server/invalidation.h
+//     drops the keys themselves.
 //
 // Thread-safety: every public method may be called from any thread. Callbacks (`done`) run on
 // a source thread or, when the answer is immediate, on the caller's thread. Lock order: a caller
@@ -108,13 +109,15 @@ class LoaderManager {
   // superseded, and its waiters read whatever the write left. Call under the key's shard lock.
   void NoteWrite(int db, std::string_view key);
 
-  // Invalidation: drops matching keys from memory (every database) and the negative cache,
-  // and keeps in-flight loads of them from being stored. Returns the number of keys dropped.
-  uint64_t InvalidateKeys(const std::vector<std::string>& keys);
-  uint64_t InvalidatePattern(std::string_view pattern);
-  // Applies an invalidation message: a plain key, or JSON {"key": K}, {"keys": [...]},
-  // {"pattern": GLOB}.
-  absl::StatusOr<uint64_t> ApplyInvalidationMessage(std::string_view payload);
+  // Invalidation's part here (the keyspace part is server/invalidation.h): loads in flight of
+  // these keys of `db` (every database when db < 0) will not be stored (their waiters get a
+  // fresh load), and remembered misses of them are forgotten.
+  void Supersede(int db, const std::vector<std::string>& keys);
+  void SupersedeMatching(int db, std::string_view pattern);
+  // Where the sources' invalidation messages (PostgreSQL NOTIFY) go; set before Start.
+  void set_invalidation_message_handler(std::function<void(std::string)> handler) {
+    invalidation_message_handler_ = std::move(handler);
+  }
 
  private:
   struct Request;
@@ -142,6 +145,7 @@ class LoaderManager {
   absl::flat_hash_map<FlightKey, std::unique_ptr<Flight>> flights_;
 
   absl::Mutex negative_mu_;
+  std::function<void(std::string)> invalidation_message_handler_;
   absl::flat_hash_map<FlightKey, int64_t> negative_until_ms_;
   size_t negative_key_bytes_ = 0;
   int64_t next_negative_sweep_ms_ = 0;

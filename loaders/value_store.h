@@ -26,8 +26,6 @@ class ValueStore {
   bool Delete(int db, std::string_view key) {
     return Delete(db, key, [] { return true; });
   }
-  // Drops every key matching the glob pattern, in every database; returns how many.
-  virtual uint64_t DeleteMatching(std::string_view pattern) = 0;
   virtual int databases() const = 0;
 };
 

@@ -7,8 +7,10 @@
 // after releasing its locks, hands the keys it changed to ServeReadyKeys, which runs the waiters'
 // commands again from the top, first come first served, each under its own shard locks, on the
 // writer's thread; each reply is posted to the waiter's thread, which resumes its pipeline. So, as
-// in Redis, the client that pushed sees the waiters served before its next command runs. A waiter
-// is finished exactly once: served, timed out, unblocked (CLIENT UNBLOCK) or gone (closed).
+// in Redis, the client that pushed sees the waiters served before its next command runs, and a
+// served waiter's command raises its keyspace events (a pop's, then "del") right after the
+// writer's. A waiter is finished exactly once: served, timed out, unblocked (CLIENT UNBLOCK) or
+// gone (closed).
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -242,10 +243,28 @@ Config::Config() {
         }
         return text;
       }});
+  integer("tracking-table-max-keys", &Config::tracking_table_max_keys, 0, INT64_MAX, true);
   integer("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024 * 1024, INT64_MAX, true, true);
   integer("client-query-buffer-limit", &Config::client_query_buffer_limit, 1024 * 1024, INT64_MAX, true, true);
   integer("io-threads", &Config::io_threads, 0, 128, false);
-  text("invalidation-channel", &Config::invalidation_channel_, false);
+  // Repeatable: each line adds a channel; the first one given replaces the default.
+  directives_.push_back(Directive{
+      "invalidation-channel", false,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        if (args.size() != 1 || args[0].empty()) return BadValue("takes one channel name");
+        absl::MutexLock lock(&c.mu_);
+        if (!c.invalidation_channels_given_) c.invalidation_channels_.clear();
+        c.invalidation_channels_given_ = true;
+        if (std::find(c.invalidation_channels_.begin(), c.invalidation_channels_.end(), args[0]) ==
+            c.invalidation_channels_.end()) {
+          c.invalidation_channels_.push_back(args[0]);
+        }
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        absl::MutexLock lock(&c.mu_);
+        return absl::StrJoin(c.invalidation_channels_, " ");
+      }});
   integer("tls-port", &Config::tls_port, 0, 65535, false);
   text("tls-cert-file", &Config::tls_cert_file_, false);
   text("tls-key-file", &Config::tls_key_file_, false);
@@ -424,9 +443,9 @@ std::string Config::config_file() const {
   absl::MutexLock lock(&mu_);
   return config_file_;
 }
-std::string Config::invalidation_channel() const {
+std::vector<std::string> Config::invalidation_channels() const {
   absl::MutexLock lock(&mu_);
-  return invalidation_channel_;
+  return invalidation_channels_;
 }
 std::vector<LoaderDirective> Config::loader_directives() const {
   absl::MutexLock lock(&mu_);

@@ -95,6 +95,8 @@ class Config {
   // When yes, scripts may touch keys they did not declare: they run with every shard locked.
   std::atomic<bool> lua_allow_undeclared_keys{false};
   std::atomic<int64_t> tls_port{0};
+  // Client-side caching: keys the tracking table remembers at most (0: no limit).
+  std::atomic<int64_t> tracking_table_max_keys{1000000};
   // notify-keyspace-events as storage::notify classes (storage/keyspace_events.h).
   std::atomic<uint32_t> notify_classes{0};
   // client-output-buffer-limit, per client class (0: no limit), as Redis: a client past `hard`
@@ -120,7 +122,7 @@ class Config {
   std::string pidfile() const;
   std::string dir() const;
   std::string config_file() const;
-  std::string invalidation_channel() const;
+  std::vector<std::string> invalidation_channels() const;
   std::vector<LoaderDirective> loader_directives() const;
 
  private:
@@ -138,7 +140,8 @@ class Config {
   std::string dir_;
   std::string tls_cert_file_, tls_key_file_, tls_ca_cert_file_;
   std::string config_file_;
-  std::string invalidation_channel_ = "__strata__:invalidate";
+  std::vector<std::string> invalidation_channels_ = {"__strata__:invalidate"};
+  bool invalidation_channels_given_ = false;
   std::vector<LoaderDirective> loader_directives_;
   std::vector<Directive> directives_;
 };

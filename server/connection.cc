@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -232,8 +233,18 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
 
 // The command path (DESIGN.md section 4a), in order: find the command, refuse what this
 // connection's mode forbids, queue it inside MULTI, or run it under its keys' shard locks.
+namespace {
+// The client whose command runs on this thread, for client-side caching's NOLOOP.
+class CurrentWriterScope {
+ public:
+  explicit CurrentWriterScope(uint64_t client_id) { Tracking::SetCurrentWriter(client_id); }
+  ~CurrentWriterScope() { Tracking::SetCurrentWriter(0); }
+};
+}  // namespace
+
 void Connection::Execute(std::span<const std::string_view> args) {
   if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
+  const CurrentWriterScope writer(id_);
   const CommandSpec* spec = server_.commands().Find(args[0]);
   // The usual command passes these checks in a few instructions; anything else (subcommands,
   // errors) takes the full lookup, which words the error.
@@ -260,6 +271,11 @@ void Connection::Execute(std::span<const std::string_view> args) {
     return;
   }
   Run(*spec, args, NowMs());
+  // As Redis: CLIENT CACHING's choice holds for the next command (a whole transaction, and the
+  // CLIENT commands in between do not use it up).
+  if (tracking_ != nullptr && tracking_->caching_given && multi_ == nullptr && !spec->name.starts_with("client|")) {
+    tracking_->caching_given = false;
+  }
 }
 
 const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_view> args, std::string* error) {
@@ -385,6 +401,7 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   CommandContext ctx{args, *reply, *this, server_, &txn, spec, now_ms, blocking};
   spec.handler(ctx);
   if (observed) server_.AfterWrites(txn, &after->ready_for_waiters);
+  if (tracking_ != nullptr) RememberReadKeys(spec);
 }
 
 void Connection::BeginMulti() {
@@ -866,6 +883,93 @@ bool Connection::WithinOutputLimit() {
   return false;
 }
 
+void Connection::EnableTracking(TrackingState state) {
+  std::vector<std::string> added;
+  if (state.bcast) {
+    // As Redis: turning BCAST on again adds prefixes to those it had; none means every key.
+    if (state.prefixes.empty()) state.prefixes.emplace_back();
+    const std::vector<std::string> had = tracking_ != nullptr ? tracking_->prefixes : std::vector<std::string>();
+    for (const std::string& prefix : state.prefixes) {
+      if (std::find(had.begin(), had.end(), prefix) == had.end()) added.push_back(prefix);
+    }
+    state.prefixes = had;
+    state.prefixes.insert(state.prefixes.end(), added.begin(), added.end());
+  }
+  server_.tracking().Enable({&thread_, id_}, state.bcast, added);
+  tracking_redirect_.store(static_cast<int64_t>(state.redirect), std::memory_order_relaxed);
+  tracking_ = std::make_unique<TrackingState>(std::move(state));
+}
+
+void Connection::DisableTracking() {
+  if (tracking_ == nullptr) return;
+  server_.tracking().Disable(id_, tracking_->prefixes);
+  tracking_.reset();
+  tracking_redirect_.store(-1, std::memory_order_relaxed);
+}
+
+void Connection::RememberReadKeys(const CommandSpec& spec) {
+  if (tracking_->bcast || !(spec.flags & flags::kReadOnly) || (spec.flags & flags::kPubSub) || keys_.empty()) return;
+  // OPTIN tracks only after CLIENT CACHING yes; OPTOUT all but after CLIENT CACHING no.
+  if ((tracking_->optin && !tracking_->caching_given) || (tracking_->optout && tracking_->caching_given)) return;
+  server_.tracking().Remember({&thread_, id_}, keys_);
+}
+
+void Connection::DeliverInvalidation(const InvalidatedKeys& keys, uint64_t writer) {
+  if (tracking_ == nullptr || closing_) return;
+  if (tracking_->noloop && keys != nullptr && writer == id_) return;
+  const uint64_t target = tracking_->redirect;
+  if (target == 0) {
+    if (resp3()) SendInvalidation(keys);  // RESP2 has no way to tell a client out of band
+    return;
+  }
+  IoThread* thread = server_.clients().ThreadOf(target);
+  if (thread == nullptr) {
+    // As Redis: the redirect client is gone; a RESP3 client is told so, instead.
+    tracking_->redirect_broken = true;
+    if (resp3()) {
+      protocol::ReplyBuilder push(writing_exec_reply_ ? &deferred_pushes_ : &output_);
+      push.set_resp3(true);
+      push.PushHeader(2);
+      push.Bulk("tracking-redir-broken");
+      push.Integer(static_cast<int64_t>(target));
+      thread_.FlushSoon(this);
+    }
+    return;
+  }
+  if (thread == &thread_) {
+    if (Connection* c = thread_.FindConnection(target)) c->SendInvalidation(keys);
+    return;
+  }
+  thread->Post([thread, target, keys] {
+    if (Connection* c = thread->FindConnection(target)) c->SendInvalidation(keys);
+  });
+}
+
+void Connection::SendInvalidation(const InvalidatedKeys& keys) {
+  if (closing_ || close_asap_) return;
+  protocol::ReplyBuilder out(writing_exec_reply_ ? &deferred_pushes_ : &output_);
+  out.set_resp3(resp3());
+  if (resp3()) {
+    out.PushHeader(2);
+    out.Bulk("invalidate");
+  } else if (subscriptions_ != nullptr) {
+    out.ArrayHeader(3);
+    out.Bulk("message");
+    out.Bulk("__redis__:invalidate");
+  } else {
+    return;  // a RESP2 redirect target that subscribes to nothing cannot be told
+  }
+  if (keys == nullptr) {
+    out.Null();
+  } else {
+    out.ArrayHeader(keys->size());
+    for (const std::string& key : *keys) out.Bulk(key);
+  }
+  output_bytes_.store(PendingOutputBytes() + deferred_pushes_.size(), std::memory_order_relaxed);
+  if (!WithinOutputLimit()) return;
+  thread_.FlushSoon(this);
+}
+
 void Connection::Close() {
   if (closing_) return;
   closing_ = true;
@@ -875,6 +979,7 @@ void Connection::Close() {
   }
   Unwatch();
   UnsubscribeAll();
+  DisableTracking();
   server_.clients().Remove(this);
   thread_.Forget(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClose);
@@ -908,6 +1013,8 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   const int patterns = pattern_count_.load(std::memory_order_relaxed);
   const int shard_channels = shard_channel_count_.load(std::memory_order_relaxed);
   if (channels + patterns + shard_channels > 0) flags += 'P';
+  const int64_t redirect = tracking_redirect_.load(std::memory_order_relaxed);
+  if (redirect >= 0) flags += 't';
   if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);
   std::string name, lib_name, lib_version;
@@ -925,7 +1032,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
                       " flags=", flags, " db=", db(), " sub=", channels, " psub=", patterns, " ssub=", shard_channels, " multi=", multi_queued, " qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
                       " argv-mem=0 multi-mem=0 rbs=", qbuf_capacity, " rbp=0 obl=0 oll=0 omem=", omem,
                       " tot-mem=", qbuf_capacity + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
-                      " user=default redir=-1 resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,
+                      " user=default redir=", redirect, " resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,
                       " lib-ver=", lib_version);
 }
 

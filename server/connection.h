@@ -23,6 +23,7 @@
 #include "loaders/loader_manager.h"
 #include "server/command.h"
 #include "server/pubsub.h"
+#include "server/tracking.h"
 #include "server/watch.h"
 
 namespace strata::server {
@@ -116,6 +117,29 @@ class Connection {
   void SendPendingOutput() { close_asap_ ? Close() : Flush(); }
   bool flush_scheduled() const { return flush_scheduled_; }
   void set_flush_scheduled(bool on) { flush_scheduled_ = on; }
+
+  // Client-side caching (server/tracking.h; CLIENT TRACKING in server/commands/connection.cc).
+  struct TrackingState {
+    bool bcast = false, optin = false, optout = false, noloop = false;
+    uint64_t redirect = 0;  // 0: invalidations come to this client itself (RESP3 only)
+    bool redirect_broken = false;
+    // CLIENT CACHING yes/no for the next command (OPTIN: track it; OPTOUT: do not).
+    bool caching_given = false;
+    std::vector<std::string> prefixes;
+  };
+  const TrackingState* tracking() const { return tracking_.get(); }
+  // Turns tracking on with `state` (after CLIENT TRACKING checked the options), or off.
+  void EnableTracking(TrackingState state);
+  void DisableTracking();
+  void set_tracking_caching(bool given) {
+    if (tracking_ != nullptr) tracking_->caching_given = given;
+  }
+  // Its I/O thread: an invalidation of `keys` (null: everything) for this tracking client,
+  // caused by client `writer` (0: no client); sent to itself or to its REDIRECT client.
+  void DeliverInvalidation(const InvalidatedKeys& keys, uint64_t writer);
+  // Its I/O thread: this client is the REDIRECT target of a tracking client: send it the
+  // invalidation (RESP3 push, or a __redis__:invalidate message when it is a RESP2 subscriber).
+  void SendInvalidation(const InvalidatedKeys& keys);
 
   // While a script on this thread is busy (IoThread::ServeWhileBusy): reads what the client sent
   // straight from its socket and answers it, without the loop.
@@ -253,6 +277,9 @@ class Connection {
   // Shared with the deferred-after-run steps of an EXEC or script (see RunHeld).
   AfterRun* held_after_ = nullptr;
 
+  // Remembers the keys of a read-only command for client-side caching, when this client tracks.
+  void RememberReadKeys(const CommandSpec& spec);
+  std::unique_ptr<TrackingState> tracking_;
   // Pub/sub: null until the first subscription, and again after the last goes.
   std::unique_ptr<Subscriptions> subscriptions_;
   bool flush_scheduled_ = false;
@@ -279,6 +306,7 @@ class Connection {
   std::atomic<size_t> query_buffer_capacity_{0};
   std::atomic<size_t> output_bytes_{0};
   std::atomic<int> channel_count_{0}, pattern_count_{0}, shard_channel_count_{0};  // CLIENT LIST sub= psub= ssub=
+  std::atomic<int64_t> tracking_redirect_{-1};  // CLIENT LIST redir= (-1: not tracking)
   std::string peer_address_;
   std::string local_address_;
   int fd_ = -1;

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/server.h"
-#include "storage/glob.h"
 #include "storage/hash.h"
 
 namespace strata::server {
@@ -24,8 +23,12 @@ void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape
   storage::EntryMeta meta;
   meta.expire_at_ms = expire_at_ms;
   meta.fresh_until_ms = fresh_until_ms;
+  // Keyspace notifications, class L: a value loaded for a key that was not there, or one that
+  // replaced the key's value (stale-while-revalidate, refresh-ahead).
+  const std::string_view event = txn.Peek(key) != nullptr ? "refreshed" : "loaded";
   if (shape == loaders::ValueShape::kString) {
     txn.SetString(db, key, outcome.value, meta);
+    txn.Notify(storage::notify::kLoader, event, db, key);
     return;
   }
   auto hash = std::make_unique<storage::HashValue>();
@@ -35,6 +38,7 @@ void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape
     return;
   }
   txn.Store(db, storage::Entry::NewHash(key, hash.release(), meta));
+  txn.Notify(storage::notify::kLoader, event, db, key);
 }
 
 bool KeyspaceValueStore::Delete(int db, std::string_view key, const std::function<bool()>& still_wanted) {
@@ -44,19 +48,6 @@ bool KeyspaceValueStore::Delete(int db, std::string_view key, const std::functio
   if (!txn.Delete(db, key)) return false;
   if (watches_.any()) watches_.Touch(db, key);
   return true;
-}
-
-uint64_t KeyspaceValueStore::DeleteMatching(std::string_view pattern) {
-  uint64_t deleted = 0;
-  const bool watched = watches_.any();
-  for (int db = 0; db < keyspace_.databases(); ++db) {
-    deleted += keyspace_.DeleteIf(db, [&](const storage::Entry& e) {
-      if (!storage::GlobMatch(pattern, e.key())) return false;
-      if (watched) watches_.Touch(db, e.key());  // under the key's shard lock, as every write
-      return true;
-    });
-  }
-  return deleted;
 }
 
 std::vector<std::pair<std::string, std::string>> DescribeLoaderStats(loaders::LoaderManager& manager,

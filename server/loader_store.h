@@ -24,7 +24,6 @@ class KeyspaceValueStore final : public loaders::ValueStore {
              int64_t fresh_until_ms, int64_t expire_at_ms, const std::function<bool()>& still_wanted) override;
   bool Delete(int db, std::string_view key, const std::function<bool()>& still_wanted) override;
   using loaders::ValueStore::Delete;
-  uint64_t DeleteMatching(std::string_view pattern) override;
   int databases() const override { return keyspace_.databases(); }
 
  private:

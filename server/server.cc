@@ -38,6 +38,12 @@ size_t ClientRegistry::size() const {
   return clients_.size();
 }
 
+IoThread* ClientRegistry::ThreadOf(uint64_t id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : &it->second->thread();
+}
+
 void ClientRegistry::ForEach(const std::function<void(Connection&)>& fn) const {
   absl::MutexLock lock(&mu_);
   std::vector<std::pair<uint64_t, Connection*>> ordered(clients_.begin(), clients_.end());
@@ -52,6 +58,13 @@ Server::Server(Config& config, Logger& logger)
 }
 
 Server::~Server() = default;
+
+bool Server::IsInvalidationChannel(std::string_view channel) const {
+  for (const std::string& name : invalidation_channels_) {
+    if (name == channel) return true;
+  }
+  return false;
+}
 
 absl::Status Server::Listen(std::vector<int>* fds) {
   const int port = static_cast<int>(config_.port.load());
@@ -109,6 +122,10 @@ int Server::Run() {
   evictor_ = std::make_unique<Evictor>(config_, *keyspace_, memory_meter_);
   value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_, watches_, *evictor_);
   loaders_ = std::make_unique<loaders::LoaderManager>(*value_store_);
+  invalidator_ = std::make_unique<Invalidator>(*keyspace_, *loaders_, watches_);
+  loaders_->set_invalidation_message_handler(
+      [this](std::string payload) { invalidator_->ApplyMessage(payload).IgnoreError(); });
+  invalidation_channels_ = config_.invalidation_channels();
   if (absl::Status s = StartLoaders(); !s.ok()) {
     logger_.Warning(Std(s.message()));
     return 1;
@@ -143,6 +160,8 @@ int Server::Run() {
   evictor_->set_background_wakeup([this] { uv_async_send(&eviction_async_); });
   keyspace_notifier_ = std::make_unique<KeyspaceNotifier>(*keyspace_, pubsub_);
   keyspace_->set_event_listener(keyspace_notifier_.get());
+  tracking_ = std::make_unique<Tracking>(*keyspace_, config_);
+  keyspace_->set_change_listener(tracking_.get());
   ApplyConfig();
   memory_meter_.Calibrate();
   startup_memory_ = UsedMemory();
@@ -265,6 +284,7 @@ void Server::Cron() {
   // Memory can grow without a write command asking (loader pools, client buffers): the cron
   // starts the background pass when it finds memory over the limit.
   if (evictor_->BackgroundPass(now)) OnEvictionWanted(&eviction_async_);
+  tracking_->EnforceLimit();
 
   const uint64_t commands = TotalCommands();
   const int64_t elapsed = now - last_sample_ms_;
@@ -288,6 +308,7 @@ void Server::Cron() {
 void Server::ResetStats() {
   keyspace_->ResetStats();
   evictor_->ResetStats();
+  invalidator_->ResetStats();
   stats_commands_base_ = TotalCommands();
   total_connections_received.store(0);
   rejected_connections.store(0);
@@ -503,7 +524,8 @@ std::string Server::Info(const std::vector<std::string>& requested) {
   if (Wants(sections, "clients", true)) {
     section("Clients");
     absl::StrAppend(&out, "connected_clients:", clients_.size(), "\r\nmaxclients:", config_.maxclients.load(),
-                    "\r\nblocked_clients:", blocking_.size(), "\r\ntracking_clients:0\r\n");
+                    "\r\nblocked_clients:", blocking_.size(), "\r\ntracking_clients:", tracking_->tracking_clients(),
+                    "\r\n");
   }
   if (Wants(sections, "memory", true)) {
     section("Memory");
@@ -579,7 +601,10 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\nkeyspace_hits:", ks.keyspace_hits,
                     "\r\nkeyspace_misses:", ks.keyspace_misses, "\r\npubsub_channels:", pubsub_.ActiveCount(SubscriptionKind::kChannel),
                     "\r\npubsub_patterns:", pubsub_.ActiveCount(SubscriptionKind::kPattern),
-                    "\r\npubsubshard_channels:", pubsub_.ActiveCount(SubscriptionKind::kShardChannel), "\r\n");
+                    "\r\npubsubshard_channels:", pubsub_.ActiveCount(SubscriptionKind::kShardChannel),
+                    "\r\ntracking_total_keys:", tracking_->total_keys(),
+                    "\r\ntracking_total_items:", tracking_->total_items(),
+                    "\r\ntracking_total_prefixes:", tracking_->total_prefixes(), "\r\n");
   }
   if (Wants(sections, "replication", true)) {
     section("Replication");
@@ -608,6 +633,10 @@ std::string Server::Info(const std::vector<std::string>& requested) {
       }
       out += "\r\n";
     }
+  }
+  if (Wants(sections, "invalidation", true)) {
+    section("Invalidation");
+    out += invalidator_->InfoFields();
   }
   if (Wants(sections, "keyspace", true)) {
     section("Keyspace");

@@ -20,6 +20,7 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/evictor.h"
+#include "server/invalidation.h"
 #include "server/io_thread.h"
 #include "server/keyspace_notifier.h"
 #include "loaders/loader_manager.h"
@@ -27,6 +28,7 @@
 #include "server/logger.h"
 #include "server/memory.h"
 #include "server/pubsub.h"
+#include "server/tracking.h"
 #include "server/scripting/scripts.h"
 #include "server/watch.h"
 #include "storage/clock.h"
@@ -46,6 +48,8 @@ class ClientRegistry {
   size_t size() const;
   // Runs fn on every client under the registry lock (the clients cannot go away meanwhile).
   void ForEach(const std::function<void(Connection&)>& fn) const;
+  // The I/O thread of client `id`, or nullptr when there is no such client.
+  IoThread* ThreadOf(uint64_t id) const;
 
  private:
   mutable absl::Mutex mu_;
@@ -71,6 +75,12 @@ class Server {
   BlockingRegistry& blocking() { return blocking_; }
   WatchRegistry& watches() { return watches_; }
   PubSub& pubsub() { return pubsub_; }
+  // Client-side caching (server/tracking.h).
+  Tracking& tracking() { return *tracking_; }
+  // Invalidation messages (server/invalidation.h); made with the loaders.
+  Invalidator& invalidator() { return *invalidator_; }
+  // True when PUBLISH to `channel` is an invalidation message (`invalidation-channel`).
+  bool IsInvalidationChannel(std::string_view channel) const;
   scripting::Scripts& scripts() { return scripts_; }
   // Holds memory at maxmemory (any thread; see evictor.h).
   Evictor& evictor() { return *evictor_; }
@@ -134,6 +144,9 @@ class Server {
   WatchRegistry watches_;
   PubSub pubsub_;
   std::unique_ptr<KeyspaceNotifier> keyspace_notifier_;
+  std::unique_ptr<Invalidator> invalidator_;
+  std::unique_ptr<Tracking> tracking_;
+  std::vector<std::string> invalidation_channels_;  // read-only once serving
   scripting::Scripts scripts_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint64_t> next_client_id_{1};

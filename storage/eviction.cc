@@ -337,6 +337,7 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
   table.dict.Remove(victim->key(), HashKey(victim->key()));
   if (listener_ != nullptr) listener_->OnEvict(db, *victim);
   Notify(notify::kEvicted, "evicted", db, victim->key());
+  KeyChanged(victim->key());
   ++outcome->keys;
   shard.evicted_keys.Add();
   ReleaseEntry(shard, victim);

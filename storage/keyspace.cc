@@ -179,6 +179,11 @@ void Keyspace::ResetStats() {
 }
 
 void Keyspace::FlushDb(int db) {
+  FlushDbTables(db);
+  NoteFlush();
+}
+
+void Keyspace::FlushDbTables(int db) {
   for (auto& shard : shards_) {
     Table detached;
     {
@@ -198,7 +203,8 @@ void Keyspace::FlushDb(int db) {
 }
 
 void Keyspace::FlushAll() {
-  for (int db = 0; db < options_.databases; ++db) FlushDb(db);
+  for (int db = 0; db < options_.databases; ++db) FlushDbTables(db);
+  NoteFlush();
 }
 
 void Keyspace::SwapDb(int a, int b) {
@@ -257,22 +263,25 @@ void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const
 
 uint64_t Keyspace::DeleteIf(int db, const std::function<bool(const Entry&)>& matches) {
   uint64_t deleted = 0;
-  std::vector<Entry*> doomed;
-  for (auto& shard : shards_) {
-    WideLock lock(*shard);
-    Table& table = shard->table(db);
-    doomed.clear();
-    table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
-      if (matches(*e)) doomed.push_back(e);
-    });
-    for (Entry* e : doomed) {
-      if (e->has_expiry()) table.RemoveVolatile(e);
-      table.dict.Remove(e->key(), HashKey(e->key()));
-      ReleaseEntry(*shard, e);
-    }
-    deleted += doomed.size();
-  }
+  for (size_t shard = 0; shard < shards_.size(); ++shard) deleted += DeleteIfInShard(shard, db, matches);
   return deleted;
+}
+
+uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<bool(const Entry&)>& matches) {
+  Shard& shard = *shards_[index];
+  WideLock lock(shard);
+  Table& table = shard.table(db);
+  std::vector<Entry*> doomed;
+  table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
+    if (matches(*e)) doomed.push_back(e);
+  });
+  for (Entry* e : doomed) {
+    if (e->has_expiry()) table.RemoveVolatile(e);
+    table.dict.Remove(e->key(), HashKey(e->key()));
+    KeyChanged(e->key());
+    ReleaseEntry(shard, e);
+  }
+  return doomed.size();
 }
 
 bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
@@ -335,6 +344,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
             table.RemoveVolatile(e);
             table.dict.Remove(e->key(), HashKey(e->key()));
             Notify(notify::kExpired, "expired", db, e->key());
+            KeyChanged(e->key());
             ReleaseEntry(shard, e);
             shard.expired_keys.Add();
             ++expired;
@@ -404,22 +414,26 @@ void Transaction::Unlink(Shard& shard, Table& table, Entry* entry) {
   table.dict.Remove(entry->key(), Hash(entry->key()));
 }
 
-Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touch) {
+Entry* Transaction::FindLive(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash) {
+  Entry* e = table.dict.Find(key, hash);
+  if (e == nullptr || !IsExpired(*e, now_ms_)) return e;
+  if (e->has_expiry()) table.RemoveVolatile(e);
+  table.dict.Remove(key, hash);
+  keyspace_.ReleaseEntry(shard, e);
+  shard.expired_keys.Add();
+  Notify(notify::kExpired, "expired", db, key);
+  keyspace_.KeyChanged(key);
+  return nullptr;
+}
+
+Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touch, bool notify_miss) {
   const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
-  Entry* e = table.dict.Find(key, hash);
-  if (e != nullptr && IsExpired(*e, now_ms_)) {
-    if (e->has_expiry()) table.RemoveVolatile(e);
-    table.dict.Remove(key, hash);
-    keyspace_.ReleaseEntry(shard, e);
-    shard.expired_keys.Add();
-    e = nullptr;
-    Notify(notify::kExpired, "expired", db, key);
-  }
+  Entry* e = FindLive(shard, table, db, key, hash);
   if (count_hit) {
     (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
-    if (e == nullptr) Notify(notify::kKeyMiss, "keymiss", db, key);
+    if (e == nullptr && notify_miss) Notify(notify::kKeyMiss, "keymiss", db, key);
   }
   if (touch) {
     if (e != nullptr) {
@@ -438,7 +452,8 @@ void Transaction::Store(int db, Entry* entry) {
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
   shard.entry_bytes.Add(entry->AllocatedSize());
-  Entry* existing = table.dict.Find(key, hash);
+  // A key whose TTL ran out is gone ("expired") and this one is new, as Redis's lookup then add.
+  Entry* existing = FindLive(shard, table, db, key, hash);
   entry->set_access_clock(keyspace_.AccessFieldForStore(shard, existing, hash, now_ms_));
   if (existing != nullptr) {
     if (existing->has_expiry()) table.RemoveVolatile(existing);
@@ -461,7 +476,7 @@ Entry* Transaction::SetString(std::string_view key, std::string_view value, int6
 Entry* Transaction::SetString(int db, std::string_view key, std::string_view value, const EntryMeta& meta) {
   const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
-  Entry* existing = shard.table(db).dict.Find(key, hash);
+  Entry* existing = FindLive(shard, shard.table(db), db, key, hash);
   if (existing != nullptr && existing->TryOverwriteString(value, meta)) {
     NoteModified(db, key);
     existing->set_access_clock(keyspace_.AccessFieldForStore(shard, existing, hash, now_ms_));
@@ -475,6 +490,9 @@ Entry* Transaction::SetString(int db, std::string_view key, std::string_view val
 void Transaction::Rename(std::string_view from, std::string_view to) {
   Entry* source = Detach(db_, from);
   if (source == nullptr) return;
+  // A replaced destination is deleted first, as Redis does, so `to` is added as a new key (and
+  // raises "new") whether or not it existed.
+  Delete(db_, to);
   Entry* renamed = Entry::Rebuild(*source, to, source->meta());
   Entry::FreeShell(source);
   Store(db_, renamed);

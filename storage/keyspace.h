@@ -144,6 +144,10 @@ class Keyspace {
 
   void FlushDb(int db);
   void FlushAll();
+  // The change listener hears of a flush (FLUSHDB, FLUSHALL) once per command.
+  void NoteFlush() {
+    if (track_changes_.load(std::memory_order_relaxed) && change_listener_ != nullptr) change_listener_->OnFlush();
+  }
   void SwapDb(int a, int b);
 
   // Walks database `db` from `cursor` (0 starts), returning up to about `count` live keys that
@@ -155,6 +159,8 @@ class Keyspace {
   void ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn);
   // Deletes every key of `db` for which `matches` is true; returns how many.
   uint64_t DeleteIf(int db, const std::function<bool(const Entry&)>& matches);
+  // The same in one shard only, under its lock (an incremental sweep's step).
+  uint64_t DeleteIfInShard(size_t shard, int db, const std::function<bool(const Entry&)>& matches);
   // A random live key, or "" with found=false.
   bool RandomKey(int db, int64_t now_ms, std::string* key);
 
@@ -181,6 +187,13 @@ class Keyspace {
   void set_notify_classes(uint32_t classes) { notify_classes_.store(classes, std::memory_order_relaxed); }
   uint32_t notify_classes() const { return notify_classes_.load(std::memory_order_relaxed); }
   void set_event_listener(KeyspaceEventListener* listener) { event_listener_ = listener; }
+  // Key changes for client-side caching (storage/keyspace_events.h): the listener is set before
+  // serving; set_track_changes(true) while any client tracks keys.
+  void set_change_listener(KeyChangeListener* listener) { change_listener_ = listener; }
+  void set_track_changes(bool on) { track_changes_.store(on, std::memory_order_relaxed); }
+  void KeyChanged(std::string_view key) {
+    if (track_changes_.load(std::memory_order_relaxed) && change_listener_ != nullptr) change_listener_->OnKeyChanged(key);
+  }
   // Raises `event` (a string literal) on `key` if its class is on: one load and a branch when not.
   void Notify(uint32_t event_class, std::string_view event, int db, std::string_view key) {
     if ((notify_classes() & event_class) && event_listener_ != nullptr) {
@@ -246,6 +259,8 @@ class Keyspace {
   std::atomic<int>& busy_scripts() { return busy_scripts_; }
 
  private:
+  // Empties one database's tables (FlushDb and FlushAll tell the change listener once).
+  void FlushDbTables(int db);
   bool LockContendedShard(Shard& shard);
   void RecordLfuAccess(Shard& shard, Entry& entry, int64_t now_ms);
 
@@ -289,6 +304,8 @@ class Keyspace {
   EvictionListener* listener_ = nullptr;
   std::atomic<uint32_t> notify_classes_{0};
   KeyspaceEventListener* event_listener_ = nullptr;
+  std::atomic<bool> track_changes_{false};
+  KeyChangeListener* change_listener_ = nullptr;
   // One eviction at a time, process-wide: the pool of candidates is shared, as Redis's is, so
   // that a victim is the best of many samples from every shard, not of a few from one.
   std::timed_mutex eviction_mu_;
@@ -357,7 +374,9 @@ class Transaction {
   Entry* FindForWrite(std::string_view key) { return Find(db_, key, false, true); }
   // Lookup that does not change the access clock (OBJECT IDLETIME, TTL...).
   Entry* Peek(std::string_view key) { return Find(db_, key, false, false); }
-  Entry* Find(int db, std::string_view key, bool count_hit, bool touch);
+  // A miss counted by count_hit raises "keymiss" unless !notify_miss (Redis's LOOKUP_NONOTIFY,
+  // as OBJECT looks keys up).
+  Entry* Find(int db, std::string_view key, bool count_hit, bool touch, bool notify_miss = true);
 
   // Stores `entry` under its key in `db`, replacing (and freeing) whatever was there.
   void Store(int db, Entry* entry);
@@ -376,7 +395,8 @@ class Transaction {
   // entry that now holds the key, which may be a new allocation.
   Entry* SetExpiry(Entry* entry, int64_t expire_at_ms);
 
-  // Moves the key `from` to `to` (replacing `to`), keeping value and TTL (RENAME).
+  // Moves the key `from` to `to` (replacing `to`), keeping value and TTL (RENAME). `to` is added
+  // as a new key, so it raises "new" even when it replaced one.
   void Rename(std::string_view from, std::string_view to);
 
   // Records that the value of `key` (in the current db; its entry stays where it is) changed in
@@ -416,9 +436,12 @@ class Transaction {
  private:
   Shard& ShardFor(uint64_t hash) { return keyspace_.shard(keyspace_.ShardIndex(hash)); }
   void Unlink(Shard& shard, Table& table, Entry* entry);
+  // The key's entry, or nullptr; an entry whose TTL ran out is dropped first (lazy expiry).
+  Entry* FindLive(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash);
   uint64_t Hash(std::string_view key) const;
   void NoteModified(int db, std::string_view key) {
     if (record_modifications_) modified_.emplace_back(db, std::string(key));
+    keyspace_.KeyChanged(key);
   }
 
   Keyspace& keyspace_;

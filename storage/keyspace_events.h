@@ -49,4 +49,16 @@ class KeyspaceEventListener {
   virtual void OnKeyspaceEvent(uint32_t event_class, std::string_view event, int db, std::string_view key) = 0;
 };
 
+// Every change to any key, whatever its cause (a command, a loader, expiry, eviction, an
+// invalidation), for client-side caching's invalidations (server/tracking.h). Raised only while
+// Keyspace::set_track_changes(true), so a server without tracking clients pays one load.
+class KeyChangeListener {
+ public:
+  virtual ~KeyChangeListener() = default;
+  // Called under the key's shard lock.
+  virtual void OnKeyChanged(std::string_view key) = 0;
+  // A database (or all of them) was emptied.
+  virtual void OnFlush() = 0;
+};
+
 }  // namespace strata::storage

@@ -88,13 +88,16 @@ absl::StatusOr<size_t> SetRange(Transaction& txn, std::string_view key, int64_t 
   return updated.size();
 }
 
-absl::StatusOr<std::span<char>> StringForUpdate(Transaction& txn, std::string_view key, size_t min_length) {
+absl::StatusOr<std::span<char>> StringForUpdate(Transaction& txn, std::string_view key, size_t min_length,
+                                                bool* grown) {
   Entry* e = txn.FindForWrite(key);
   if (e != nullptr && e->type() != ValueType::kString) return WrongTypeError();
-  if (e == nullptr || e->string_value().size() < min_length) {
-    std::string grown(e != nullptr ? e->string_value() : std::string_view());
-    grown.resize(min_length, '\0');
-    e = txn.SetString(key, grown, e != nullptr ? e->expire_at_ms() : Entry::kNoExpiry, Entry::kRawEncoding);
+  const bool grows = e == nullptr || e->string_value().size() < min_length;
+  if (grown != nullptr) *grown = grows;
+  if (grows) {
+    std::string padded(e != nullptr ? e->string_value() : std::string_view());
+    padded.resize(min_length, '\0');
+    e = txn.SetString(key, padded, e != nullptr ? e->expire_at_ms() : Entry::kNoExpiry, Entry::kRawEncoding);
   } else {
     txn.AccountResize(key, 0);  // same size; recorded as a change of the key
   }

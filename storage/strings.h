@@ -33,8 +33,10 @@ absl::StatusOr<size_t> SetRange(Transaction& txn, std::string_view key, int64_t 
 
 // The bytes of the string at key, writable in place, zero-padded to at least min_length
 // (creating the key when absent; SETBIT, BITFIELD). Keeps the TTL; the string becomes "raw".
-// WRONGTYPE for another type. Caller checks min_length against proto-max-bulk-len.
-absl::StatusOr<std::span<char>> StringForUpdate(Transaction& txn, std::string_view key, size_t min_length);
+// WRONGTYPE for another type. Caller checks min_length against proto-max-bulk-len. *grown (if
+// given) tells whether the key was created or lengthened: a change even if no byte is then set.
+absl::StatusOr<std::span<char>> StringForUpdate(Transaction& txn, std::string_view key, size_t min_length,
+                                                bool* grown = nullptr);
 
 // OBJECT ENCODING of a string entry: "int", "embstr" or "raw", as Redis 7.0 would report it.
 std::string_view StringEncoding(const Entry& entry);

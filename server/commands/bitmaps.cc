@@ -16,6 +16,7 @@
 #include "server/server.h"
 #include "storage/bitmap.h"
 #include "storage/entry.h"
+#include "storage/keyspace_events.h"
 #include "storage/strings.h"
 
 namespace strata::server {
@@ -23,6 +24,7 @@ namespace strata::server {
 namespace {
 
 using storage::Overflow;
+namespace notify = storage::notify;
 
 int64_t MaxBulkBytes(CommandContext& ctx) {
   return ctx.server.config().proto_max_bulk_len.load(std::memory_order_relaxed);
@@ -63,13 +65,16 @@ void SetBit(CommandContext& ctx) {
     ctx.reply.Error(errors::kBitValue);
     return;
   }
-  auto bytes = storage::StringForUpdate(ctx.keys(), ctx.args[1], (offset >> 3) + 1);
+  bool grown;
+  auto bytes = storage::StringForUpdate(ctx.keys(), ctx.args[1], (offset >> 3) + 1, &grown);
   if (!bytes.ok()) {
     ctx.reply.Error(Std(bytes.status().message()));
     return;
   }
   const bool old = storage::GetBit(std::string_view(bytes->data(), bytes->size()), offset);
   storage::SetBit(*bytes, offset, bit == 1);
+  // Setting a bit to the value it has in a string that did not grow is no change to Redis.
+  if (grown || old != (bit == 1)) ctx.keys().Notify(notify::kString, "setbit", ctx.args[1]);
   ctx.reply.Integer(old ? 1 : 0);
 }
 
@@ -244,7 +249,7 @@ void BitOp(CommandContext& ctx) {
     longest = std::max(longest, sources.back().size());
   }
   if (longest == 0) {
-    txn.Delete(ctx.args[2]);
+    if (txn.Delete(ctx.args[2])) txn.Notify(notify::kGeneric, "del", ctx.args[2]);
     ctx.reply.Integer(0);
     return;
   }
@@ -263,6 +268,7 @@ void BitOp(CommandContext& ctx) {
   }
   // The sources' views end here: storing may replace one of them (BITOP AND k k x).
   txn.SetString(ctx.args[2], result, storage::Entry::kNoExpiry, storage::Entry::kRawEncoding);
+  txn.Notify(notify::kString, "set", ctx.args[2]);
   ctx.reply.Integer(static_cast<int64_t>(longest));
 }
 
@@ -338,13 +344,18 @@ bool ParseFieldOps(CommandContext& ctx, std::vector<FieldOp>* ops, uint64_t* wri
   return true;
 }
 
+// What one BITFIELD write did: refused by OVERFLOW FAIL, wrote the value the field had, or
+// changed it.
+enum class FieldWrite { kRefused, kSameValue, kChanged };
+
 // Runs one SET or INCRBY on the field; replies the old value (SET), the new one (INCRBY), or
 // null when OVERFLOW FAIL refused it.
-void RunFieldWrite(CommandContext& ctx, const FieldOp& op, std::span<char> bytes) {
+FieldWrite RunFieldWrite(CommandContext& ctx, const FieldOp& op, std::span<char> bytes) {
   const std::string_view view(bytes.data(), bytes.size());
   const bool incr = op.kind == FieldOp::Kind::kIncrBy;
   bool overflowed;
   uint64_t stored;
+  uint64_t old_bits;  // the field as it was, in the same two's-complement bits as `stored`
   int64_t reply;
   if (op.is_signed) {
     const int64_t old = storage::GetSignedBitfield(view, op.offset, op.bits);
@@ -354,6 +365,7 @@ void RunFieldWrite(CommandContext& ctx, const FieldOp& op, std::span<char> bytes
                       : storage::AddToSignedField(op.value, 0, op.bits, op.overflow, &next);
     if (!overflowed && !incr) next = op.value;
     stored = static_cast<uint64_t>(next);
+    old_bits = static_cast<uint64_t>(old);
     reply = incr ? next : old;
   } else {
     const uint64_t old = storage::GetBitfield(view, op.offset, op.bits);
@@ -362,14 +374,16 @@ void RunFieldWrite(CommandContext& ctx, const FieldOp& op, std::span<char> bytes
                       : storage::AddToUnsignedField(static_cast<uint64_t>(op.value), 0, op.bits, op.overflow, &next);
     if (!overflowed && !incr) next = static_cast<uint64_t>(op.value);
     stored = next;
+    old_bits = old;
     reply = static_cast<int64_t>(incr ? next : old);
   }
   if (overflowed && op.overflow == Overflow::kFail) {
     ctx.reply.Null();
-    return;
+    return FieldWrite::kRefused;
   }
   storage::SetBitfield(bytes, op.offset, op.bits, stored);
   ctx.reply.Integer(reply);
+  return stored != old_bits ? FieldWrite::kChanged : FieldWrite::kSameValue;
 }
 
 void BitFieldGeneric(CommandContext& ctx, bool read_only_command) {
@@ -379,13 +393,15 @@ void BitFieldGeneric(CommandContext& ctx, bool read_only_command) {
   const bool writes = std::any_of(ops.begin(), ops.end(), [](const FieldOp& op) { return op.kind != FieldOp::Kind::kGet; });
   std::span<char> bytes;   // written fields (only when some op writes)
   std::string_view value;  // what GET reads: the same bytes, or the value of a read-only run
+  bool grown = false;      // the key was created or lengthened for the writes
+  bool changed = false;    // a write was made to a grown string, or changed a field
   if (writes) {
     if (read_only_command) {
       ctx.reply.Error(errors::kBitfieldReadOnly);
       return;
     }
     // Grown to the farthest field written, even if OVERFLOW FAIL then writes nothing.
-    auto found = storage::StringForUpdate(ctx.keys(), ctx.args[1], (write_end_bits + 7) / 8);
+    auto found = storage::StringForUpdate(ctx.keys(), ctx.args[1], (write_end_bits + 7) / 8, &grown);
     if (!found.ok()) {
       ctx.reply.Error(Std(found.status().message()));
       return;
@@ -400,12 +416,16 @@ void BitFieldGeneric(CommandContext& ctx, bool read_only_command) {
   ctx.reply.ArrayHeader(ops.size());
   for (const FieldOp& op : ops) {
     if (op.kind != FieldOp::Kind::kGet) {
-      RunFieldWrite(ctx, op, bytes);
+      // As Redis counts changes: a write OVERFLOW FAIL refused is none, even to a grown string.
+      const FieldWrite write = RunFieldWrite(ctx, op, bytes);
+      changed |= write == FieldWrite::kChanged || (grown && write == FieldWrite::kSameValue);
       continue;
     }
     ctx.reply.Integer(op.is_signed ? storage::GetSignedBitfield(value, op.offset, op.bits)
                                    : static_cast<int64_t>(storage::GetBitfield(value, op.offset, op.bits)));
   }
+  // One "setbit" for the command, and none when no write changed anything, as with SETBIT.
+  if (changed) ctx.keys().Notify(notify::kString, "setbit", ctx.args[1]);
 }
 void BitField(CommandContext& ctx) { BitFieldGeneric(ctx, false); }
 void BitFieldRo(CommandContext& ctx) { BitFieldGeneric(ctx, true); }

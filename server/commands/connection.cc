@@ -1,4 +1,5 @@
 // Connection commands: the session (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET) and CLIENT.
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -159,6 +160,7 @@ void Quit(CommandContext& ctx) {
 void Reset(CommandContext& ctx) {
   ctx.client.DiscardMulti();
   ctx.client.UnsubscribeAll();
+  ctx.client.DisableTracking();
   ctx.client.set_db(0);
   ctx.client.set_resp3(false);
   ctx.client.set_name("");
@@ -359,9 +361,164 @@ void ClientUnblock(CommandContext& ctx) {
   ctx.reply.Integer(ctx.server.blocking().CancelWait(static_cast<uint64_t>(id), why) ? 1 : 0);
 }
 
+// CLIENT TRACKING on|off [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP], with
+// Redis 7.0's checks in Redis's order (options first, then their compatibility with each other
+// and with the client's current mode).
+void ClientTracking(CommandContext& ctx) {
+  Connection::TrackingState state;
+  bool redirect_given = false;
+  for (size_t i = 3; i < ctx.args.size(); ++i) {
+    const bool more = i + 1 < ctx.args.size();
+    const std::string_view option = ctx.args[i];
+    if (EqualsIgnoreCase(option, "redirect") && more) {
+      if (redirect_given) {
+        ctx.reply.Error("ERR A client can only redirect to a single other client");
+        return;
+      }
+      int64_t id;
+      if (!ParseInteger(ctx.args[++i], &id)) {
+        ctx.reply.Error(errors::kNotInteger);
+        return;
+      }
+      if (id <= 0 || ctx.server.clients().ThreadOf(static_cast<uint64_t>(id)) == nullptr) {
+        ctx.reply.Error("ERR The client ID you want redirect to does not exist");
+        return;
+      }
+      state.redirect = static_cast<uint64_t>(id);
+      redirect_given = true;
+    } else if (EqualsIgnoreCase(option, "bcast")) {
+      state.bcast = true;
+    } else if (EqualsIgnoreCase(option, "optin")) {
+      state.optin = true;
+    } else if (EqualsIgnoreCase(option, "optout")) {
+      state.optout = true;
+    } else if (EqualsIgnoreCase(option, "noloop")) {
+      state.noloop = true;
+    } else if (EqualsIgnoreCase(option, "prefix") && more) {
+      state.prefixes.emplace_back(ctx.args[++i]);
+    } else {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+  }
+  if (EqualsIgnoreCase(ctx.args[2], "off")) {
+    ctx.client.DisableTracking();
+    ctx.reply.Ok();
+    return;
+  }
+  if (!EqualsIgnoreCase(ctx.args[2], "on")) {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  const Connection::TrackingState* current = ctx.client.tracking();
+  if (!state.bcast && !state.prefixes.empty()) {
+    ctx.reply.Error("ERR PREFIX option requires BCAST mode to be enabled");
+    return;
+  }
+  if (current != nullptr && current->bcast != state.bcast) {
+    ctx.reply.Error(
+        "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it "
+        "with a different mode.");
+    return;
+  }
+  if (state.bcast && (state.optin || state.optout)) {
+    ctx.reply.Error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+    return;
+  }
+  if (state.optin && state.optout) {
+    ctx.reply.Error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+    return;
+  }
+  if (current != nullptr && ((state.optin && current->optout) || (state.optout && current->optin))) {
+    ctx.reply.Error(
+        "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it "
+        "with a different mode.");
+    return;
+  }
+  // Prefixes of one client must not overlap: one change would be told twice.
+  auto overlap = [](std::string_view a, std::string_view b) { return a.starts_with(b) || b.starts_with(a); };
+  for (size_t i = 0; i < state.prefixes.size(); ++i) {
+    if (current != nullptr) {
+      for (const std::string& existing : current->prefixes) {
+        if (overlap(state.prefixes[i], existing)) {
+          ctx.reply.Error(absl::StrCat("ERR Prefix '", state.prefixes[i], "' overlaps with an existing prefix '",
+                                       existing, "'. Prefixes for a single client must not overlap."));
+          return;
+        }
+      }
+    }
+    for (size_t j = i + 1; j < state.prefixes.size(); ++j) {
+      if (overlap(state.prefixes[i], state.prefixes[j])) {
+        ctx.reply.Error(absl::StrCat("ERR Prefix '", state.prefixes[i], "' overlaps with another provided prefix '",
+                                     state.prefixes[j], "'. Prefixes for a single client must not overlap."));
+        return;
+      }
+    }
+  }
+  ctx.client.EnableTracking(std::move(state));
+  ctx.reply.Ok();
+}
+
+void ClientCaching(CommandContext& ctx) {
+  const Connection::TrackingState* tracking = ctx.client.tracking();
+  if (tracking == nullptr) {
+    ctx.reply.Error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    return;
+  }
+  if (EqualsIgnoreCase(ctx.args[2], "yes")) {
+    if (!tracking->optin) {
+      ctx.reply.Error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
+      return;
+    }
+  } else if (EqualsIgnoreCase(ctx.args[2], "no")) {
+    if (!tracking->optout) {
+      ctx.reply.Error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+      return;
+    }
+  } else {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  ctx.client.set_tracking_caching(true);
+  ctx.reply.Ok();
+}
+
+void ClientGetRedir(CommandContext& ctx) {
+  const Connection::TrackingState* tracking = ctx.client.tracking();
+  ctx.reply.Integer(tracking == nullptr ? -1 : static_cast<int64_t>(tracking->redirect));
+}
+
+void ClientTrackingInfo(CommandContext& ctx) {
+  const Connection::TrackingState* tracking = ctx.client.tracking();
+  std::vector<std::string_view> flags = {tracking != nullptr ? "on" : "off"};
+  if (tracking != nullptr) {
+    if (tracking->bcast) flags.push_back("bcast");
+    if (tracking->optin) flags.push_back("optin");
+    if (tracking->optin && tracking->caching_given) flags.push_back("caching-yes");
+    if (tracking->optout) flags.push_back("optout");
+    if (tracking->optout && tracking->caching_given) flags.push_back("caching-no");
+    if (tracking->noloop) flags.push_back("noloop");
+    if (tracking->redirect_broken) flags.push_back("broken_redirect");
+  }
+  ctx.reply.MapHeader(3);
+  ctx.reply.Bulk("flags");
+  ctx.reply.SetHeader(flags.size());
+  for (std::string_view flag : flags) ctx.reply.Bulk(flag);
+  ctx.reply.Bulk("redirect");
+  ctx.reply.Integer(tracking == nullptr ? -1 : static_cast<int64_t>(tracking->redirect));
+  ctx.reply.Bulk("prefixes");
+  std::vector<std::string> prefixes;
+  if (tracking != nullptr) prefixes = tracking->prefixes;
+  std::sort(prefixes.begin(), prefixes.end());  // Redis keeps them in a radix tree: sorted
+  ctx.reply.ArrayHeader(prefixes.size());
+  for (const std::string& prefix : prefixes) ctx.reply.Bulk(prefix);
+}
+
 void ClientHelp(CommandContext& ctx) {
   constexpr std::string_view kLines[] = {
       "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+      "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
       "GETNAME", "    Return the name of the current connection.",
       "ID", "    Return the ID of the current connection.",
       "INFO", "    Return information about the current client connection.",
@@ -375,6 +532,10 @@ void ClientHelp(CommandContext& ctx) {
       "SETNAME <name>", "    Assign the name <name> to the current connection.",
       "UNBLOCK <clientid> [TIMEOUT|ERROR]",
       "    Unblock the specified blocked client.",
+      "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+      "         [OPTIN] [OPTOUT] [NOLOOP]",
+      "    Control server assisted client side caching.",
+      "TRACKINGINFO", "    Report tracking status for the current connection.",
       "HELP", "    Print this help.",
   };
   ReplyHelp(ctx, kLines);
@@ -392,6 +553,10 @@ constexpr CommandSpec kClientSubcommands[] = {
     {"client|setinfo", 4, kSession, 0, 0, 0, ClientSetInfo, {}, "Set client or connection specific info"},
     {"client|no-evict", 3, flags::kAdmin | kSession, 0, 0, 0, ClientNoEvict, {}, "Set client eviction mode"},
     {"client|unblock", -3, flags::kAdmin | kSession, 0, 0, 0, ClientUnblock, {}, "Unblock a client blocked in a blocking command from a different connection"},
+    {"client|tracking", -3, kSession, 0, 0, 0, ClientTracking, {}, "Enable or disable server assisted client side caching support"},
+    {"client|caching", 3, kSession, 0, 0, 0, ClientCaching, {}, "Instruct the server about tracking or not keys in the next request"},
+    {"client|getredir", 2, kSession, 0, 0, 0, ClientGetRedir, {}, "Get tracking notifications redirection client ID if any"},
+    {"client|trackinginfo", 2, kSession, 0, 0, 0, ClientTrackingInfo, {}, "Return information about server assisted client side caching for the current connection"},
     {"client|help", 2, kSession, 0, 0, 0, ClientHelp, {}, "Show helpful text about the different subcommands"},
 };
 

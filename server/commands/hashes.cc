@@ -1,5 +1,7 @@
 // Hash commands (Redis's t_hash.c). Reads go through storage::FindHashForRead; every write goes
-// through storage::UpdateHash, which keeps memory accounting and deletes emptied hashes.
+// through storage::UpdateHash, which keeps memory accounting and deletes emptied hashes. Each
+// write raises Redis 7.0's keyspace events after its change ("new" comes from storage when the
+// key is created, so before them), and only when Redis raises them.
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,12 +16,14 @@
 #include "storage/hash.h"
 #include "storage/glob.h"
 #include "storage/hashes.h"
+#include "storage/keyspace_events.h"
 
 namespace strata::server {
 
 namespace {
 
 using storage::HashValue;
+namespace notify = storage::notify;
 
 // Replies with the hash at key (nullptr when absent); false after a WRONGTYPE reply.
 bool ReadHash(CommandContext& ctx, storage::ValueView<HashValue>* hash) {
@@ -38,14 +42,17 @@ storage::HashLimits Limits(CommandContext& ctx) {
                              config.hash_max_listpack_value.load(std::memory_order_relaxed)};
 }
 
-// HSET and HMSET: field/value pairs after the key.
+// HSET and HMSET: field/value pairs after the key. Raises "hset" even when every value was
+// already there, as Redis does.
 absl::StatusOr<int64_t> SetFields(CommandContext& ctx) {
   const storage::HashLimits limits = Limits(ctx);
-  return storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
+  auto added = storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
     int64_t added = 0;
     for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) added += hash.Set(ctx.args[i], ctx.args[i + 1], limits) ? 1 : 0;
     return added;
   });
+  if (added.ok()) ctx.keys().Notify(notify::kHash, "hset", ctx.args[1]);
+  return added;
 }
 
 void HSet(CommandContext& ctx) {
@@ -71,11 +78,13 @@ void HMSet(CommandContext& ctx) {
 
 void HSetNx(CommandContext& ctx) {
   const storage::HashLimits limits = Limits(ctx);
-  ReplyIntegerOrError(ctx, storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
+  auto set = storage::UpdateHash(ctx.keys(), ctx.args[1], true, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
     if (hash.Find(ctx.args[2])) return 0;
     hash.Set(ctx.args[2], ctx.args[3], limits);
     return 1;
-  }, storage::ChangeReport::kWhenPositive));
+  }, storage::ChangeReport::kWhenPositive);
+  if (set.ok() && *set > 0) ctx.keys().Notify(notify::kHash, "hset", ctx.args[1]);
+  ReplyIntegerOrError(ctx, set);
 }
 
 void HGet(CommandContext& ctx) {
@@ -124,12 +133,20 @@ void HGetAll(CommandContext& ctx) { ReplyFields(ctx, Part::kBoth); }
 void HKeys(CommandContext& ctx) { ReplyFields(ctx, Part::kFields); }
 void HVals(CommandContext& ctx) { ReplyFields(ctx, Part::kValues); }
 
+// Raises "hdel" when a field went, then "del" when the last one did (UpdateHash deleted the key).
 void HDel(CommandContext& ctx) {
-  ReplyIntegerOrError(ctx, storage::UpdateHash(ctx.keys(), ctx.args[1], false, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
+  bool emptied = false;
+  auto removed = storage::UpdateHash(ctx.keys(), ctx.args[1], false, [&](HashValue& hash) -> absl::StatusOr<int64_t> {
     int64_t removed = 0;
     for (size_t i = 2; i < ctx.args.size(); ++i) removed += hash.Erase(ctx.args[i]) ? 1 : 0;
+    emptied = hash.empty();
     return removed;
-  }, storage::ChangeReport::kWhenPositive));
+  }, storage::ChangeReport::kWhenPositive);
+  if (removed.ok() && *removed > 0) {
+    ctx.keys().Notify(notify::kHash, "hdel", ctx.args[1]);
+    if (emptied) ctx.keys().Notify(notify::kGeneric, "del", ctx.args[1]);
+  }
+  ReplyIntegerOrError(ctx, removed);
 }
 
 void HExists(CommandContext& ctx) {
@@ -157,7 +174,9 @@ void HIncrBy(CommandContext& ctx) {
     ctx.reply.Error(errors::kNotInteger);
     return;
   }
-  ReplyIntegerOrError(ctx, storage::HashIncrBy(ctx.keys(), ctx.args[1], ctx.args[2], delta, Limits(ctx)));
+  auto result = storage::HashIncrBy(ctx.keys(), ctx.args[1], ctx.args[2], delta, Limits(ctx));
+  if (result.ok()) ctx.keys().Notify(notify::kHash, "hincrby", ctx.args[1]);
+  ReplyIntegerOrError(ctx, result);
 }
 
 void HIncrByFloat(CommandContext& ctx) {
@@ -168,6 +187,7 @@ void HIncrByFloat(CommandContext& ctx) {
   }
   auto result = storage::HashIncrByFloat(ctx.keys(), ctx.args[1], ctx.args[2], delta, Limits(ctx));
   if (result.ok()) {
+    ctx.keys().Notify(notify::kHash, "hincrbyfloat", ctx.args[1]);
     ctx.reply.Bulk(*result);
   } else {
     ctx.reply.Error(Std(result.status().message()));

@@ -11,6 +11,7 @@
 #include "storage/entry.h"
 #include "storage/errors.h"
 #include "storage/hyperloglog.h"
+#include "storage/keyspace_events.h"
 
 namespace strata::server {
 
@@ -18,15 +19,17 @@ namespace {
 
 using storage::Entry;
 using storage::ValueType;
+namespace notify = storage::notify;
 
 size_t SparseMaxBytes(CommandContext& ctx) {
   return static_cast<size_t>(ctx.server.config().hll_sparse_max_bytes.load(std::memory_order_relaxed));
 }
 
-// The HLL at key for reading: nullptr when absent; false after replying WRONGTYPE (another
-// type, or a string that is not an HLL).
-bool FindHll(CommandContext& ctx, std::string_view key, const Entry** entry) {
-  const Entry* e = ctx.keys().FindForRead(key);
+// The HLL at key: nullptr when absent; false after replying WRONGTYPE (another type, or a
+// string that is not an HLL). `for_write`: a write's lookup (PFADD's), which counts no miss
+// and raises no "keymiss".
+bool FindHll(CommandContext& ctx, std::string_view key, const Entry** entry, bool for_write = false) {
+  const Entry* e = for_write ? ctx.keys().FindForWrite(key) : ctx.keys().FindForRead(key);
   if (e != nullptr && e->type() != ValueType::kString) {
     ctx.reply.Error(Std(storage::WrongTypeError().message()));
     return false;
@@ -47,7 +50,7 @@ void StoreHll(CommandContext& ctx, std::string_view key, const Entry* old, const
 // PFADD key [element ...]: 1 if the key was created or any register changed.
 void PfAdd(CommandContext& ctx) {
   const Entry* e = nullptr;
-  if (!FindHll(ctx, ctx.args[1], &e)) return;
+  if (!FindHll(ctx, ctx.args[1], &e, /*for_write=*/true)) return;
   std::string hll = e != nullptr ? std::string(e->string_value()) : storage::NewHll();
   bool updated = e == nullptr;
   absl::Status failure;
@@ -66,6 +69,7 @@ void PfAdd(CommandContext& ctx) {
     ctx.reply.Error(Std(failure.message()));
     return;
   }
+  if (updated) ctx.keys().Notify(notify::kString, "pfadd", ctx.args[1]);
   ctx.reply.Integer(updated ? 1 : 0);
 }
 
@@ -122,6 +126,8 @@ void PfMerge(CommandContext& ctx) {
     return;
   }
   StoreHll(ctx, ctx.args[1], destination, hll);
+  // Redis's name for a merge: in effect a mass PFADD.
+  ctx.keys().Notify(notify::kString, "pfadd", ctx.args[1]);
   ctx.reply.Ok();
 }
 

@@ -14,6 +14,7 @@
 #include "storage/entry.h"
 #include "storage/glob.h"
 #include "storage/hash.h"
+#include "storage/keyspace_events.h"
 #include "storage/set.h"
 #include "storage/zset.h"
 #include "storage/strings.h"
@@ -24,16 +25,26 @@ namespace strata::server {
 namespace {
 
 using storage::Entry;
+namespace notify = storage::notify;
 
 // Lookup that counts a hit or miss but does not refresh the access clock (Redis's
-// LOOKUP_NOTOUCH), as EXISTS, TYPE, TTL and OBJECT do.
+// LOOKUP_NOTOUCH), as EXISTS, TYPE and TTL do.
 Entry* FindNoTouch(CommandContext& ctx, std::string_view key) {
   return ctx.keys().Find(ctx.keys().db(), key, true, false);
 }
 
+// OBJECT's lookup: FindNoTouch without a "keymiss" event (Redis's LOOKUP_NONOTIFY).
+Entry* FindForObject(CommandContext& ctx, std::string_view key) {
+  return ctx.keys().Find(ctx.keys().db(), key, true, false, /*notify_miss=*/false);
+}
+
 void DelGeneric(CommandContext& ctx) {
   int64_t deleted = 0;
-  for (size_t i = 1; i < ctx.args.size(); ++i) deleted += ctx.keys().Delete(ctx.args[i]) ? 1 : 0;
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    if (!ctx.keys().Delete(ctx.args[i])) continue;  // a key named twice is deleted (and told) once
+    ctx.keys().Notify(notify::kGeneric, "del", ctx.args[i]);
+    ++deleted;
+  }
   ctx.reply.Integer(deleted);
 }
 
@@ -75,6 +86,8 @@ void RenameGeneric(CommandContext& ctx, bool only_if_absent) {
     return;
   }
   txn.Rename(from, to);
+  txn.Notify(notify::kGeneric, "rename_from", from);
+  txn.Notify(notify::kGeneric, "rename_to", to);
   if (only_if_absent) {
     ctx.reply.Integer(1);
   } else {
@@ -123,16 +136,21 @@ void Copy(CommandContext& ctx) {
     ctx.reply.Error(errors::kSameObject);
     return;
   }
-  Entry* source = txn.FindForWrite(from);
+  Entry* source = txn.FindForRead(from);  // a read in Redis: a missing source is a "keymiss"
   if (source == nullptr) {
     ctx.reply.Integer(0);
     return;
   }
-  if (txn.Find(target_db, to, false, false) != nullptr && !replace) {
-    ctx.reply.Integer(0);
-    return;
+  if (txn.Find(target_db, to, false, false) != nullptr) {
+    if (!replace) {
+      ctx.reply.Integer(0);
+      return;
+    }
+    // Redis deletes the old destination and adds the copy, so the copy is a "new" key.
+    txn.Delete(target_db, to);
   }
   txn.Store(target_db, Entry::Clone(*source, to));
+  txn.Notify(notify::kGeneric, "copy_to", target_db, to);
   ctx.reply.Integer(1);
 }
 
@@ -150,6 +168,8 @@ void Move(CommandContext& ctx) {
     return;
   }
   txn.Store(target_db, txn.Detach(txn.db(), key));
+  txn.Notify(notify::kGeneric, "move_from", key);
+  txn.Notify(notify::kGeneric, "move_to", target_db, key);
   ctx.reply.Integer(1);
 }
 
@@ -216,9 +236,11 @@ void ExpireGeneric(CommandContext& ctx, bool relative, bool seconds) {
     return;
   }
   if (when <= ctx.now_ms) {
-    txn.Delete(ctx.args[1]);
+    txn.Delete(ctx.args[1]);  // a time already past deletes the key: a "del", not an "expire"
+    txn.Notify(notify::kGeneric, "del", ctx.args[1]);
   } else {
     txn.SetExpiry(e, when);
+    txn.Notify(notify::kGeneric, "expire", ctx.args[1]);
   }
   ctx.reply.Integer(1);
 }
@@ -254,6 +276,7 @@ void Persist(CommandContext& ctx) {
     return;
   }
   ctx.keys().SetExpiry(e, Entry::kNoExpiry);
+  ctx.keys().Notify(notify::kGeneric, "persist", ctx.args[1]);
   ctx.reply.Integer(1);
 }
 
@@ -301,7 +324,7 @@ void RandomKey(CommandContext& ctx) {
 storage::AccessTracking Tracking(CommandContext& ctx) { return ctx.server.keyspace().access_tracking(); }
 
 void ObjectEncoding(CommandContext& ctx) {
-  Entry* e = FindNoTouch(ctx, ctx.args[2]);
+  Entry* e = FindForObject(ctx, ctx.args[2]);
   if (e == nullptr) {
     ctx.reply.Null();
     return;
@@ -316,7 +339,7 @@ void ObjectEncoding(CommandContext& ctx) {
 }
 
 void ObjectRefcount(CommandContext& ctx) {
-  Entry* e = FindNoTouch(ctx, ctx.args[2]);
+  Entry* e = FindForObject(ctx, ctx.args[2]);
   if (e == nullptr) {
     ctx.reply.Null();
     return;
@@ -327,7 +350,7 @@ void ObjectRefcount(CommandContext& ctx) {
 }
 
 void ObjectIdletime(CommandContext& ctx) {
-  Entry* e = FindNoTouch(ctx, ctx.args[2]);
+  Entry* e = FindForObject(ctx, ctx.args[2]);
   if (e == nullptr) {
     ctx.reply.Null();
     return;
@@ -340,7 +363,7 @@ void ObjectIdletime(CommandContext& ctx) {
 }
 
 void ObjectFreq(CommandContext& ctx) {
-  Entry* e = FindNoTouch(ctx, ctx.args[2]);
+  Entry* e = FindForObject(ctx, ctx.args[2]);
   if (e == nullptr) {
     ctx.reply.Null();
     return;
@@ -391,7 +414,8 @@ void MemoryUsage(CommandContext& ctx) {
       return;
     }
   }
-  Entry* e = FindNoTouch(ctx, ctx.args[2]);
+  // Redis reads the table directly: no hit or miss counted, no "keymiss".
+  Entry* e = ctx.keys().Peek(ctx.args[2]);
   if (e == nullptr) {
     ctx.reply.Null();
     return;

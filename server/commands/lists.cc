@@ -1,6 +1,10 @@
 // List commands (Redis's t_list.c), the blocking ones on server/blocking.h. Reads go through
 // storage::FindValueForRead<ListValue>; every write through storage::UpdateValue<ListValue>,
 // which keeps memory accounting and deletes emptied lists. Chunk size: list-max-listpack-size.
+// Keyspace events are Redis 7.0's: each write raises its own after the change (after the "new"
+// that storage raises when the write created the key), and "del" after it when it emptied the
+// list. A blocked client served later runs its command again (server/blocking.h), so it raises
+// the same events as when served at once.
 #include <algorithm>
 #include <optional>
 
@@ -19,8 +23,17 @@ namespace strata::server {
 namespace {
 
 using storage::ListValue;
+namespace notify = storage::notify;
 
 enum class End { kLeft, kRight };
+
+std::string_view PushEvent(End end) { return end == End::kLeft ? "lpush" : "rpush"; }
+
+// Redis's listElementsRemoved: a pop's event, then "del" when it took the last element.
+void NotifyPopped(CommandContext& ctx, std::string_view key, End end, bool emptied) {
+  ctx.keys().Notify(notify::kList, end == End::kLeft ? "lpop" : "rpop", key);
+  if (emptied) ctx.keys().Notify(notify::kGeneric, "del", key);
+}
 
 storage::ListLimits Limits(CommandContext& ctx) {
   const Config& config = ctx.server.config();
@@ -71,33 +84,42 @@ std::optional<size_t> NormalizeIndex(int64_t index, size_t size) {
   return static_cast<size_t>(index);
 }
 
+void PushAt(ListValue& list, End end, std::string_view element, const storage::ListLimits& limits) {
+  if (end == End::kLeft) {
+    list.PushFront(element, limits);
+  } else {
+    list.PushBack(element, limits);
+  }
+}
+
 void Push(CommandContext& ctx, End end, bool only_if_exists) {
   const storage::ListLimits limits = Limits(ctx);
-  ReplyIntegerOrError(ctx, storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], !only_if_exists,
-                                                           [&](ListValue& list) -> absl::StatusOr<int64_t> {
+  auto length = storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], !only_if_exists,
+                                                [&](ListValue& list) -> absl::StatusOr<int64_t> {
     if (only_if_exists && list.empty()) return 0;
-    for (size_t i = 2; i < ctx.args.size(); ++i) {
-      if (end == End::kLeft) {
-        list.PushFront(ctx.args[i], limits);
-      } else {
-        list.PushBack(ctx.args[i], limits);
-      }
-    }
+    for (size_t i = 2; i < ctx.args.size(); ++i) PushAt(list, end, ctx.args[i], limits);
     return static_cast<int64_t>(list.size());
-  }));
+  });
+  // LPUSHX raises "lpush" too; on a missing key it pushed nothing and raises nothing.
+  if (length.ok() && *length > 0) ctx.keys().Notify(notify::kList, PushEvent(end), ctx.args[1]);
+  ReplyIntegerOrError(ctx, length);
 }
 void LPush(CommandContext& ctx) { Push(ctx, End::kLeft, false); }
 void RPush(CommandContext& ctx) { Push(ctx, End::kRight, false); }
 void LPushX(CommandContext& ctx) { Push(ctx, End::kLeft, true); }
 void RPushX(CommandContext& ctx) { Push(ctx, End::kRight, true); }
 
-// Pops up to `count` elements from one end of the list at key into `out`; the key must hold a
-// list or be absent. Returns false (and replies) on WRONGTYPE.
-absl::Status PopElements(CommandContext& ctx, std::string_view key, End end, size_t count, std::vector<std::string>* out) {
-  return storage::UpdateValue<ListValue>(ctx.keys(), key, false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
+// Pops up to `count` elements from one end of the list at key into `out`; the caller has checked
+// that the key holds a list. True when it took the last element (the key is gone). Raises no
+// event: the caller does (NotifyPopped), after a move's push as Redis does.
+bool PopElements(CommandContext& ctx, std::string_view key, End end, size_t count, std::vector<std::string>* out) {
+  bool emptied = false;
+  (void)storage::UpdateValue<ListValue>(ctx.keys(), key, false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     while (out->size() < count && !list.empty()) out->push_back(end == End::kLeft ? list.PopFront() : list.PopBack());
+    emptied = !out->empty() && list.empty();
     return 0;
-  }).status();
+  });
+  return emptied;
 }
 
 void Pop(CommandContext& ctx, End end) {
@@ -124,11 +146,12 @@ void Pop(CommandContext& ctx, End end) {
     }
     return;
   }
-  std::vector<std::string> popped;
-  if (absl::Status s = PopElements(ctx, ctx.args[1], end, static_cast<size_t>(count), &popped); !s.ok()) {
-    ctx.reply.Error(Std(s.message()));
+  if (count == 0) {  // as Redis: no change, so no event and no write for WATCH or waiters
+    ctx.reply.ArrayHeader(0);
     return;
   }
+  std::vector<std::string> popped;
+  NotifyPopped(ctx, ctx.args[1], end, PopElements(ctx, ctx.args[1], end, static_cast<size_t>(count), &popped));
   if (!with_count) {
     ctx.reply.Bulk(popped.front());
     return;
@@ -210,6 +233,7 @@ void LSet(CommandContext& ctx) {
     return 0;
   });
   if (result.ok()) {
+    ctx.keys().Notify(notify::kList, "lset", ctx.args[1]);
     ctx.reply.Ok();
   } else {
     ctx.reply.Error(Std(result.status().message()));
@@ -223,17 +247,23 @@ void LTrim(CommandContext& ctx) {
     return;
   }
   const storage::ListLimits limits = Limits(ctx);
+  bool existed = false, emptied = false;  // a list that exists is never empty
   auto result = storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
+    existed = !list.empty();
     size_t first, last;
     if (!ClampRange(start, stop, list.size(), &first, &last)) {
       list.Erase(0, list.size(), limits);
-      return 0;
+    } else {
+      if (last + 1 < list.size()) list.Erase(last + 1, list.size() - last - 1, limits);
+      if (first > 0) list.Erase(0, first, limits);
     }
-    if (last + 1 < list.size()) list.Erase(last + 1, list.size() - last - 1, limits);
-    if (first > 0) list.Erase(0, first, limits);
+    emptied = existed && list.empty();
     return 0;
   });
   if (result.ok()) {
+    // Redis raises "ltrim" on any list, even when nothing was trimmed.
+    if (existed) ctx.keys().Notify(notify::kList, "ltrim", ctx.args[1]);
+    if (emptied) ctx.keys().Notify(notify::kGeneric, "del", ctx.args[1]);
     ctx.reply.Ok();
   } else {
     ctx.reply.Error(Std(result.status().message()));
@@ -248,7 +278,8 @@ void LRem(CommandContext& ctx) {
   }
   const std::string_view element = ctx.args[3];
   const storage::ListLimits limits = Limits(ctx);
-  ReplyIntegerOrError(ctx, storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
+  bool emptied = false;
+  auto removed = storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     if (list.empty()) return 0;
     // Find the matches first (from the head, or from the tail for a negative count), then
     // erase them from the back so earlier indexes stay valid.
@@ -266,8 +297,14 @@ void LRem(CommandContext& ctx) {
     const storage::ListLimits uncompressed{.fill = limits.fill, .compress_depth = 0};
     for (size_t index : matches) list.Erase(index, 1, uncompressed);
     list.CompressInterior(limits);
+    emptied = list.empty();
     return static_cast<int64_t>(matches.size());
-  }, storage::ChangeReport::kWhenPositive));
+  }, storage::ChangeReport::kWhenPositive);
+  if (removed.ok() && *removed > 0) {
+    ctx.keys().Notify(notify::kList, "lrem", ctx.args[1]);
+    if (emptied) ctx.keys().Notify(notify::kGeneric, "del", ctx.args[1]);
+  }
+  ReplyIntegerOrError(ctx, removed);
 }
 
 void LInsert(CommandContext& ctx) {
@@ -281,7 +318,7 @@ void LInsert(CommandContext& ctx) {
     return;
   }
   const storage::ListLimits limits = Limits(ctx);
-  ReplyIntegerOrError(ctx, storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
+  auto length = storage::UpdateValue<ListValue>(ctx.keys(), ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
     if (list.empty()) return 0;
     std::optional<size_t> pivot;
     list.Walk(0, list.size() - 1, [&](size_t index, std::string_view candidate) {
@@ -291,7 +328,10 @@ void LInsert(CommandContext& ctx) {
     if (!pivot) return -1;
     list.Insert(*pivot + (after ? 1 : 0), ctx.args[4], limits);
     return static_cast<int64_t>(list.size());
-  }));
+  });
+  // 0: no such key, -1: no such pivot; neither raises an event.
+  if (length.ok() && *length > 0) ctx.keys().Notify(notify::kList, "linsert", ctx.args[1]);
+  ReplyIntegerOrError(ctx, length);
 }
 
 void LPos(CommandContext& ctx) {
@@ -369,6 +409,8 @@ void LPos(CommandContext& ctx) {
 }
 
 // LMOVE / RPOPLPUSH: pops from one end of source, pushes at one end of destination, atomically.
+// Events in Redis's order: the push's (after "new" for a destination it creates), then the pop's,
+// then "del" for a source it emptied.
 void Move(CommandContext& ctx, End from, End to) {
   storage::Transaction& txn = ctx.keys();
   auto source = storage::FindValueForWrite<ListValue>(txn, ctx.args[1]);
@@ -385,18 +427,29 @@ void Move(CommandContext& ctx, End from, End to) {
     ctx.reply.Error(Std(destination.status().message()));
     return;
   }
-  std::vector<std::string> popped;
-  (void)PopElements(ctx, ctx.args[1], from, 1, &popped);
   const storage::ListLimits limits = Limits(ctx);
-  (void)storage::UpdateValue<ListValue>(txn, ctx.args[2], true, [&](ListValue& list) -> absl::StatusOr<int64_t> {
-    if (to == End::kLeft) {
-      list.PushFront(popped.front(), limits);
-    } else {
-      list.PushBack(popped.front(), limits);
-    }
-    return 0;
-  });
-  ctx.reply.Bulk(popped.front());
+  std::string element;
+  bool emptied = false;
+  if (ctx.args[1] == ctx.args[2]) {
+    // A rotation never empties the list: the key is not deleted and created again (no "del" nor
+    // "new", and its TTL stays), as Redis pushes onto the very list it popped from.
+    (void)storage::UpdateValue<ListValue>(txn, ctx.args[1], false, [&](ListValue& list) -> absl::StatusOr<int64_t> {
+      element = from == End::kLeft ? list.PopFront() : list.PopBack();
+      PushAt(list, to, element, limits);
+      return 0;
+    });
+  } else {
+    std::vector<std::string> popped;
+    emptied = PopElements(ctx, ctx.args[1], from, 1, &popped);
+    element = std::move(popped.front());
+    (void)storage::UpdateValue<ListValue>(txn, ctx.args[2], true, [&](ListValue& list) -> absl::StatusOr<int64_t> {
+      PushAt(list, to, element, limits);
+      return 0;
+    });
+  }
+  txn.Notify(notify::kList, PushEvent(to), ctx.args[2]);
+  NotifyPopped(ctx, ctx.args[1], from, emptied);
+  ctx.reply.Bulk(element);
 }
 
 void LMove(CommandContext& ctx) {
@@ -424,7 +477,7 @@ void LMPop(CommandContext& ctx) {
     }
     if (*found == nullptr) continue;
     std::vector<std::string> popped;
-    (void)PopElements(ctx, ctx.args[k], end, static_cast<size_t>(count), &popped);
+    NotifyPopped(ctx, ctx.args[k], end, PopElements(ctx, ctx.args[k], end, static_cast<size_t>(count), &popped));
     ctx.reply.ArrayHeader(2);
     ctx.reply.Bulk(ctx.args[k]);
     ctx.reply.ArrayHeader(popped.size());
@@ -444,7 +497,7 @@ void BlockingPop(CommandContext& ctx, End end) {
     if (!FindForBlockingPop<ListValue>(ctx, key, &ready)) return;
     if (!ready) continue;
     std::vector<std::string> popped;
-    (void)PopElements(ctx, key, end, 1, &popped);
+    NotifyPopped(ctx, key, end, PopElements(ctx, key, end, 1, &popped));
     ctx.reply.ArrayHeader(2);
     ctx.reply.Bulk(key);
     ctx.reply.Bulk(popped.front());
@@ -492,7 +545,7 @@ void BLMPop(CommandContext& ctx) {
     if (!FindForBlockingPop<ListValue>(ctx, key, &ready)) return;
     if (!ready) continue;
     std::vector<std::string> popped;
-    (void)PopElements(ctx, key, end, static_cast<size_t>(mpop.count), &popped);
+    NotifyPopped(ctx, key, end, PopElements(ctx, key, end, static_cast<size_t>(mpop.count), &popped));
     ctx.reply.ArrayHeader(2);
     ctx.reply.Bulk(key);
     ctx.reply.ArrayHeader(popped.size());

@@ -79,7 +79,7 @@ void LoaderRefresh(CommandContext& ctx) {
 }
 
 void LoaderInvalidate(CommandContext& ctx) {
-  ctx.reply.Integer(static_cast<int64_t>(ctx.server.loaders().InvalidatePattern(ctx.args[2])));
+  ctx.reply.Integer(static_cast<int64_t>(ctx.server.invalidator().DropMatchingNow(ctx.args[2])));
 }
 
 void LoaderHelp(CommandContext& ctx) {

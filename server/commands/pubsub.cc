@@ -26,6 +26,11 @@ void SUnsubscribe(CommandContext& ctx) {
 }
 
 void PublishTo(CommandContext& ctx, SubscriptionKind kind) {
+  // An invalidation message is applied first, then delivered as usual (DESIGN.md section 7); a
+  // malformed one is delivered all the same (and counted).
+  if (kind == SubscriptionKind::kChannel && ctx.server.IsInvalidationChannel(ctx.args[1])) {
+    ctx.server.invalidator().ApplyMessage(ctx.args[2]).IgnoreError();
+  }
   ctx.reply.Integer(ctx.server.pubsub().Publish(kind, ctx.args[1], ctx.args[2], IoThread::Current()));
 }
 void Publish(CommandContext& ctx) { PublishTo(ctx, SubscriptionKind::kChannel); }

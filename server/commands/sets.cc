@@ -1,6 +1,9 @@
 // Set commands (Redis's t_set.c). Reads go through storage::FindValueForRead<SetValue>; every
 // write through storage::UpdateValue<SetValue>, which keeps memory accounting and deletes emptied
-// sets. Encodings and their thresholds: storage/set.h and the set-max-* directives.
+// sets. Encodings and their thresholds: storage/set.h and the set-max-* directives. Each write
+// raises Redis 7.0's keyspace events after its change ("new" comes from storage when the key is
+// created, so before them), and only when Redis raises them: a removal that empties a set raises
+// its own event, then "del".
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -14,6 +17,7 @@
 #include "server/errors.h"
 #include "server/server.h"
 #include "storage/glob.h"
+#include "storage/keyspace_events.h"
 #include "storage/set.h"
 #include "storage/typed_values.h"
 
@@ -22,6 +26,7 @@ namespace strata::server {
 namespace {
 
 using storage::SetValue;
+namespace notify = storage::notify;
 
 storage::SetLimits Limits(CommandContext& ctx) {
   const Config& config = ctx.server.config();
@@ -54,21 +59,30 @@ void ReplyMembersAsArray(CommandContext& ctx, const SetValue& set) {
 
 void SAdd(CommandContext& ctx) {
   const storage::SetLimits limits = Limits(ctx);
-  ReplyIntegerOrError(ctx, storage::UpdateValue<SetValue>(ctx.keys(), ctx.args[1], true,
-                                                          [&](SetValue& set) -> absl::StatusOr<int64_t> {
+  auto added = storage::UpdateValue<SetValue>(ctx.keys(), ctx.args[1], true,
+                                              [&](SetValue& set) -> absl::StatusOr<int64_t> {
     int64_t added = 0;
     for (size_t i = 2; i < ctx.args.size(); ++i) added += set.Add(ctx.args[i], limits) ? 1 : 0;
     return added;
-  }, storage::ChangeReport::kWhenPositive));
+  }, storage::ChangeReport::kWhenPositive);
+  if (added.ok() && *added > 0) ctx.keys().Notify(notify::kSet, "sadd", ctx.args[1]);
+  ReplyIntegerOrError(ctx, added);
 }
 
 void SRem(CommandContext& ctx) {
-  ReplyIntegerOrError(ctx, storage::UpdateValue<SetValue>(ctx.keys(), ctx.args[1], false,
-                                                          [&](SetValue& set) -> absl::StatusOr<int64_t> {
+  bool emptied = false;
+  auto removed = storage::UpdateValue<SetValue>(ctx.keys(), ctx.args[1], false,
+                                                [&](SetValue& set) -> absl::StatusOr<int64_t> {
     int64_t removed = 0;
     for (size_t i = 2; i < ctx.args.size() && !set.empty(); ++i) removed += set.Remove(ctx.args[i]) ? 1 : 0;
+    emptied = set.empty();
     return removed;
-  }, storage::ChangeReport::kWhenPositive));
+  }, storage::ChangeReport::kWhenPositive);
+  if (removed.ok() && *removed > 0) {
+    ctx.keys().Notify(notify::kSet, "srem", ctx.args[1]);
+    if (emptied) ctx.keys().Notify(notify::kGeneric, "del", ctx.args[1]);
+  }
+  ReplyIntegerOrError(ctx, removed);
 }
 
 void SMembers(CommandContext& ctx) {
@@ -96,21 +110,30 @@ void SCard(CommandContext& ctx) {
   ctx.reply.Integer(set ? static_cast<int64_t>(set->size()) : 0);
 }
 
-// Removes up to `count` random members into `out` (all of them when count >= size).
+// Removes up to `count` random members into `out` (all of them when count >= size), raising
+// "spop", then "del" when the set is gone.
 absl::Status PopMembers(CommandContext& ctx, size_t count, std::vector<std::string>* out) {
   storage::Transaction& txn = ctx.keys();
-  return storage::UpdateValue<SetValue>(txn, ctx.args[1], false, [&](SetValue& set) -> absl::StatusOr<int64_t> {
+  bool emptied = false;
+  absl::Status status = storage::UpdateValue<SetValue>(txn, ctx.args[1], false,
+                                                       [&](SetValue& set) -> absl::StatusOr<int64_t> {
     if (count >= set.size()) {
       set.ForEach([&](std::string_view member) { out->emplace_back(member); });
       for (const std::string& member : *out) set.Remove(member);
-      return 0;
+    } else {
+      while (out->size() < count) {
+        out->push_back(set.RandomMember(txn.NextRandom()));
+        set.Remove(out->back());
+      }
     }
-    while (out->size() < count) {
-      out->push_back(set.RandomMember(txn.NextRandom()));
-      set.Remove(out->back());
-    }
+    emptied = set.empty();
     return 0;
   }).status();
+  if (status.ok()) {
+    txn.Notify(notify::kSet, "spop", ctx.args[1]);
+    if (emptied) txn.Notify(notify::kGeneric, "del", ctx.args[1]);
+  }
+  return status;
 }
 
 void SPop(CommandContext& ctx) {
@@ -221,18 +244,24 @@ void SMove(CommandContext& ctx) {
     ctx.reply.Integer((*source)->Contains(member) ? 1 : 0);
     return;
   }
+  bool emptied = false;
   auto removed = storage::UpdateValue<SetValue>(txn, ctx.args[1], false, [&](SetValue& set) -> absl::StatusOr<int64_t> {
-    return set.Remove(member) ? 1 : 0;
+    const bool found = set.Remove(member);
+    emptied = set.empty();
+    return found ? 1 : 0;
   }, storage::ChangeReport::kWhenPositive);
   if (!removed.ok() || *removed == 0) {
     ctx.reply.Integer(0);
     return;
   }
+  txn.Notify(notify::kSet, "srem", ctx.args[1]);
+  if (emptied) txn.Notify(notify::kGeneric, "del", ctx.args[1]);
+  // A destination that holds the member already is no change of it: no "sadd", as in Redis.
   const storage::SetLimits limits = Limits(ctx);
-  (void)storage::UpdateValue<SetValue>(txn, ctx.args[2], true, [&](SetValue& set) -> absl::StatusOr<int64_t> {
-    set.Add(member, limits);
-    return 0;
-  });
+  auto added = storage::UpdateValue<SetValue>(txn, ctx.args[2], true, [&](SetValue& set) -> absl::StatusOr<int64_t> {
+    return set.Add(member, limits) ? 1 : 0;
+  }, storage::ChangeReport::kWhenPositive);
+  if (added.ok() && *added > 0) txn.Notify(notify::kSet, "sadd", ctx.args[2]);
   ctx.reply.Integer(1);
 }
 
@@ -300,25 +329,33 @@ void SInter(CommandContext& ctx) { ReadOperation(ctx, SetOp::kInter); }
 void SUnion(CommandContext& ctx) { ReadOperation(ctx, SetOp::kUnion); }
 void SDiff(CommandContext& ctx) { ReadOperation(ctx, SetOp::kDiff); }
 
-void StoreOperation(CommandContext& ctx, SetOp op) {
+// `event` is the command's keyspace event ("sinterstore"...), raised when a result is stored;
+// an empty result deletes the destination, which raises "del" if there was one.
+void StoreOperation(CommandContext& ctx, SetOp op, std::string_view event) {
   Operands operands;
+  // Read as SINTER's are (Redis 7.0 raises "keymiss" for a missing operand of a STORE too).
   if (!CollectOperands(ctx, 2, ctx.args.size(), &operands)) return;
   std::vector<const SetValue*>& sets = operands.sets;
   auto result = std::make_unique<SetValue>();
   Compute(op, sets, Limits(ctx), result.get());
   const int64_t size = static_cast<int64_t>(result->size());
   storage::Transaction& txn = ctx.keys();
+  const std::string_view destination = ctx.args[1];
   // The destination is replaced whatever it held (it may be one of the operands: computed above).
   if (size == 0) {
-    txn.Delete(ctx.args[1]);
+    if (txn.Delete(destination)) txn.Notify(notify::kGeneric, "del", destination);
   } else {
-    txn.Store(storage::Entry::NewSet(ctx.args[1], result.release(), storage::EntryMeta{}));
+    // A destination whose TTL ran out is dropped first ("expired"), so that storing the result
+    // creates the key ("new"), as Redis's setKey does.
+    txn.FindForWrite(destination);
+    txn.Store(storage::Entry::NewSet(destination, result.release(), storage::EntryMeta{}));
+    txn.Notify(notify::kSet, event, destination);
   }
   ctx.reply.Integer(size);
 }
-void SInterStore(CommandContext& ctx) { StoreOperation(ctx, SetOp::kInter); }
-void SUnionStore(CommandContext& ctx) { StoreOperation(ctx, SetOp::kUnion); }
-void SDiffStore(CommandContext& ctx) { StoreOperation(ctx, SetOp::kDiff); }
+void SInterStore(CommandContext& ctx) { StoreOperation(ctx, SetOp::kInter, "sinterstore"); }
+void SUnionStore(CommandContext& ctx) { StoreOperation(ctx, SetOp::kUnion, "sunionstore"); }
+void SDiffStore(CommandContext& ctx) { StoreOperation(ctx, SetOp::kDiff, "sdiffstore"); }
 
 // SINTERCARD numkeys key [key ...] [LIMIT limit]
 void SInterCard(CommandContext& ctx) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "storage/entry.h"
 #include "storage/errors.h"
 #include "storage/hash.h"
+#include "storage/keyspace_events.h"
 #include "storage/list.h"
 #include "storage/set.h"
 #include "storage/typed_values.h"
@@ -34,6 +36,7 @@ namespace {
 
 using storage::Entry;
 using storage::ValueType;
+namespace notify = storage::notify;
 
 struct SortOptions {
   std::optional<std::string_view> by;
@@ -107,13 +110,14 @@ std::optional<PatternTarget> ResolvePattern(std::string_view pattern, std::strin
 bool IsSelf(std::string_view pattern) { return pattern.size() == 1 && pattern[0] == '#'; }
 
 // What a pattern yields for an element: the element ("#"), a string key's value, a hash field's
-// value, or nothing (missing key or field, wrong type, no '*').
+// value, or nothing (missing key or field, wrong type, no '*'). A read's lookup even for STORE,
+// as Redis 7.0's lookupKeyRead: a missing key is a miss and raises "keymiss".
 std::optional<std::string> LookupPattern(storage::Transaction& txn, std::string_view pattern,
-                                         std::string_view element, bool for_store) {
+                                         std::string_view element) {
   if (IsSelf(pattern)) return std::string(element);
   auto target = ResolvePattern(pattern, element);
   if (!target) return std::nullopt;
-  Entry* e = txn.Find(txn.db(), target->key, /*count_hit=*/!for_store, /*touch=*/true);
+  Entry* e = txn.FindForRead(target->key);
   if (e == nullptr) return std::nullopt;
   if (target->field) {
     if (e->type() != ValueType::kHash) return std::nullopt;
@@ -247,7 +251,7 @@ void SortGeneric(CommandContext& ctx, bool read_only) {
     for (Item& item : items) {
       std::optional<std::string> by_value;
       if (options.by) {
-        by_value = LookupPattern(txn, *options.by, item.element, for_store);
+        by_value = LookupPattern(txn, *options.by, item.element);
         if (!by_value) continue;  // a missing weight sorts as 0 (numeric) or first (ALPHA)
       }
       if (options.alpha) {
@@ -288,7 +292,7 @@ void SortGeneric(CommandContext& ctx, bool read_only) {
       const std::string& element = items[static_cast<size_t>(i)].element;
       if (options.gets.empty()) ctx.reply.Bulk(element);
       for (std::string_view pattern : options.gets) {
-        auto value = LookupPattern(txn, pattern, element, false);
+        auto value = LookupPattern(txn, pattern, element);
         if (value) {
           ctx.reply.Bulk(*value);
         } else {
@@ -302,18 +306,22 @@ void SortGeneric(CommandContext& ctx, bool read_only) {
   for (int64_t i = start; i <= end; ++i) {
     const std::string& element = items[static_cast<size_t>(i)].element;
     if (options.gets.empty()) stored.push_back(element);
-    for (std::string_view pattern : options.gets) stored.push_back(LookupPattern(txn, pattern, element, true).value_or(""));
+    for (std::string_view pattern : options.gets) stored.push_back(LookupPattern(txn, pattern, element).value_or(""));
   }
   // Replaces the destination whatever it held (and its TTL); an empty result deletes it.
-  txn.Delete(*options.store);
-  if (!stored.empty()) {
+  const std::string_view destination = *options.store;
+  if (stored.empty()) {
+    if (txn.Delete(destination)) txn.Notify(notify::kGeneric, "del", destination);
+  } else {
     const storage::ListLimits limits{ctx.server.config().list_max_listpack_size.load(std::memory_order_relaxed),
                                      ctx.server.config().list_compress_depth.load(std::memory_order_relaxed)};
-    (void)storage::UpdateValue<storage::ListValue>(txn, *options.store, true,
-                                                   [&](storage::ListValue& list) -> absl::StatusOr<int64_t> {
-      for (const std::string& value : stored) list.PushBack(value, limits);
-      return 0;
-    });
+    auto list = std::make_unique<storage::ListValue>();
+    for (const std::string& value : stored) list->PushBack(value, limits);
+    // Stored over the old value (no delete first), so only a destination that did not exist is
+    // "new", as with Redis's setKey; one whose TTL ran out is dropped first ("expired").
+    txn.FindForWrite(destination);
+    txn.Store(Entry::NewList(destination, list.release(), storage::EntryMeta{}));
+    txn.Notify(notify::kList, "sortstore", destination);
   }
   ctx.reply.Integer(static_cast<int64_t>(stored.size()));
 }

@@ -10,6 +10,7 @@
 #include "server/server.h"
 #include "storage/entry.h"
 #include "storage/errors.h"
+#include "storage/keyspace_events.h"
 #include "storage/strings.h"
 
 namespace strata::server {
@@ -17,6 +18,7 @@ namespace strata::server {
 namespace {
 
 using storage::Entry;
+namespace notify = storage::notify;
 
 enum class SetCondition { kAlways, kIfAbsent, kIfPresent };
 enum class ExpireUnit { kNone, kSeconds, kMillis, kUnixSeconds, kUnixMillis };
@@ -129,6 +131,8 @@ void SetGeneric(CommandContext& ctx, const StringOptions& options, std::string_v
   }
   if (options.keep_ttl && existing != nullptr) expire_at = existing->expire_at_ms();
   txn.SetString(key, value, expire_at);
+  txn.Notify(notify::kString, "set", key);
+  if (options.unit != ExpireUnit::kNone) txn.Notify(notify::kGeneric, "expire", key);
   if (!options.get) {
     if (on_set) {
       ctx.reply.Integer(*on_set);
@@ -186,16 +190,21 @@ void GetEx(CommandContext& ctx) {
   if (options.unit != ExpireUnit::kNone) {
     if (expire_at <= ctx.now_ms) {
       txn.Delete(ctx.args[1]);
+      txn.Notify(notify::kGeneric, "del", ctx.args[1]);
     } else {
       txn.SetExpiry(e, expire_at);
+      txn.Notify(notify::kGeneric, "expire", ctx.args[1]);
     }
-  } else if (options.persist) {
+  } else if (options.persist && e->has_expiry()) {  // PERSIST of a key without a TTL changes nothing
     txn.SetExpiry(e, Entry::kNoExpiry);
+    txn.Notify(notify::kGeneric, "persist", ctx.args[1]);
   }
 }
 
 void GetDel(CommandContext& ctx) {
-  if (GetGeneric(ctx, ctx.args[1])) ctx.keys().Delete(ctx.args[1]);
+  if (GetGeneric(ctx, ctx.args[1]) && ctx.keys().Delete(ctx.args[1])) {
+    ctx.keys().Notify(notify::kGeneric, "del", ctx.args[1]);
+  }
 }
 
 void MGet(CommandContext& ctx) {
@@ -224,7 +233,10 @@ void MSetGeneric(CommandContext& ctx, bool only_if_none_exist) {
       }
     }
   }
-  for (size_t i = 1; i < ctx.args.size(); i += 2) txn.SetString(ctx.args[i], ctx.args[i + 1], Entry::kNoExpiry);
+  for (size_t i = 1; i < ctx.args.size(); i += 2) {
+    txn.SetString(ctx.args[i], ctx.args[i + 1], Entry::kNoExpiry);
+    txn.Notify(notify::kString, "set", ctx.args[i]);
+  }
   if (only_if_none_exist) {
     ctx.reply.Integer(1);
   } else {
@@ -234,8 +246,11 @@ void MSetGeneric(CommandContext& ctx, bool only_if_none_exist) {
 void MSet(CommandContext& ctx) { MSetGeneric(ctx, false); }
 void MSetNx(CommandContext& ctx) { MSetGeneric(ctx, true); }
 
-void ReplySizeOrError(CommandContext& ctx, const absl::StatusOr<size_t>& result) {
+// Replies with the new length and raises `event` (Redis's name for the change) on args[1], or
+// replies the error. A null `event`: the command changed nothing.
+void ReplySizeOrError(CommandContext& ctx, const absl::StatusOr<size_t>& result, const char* event) {
   if (result.ok()) {
+    if (event != nullptr) ctx.keys().Notify(notify::kString, event, ctx.args[1]);
     ctx.reply.Integer(static_cast<int64_t>(*result));
   } else {
     ctx.reply.Error(Std(result.status().message()));
@@ -243,8 +258,11 @@ void ReplySizeOrError(CommandContext& ctx, const absl::StatusOr<size_t>& result)
 }
 
 void Append(CommandContext& ctx) {
-  ReplySizeOrError(ctx, storage::Append(ctx.keys(), ctx.args[1], ctx.args[2],
-                                        ctx.server.config().proto_max_bulk_len.load(std::memory_order_relaxed)));
+  // Appending "" is still an "append" in Redis (it creates an empty key when absent).
+  ReplySizeOrError(ctx,
+                   storage::Append(ctx.keys(), ctx.args[1], ctx.args[2],
+                                   ctx.server.config().proto_max_bulk_len.load(std::memory_order_relaxed)),
+                   "append");
 }
 
 void StrLen(CommandContext& ctx) {
@@ -295,13 +313,17 @@ void SetRange(CommandContext& ctx) {
     ctx.reply.Error(errors::kOffsetOutOfRange);
     return;
   }
-  ReplySizeOrError(ctx, storage::SetRange(ctx.keys(), ctx.args[1], offset, ctx.args[3],
-                                          ctx.server.config().proto_max_bulk_len.load(std::memory_order_relaxed)));
+  // An empty value writes nothing (not even a missing key): no event, as in Redis.
+  ReplySizeOrError(ctx,
+                   storage::SetRange(ctx.keys(), ctx.args[1], offset, ctx.args[3],
+                                     ctx.server.config().proto_max_bulk_len.load(std::memory_order_relaxed)),
+                   ctx.args[3].empty() ? nullptr : "setrange");
 }
 
 void IncrByGeneric(CommandContext& ctx, int64_t delta) {
   auto result = storage::IncrBy(ctx.keys(), ctx.args[1], delta);
   if (result.ok()) {
+    ctx.keys().Notify(notify::kString, "incrby", ctx.args[1]);  // INCR, DECR and DECRBY too
     ctx.reply.Integer(*result);
   } else {
     ctx.reply.Error(Std(result.status().message()));
@@ -346,6 +368,7 @@ void IncrByFloat(CommandContext& ctx) {
   }
   auto result = storage::IncrByFloat(ctx.keys(), ctx.args[1], delta);
   if (result.ok()) {
+    ctx.keys().Notify(notify::kString, "incrbyfloat", ctx.args[1]);
     ctx.reply.Bulk(*result);
   } else {
     ctx.reply.Error(Std(result.status().message()));

@@ -2,6 +2,8 @@
 // through storage::FindValueForRead<ZSetValue>; writes through storage::UpdateValue<ZSetValue>,
 // which keeps memory accounting and deletes emptied sets. ZRANGE and its older spellings share
 // one generic function (Redis's zrangeGenericCommand is the model), as do the ZUNION family.
+// Keyspace events are Redis 7.0's: each write raises its own after the change (after the "new"
+// that storage raises when the write created the key), and "del" after it when it emptied the set.
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -33,6 +35,7 @@ namespace {
 using storage::LexBound;
 using storage::ScoreBound;
 using storage::ZSetValue;
+namespace notify = storage::notify;
 
 storage::ZSetLimits Limits(CommandContext& ctx) {
   const Config& config = ctx.server.config();
@@ -78,15 +81,23 @@ bool ParseLexBound(std::string_view text, LexBound* bound) {
   return true;
 }
 
-// The set at `key` for reading: false after a WRONGTYPE reply; *zset is nullptr when absent.
-bool ReadZSet(CommandContext& ctx, std::string_view key, storage::ValueView<ZSetValue>* zset) {
-  auto found = storage::FindValueForRead<ZSetValue>(ctx.keys(), key);
+// How a command looks a key up, as Redis does: a read (lookupKeyRead) counts a hit or miss and
+// raises "keymiss"; a write's lookup (lookupKeyWrite: the pops) does neither.
+enum class Lookup { kRead, kWrite };
+
+// The set at `key`: false after a WRONGTYPE reply; *zset is nullptr when absent.
+bool FindZSet(CommandContext& ctx, std::string_view key, Lookup lookup, storage::ValueView<ZSetValue>* zset) {
+  auto found = lookup == Lookup::kRead ? storage::FindValueForRead<ZSetValue>(ctx.keys(), key)
+                                       : storage::FindValueForWrite<ZSetValue>(ctx.keys(), key);
   if (!found.ok()) {
     ctx.reply.Error(Std(found.status().message()));
     return false;
   }
   *zset = *std::move(found);
   return true;
+}
+bool ReadZSet(CommandContext& ctx, std::string_view key, storage::ValueView<ZSetValue>* zset) {
+  return FindZSet(ctx, key, Lookup::kRead, zset);
 }
 
 // A member and its score as WITHSCORES answers them: flat in RESP2, a [member, score] pair in RESP3.
@@ -180,6 +191,8 @@ void ZAddGeneric(CommandContext& ctx, ZAddFlags flags, size_t first_score) {
     }
     return added + changed;  // what changed: a ZADD of the same scores writes nothing
   }, storage::ChangeReport::kWhenPositive);
+  // Only a ZADD that added or rescored a member raises its event (ZINCRBY's is "zincr").
+  if (result.ok() && *result > 0) ctx.keys().Notify(notify::kZSet, flags.incr ? "zincr" : "zadd", ctx.args[1]);
   if (!result.ok()) {
     ctx.reply.Error(Std(result.status().message()));
   } else if (flags.incr) {
@@ -263,12 +276,22 @@ void RankGeneric(CommandContext& ctx, bool reverse) {
 void ZRank(CommandContext& ctx) { RankGeneric(ctx, false); }
 void ZRevRank(CommandContext& ctx) { RankGeneric(ctx, true); }
 
+// Redis's event for a write that removed members, then "del" when it removed the last one.
+void NotifyRemoved(CommandContext& ctx, std::string_view key, std::string_view event, bool emptied) {
+  ctx.keys().Notify(notify::kZSet, event, key);
+  if (emptied) ctx.keys().Notify(notify::kGeneric, "del", key);
+}
+
 void ZRem(CommandContext& ctx) {
-  ReplyIntegerOrError(ctx, storage::UpdateValue<ZSetValue>(ctx.keys(), ctx.args[1], false, [&](ZSetValue& zset) -> absl::StatusOr<int64_t> {
+  bool emptied = false;
+  auto removed = storage::UpdateValue<ZSetValue>(ctx.keys(), ctx.args[1], false, [&](ZSetValue& zset) -> absl::StatusOr<int64_t> {
     int64_t removed = 0;
     for (size_t i = 2; i < ctx.args.size() && !zset.empty(); ++i) removed += zset.Remove(ctx.args[i]) ? 1 : 0;
+    emptied = zset.empty();
     return removed;
-  }, storage::ChangeReport::kWhenPositive));
+  }, storage::ChangeReport::kWhenPositive);
+  if (removed.ok() && *removed > 0) NotifyRemoved(ctx, ctx.args[1], "zrem", emptied);
+  ReplyIntegerOrError(ctx, removed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,6 +405,26 @@ size_t WalkRange(const ZSetValue& zset, const Range& range, bool reverse, int64_
   return count;
 }
 
+// The STORE forms' last step (Redis's setKey, or dbDelete for an empty result): `elements`, in
+// order, replace whatever `destination` held, then `event` is raised (after the "new" of a key
+// this creates); an empty result deletes the destination instead, raising "del" if there was one.
+void StoreResult(CommandContext& ctx, std::string_view destination,
+                 const std::vector<std::pair<std::string, double>>& elements, std::string_view event) {
+  storage::Transaction& txn = ctx.keys();
+  if (elements.empty()) {
+    if (txn.Delete(destination)) txn.Notify(notify::kGeneric, "del", destination);
+    return;
+  }
+  // As setKey does, look the destination up first: an expired one is dropped, so that the store
+  // creates the key (and raises "new") rather than replace it.
+  (void)txn.FindForWrite(destination);
+  auto zset = std::make_unique<ZSetValue>();
+  const storage::ZSetLimits limits = Limits(ctx);
+  for (const auto& [member, score] : elements) zset->Set(member, score, limits);
+  txn.Store(storage::Entry::NewZSet(destination, zset.release(), storage::EntryMeta{}));
+  txn.Notify(notify::kZSet, event, destination);
+}
+
 // ZRANGE and its older spellings; `store` is ZRANGESTORE (args shifted by the destination).
 // `zrange_options`: BYSCORE, BYLEX and REV are ZRANGE's (and ZRANGESTORE's) own.
 void RangeGeneric(CommandContext& ctx, RangeKind kind, bool reverse, bool store, bool zrange_options) {
@@ -436,15 +479,7 @@ void RangeGeneric(CommandContext& ctx, RangeKind kind, bool reverse, bool store,
       if (!ReadZSet(ctx, key, &zset)) return;
       if (zset) WalkRange(*zset, range, reverse, offset, limit, [&](std::string_view m, double s) { selected.emplace_back(m, s); });
     }
-    auto result = std::make_unique<ZSetValue>();
-    const storage::ZSetLimits limits = Limits(ctx);
-    for (const auto& [member, score] : selected) result->Set(member, score, limits);
-    storage::Transaction& txn = ctx.keys();
-    if (selected.empty()) {
-      txn.Delete(ctx.args[1]);
-    } else {
-      txn.Store(storage::Entry::NewZSet(ctx.args[1], result.release(), storage::EntryMeta{}));
-    }
+    StoreResult(ctx, ctx.args[1], selected, "zrangestore");
     ctx.reply.Integer(static_cast<int64_t>(selected.size()));
     return;
   }
@@ -489,11 +524,21 @@ void ZLexCount(CommandContext& ctx) { CountGeneric(ctx, RangeKind::kLex); }
 void RemoveRangeGeneric(CommandContext& ctx, RangeKind kind) {
   Range range;
   if (!ParseRange(ctx, kind, ctx.args[2], ctx.args[3], &range)) return;
-  ReplyIntegerOrError(ctx, storage::UpdateValue<ZSetValue>(ctx.keys(), ctx.args[1], false, [&](ZSetValue& zset) -> absl::StatusOr<int64_t> {
+  bool emptied = false;
+  auto removed = storage::UpdateValue<ZSetValue>(ctx.keys(), ctx.args[1], false, [&](ZSetValue& zset) -> absl::StatusOr<int64_t> {
     size_t first, end;
     RanksOf(zset, range, &first, &end);
-    return first < end ? static_cast<int64_t>(zset.EraseRanks(first, end - 1)) : 0;
-  }, storage::ChangeReport::kWhenPositive));
+    const size_t erased = first < end ? zset.EraseRanks(first, end - 1) : 0;
+    emptied = zset.empty();
+    return static_cast<int64_t>(erased);
+  }, storage::ChangeReport::kWhenPositive);
+  if (removed.ok() && *removed > 0) {
+    const std::string_view event = kind == RangeKind::kRank    ? "zremrangebyrank"
+                                   : kind == RangeKind::kScore ? "zremrangebyscore"
+                                                               : "zremrangebylex";
+    NotifyRemoved(ctx, ctx.args[1], event, emptied);
+  }
+  ReplyIntegerOrError(ctx, removed);
 }
 void ZRemRangeByRank(CommandContext& ctx) { RemoveRangeGeneric(ctx, RangeKind::kRank); }
 void ZRemRangeByScore(CommandContext& ctx) { RemoveRangeGeneric(ctx, RangeKind::kScore); }
@@ -502,9 +547,11 @@ void ZRemRangeByLex(CommandContext& ctx) { RemoveRangeGeneric(ctx, RangeKind::kL
 // ---------------------------------------------------------------------------------------------
 // Pops
 
-// Pops up to `count` of the lowest (or highest) elements of the set at `key`.
+// Pops up to `count` of the lowest (or highest) elements of the set at `key`, raising "zpopmin"
+// (or "zpopmax") when it popped any, then "del" when it popped the last.
 std::vector<std::pair<std::string, double>> PopElements(CommandContext& ctx, std::string_view key, bool max, size_t count) {
   std::vector<std::pair<std::string, double>> popped;
+  bool emptied = false;
   (void)storage::UpdateValue<ZSetValue>(ctx.keys(), key, false, [&](ZSetValue& zset) -> absl::StatusOr<int64_t> {
     const size_t n = std::min(count, zset.size());
     if (n == 0) return 0;
@@ -513,8 +560,10 @@ std::vector<std::pair<std::string, double>> PopElements(CommandContext& ctx, std
       return true;
     });
     for (const auto& element : popped) zset.Remove(element.first);
+    emptied = zset.empty();
     return 0;
   });
+  if (!popped.empty()) NotifyRemoved(ctx, key, max ? "zpopmax" : "zpopmin", emptied);
   return popped;
 }
 
@@ -530,7 +579,7 @@ void PopGeneric(CommandContext& ctx, bool max) {
     return;
   }
   storage::ValueView<ZSetValue> zset;
-  if (!ReadZSet(ctx, ctx.args[1], &zset)) return;
+  if (!FindZSet(ctx, ctx.args[1], Lookup::kWrite, &zset)) return;
   if (zset == nullptr || count == 0) {
     ctx.reply.ArrayHeader(0);
     return;
@@ -570,7 +619,7 @@ void ZMPop(CommandContext& ctx) {
   const size_t where = mpop.keys_end;
   for (size_t k = 2; k < where; ++k) {
     storage::ValueView<ZSetValue> zset;
-    if (!ReadZSet(ctx, ctx.args[k], &zset)) return;
+    if (!FindZSet(ctx, ctx.args[k], Lookup::kWrite, &zset)) return;
     if (zset == nullptr) continue;
     PopAndReplyAsMPop(ctx, ctx.args[k], max, count);
     return;
@@ -844,15 +893,8 @@ void SetOperationGeneric(CommandContext& ctx, ZSetOp op, bool store) {
   if (!ParseSetOperation(ctx, store ? 2 : 1, !store, op, &operands)) return;
   auto result = ComputeSetOperation(op, operands);
   if (store) {
-    storage::Transaction& txn = ctx.keys();
-    if (result.empty()) {
-      txn.Delete(ctx.args[1]);
-    } else {
-      auto zset = std::make_unique<ZSetValue>();
-      const storage::ZSetLimits limits = Limits(ctx);
-      for (const auto& [member, score] : result) zset->Set(member, score, limits);
-      txn.Store(storage::Entry::NewZSet(ctx.args[1], zset.release(), storage::EntryMeta{}));
-    }
+    StoreResult(ctx, ctx.args[1], result,
+                op == ZSetOp::kUnion ? "zunionstore" : op == ZSetOp::kInter ? "zinterstore" : "zdiffstore");
     ctx.reply.Integer(static_cast<int64_t>(result.size()));
     return;
   }

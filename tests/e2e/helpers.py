@@ -363,6 +363,26 @@ def server_pair(tmp_path_factory):
         strata_factory.stop_all()
 
 
+@pytest.fixture
+def pair(tmp_path):
+    """A fresh strata and redis-server for one test, for scenarios whose results are compared."""
+    strata = ServerFactory("strata", tmp_path / "strata")
+    oracle = ServerFactory("redis", tmp_path / "redis")
+    try:
+        yield strata(), oracle()
+    finally:
+        oracle.stop_all()
+        strata.stop_all()
+
+
+def same_on_both(pair, scenario):
+    """Runs scenario(port) on both servers of `pair`, asserts the results are equal, returns them."""
+    strata, oracle = pair
+    got, expected = scenario(strata.port), scenario(oracle.port)
+    assert got == expected
+    return got
+
+
 def wait_until(predicate, timeout, interval=0.05):
     """Poll predicate until it returns a truthy value or timeout seconds pass; returns the last value."""
     deadline = time.monotonic() + timeout

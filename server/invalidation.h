@@ -1,0 +1,87 @@
+// Invalidation (DESIGN.md section 7): messages that drop cached keys, applied by the server
+// itself, so no subscriber process has to run KEYS + DEL. One code path serves the three ways
+// they come: a PUBLISH to an `invalidation-channel`, a PostgreSQL NOTIFY on a source's
+// `notify-channel`, and LOADER INVALIDATE.
+//
+// The message forms are loaders/invalidation_message.h's. A malformed message is counted and not
+// applied (a PUBLISH still delivers it).
+//
+// Applying one, in order:
+//   1. In-flight loads of the keys (or of keys matching the pattern) are marked so their older
+//      answers are not stored, and remembered misses are forgotten (loaders::LoaderManager).
+//   2. Named keys are dropped at once, before PUBLISH replies or delivers the message.
+//   3. A pattern's keys are dropped by a background sweep, one shard at a time, each shard
+//      under its own lock: a pattern over a million keys holds no client up for longer than one
+//      shard's scan, and no I/O thread does the work.
+// Each dropped key raises the "invalidated" keyspace event (class L) and dirties WATCH.
+// The lag (from "ts" to the moment the keys are gone) is recorded for INFO.
+//
+// Thread-safety: every public method may be called from any thread, without shard locks held.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "loaders/invalidation_message.h"
+#include "loaders/loader_manager.h"
+#include "server/watch.h"
+#include "storage/keyspace.h"
+
+namespace strata::server {
+
+class Invalidator {
+ public:
+  Invalidator(storage::Keyspace& keyspace, loaders::LoaderManager& loaders, WatchRegistry& watches);
+  ~Invalidator();
+  Invalidator(const Invalidator&) = delete;
+  Invalidator& operator=(const Invalidator&) = delete;
+
+  // Applies a message; a malformed one is counted and its parse error returned.
+  absl::Status ApplyMessage(std::string_view payload);
+  // LOADER INVALIDATE: drops `pattern`'s keys in every database now (on the caller's thread,
+  // shard by shard) and returns how many.
+  uint64_t DropMatchingNow(std::string_view pattern);
+  // Blocks until every sweep queued so far has finished (tests, shutdown).
+  void WaitForSweeps();
+
+  // INFO's "# Invalidation" fields.
+  std::string InfoFields() const;
+  void ResetStats();
+
+ private:
+  struct Sweep {
+    int db;
+    std::string pattern;
+    std::optional<int64_t> ts_ms;
+  };
+  uint64_t DropKeys(int db, const std::vector<std::string>& keys);
+  uint64_t DropMatchingInShard(size_t shard, int db, std::string_view pattern);
+  void RecordLag(std::optional<int64_t> ts_ms);
+  void SweepLoop();
+
+  storage::Keyspace& keyspace_;
+  loaders::LoaderManager& loaders_;
+  WatchRegistry& watches_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_ready_, sweeps_done_;
+  std::deque<Sweep> sweeps_;
+  bool sweeping_ = false;
+  bool stopping_ = false;
+  // The lags (ms) of the most recent applied messages that carried "ts", for p50/p99.
+  static constexpr size_t kLagSamples = 4096;
+  std::vector<int64_t> lags_;
+  size_t next_lag_ = 0;
+  std::atomic<uint64_t> applied_{0}, keys_dropped_{0}, malformed_{0};
+  std::thread sweeper_;
+};
+
+}  // namespace strata::server
