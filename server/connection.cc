@@ -206,7 +206,7 @@ bool Connection::KeepPartialInput(const char* data, size_t len) {
 
 size_t Connection::ProcessInput(const char* data, size_t len) {
   size_t offset = 0;
-  while (offset < len && !close_after_reply_ && !closing_ && parked_ == Parked::kNo) {
+  while (offset < len && !close_after_reply_ && !closing_ && !close_asap_ && parked_ == Parked::kNo) {
     if (output_.size() + in_flight_.size() > kMaxPendingOutput) {
       // Let the client drain its replies before running more of its pipeline.
       if (!reading_paused_) {
@@ -233,18 +233,36 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
 
 // The command path (DESIGN.md section 4a), in order: find the command, refuse what this
 // connection's mode forbids, queue it inside MULTI, or run it under its keys' shard locks.
-namespace {
-// The client whose command runs on this thread, for client-side caching's NOLOOP.
-class CurrentWriterScope {
+// While a command of this client runs, pushes to it wait (see PushBuilder); at its end they go
+// around its reply.
+class Connection::CommandScope {
  public:
-  explicit CurrentWriterScope(uint64_t client_id) { Tracking::SetCurrentWriter(client_id); }
-  ~CurrentWriterScope() { Tracking::SetCurrentWriter(0); }
+  explicit CommandScope(Connection& c) : c_(c.executing_ ? nullptr : &c) {
+    if (c_ == nullptr) return;
+    c_->executing_ = true;
+    c_->command_output_start_ = c_->output_.size();
+  }
+  ~CommandScope() {
+    if (c_ == nullptr) return;
+    c_->executing_ = false;
+    if (c_->pushes_before_reply_.empty() && c_->pushes_after_reply_.empty()) return;
+    // Messages to itself (a RESP3 client that publishes, or reads, what it subscribes to) come
+    // before the reply, as Redis 7.0 sends them; invalidations of its own writes after it.
+    const size_t start = std::min(c_->command_output_start_, c_->output_.size());
+    c_->output_.insert(start, c_->pushes_before_reply_);
+    c_->output_.append(c_->pushes_after_reply_);
+    c_->pushes_before_reply_.clear();
+    c_->pushes_after_reply_.clear();
+  }
+
+ private:
+  Connection* c_;
 };
-}  // namespace
 
 void Connection::Execute(std::span<const std::string_view> args) {
   if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
-  const CurrentWriterScope writer(id_);
+  const Tracking::WriterScope writer(id_);
+  const CommandScope command_scope(*this);
   const CommandSpec* spec = server_.commands().Find(args[0]);
   // The usual command passes these checks in a few instructions; anything else (subcommands,
   // errors) takes the full lookup, which words the error.
@@ -272,8 +290,10 @@ void Connection::Execute(std::span<const std::string_view> args) {
   }
   Run(*spec, args, NowMs());
   // As Redis: CLIENT CACHING's choice holds for the next command (a whole transaction, and the
-  // CLIENT commands in between do not use it up).
-  if (tracking_ != nullptr && tracking_->caching_given && multi_ == nullptr && !spec->name.starts_with("client|")) {
+  // CLIENT commands in between do not use it up; a command that parked for a load uses it when
+  // it runs again).
+  if (tracking_ != nullptr && tracking_->caching_given && multi_ == nullptr && parked_ == Parked::kNo &&
+      !spec->name.starts_with("client|")) {
     tracking_->caching_given = false;
   }
 }
@@ -481,13 +501,7 @@ void Connection::ExecMulti(std::span<const std::string_view> exec_args) {
       AfterRun* outer = held_after_;
       held_after_ = &after;
       reply_.ArrayHeader(argvs.size());
-      writing_exec_reply_ = true;
       for (size_t i = 0; i < argvs.size(); ++i) RunHeld(*multi_->commands[i].spec, argvs[i], now_ms, reply_);
-      writing_exec_reply_ = false;
-      if (!deferred_pushes_.empty()) {
-        output_.append(deferred_pushes_);
-        deferred_pushes_.clear();
-      }
       held_after_ = outer;
     }
   }
@@ -672,8 +686,9 @@ void Connection::RunPendingInput() {
 
 void Connection::Flush() {
   // Loop: when the socket takes all our output at once and commands were held back for output
-  // pressure, run them now (no write callback will come to do it).
-  while (!writing_ && !closing_) {
+  // pressure, run them now (no write callback will come to do it). A client past its output
+  // limit gets nothing more: it is closed at the next flush check.
+  while (!writing_ && !closing_ && !close_asap_) {
     if (output_.empty()) {
       if (close_after_reply_) Close();
       return;
@@ -830,10 +845,21 @@ void Connection::UnsubscribeAll() {
   PublishSubscriptionCounts();
 }
 
+protocol::ReplyBuilder Connection::PushBuilder(PushPlace place) {
+  std::string* out = !executing_ ? &output_ : place == PushPlace::kBeforeReply ? &pushes_before_reply_ : &pushes_after_reply_;
+  protocol::ReplyBuilder builder(out);
+  builder.set_resp3(resp3());
+  return builder;
+}
+
+void Connection::AfterPush() {
+  output_bytes_.store(PendingOutputBytes(), std::memory_order_relaxed);
+  if (WithinOutputLimit()) thread_.FlushSoon(this);
+}
+
 void Connection::DeliverMessage(const PublishedMessage& message, const std::string* pattern) {
   if (closing_ || close_asap_) return;
-  protocol::ReplyBuilder push(writing_exec_reply_ ? &deferred_pushes_ : &output_);
-  push.set_resp3(resp3());
+  protocol::ReplyBuilder push = PushBuilder(PushPlace::kBeforeReply);
   const size_t parts = pattern != nullptr ? 4 : 3;
   if (resp3()) {
     push.PushHeader(parts);
@@ -844,9 +870,7 @@ void Connection::DeliverMessage(const PublishedMessage& message, const std::stri
   if (pattern != nullptr) push.Bulk(*pattern);
   push.Bulk(message.channel);
   push.Bulk(message.payload);
-  output_bytes_.store(PendingOutputBytes() + deferred_pushes_.size(), std::memory_order_relaxed);
-  if (!WithinOutputLimit()) return;
-  thread_.FlushSoon(this);
+  AfterPush();
 }
 
 bool Connection::WithinOutputLimit() {
@@ -857,7 +881,7 @@ bool Connection::WithinOutputLimit() {
   const int64_t hard = limit.hard.load(std::memory_order_relaxed);
   const int64_t soft = limit.soft.load(std::memory_order_relaxed);
   if (hard == 0 && soft == 0) return true;
-  const auto pending = static_cast<int64_t>(PendingOutputBytes() + deferred_pushes_.size());
+  const auto pending = static_cast<int64_t>(PendingOutputBytes());
   bool over = hard > 0 && pending >= hard;
   if (!over && soft > 0 && pending >= soft) {
     // As Redis: the first time over the soft limit starts its clock; over it for longer than
@@ -877,7 +901,8 @@ bool Connection::WithinOutputLimit() {
   // Closed from the loop, not here: a message may be delivered under a publisher's shard locks.
   close_asap_ = true;
   output_.clear();
-  deferred_pushes_.clear();
+  pushes_before_reply_.clear();
+  pushes_after_reply_.clear();
   output_bytes_.store(0, std::memory_order_relaxed);
   thread_.FlushSoon(this);
   return false;
@@ -895,14 +920,22 @@ void Connection::EnableTracking(TrackingState state) {
     state.prefixes = had;
     state.prefixes.insert(state.prefixes.end(), added.begin(), added.end());
   }
-  server_.tracking().Enable({&thread_, id_}, state.bcast, added);
+  if (tracking_ == nullptr) {
+    state.slot = server_.tracking().Enable({&thread_, id_}, state.bcast, added);
+  } else {
+    // On again with new options: the same slot (its remembered keys stay), CLIENT CACHING's
+    // choice kept, as Redis keeps its flag.
+    state.slot = tracking_->slot;
+    state.caching_given = tracking_->caching_given;
+    server_.tracking().AddPrefixes({&thread_, id_}, added);
+  }
   tracking_redirect_.store(static_cast<int64_t>(state.redirect), std::memory_order_relaxed);
   tracking_ = std::make_unique<TrackingState>(std::move(state));
 }
 
 void Connection::DisableTracking() {
   if (tracking_ == nullptr) return;
-  server_.tracking().Disable(id_, tracking_->prefixes);
+  server_.tracking().Disable(tracking_->slot, id_, tracking_->prefixes);
   tracking_.reset();
   tracking_redirect_.store(-1, std::memory_order_relaxed);
 }
@@ -911,7 +944,7 @@ void Connection::RememberReadKeys(const CommandSpec& spec) {
   if (tracking_->bcast || !(spec.flags & flags::kReadOnly) || (spec.flags & flags::kPubSub) || keys_.empty()) return;
   // OPTIN tracks only after CLIENT CACHING yes; OPTOUT all but after CLIENT CACHING no.
   if ((tracking_->optin && !tracking_->caching_given) || (tracking_->optout && tracking_->caching_given)) return;
-  server_.tracking().Remember({&thread_, id_}, keys_);
+  server_.tracking().Remember(tracking_->slot, keys_);
 }
 
 void Connection::DeliverInvalidation(const InvalidatedKeys& keys, uint64_t writer) {
@@ -927,28 +960,22 @@ void Connection::DeliverInvalidation(const InvalidatedKeys& keys, uint64_t write
     // As Redis: the redirect client is gone; a RESP3 client is told so, instead.
     tracking_->redirect_broken = true;
     if (resp3()) {
-      protocol::ReplyBuilder push(writing_exec_reply_ ? &deferred_pushes_ : &output_);
-      push.set_resp3(true);
+      protocol::ReplyBuilder push = PushBuilder(PushPlace::kAfterReply);
       push.PushHeader(2);
       push.Bulk("tracking-redir-broken");
       push.Integer(static_cast<int64_t>(target));
-      thread_.FlushSoon(this);
+      AfterPush();
     }
     return;
   }
-  if (thread == &thread_) {
-    if (Connection* c = thread_.FindConnection(target)) c->SendInvalidation(keys);
-    return;
-  }
-  thread->Post([thread, target, keys] {
+  thread->Deliver([thread, target, keys] {
     if (Connection* c = thread->FindConnection(target)) c->SendInvalidation(keys);
   });
 }
 
 void Connection::SendInvalidation(const InvalidatedKeys& keys) {
   if (closing_ || close_asap_) return;
-  protocol::ReplyBuilder out(writing_exec_reply_ ? &deferred_pushes_ : &output_);
-  out.set_resp3(resp3());
+  protocol::ReplyBuilder out = PushBuilder(PushPlace::kAfterReply);
   if (resp3()) {
     out.PushHeader(2);
     out.Bulk("invalidate");
@@ -965,9 +992,7 @@ void Connection::SendInvalidation(const InvalidatedKeys& keys) {
     out.ArrayHeader(keys->size());
     for (const std::string& key : *keys) out.Bulk(key);
   }
-  output_bytes_.store(PendingOutputBytes() + deferred_pushes_.size(), std::memory_order_relaxed);
-  if (!WithinOutputLimit()) return;
-  thread_.FlushSoon(this);
+  AfterPush();
 }
 
 void Connection::Close() {

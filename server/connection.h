@@ -126,6 +126,7 @@ class Connection {
     // CLIENT CACHING yes/no for the next command (OPTIN: track it; OPTOUT: do not).
     bool caching_given = false;
     std::vector<std::string> prefixes;
+    uint32_t slot = 0;  // its number in the tracking table (Tracking::Enable)
   };
   const TrackingState* tracking() const { return tracking_.get(); }
   // Turns tracking on with `state` (after CLIENT TRACKING checked the options), or off.
@@ -200,7 +201,10 @@ class Connection {
   size_t SubscriptionCount(SubscriptionKind kind) const;
   // Updates the counts CLIENT LIST reads from other threads.
   void PublishSubscriptionCounts();
-  size_t PendingOutputBytes() const { return output_.size() + (writing_ ? in_flight_.size() - in_flight_sent_ : 0); }
+  size_t PendingOutputBytes() const {
+    return output_.size() + (writing_ ? in_flight_.size() - in_flight_sent_ : 0) + pushes_before_reply_.size() +
+           pushes_after_reply_.size();
+  }
   static void SliceForWrite(std::string& bytes, size_t from, std::vector<uv_buf_t>* bufs);
   bool KeepPartialInput(const char* data, size_t len);
   // Makes pending_input_ hold at least `minimum` bytes; false if memory ran out.
@@ -283,10 +287,17 @@ class Connection {
   // Pub/sub: null until the first subscription, and again after the last goes.
   std::unique_ptr<Subscriptions> subscriptions_;
   bool flush_scheduled_ = false;
-  // EXEC's array is being written: a message to this client waits in deferred_pushes_ until the
-  // array is complete, so it never lands between the array's elements.
-  bool writing_exec_reply_ = false;
-  std::string deferred_pushes_;
+  // Pushes (pub/sub messages, invalidations) to this client while its own command runs wait
+  // here, so none lands inside the command's reply (an MGET's array, an EXEC's); CommandScope
+  // puts them around the reply when the command ends.
+  class CommandScope;
+  enum class PushPlace { kBeforeReply, kAfterReply };
+  protocol::ReplyBuilder PushBuilder(PushPlace place);
+  // After a push: output accounting, client-output-buffer-limit, and a flush soon.
+  void AfterPush();
+  bool executing_ = false;
+  size_t command_output_start_ = 0;
+  std::string pushes_before_reply_, pushes_after_reply_;
   int64_t output_soft_limit_since_ms_ = 0;  // 0: under the soft limit
   bool close_asap_ = false;  // past its output limit: closed at the next flush (SendPendingOutput)
 

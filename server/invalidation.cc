@@ -1,9 +1,7 @@
 #include "server/invalidation.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "server/absl_compat.h"
@@ -12,22 +10,10 @@
 
 namespace strata::server {
 
-namespace {
-// The sweeper thread's nice value (Linux sets it per thread).
-constexpr int kSweeperNice = 10;
-}  // namespace
-
 Invalidator::Invalidator(storage::Keyspace& keyspace, loaders::LoaderManager& loaders, WatchRegistry& watches)
     : keyspace_(keyspace), loaders_(loaders), watches_(watches), sweeper_([this] { SweepLoop(); }) {}
 
-Invalidator::~Invalidator() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  work_ready_.notify_all();
-  sweeper_.join();
-}
+Invalidator::~Invalidator() { Stop(); }
 
 absl::Status Invalidator::ApplyMessage(std::string_view payload) {
   auto request = loaders::ParseInvalidationMessage(payload, keyspace_.databases());
@@ -39,18 +25,33 @@ absl::Status Invalidator::ApplyMessage(std::string_view payload) {
   // Step 1 for every form first: no load in flight may store between the drops below.
   if (!request->keys.empty()) loaders_.Supersede(request->db, request->keys);
   for (const std::string& pattern : request->patterns) loaders_.SupersedeMatching(request->db, pattern);
-  if (!request->keys.empty()) DropKeys(request->db, request->keys);
-  if (request->patterns.empty()) {
+  // Named keys go now, unless this thread holds shards (a PUBLISH inside EXEC or a script: the
+  // keys' shards are not among them, and taking them now would break the lock order) or a busy
+  // script holds theirs; then the sweeper drops them.
+  bool keys_pending = !request->keys.empty();
+  if (keys_pending && storage::HeldShards::Current() == nullptr) keys_pending = !DropKeys(request->db, request->keys);
+  if (!keys_pending && request->patterns.empty()) {
     RecordLag(request->ts_ms);
     return absl::OkStatus();
   }
   {
     std::lock_guard lock(mu_);
-    for (size_t i = 0; i < request->patterns.size(); ++i) {
-      // The lag is the last sweep's: the keys are all gone only when it ends.
-      const bool last = i + 1 == request->patterns.size();
-      sweeps_.push_back({request->db, std::move(request->patterns[i]), last ? request->ts_ms : std::nullopt});
+    size_t last_job = 0;  // of this message's jobs, the one that ends last
+    if (keys_pending) {
+      jobs_.push_back({request->db, std::move(request->keys), std::nullopt, {}});
+      last_job = jobs_.size() - 1;
     }
+    for (std::string& pattern : request->patterns) {
+      // The same pattern already waiting covers this message too (a flood of one message must
+      // not queue a sweep per copy).
+      auto same = std::find_if(jobs_.begin(), jobs_.end(), [&](const Job& job) {
+        return job.pattern == pattern && job.db == request->db;
+      });
+      if (same == jobs_.end()) same = jobs_.insert(jobs_.end(), Job{request->db, {}, std::move(pattern), {}});
+      last_job = std::max(last_job, static_cast<size_t>(same - jobs_.begin()));
+    }
+    // The lag is that job's: the keys are all gone only when it ends.
+    if (request->ts_ms) jobs_[last_job].ts_ms.push_back(*request->ts_ms);
   }
   work_ready_.notify_one();
   return absl::OkStatus();
@@ -65,9 +66,10 @@ uint64_t Invalidator::DropMatchingNow(std::string_view pattern) {
   return dropped;
 }
 
-uint64_t Invalidator::DropKeys(int db, const std::vector<std::string>& keys) {
+bool Invalidator::DropKeys(int db, const std::vector<std::string>& keys) {
   std::vector<std::string_view> views(keys.begin(), keys.end());
   storage::Transaction txn(keyspace_, db, views, storage::NowMs());
+  if (txn.refused()) return false;
   uint64_t dropped = 0;
   for (std::string_view key : views) {
     if (!txn.Delete(db, key)) continue;
@@ -76,7 +78,7 @@ uint64_t Invalidator::DropKeys(int db, const std::vector<std::string>& keys) {
     txn.Notify(storage::notify::kLoader, "invalidated", db, key);
   }
   keys_dropped_.fetch_add(dropped, std::memory_order_relaxed);
-  return dropped;
+  return true;
 }
 
 uint64_t Invalidator::DropMatchingInShard(size_t shard, int db, std::string_view pattern) {
@@ -92,32 +94,41 @@ uint64_t Invalidator::DropMatchingInShard(size_t shard, int db, std::string_view
   return dropped;
 }
 
-void Invalidator::SweepLoop() {
-  // A sweep is background work: on a busy core the I/O threads go first (their clients wait;
-  // the sweep's only cost of waiting is lag, which INFO reports).
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kSweeperNice);
-  std::unique_lock lock(mu_);
-  for (;;) {
-    work_ready_.wait(lock, [this] { return stopping_ || !sweeps_.empty(); });
+void Invalidator::Stop() {
+  {
+    std::lock_guard lock(mu_);
     if (stopping_) return;
-    Sweep sweep = std::move(sweeps_.front());
-    sweeps_.pop_front();
-    sweeping_ = true;
-    lock.unlock();
-    for (size_t shard = 0; shard < keyspace_.shard_count(); ++shard) {
-      DropMatchingInShard(shard, sweep.db, sweep.pattern);
-      std::this_thread::yield();  // between shards, whoever waits for one gets it
-    }
-    RecordLag(sweep.ts_ms);
-    lock.lock();
-    sweeping_ = false;
-    if (sweeps_.empty()) sweeps_done_.notify_all();
+    stopping_ = true;
   }
+  work_ready_.notify_all();
+  sweeper_.join();
 }
 
-void Invalidator::WaitForSweeps() {
+bool Invalidator::stopping() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+void Invalidator::SweepLoop() {
   std::unique_lock lock(mu_);
-  sweeps_done_.wait(lock, [this] { return stopping_ || (sweeps_.empty() && !sweeping_); });
+  for (;;) {
+    work_ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (stopping_) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    if (job.pattern) {
+      // One shard at a time, each under its own lock: nobody waits longer than one shard's scan.
+      for (size_t shard = 0; shard < keyspace_.shard_count() && !stopping(); ++shard) {
+        DropMatchingInShard(shard, job.db, *job.pattern);
+      }
+    } else {
+      // Keys a busy script's shards held back: try again until the script lets go.
+      while (!DropKeys(job.db, job.keys) && !stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (int64_t ts : job.ts_ms) RecordLag(ts);
+    lock.lock();
+  }
 }
 
 void Invalidator::RecordLag(std::optional<int64_t> ts_ms) {

@@ -9,7 +9,8 @@
 // Applying one, in order:
 //   1. In-flight loads of the keys (or of keys matching the pattern) are marked so their older
 //      answers are not stored, and remembered misses are forgotten (loaders::LoaderManager).
-//   2. Named keys are dropped at once, before PUBLISH replies or delivers the message.
+//   2. Named keys are dropped at once, before PUBLISH replies or delivers the message (inside
+//      EXEC or a script, or behind a busy script's shards, the sweeper drops them instead).
 //   3. A pattern's keys are dropped by a background sweep, one shard at a time, each shard
 //      under its own lock: a pattern over a million keys holds no client up for longer than one
 //      shard's scan, and no I/O thread does the work.
@@ -49,22 +50,27 @@ class Invalidator {
   // LOADER INVALIDATE: drops `pattern`'s keys in every database now (on the caller's thread,
   // shard by shard) and returns how many.
   uint64_t DropMatchingNow(std::string_view pattern);
-  // Blocks until every sweep queued so far has finished (tests, shutdown).
-  void WaitForSweeps();
+  // Ends the sweeper (at shutdown, before the I/O threads go): a sweep under way stops at the
+  // next shard; queued jobs are dropped with the cache.
+  void Stop();
 
   // INFO's "# Invalidation" fields.
   std::string InfoFields() const;
   void ResetStats();
 
  private:
-  struct Sweep {
+  // Work for the sweeper: a pattern's keys, or named keys that could not be dropped at once.
+  struct Job {
     int db;
-    std::string pattern;
-    std::optional<int64_t> ts_ms;
+    std::vector<std::string> keys;
+    std::optional<std::string> pattern;
+    std::vector<int64_t> ts_ms;  // the messages' change times, for the lag once the job is done
   };
-  uint64_t DropKeys(int db, const std::vector<std::string>& keys);
+  // Drops named keys under their shards' locks; false (nothing done) when a busy script holds one.
+  bool DropKeys(int db, const std::vector<std::string>& keys);
   uint64_t DropMatchingInShard(size_t shard, int db, std::string_view pattern);
   void RecordLag(std::optional<int64_t> ts_ms);
+  bool stopping();
   void SweepLoop();
 
   storage::Keyspace& keyspace_;
@@ -72,9 +78,8 @@ class Invalidator {
   WatchRegistry& watches_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_ready_, sweeps_done_;
-  std::deque<Sweep> sweeps_;
-  bool sweeping_ = false;
+  std::condition_variable work_ready_;
+  std::deque<Job> jobs_;
   bool stopping_ = false;
   // The lags (ms) of the most recent applied messages that carried "ts", for p50/p99.
   static constexpr size_t kLagSamples = 4096;

@@ -48,6 +48,8 @@ IoThread::IoThread(Server& server, int index)
   wake_timer_.data = this;
   uv_check_init(&loop_, &flush_check_);
   flush_check_.data = this;
+  uv_idle_init(&loop_, &flush_idle_);
+  flush_idle_.data = this;
 }
 
 IoThread::~IoThread() {
@@ -122,6 +124,8 @@ void IoThread::CloseEverything() {
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_timer_), nullptr);
   uv_check_stop(&flush_check_);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
+  uv_idle_stop(&flush_idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_idle_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&mailbox_), nullptr);
   // The loop ends by itself once every handle above has finished closing.
 }
@@ -217,10 +221,25 @@ void IoThread::DeliverMessage(const PublishedMessage& message, std::span<const M
   }
 }
 
+void IoThread::Deliver(std::function<void()> delivery) {
+  if (this == Current() && posted_deliveries_.load(std::memory_order_acquire) == 0) {
+    delivery();
+    return;
+  }
+  posted_deliveries_.fetch_add(1, std::memory_order_acq_rel);
+  Post([this, delivery = std::move(delivery)] {
+    delivery();
+    posted_deliveries_.fetch_sub(1, std::memory_order_acq_rel);
+  });
+}
+
 void IoThread::FlushSoon(Connection* connection) {
   if (connection->flush_scheduled()) return;
   connection->set_flush_scheduled(true);
-  if (flush_soon_.empty()) uv_check_start(&flush_check_, OnFlushCheck);
+  if (flush_soon_.empty()) {
+    uv_check_start(&flush_check_, OnFlushCheck);
+    uv_idle_start(&flush_idle_, OnFlushIdle);
+  }
   flush_soon_.push_back(connection->id());
 }
 
@@ -229,6 +248,7 @@ void IoThread::OnFlushCheck(uv_check_t* handle) {
   std::vector<uint64_t> ids;
   ids.swap(self->flush_soon_);
   uv_check_stop(&self->flush_check_);
+  uv_idle_stop(&self->flush_idle_);
   for (uint64_t id : ids) {
     if (Connection* c = self->FindConnection(id)) {
       c->set_flush_scheduled(false);

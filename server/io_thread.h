@@ -80,9 +80,13 @@ class IoThread {
 
   // Loop thread only: writes a published message to those of `receivers` still connected here.
   void DeliverMessage(const PublishedMessage& message, std::span<const MessageReceiver> receivers);
+  // Any thread: runs a delivery (a message, an invalidation) to this thread's clients. At once
+  // when the caller is this thread and no earlier delivery waits in the mailbox; else posted,
+  // so deliveries reach each client in the order they were made.
+  void Deliver(std::function<void()> delivery);
   // Loop thread only: `connection` has output written outside its own commands (a message); it
-  // is sent once this loop iteration's callbacks are done, so a burst of messages to one client
-  // goes out in one write.
+  // is sent at the end of this loop iteration (the poll does not block meanwhile), so a burst of
+  // messages to one client goes out in one write.
   void FlushSoon(Connection* connection);
 
   // Scripting: this thread's Lua engine, made on first use.
@@ -106,6 +110,7 @@ class IoThread {
   void AdoptHandedSockets();
   static void OnTimer(uv_timer_t* handle);
   static void OnFlushCheck(uv_check_t* handle);
+  static void OnFlushIdle(uv_idle_t*) {}
   static void OnWakeTimer(uv_timer_t* handle);
   void ArmWakeTimer();
   void RunMailbox();
@@ -118,6 +123,10 @@ class IoThread {
   uv_timer_t timer_;
   uv_timer_t wake_timer_;
   uv_check_t flush_check_;
+  // Active while flushes wait: an active idle handle makes the loop poll without blocking, so
+  // the check runs at once even when nothing else would wake the loop (libuv's idiom).
+  uv_idle_t flush_idle_;
+  std::atomic<int64_t> posted_deliveries_{0};  // deliveries in the mailbox, not yet run
   std::vector<uint64_t> flush_soon_;  // connection ids, each once (see FlushSoon)
   std::set<std::pair<int64_t, uint64_t>> wakes_;  // (at ms, connection id)
   std::thread thread_;

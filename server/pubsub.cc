@@ -25,15 +25,10 @@ const PubSub::SubscriberMap& PubSub::MapOf(SubscriptionKind kind) const {
   return kind == SubscriptionKind::kChannel ? channels_ : kind == SubscriptionKind::kPattern ? patterns_ : shard_channels_;
 }
 
-bool PubSub::Subscribe(SubscriptionKind kind, std::string_view name, Subscriber subscriber) {
+void PubSub::Subscribe(SubscriptionKind kind, std::string_view name, Subscriber subscriber) {
   absl::MutexLock lock(&mu_);
-  std::vector<Subscriber>& subscribers = MapOf(kind)[Absl(name)];
-  for (const Subscriber& s : subscribers) {
-    if (s.connection_id == subscriber.connection_id) return false;
-  }
-  subscribers.push_back(subscriber);
+  MapOf(kind)[Absl(name)].push_back(subscriber);
   subscriptions_.fetch_add(1, std::memory_order_relaxed);
-  return true;
 }
 
 bool PubSub::Unsubscribe(SubscriptionKind kind, std::string_view name, uint64_t connection_id) {
@@ -52,8 +47,7 @@ bool PubSub::Unsubscribe(SubscriptionKind kind, std::string_view name, uint64_t 
   return true;
 }
 
-int64_t PubSub::Publish(SubscriptionKind kind, std::string_view channel, std::string_view payload,
-                        IoThread* publisher_thread) {
+int64_t PubSub::Publish(SubscriptionKind kind, std::string_view channel, std::string_view payload) {
   if (empty()) return 0;
   // One batch per receiving thread; few threads, so a short vector beats a map.
   std::vector<std::pair<IoThread*, std::vector<MessageReceiver>>> batches;
@@ -82,11 +76,7 @@ int64_t PubSub::Publish(SubscriptionKind kind, std::string_view channel, std::st
   if (count == 0) return 0;
   auto message = std::make_shared<const PublishedMessage>(PublishedMessage{kind, std::string(channel), std::string(payload)});
   for (auto& [thread, receivers] : batches) {
-    if (thread == publisher_thread) {
-      thread->DeliverMessage(*message, receivers);
-    } else {
-      thread->Post([thread, message, receivers = std::move(receivers)] { thread->DeliverMessage(*message, receivers); });
-    }
+    thread->Deliver([thread, message, receivers = std::move(receivers)] { thread->DeliverMessage(*message, receivers); });
   }
   return count;
 }

@@ -69,18 +69,16 @@ class PubSub {
     uint64_t connection_id;
   };
 
-  // Adds the subscription; false when the connection already had it.
-  bool Subscribe(SubscriptionKind kind, std::string_view name, Subscriber subscriber);
+  // Adds the subscription, which the connection must not have yet (it keeps its own set).
+  void Subscribe(SubscriptionKind kind, std::string_view name, Subscriber subscriber);
   // Removes it; false when the connection did not have it.
   bool Unsubscribe(SubscriptionKind kind, std::string_view name, uint64_t connection_id);
 
   // Delivers `payload` on `channel` (kChannel: to its subscribers and the matching patterns';
   // kShardChannel: to its shard subscribers) and returns how many receivers it was sent to.
-  // `publisher_thread` is the caller's I/O thread (nullptr on any other thread): its receivers
-  // are written before this returns, so a RESP3 client that publishes to itself gets the
-  // message before the reply, as in Redis.
-  int64_t Publish(SubscriptionKind kind, std::string_view channel, std::string_view payload,
-                  IoThread* publisher_thread);
+  // Receivers on the caller's own I/O thread are written before this returns (IoThread::Deliver),
+  // so a RESP3 client that publishes to itself gets the message before the reply, as in Redis.
+  int64_t Publish(SubscriptionKind kind, std::string_view channel, std::string_view payload);
 
   // PUBSUB CHANNELS / SHARDCHANNELS: the channels (kChannel or kShardChannel) with at least one
   // subscriber, those matching `pattern` when given.

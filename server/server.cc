@@ -198,6 +198,8 @@ int Server::Run() {
 
   uv_run(&main_loop_, UV_RUN_DEFAULT);
 
+  // The sweeper stops first: its deliveries post to the I/O threads.
+  invalidator_->Stop();
   // Loads in flight finish (with errors) while the I/O threads can still take their answers.
   loaders_->Stop();
   for (auto& t : io_threads_) t->Stop();

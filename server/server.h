@@ -144,8 +144,9 @@ class Server {
   WatchRegistry watches_;
   PubSub pubsub_;
   std::unique_ptr<KeyspaceNotifier> keyspace_notifier_;
-  std::unique_ptr<Invalidator> invalidator_;
   std::unique_ptr<Tracking> tracking_;
+  // After tracking_: destroyed first, its sweeper reports changes to tracking.
+  std::unique_ptr<Invalidator> invalidator_;
   std::vector<std::string> invalidation_channels_;  // read-only once serving
   scripting::Scripts scripts_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;

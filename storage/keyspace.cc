@@ -261,12 +261,6 @@ void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const
   }
 }
 
-uint64_t Keyspace::DeleteIf(int db, const std::function<bool(const Entry&)>& matches) {
-  uint64_t deleted = 0;
-  for (size_t shard = 0; shard < shards_.size(); ++shard) deleted += DeleteIfInShard(shard, db, matches);
-  return deleted;
-}
-
 uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<bool(const Entry&)>& matches) {
   Shard& shard = *shards_[index];
   WideLock lock(shard);

@@ -157,9 +157,8 @@ class Keyspace {
                   const std::function<bool(const Entry&)>& filter);
   // Calls fn on every live key of `db`, one shard lock at a time.
   void ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn);
-  // Deletes every key of `db` for which `matches` is true; returns how many.
-  uint64_t DeleteIf(int db, const std::function<bool(const Entry&)>& matches);
-  // The same in one shard only, under its lock (an incremental sweep's step).
+  // Deletes every key of `db` in one shard for which `matches` is true, under the shard's lock
+  // (an incremental sweep's step); returns how many.
   uint64_t DeleteIfInShard(size_t shard, int db, const std::function<bool(const Entry&)>& matches);
   // A random live key, or "" with found=false.
   bool RandomKey(int db, int64_t now_ms, std::string* key);

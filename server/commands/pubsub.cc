@@ -6,7 +6,6 @@
 
 #include "server/command.h"
 #include "server/connection.h"
-#include "server/io_thread.h"
 #include "server/pubsub.h"
 #include "server/server.h"
 
@@ -31,7 +30,7 @@ void PublishTo(CommandContext& ctx, SubscriptionKind kind) {
   if (kind == SubscriptionKind::kChannel && ctx.server.IsInvalidationChannel(ctx.args[1])) {
     ctx.server.invalidator().ApplyMessage(ctx.args[2]).IgnoreError();
   }
-  ctx.reply.Integer(ctx.server.pubsub().Publish(kind, ctx.args[1], ctx.args[2], IoThread::Current()));
+  ctx.reply.Integer(ctx.server.pubsub().Publish(kind, ctx.args[1], ctx.args[2]));
 }
 void Publish(CommandContext& ctx) { PublishTo(ctx, SubscriptionKind::kChannel); }
 void SPublish(CommandContext& ctx) { PublishTo(ctx, SubscriptionKind::kShardChannel); }

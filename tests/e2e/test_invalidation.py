@@ -189,3 +189,15 @@ def test_loader_activity_raises_loaded_refreshed_and_invalidated_under_class_l(s
                           [b"__keyevent@0__:invalidated", b"name:3"]]
     finally:
         origin.close()
+
+
+def test_an_invalidation_published_inside_exec_or_a_script_drops_its_keys_after_them(r):
+    r.mset({"in:multi": 1, "in:script": 2})
+    with r.pipeline(transaction=True) as p:
+        p.set("other", "x")
+        p.publish(DEFAULT_CHANNEL, "in:multi")
+        assert p.execute() == [True, 0]
+    r.eval("return redis.call('publish', KEYS[1], ARGV[1])", 1, DEFAULT_CHANNEL, "in:script")
+    # Their shards were not the transaction's or the script's: the sweeper drops them after.
+    assert wait_until(lambda: r.exists("in:multi", "in:script") == 0, 5)
+    assert r.get("other") == b"x"

@@ -313,3 +313,17 @@ def test_two_publishers_each_keep_their_order_at_every_subscriber(strata_factory
     finally:
         for s in subscribers:
             s.close()
+
+
+def test_notifications_to_a_resp3_client_never_land_inside_its_own_reply(strata):
+    # Strata only: Redis 7.0 writes these pushes between the array's elements.
+    with RespConnection(strata.port) as c:
+        c.call("HELLO", "3")
+        c.call("CONFIG", "SET", "notify-keyspace-events", "Em")
+        c.call("SUBSCRIBE", "__keyevent@0__:keymiss")
+        c.send("MGET", "a", "b")
+        got = [c.read_reply() for _ in range(3)]
+    assert [r.kind for r in got] == [">", ">", "*"]
+    assert [r.py() for r in got[:2]] == [[b"message", b"__keyevent@0__:keymiss", b"a"],
+                                         [b"message", b"__keyevent@0__:keymiss", b"b"]]
+    assert got[2].py() == [None, None]

@@ -248,3 +248,56 @@ def test_the_tracking_table_stays_within_tracking_table_max_keys(strata_factory)
         assert wait_until(lambda: "tracking_total_keys:10\r" in q.call("INFO", "stats").value.decode(), 5)
         # The keys dropped from the table were invalidated, as if they had changed.
         assert len(pushes_until_ping(tracker, 40)) == 40
+
+
+def test_an_invalidation_of_its_own_write_comes_after_the_reply_and_never_inside_one(pair):
+    def scenario(port):
+        with resp3(port) as tracker:
+            tracker.call("CLIENT", "TRACKING", "on")
+            tracker.call("MGET", "k", "other")
+            tracker.send("SET", "k", "v")
+            first, second = tracker.read_reply(), tracker.read_reply()
+            # An MGET of a key that just expired: the invalidation must not split the array.
+            tracker.call("SET", "short", "v", "PX", "20")
+            tracker.call("GET", "short")
+            time.sleep(0.1)
+            reply, pushes = call_collecting_pushes(tracker, "MGET", "k", "short")
+            return [first.py(), second.py(), reply.py(), pushes + pushes_until_ping(tracker, 1 - len(pushes), 1.0)]
+
+    got = same_on_both(pair, scenario)
+    assert got[0] == b"OK" and got[1] == [b"invalidate", [b"k"]]
+    assert got[2] == [b"v", None]
+
+
+def test_noloop_a_list_it_pushed_and_a_waiter_popped_was_invalidated_by_its_own_push(pair):
+    # The push takes the key out of the table (told to nobody: NOLOOP); the waiter's pop then
+    # finds it gone, so the pusher hears nothing, as with Redis.
+    def scenario(port):
+        with resp3(port) as pusher, RespConnection(port) as waiter, RespConnection(port) as q:
+            pusher.call("CLIENT", "TRACKING", "on", "NOLOOP")
+            pusher.call("LRANGE", "jobs", "0", "-1")
+            waiter.send("BLPOP", "jobs", "5")
+            assert wait_until(lambda: "blocked_clients:1" in q.call("INFO", "clients").value.decode(), 5)
+            _, own = call_collecting_pushes(pusher, "LPUSH", "jobs", "j1")
+            popped = waiter.read_reply().py()
+            return [popped, own + pushes_until_ping(pusher, 0, 0.3)]
+
+    got = same_on_both(pair, scenario)
+    assert got[0] == [b"jobs", b"j1"] and got[1] == []
+
+
+def test_optin_caching_yes_holds_for_a_read_that_waits_for_a_load(strata_factory):
+    from test_loaders_http import Origin, config
+    origin = Origin()
+    try:
+        origin.delay = 0.2
+        server = strata_factory(config=config(origin, 'loader name:{id} web "GET /names/{id}" timeout 5000'))
+        writer = redis.Redis(port=server.port)
+        with resp3(server.port) as tracker:
+            tracker.call("CLIENT", "TRACKING", "on", "OPTIN")
+            tracker.call("CLIENT", "CACHING", "yes")
+            assert tracker.call("GET", "name:8").py() == b"item 8"  # parked on the load, then replayed
+            writer.set("name:8", "changed")
+            assert pushes_until_ping(tracker, 1) == [[b"invalidate", [b"name:8"]]]
+    finally:
+        origin.close()

@@ -1084,20 +1084,27 @@ TEST(Keyspace, ForEachKeyVisitsEveryLiveKeyOnce) {
   EXPECT_TRUE(seen.count("k100"));
 }
 
-TEST(Keyspace, DeleteIfRemovesExactlyTheMatchingKeysOfOneDatabase) {
+// Every shard's step of an incremental sweep (server/invalidation.h) together.
+uint64_t DeleteIf(Keyspace& ks, int db, const std::function<bool(const Entry&)>& matches) {
+  uint64_t deleted = 0;
+  for (size_t shard = 0; shard < ks.shard_count(); ++shard) deleted += ks.DeleteIfInShard(shard, db, matches);
+  return deleted;
+}
+
+TEST(Keyspace, DeleteIfInShardRemovesExactlyTheMatchingKeysOfOneDatabase) {
   Keyspace ks;
   for (int i = 0; i < 300; ++i) {
     Set(ks, "k" + std::to_string(i), i % 3 == 0 ? "drop" : "keep", i % 2 ? kNow + 1000 : Entry::kNoExpiry);
   }
   Set(ks, "k0", "drop", Entry::kNoExpiry, 1);  // same key, other database
-  EXPECT_EQ(ks.DeleteIf(0, [](const Entry& e) { return e.string_value() == "drop"; }), 100u);
+  EXPECT_EQ(DeleteIf(ks, 0, [](const Entry& e) { return e.string_value() == "drop"; }), 100u);
   EXPECT_EQ(ks.DbSize(0), 200u);
   EXPECT_EQ(ks.DbSize(1), 1u);
   EXPECT_EQ(ks.DbInfos()[0].expires, 100u);  // of the 200 kept, the odd ones
   EXPECT_EQ(Read(ks, "k0"), "<absent>");
   EXPECT_EQ(Read(ks, "k1"), "keep");
   EXPECT_EQ(Read(ks, "k0", 1), "drop");
-  EXPECT_EQ(ks.DeleteIf(0, [](const Entry& e) { return e.string_value() == "drop"; }), 0u);
+  EXPECT_EQ(DeleteIf(ks, 0, [](const Entry& e) { return e.string_value() == "drop"; }), 0u);
   ks.FlushAll();
   EXPECT_EQ(ks.Stats().entry_bytes, 0u);
 }
