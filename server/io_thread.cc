@@ -101,6 +101,9 @@ void IoThread::RunMailbox() {
     tasks.swap(mailbox_tasks_);
   }
   for (auto& task : tasks) task();
+  // Mailbox work allocates and frees too (a delivered message frees the publisher's copy): the
+  // meter must see it, as it sees a read's (memory.h: publish when a thread has moved).
+  server_.memory_meter().Publish();
 }
 
 void IoThread::CloseEverything() {
@@ -221,11 +224,7 @@ void IoThread::DeliverMessage(const PublishedMessage& message, std::span<const M
   }
 }
 
-void IoThread::Deliver(std::function<void()> delivery) {
-  if (this == Current() && posted_deliveries_.load(std::memory_order_acquire) == 0) {
-    delivery();
-    return;
-  }
+void IoThread::DeliverLater(std::function<void()> delivery) {
   posted_deliveries_.fetch_add(1, std::memory_order_acq_rel);
   Post([this, delivery = std::move(delivery)] {
     delivery();
@@ -255,6 +254,7 @@ void IoThread::OnFlushCheck(uv_check_t* handle) {
       c->SendPendingOutput();
     }
   }
+  self->server_.memory_meter().Publish();
 }
 
 void IoThread::Forget(Connection* connection) { connections_.erase(connection->id()); }

@@ -81,9 +81,15 @@ class IoThread {
   // Loop thread only: writes a published message to those of `receivers` still connected here.
   void DeliverMessage(const PublishedMessage& message, std::span<const MessageReceiver> receivers);
   // Any thread: runs a delivery (a message, an invalidation) to this thread's clients. At once
-  // when the caller is this thread and no earlier delivery waits in the mailbox; else posted,
-  // so deliveries reach each client in the order they were made.
-  void Deliver(std::function<void()> delivery);
+  // when CanDeliverNow (the caller is this thread and no earlier delivery waits in the mailbox);
+  // else posted (DeliverLater), so deliveries reach each client in the order they were made.
+  void Deliver(std::function<void()> delivery) {
+    CanDeliverNow() ? delivery() : DeliverLater(std::move(delivery));
+  }
+  bool CanDeliverNow() const {
+    return this == Current() && posted_deliveries_.load(std::memory_order_acquire) == 0;
+  }
+  void DeliverLater(std::function<void()> delivery);
   // Loop thread only: `connection` has output written outside its own commands (a message); it
   // is sent at the end of this loop iteration (the poll does not block meanwhile), so a burst of
   // messages to one client goes out in one write.

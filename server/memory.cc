@@ -105,16 +105,21 @@ void MemoryMeter::Unregister(ThreadCounters* thread) {
   thread->meter = nullptr;
 }
 
+bool MemoryMeter::PublishIfMoved(ThreadCounters& counters, int64_t net) {
+  int64_t published = counters.published_net.load(std::memory_order_relaxed);
+  const int64_t change = net - published;
+  if (change <= kPublishBytes && change >= -kPublishBytes) return false;
+  // The thread and Calibrate may both publish it: whoever swaps published_net adds the change.
+  if (!counters.published_net.compare_exchange_strong(published, net, std::memory_order_relaxed)) return false;
+  published_.fetch_add(change, std::memory_order_relaxed);
+  return true;
+}
+
 int64_t MemoryMeter::UnpublishedChange() {
   ThreadCounters& counters = ThisThread();
   const int64_t net = counters.Net();
-  int64_t change = net - counters.published_net.load(std::memory_order_relaxed);
-  if (change > kPublishBytes || change < -kPublishBytes) {
-    published_.fetch_add(change, std::memory_order_relaxed);
-    counters.published_net.store(net, std::memory_order_relaxed);
-    change = 0;
-  }
-  return change;
+  PublishIfMoved(counters, net);
+  return net - counters.published_net.load(std::memory_order_relaxed);
 }
 
 int64_t MemoryMeter::Used() {
@@ -132,9 +137,13 @@ void MemoryMeter::Calibrate() {
   absl::MutexLock lock(&threads_mu_);
   // What registered threads have not published is in stats.allocated already: it must not be
   // counted again when they publish it.
+  // A thread that moved a lot and then went idle (it freed what another thread allocated, and
+  // has read nothing since) would leave every reading off by its change: publish it for it.
   int64_t unpublished = 0;
-  for (const ThreadCounters* thread : threads_) {
-    unpublished += thread->Net() - thread->published_net.load(std::memory_order_relaxed);
+  for (ThreadCounters* thread : threads_) {
+    const int64_t net = thread->Net();
+    PublishIfMoved(*thread, net);
+    unpublished += net - thread->published_net.load(std::memory_order_relaxed);
   }
   const auto allocated = static_cast<int64_t>(UsedMemory());
   calibration_.store(allocated - published_.load(std::memory_order_relaxed) - unpublished, std::memory_order_relaxed);

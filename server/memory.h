@@ -38,10 +38,12 @@ AllocatorFigures ReadAllocatorFigures();
 // pointer at the cost of a load. So the meter keeps
 //   used = calibration + (what threads have published) + (this thread's unpublished change)
 // where a thread publishes its net change (one atomic add) each time it has moved by
-// kPublishBytes (checked after every read of an I/O thread and every reading). Calibrate (the
+// kPublishBytes (checked after every read and every mailbox run of an I/O thread, and every
+// reading). Calibrate (the
 // main thread's cron, 10 times a second) re-anchors `calibration` on stats.allocated, minus what
-// the registered threads have not published yet (it reads their counters), so nothing is
-// counted twice; threads that never register (library pools) are taken in by it. A reading is
+// the registered threads have not published yet (it reads their counters, and publishes for a
+// thread that moved a lot and went idle), so nothing is counted twice; threads that never
+// register (library pools) are taken in by it. A reading is
 // exact for the calling thread's own allocations and frees (an eviction loop sees each victim
 // go at once) and off by less than kPublishBytes for each other registered thread.
 //
@@ -70,6 +72,9 @@ class MemoryMeter {
 
  private:
   ThreadCounters& ThisThread();
+  // Publishes the thread's change (`net` is its allocated minus freed) if it has moved by more
+  // than kPublishBytes; true when this call published it.
+  bool PublishIfMoved(ThreadCounters& counters, int64_t net);
   // This thread's change since it last published (after publishing it if it is large).
   int64_t UnpublishedChange();
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
+
 #include "server/absl_compat.h"
 #include "server/io_thread.h"
 #include "storage/glob.h"
@@ -49,13 +51,15 @@ bool PubSub::Unsubscribe(SubscriptionKind kind, std::string_view name, uint64_t 
 
 int64_t PubSub::Publish(SubscriptionKind kind, std::string_view channel, std::string_view payload) {
   if (empty()) return 0;
-  // One batch per receiving thread; few threads, so a short vector beats a map.
-  std::vector<std::pair<IoThread*, std::vector<MessageReceiver>>> batches;
-  auto receiver_list = [&](IoThread* thread) -> std::vector<MessageReceiver>& {
+  // One batch per receiving thread; few threads and receivers are the usual case, so they live
+  // on the stack.
+  using Receivers = absl::InlinedVector<MessageReceiver, 4>;
+  absl::InlinedVector<std::pair<IoThread*, Receivers>, 2> batches;
+  auto receiver_list = [&](IoThread* thread) -> Receivers& {
     for (auto& [t, receivers] : batches) {
       if (t == thread) return receivers;
     }
-    return batches.emplace_back(thread, std::vector<MessageReceiver>()).second;
+    return batches.emplace_back(thread, Receivers()).second;
   };
   int64_t count = 0;
   {
@@ -74,9 +78,17 @@ int64_t PubSub::Publish(SubscriptionKind kind, std::string_view channel, std::st
     }
   }
   if (count == 0) return 0;
-  auto message = std::make_shared<const PublishedMessage>(PublishedMessage{kind, std::string(channel), std::string(payload)});
+  // The publisher's own thread writes at once from its arguments; other threads get a copy.
+  std::shared_ptr<const std::pair<std::string, std::string>> copy;
   for (auto& [thread, receivers] : batches) {
-    thread->Deliver([thread, message, receivers = std::move(receivers)] { thread->DeliverMessage(*message, receivers); });
+    if (thread->CanDeliverNow()) {
+      thread->DeliverMessage(PublishedMessage{kind, channel, payload}, receivers);
+      continue;
+    }
+    if (copy == nullptr) copy = std::make_shared<const std::pair<std::string, std::string>>(channel, payload);
+    thread->DeliverLater([thread, kind, copy, receivers = std::move(receivers)] {
+      thread->DeliverMessage(PublishedMessage{kind, copy->first, copy->second}, receivers);
+    });
   }
   return count;
 }

@@ -37,11 +37,12 @@ struct SubscriptionWords {
 };
 SubscriptionWords WordsFor(SubscriptionKind kind);
 
-// One message as it travels to the receivers' threads (shared, never copied per receiver).
+// One message as a receiver's thread writes it (views of the publisher's arguments when it is
+// delivered at once, of a shared copy when it travels through a mailbox).
 struct PublishedMessage {
   SubscriptionKind kind;  // kChannel or kShardChannel: how it was published
-  std::string channel;
-  std::string payload;
+  std::string_view channel;
+  std::string_view payload;
 };
 
 // One receiver of a message, on its thread: the connection, and the pattern it matched (none for
