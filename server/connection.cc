@@ -860,16 +860,13 @@ void Connection::AfterPush() {
 void Connection::DeliverMessage(const PublishedMessage& message, const std::string* pattern) {
   if (closing_ || close_asap_) return;
   protocol::ReplyBuilder push = PushBuilder(PushPlace::kBeforeReply);
-  const size_t parts = pattern != nullptr ? 4 : 3;
-  if (resp3()) {
-    push.PushHeader(parts);
-  } else {
-    push.ArrayHeader(parts);
-  }
-  push.Bulk(WordsFor(pattern != nullptr ? SubscriptionKind::kPattern : message.kind).message);
-  if (pattern != nullptr) push.Bulk(*pattern);
-  push.Bulk(message.channel);
-  push.Bulk(message.payload);
+  WriteMessage(push, message, pattern);
+  AfterPush();
+}
+
+void Connection::DeliverWrittenMessage(std::string_view bytes) {
+  if (closing_ || close_asap_) return;
+  PushBuilder(PushPlace::kBeforeReply).Raw(bytes);
   AfterPush();
 }
 

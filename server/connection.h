@@ -113,6 +113,8 @@ class Connection {
   // Its I/O thread: writes one published message (`pattern`: the pattern it matched, or null)
   // and applies client-output-buffer-limit, which may close the connection.
   void DeliverMessage(const PublishedMessage& message, const std::string* pattern);
+  // The same for a message already written (WriteMessage) in this client's protocol.
+  void DeliverWrittenMessage(std::string_view bytes);
   // Its I/O thread: sends output written outside this client's own commands (IoThread::FlushSoon).
   void SendPendingOutput() { close_asap_ ? Close() : Flush(); }
   bool flush_scheduled() const { return flush_scheduled_; }

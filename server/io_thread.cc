@@ -217,10 +217,22 @@ void IoThread::AdoptSocket(int fd) {
 }
 
 void IoThread::DeliverMessage(const PublishedMessage& message, std::span<const MessageReceiver> receivers) {
+  // The channel's subscribers all get the same bytes: written once per protocol, copied to each.
+  std::string written[2];  // RESP2, RESP3
   for (const MessageReceiver& receiver : receivers) {
-    if (Connection* c = FindConnection(receiver.connection_id)) {
-      c->DeliverMessage(message, receiver.pattern ? &*receiver.pattern : nullptr);
+    Connection* c = FindConnection(receiver.connection_id);
+    if (c == nullptr) continue;
+    if (receiver.pattern) {
+      c->DeliverMessage(message, &*receiver.pattern);
+      continue;
     }
+    std::string& bytes = written[c->resp3() ? 1 : 0];
+    if (bytes.empty()) {
+      protocol::ReplyBuilder out(&bytes);
+      out.set_resp3(c->resp3());
+      WriteMessage(out, message, nullptr);
+    }
+    c->DeliverWrittenMessage(bytes);
   }
 }
 

@@ -19,6 +19,19 @@ SubscriptionWords WordsFor(SubscriptionKind kind) {
   return {};
 }
 
+void WriteMessage(protocol::ReplyBuilder& out, const PublishedMessage& message, const std::string* pattern) {
+  const size_t parts = pattern != nullptr ? 4 : 3;
+  if (out.resp3()) {
+    out.PushHeader(parts);
+  } else {
+    out.ArrayHeader(parts);
+  }
+  out.Bulk(WordsFor(pattern != nullptr ? SubscriptionKind::kPattern : message.kind).message);
+  if (pattern != nullptr) out.Bulk(*pattern);
+  out.Bulk(message.channel);
+  out.Bulk(message.payload);
+}
+
 PubSub::SubscriberMap& PubSub::MapOf(SubscriptionKind kind) {
   return kind == SubscriptionKind::kChannel ? channels_ : kind == SubscriptionKind::kPattern ? patterns_ : shard_channels_;
 }

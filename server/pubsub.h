@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "protocol/reply_builder.h"
 
 namespace strata::server {
 
@@ -44,6 +45,10 @@ struct PublishedMessage {
   std::string_view channel;
   std::string_view payload;
 };
+
+// Writes `message` as a subscriber receives it ([message, channel, payload], or [pmessage,
+// pattern, channel, payload] when it matched `pattern`), a push in RESP3.
+void WriteMessage(protocol::ReplyBuilder& out, const PublishedMessage& message, const std::string* pattern);
 
 // One receiver of a message, on its thread: the connection, and the pattern it matched (none for
 // a channel or shard channel subscription).
