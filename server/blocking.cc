@@ -107,10 +107,9 @@ bool BlockingRegistry::RunAgain(Server& server, Connection& writer, BlockedClien
   reply.set_resp3(waiter.resp3);
   const int64_t now_ms = NowMs();
   {
-    // The waiter's pop is the waiter's change (NOLOOP), as Redis serves it as that client.
-    const Tracking::WriterScope writer_scope(waiter.client_id);
     storage::Transaction txn(server.keyspace(), waiter.db, keys, now_ms);
     txn.RecordModifications();
+    txn.set_writer(waiter.client_id);  // the waiter's pop is the waiter's change, as Redis serves it
     CommandContext ctx{args, reply, writer, server, &txn, *waiter.spec, now_ms, BlockingMode::kRetry};
     waiter.spec->handler(ctx);
     *key_still_exists = txn.Peek(ready_key.second) != nullptr;

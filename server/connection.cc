@@ -235,33 +235,38 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
 // connection's mode forbids, queue it inside MULTI, or run it under its keys' shard locks.
 // While a command of this client runs, pushes to it wait (see PushBuilder); at its end they go
 // around its reply.
+// Only a client that can receive pushes needs it: one that subscribes or tracks, or any RESP3
+// client (another client's REDIRECT may name it); a plain RESP2 client pays one test.
 class Connection::CommandScope {
  public:
-  explicit CommandScope(Connection& c) : c_(c.executing_ ? nullptr : &c) {
+  explicit CommandScope(Connection& c)
+      : c_(!c.executing_ && (c.subscriptions_ != nullptr || c.tracking_ != nullptr || c.resp3()) ? &c : nullptr) {
     if (c_ == nullptr) return;
     c_->executing_ = true;
     c_->command_output_start_ = c_->output_.size();
   }
   ~CommandScope() {
-    if (c_ == nullptr) return;
-    c_->executing_ = false;
-    if (c_->pushes_before_reply_.empty() && c_->pushes_after_reply_.empty()) return;
-    // Messages to itself (a RESP3 client that publishes, or reads, what it subscribes to) come
-    // before the reply, as Redis 7.0 sends them; invalidations of its own writes after it.
-    const size_t start = std::min(c_->command_output_start_, c_->output_.size());
-    c_->output_.insert(start, c_->pushes_before_reply_);
-    c_->output_.append(c_->pushes_after_reply_);
-    c_->pushes_before_reply_.clear();
-    c_->pushes_after_reply_.clear();
+    if (c_ != nullptr) c_->EndCommandPushes();
   }
 
  private:
   Connection* c_;
 };
 
+void Connection::EndCommandPushes() {
+  executing_ = false;
+  if (pushes_before_reply_.empty() && pushes_after_reply_.empty()) return;
+  // Messages to itself (a RESP3 client that publishes, or reads, what it subscribes to) come
+  // before the reply, as Redis 7.0 sends them; invalidations of its own writes after it.
+  const size_t start = std::min(command_output_start_, output_.size());
+  output_.insert(start, pushes_before_reply_);
+  output_.append(pushes_after_reply_);
+  pushes_before_reply_.clear();
+  pushes_after_reply_.clear();
+}
+
 void Connection::Execute(std::span<const std::string_view> args) {
   if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
-  const Tracking::WriterScope writer(id_);
   const CommandScope command_scope(*this);
   const CommandSpec* spec = server_.commands().Find(args[0]);
   // The usual command passes these checks in a few instructions; anything else (subcommands,
@@ -418,6 +423,7 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   // that comes after them sees this write.
   const bool observed = (spec.flags & flags::kWrite) && server_.WritesObserved();
   if (observed) txn.RecordModifications();
+  txn.set_writer(id_);
   CommandContext ctx{args, *reply, *this, server_, &txn, spec, now_ms, blocking};
   spec.handler(ctx);
   if (observed) server_.AfterWrites(txn, &after->ready_for_waiters);

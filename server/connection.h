@@ -293,6 +293,7 @@ class Connection {
   // here, so none lands inside the command's reply (an MGET's array, an EXEC's); CommandScope
   // puts them around the reply when the command ends.
   class CommandScope;
+  void EndCommandPushes();
   enum class PushPlace { kBeforeReply, kAfterReply };
   protocol::ReplyBuilder PushBuilder(PushPlace place);
   // After a push: output accounting, client-output-buffer-limit, and a flush soon.

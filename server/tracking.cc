@@ -12,15 +12,6 @@
 
 namespace strata::server {
 
-namespace {
-thread_local uint64_t current_writer = 0;
-}  // namespace
-
-uint64_t Tracking::CurrentWriter() { return current_writer; }
-
-Tracking::WriterScope::WriterScope(uint64_t client_id) : previous_(current_writer) { current_writer = client_id; }
-Tracking::WriterScope::~WriterScope() { current_writer = previous_; }
-
 bool Tracking::Readers::Add(uint32_t slot) {
   if (slot < kMaskSlots) {
     const uint64_t bit = uint64_t{1} << slot;
@@ -164,11 +155,10 @@ void Tracking::Remember(uint32_t slot, std::span<const std::string_view> keys) {
   }
 }
 
-void Tracking::OnKeyChanged(std::string_view key) {
+void Tracking::OnKeyChanged(std::string_view key, uint64_t writer) {
   const bool remembered = remembered_keys_.load(std::memory_order_relaxed) != 0;
   const bool prefixed = has_prefixes_.load(std::memory_order_relaxed);
   if (!remembered && !prefixed) return;
-  const uint64_t writer = CurrentWriter();
   if (remembered) InvalidateRemembered(key, writer);
   if (!prefixed) return;
   InvalidatedKeys keys;

@@ -76,7 +76,7 @@ class Tracking : public storage::KeyChangeListener {
   void Remember(uint32_t slot, std::span<const std::string_view> keys);
 
   // storage::KeyChangeListener.
-  void OnKeyChanged(std::string_view key) override;
+  void OnKeyChanged(std::string_view key, uint64_t writer) override;
   void OnFlush() override;
 
   // The cron's work: clears a slice of given-up slots from the table, and invalidates remembered
@@ -84,20 +84,6 @@ class Tracking : public storage::KeyChangeListener {
   // table still over, as Redis's trackingLimitUsedSlots).
   void EnforceLimit();
 
-  // The id of the client whose command runs on this thread now (0: none), for NOLOOP: a change
-  // is reported from deep in storage, which knows no clients. Set for a scope; nests (a busy
-  // script serves other clients' commands inside its own).
-  static uint64_t CurrentWriter();
-  class WriterScope {
-   public:
-    explicit WriterScope(uint64_t client_id);
-    ~WriterScope();
-    WriterScope(const WriterScope&) = delete;
-    WriterScope& operator=(const WriterScope&) = delete;
-
-   private:
-    uint64_t previous_;
-  };
 
   // INFO.
   size_t tracking_clients() const { return clients_.load(std::memory_order_relaxed); }

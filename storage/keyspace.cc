@@ -408,16 +408,18 @@ void Transaction::Unlink(Shard& shard, Table& table, Entry* entry) {
   table.dict.Remove(entry->key(), Hash(entry->key()));
 }
 
-Entry* Transaction::FindLive(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash) {
-  Entry* e = table.dict.Find(key, hash);
-  if (e == nullptr || !IsExpired(*e, now_ms_)) return e;
-  if (e->has_expiry()) table.RemoveVolatile(e);
+void Transaction::DropExpired(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash, Entry* e) {
+  table.RemoveVolatile(e);
   table.dict.Remove(key, hash);
   keyspace_.ReleaseEntry(shard, e);
   shard.expired_keys.Add();
   Notify(notify::kExpired, "expired", db, key);
-  keyspace_.KeyChanged(key);
-  return nullptr;
+  keyspace_.KeyChanged(key, writer_);
+}
+
+void Transaction::NoteModifiedSlow(int db, std::string_view key) {
+  if (record_modifications_) modified_.emplace_back(db, std::string(key));
+  keyspace_.KeyChanged(key, writer_);
 }
 
 Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touch, bool notify_miss) {

@@ -190,8 +190,11 @@ class Keyspace {
   // serving; set_track_changes(true) while any client tracks keys.
   void set_change_listener(KeyChangeListener* listener) { change_listener_ = listener; }
   void set_track_changes(bool on) { track_changes_.store(on, std::memory_order_relaxed); }
-  void KeyChanged(std::string_view key) {
-    if (track_changes_.load(std::memory_order_relaxed) && change_listener_ != nullptr) change_listener_->OnKeyChanged(key);
+  bool tracking_changes() const { return track_changes_.load(std::memory_order_relaxed); }
+  void KeyChanged(std::string_view key, uint64_t writer = 0) {
+    if (track_changes_.load(std::memory_order_relaxed) && change_listener_ != nullptr) {
+      change_listener_->OnKeyChanged(key, writer);
+    }
   }
   // Raises `event` (a string literal) on `key` if its class is on: one load and a branch when not.
   void Notify(uint32_t event_class, std::string_view event, int db, std::string_view key) {
@@ -422,6 +425,9 @@ class Transaction {
   // From now on, remember every (db, key) this transaction changes (stores, deletes, TTL or
   // in-place changes), for a caller that must react to writes while the locks are still held.
   void RecordModifications() { record_modifications_ = true; }
+  // The client this transaction's changes are made for (a command's; a served blocked client's),
+  // told to the change listener (client-side caching's NOLOOP). 0: no client.
+  void set_writer(uint64_t client_id) { writer_ = client_id; }
 
   // Raises a keyspace event on `key` of the current db (or of `db`): see Keyspace::Notify.
   void Notify(uint32_t event_class, std::string_view event, std::string_view key) {
@@ -436,12 +442,20 @@ class Transaction {
   Shard& ShardFor(uint64_t hash) { return keyspace_.shard(keyspace_.ShardIndex(hash)); }
   void Unlink(Shard& shard, Table& table, Entry* entry);
   // The key's entry, or nullptr; an entry whose TTL ran out is dropped first (lazy expiry).
-  Entry* FindLive(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash);
-  uint64_t Hash(std::string_view key) const;
-  void NoteModified(int db, std::string_view key) {
-    if (record_modifications_) modified_.emplace_back(db, std::string(key));
-    keyspace_.KeyChanged(key);
+  // Inline: every GET and SET comes through here, and most keys have no TTL.
+  Entry* FindLive(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash) {
+    Entry* e = table.dict.Find(key, hash);
+    if (e == nullptr || !e->has_expiry() || e->expire_at_ms() >= now_ms_) return e;
+    DropExpired(shard, table, db, key, hash, e);
+    return nullptr;
   }
+  void DropExpired(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash, Entry* e);
+  uint64_t Hash(std::string_view key) const;
+  // One branch on the common path (nobody records, nobody tracks).
+  void NoteModified(int db, std::string_view key) {
+    if (record_modifications_ || keyspace_.tracking_changes()) NoteModifiedSlow(db, key);
+  }
+  void NoteModifiedSlow(int db, std::string_view key);
 
   Keyspace& keyspace_;
   int db_;
@@ -452,6 +466,7 @@ class Transaction {
   uint32_t first_shard_ = 0;
   bool refused_ = false;
   bool record_modifications_ = false;
+  uint64_t writer_ = 0;
   std::vector<std::pair<int, std::string>> modified_;
 };
 
