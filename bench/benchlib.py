@@ -1,7 +1,9 @@
-"""What the benchmark drivers share: free loopback ports and cache servers we start ourselves,
-pinned to a core with taskset, ready once they answer PING, stopped by their PID."""
+"""What the benchmark drivers share: free loopback ports, cache servers we start ourselves,
+pinned to a core with taskset, ready once they answer PING, stopped by their PID, and a load
+generator's run measured in CPU seconds on both sides."""
 import os
 import pathlib
+import resource
 import signal
 import socket
 import subprocess
@@ -58,3 +60,24 @@ class PinnedServer:
                 self.proc.wait()
         if not self.log.closed:
             self.log.close()
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured_run(server, argv, timeout):
+    """Runs the load generator `argv` (a child of ours) against `server` (a PinnedServer).
+
+    Returns (completed process, wall seconds, server user CPU seconds, server system CPU seconds,
+    the load generator's CPU seconds), the CPU figures taken over the run alone.
+    """
+    user_before, system_before = server.cpu_seconds()
+    bench_before = children_cpu_seconds()  # taskset execs the generator: its CPU is this child's
+    started = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - started
+    bench_cpu = children_cpu_seconds() - bench_before
+    user_after, system_after = server.cpu_seconds()
+    return proc, wall, user_after - user_before, system_after - system_before, bench_cpu

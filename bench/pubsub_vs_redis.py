@@ -35,13 +35,12 @@ limit. Takes about --rounds x 1 minute.
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
+from benchlib import measured_run
 from vs_redis import ROOT, Server
 
 # A run takes a few seconds; this only keeps a hung strata-bench from hanging the script.
@@ -60,11 +59,6 @@ COLUMNS = (("publish", "publish/s", "{:.0f}"), ("deliver", "deliver/s", "{:.0f}"
            ("server_busy", "srv %", "{:.0f}"), ("bench_busy", "bench %", "{:.0f}"))
 
 
-def children_cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_load(server, args, subscribers, pipeline, messages, workdir):
     """One strata-bench pub/sub run against `server`: its figures, or {"problem": why}."""
     json_path = os.path.join(workdir, f"{server.kind}-{subscribers}-{pipeline}.json")
@@ -74,14 +68,8 @@ def run_load(server, args, subscribers, pipeline, messages, workdir):
             "--threads", "1", "--clients", str(args.clients), "--pipeline", str(pipeline), "--requests", str(messages),
             "--data-size", str(args.data_size), "--pubsub-subscribers", str(subscribers), "--pubsub-channel", CHANNEL,
             "--json", json_path]
-    user_before, system_before = server.cpu_seconds()
-    bench_before = children_cpu_seconds()  # taskset execs strata-bench: its CPU is this child's
-    started = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    wall = time.monotonic() - started
-    bench_cpu = children_cpu_seconds() - bench_before
-    user_after, system_after = server.cpu_seconds()
-    cpu = (user_after - user_before) + (system_after - system_before)
+    proc, wall, user, system, bench_cpu = measured_run(server, argv, RUN_TIMEOUT)
+    cpu = user + system
     if proc.returncode != 0 or not os.path.exists(json_path):
         return {"problem": f"exit {proc.returncode}: {proc.stderr.strip() or proc.stdout.strip()[-500:]}"}
     with open(json_path) as f:

@@ -52,15 +52,14 @@ limit. Takes about --rounds x 3 minutes.
 import argparse
 import json
 import os
-import resource
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
+from benchlib import measured_run
 from vs_redis import ROOT, Server
 
 # A run takes a few seconds; this only keeps a hung strata-bench from hanging the script.
@@ -78,11 +77,6 @@ COLUMNS = (("ops", "ops/s", "{:.0f}"), ("cpu_per_m", "cpu s/M", "{:.3f}"), ("use
            ("server_busy", "srv %", "{:.0f}"), ("bench_busy", "bench %", "{:.0f}"),
            ("invalidations", "inval", "{:.0f}"), ("per_set", "inv/SET", "{:.2f}"))
 RATIO_COLUMNS = ("ops", "cpu_per_m", "user_per_m")  # the columns whose on/off and strata/redis count
-
-
-def children_cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def dbsize(port):
@@ -123,15 +117,8 @@ def run_load(server, args, ratio, pipeline, requests, tracking, workdir):
     argv = bench_argv(args, server, "--ratio", ratio, "--key-pattern", "uniform", "--pipeline", str(pipeline),
                       "--requests", str(requests), "--resp", "3", "--json", json_path,
                       *(["--tracking"] if tracking else []))
-    user_before, system_before = server.cpu_seconds()
-    bench_before = children_cpu_seconds()  # taskset execs strata-bench: its CPU is this child's
-    started = time.monotonic()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    wall = time.monotonic() - started
-    bench_cpu = children_cpu_seconds() - bench_before
-    user_after, system_after = server.cpu_seconds()
-    user = user_after - user_before
-    cpu = user + (system_after - system_before)
+    proc, wall, user, system, bench_cpu = measured_run(server, argv, RUN_TIMEOUT)
+    cpu = user + system
     if server.proc.poll() is not None:
         return {"problem": f"the server exited with {server.proc.returncode} during the run"}
     if proc.returncode != 0 or not os.path.exists(json_path):
