@@ -280,10 +280,14 @@ def test_noloop_a_list_it_pushed_and_a_waiter_popped_was_invalidated_by_its_own_
             assert wait_until(lambda: "blocked_clients:1" in q.call("INFO", "clients").value.decode(), 5)
             _, own = call_collecting_pushes(pusher, "LPUSH", "jobs", "j1")
             popped = waiter.read_reply().py()
-            return [popped, own + pushes_until_ping(pusher, 0, 0.3)]
+            silent = own + pushes_until_ping(pusher, 0, 0.3)
+            # The control: read again, another client's write is told.
+            pusher.call("LRANGE", "jobs", "0", "-1")
+            waiter.call("LPUSH", "jobs", "j2")
+            return [popped, silent, pushes_until_ping(pusher, 1)]
 
     got = same_on_both(pair, scenario)
-    assert got[0] == [b"jobs", b"j1"] and got[1] == []
+    assert got[0] == [b"jobs", b"j1"] and got[1] == [] and got[2] == [[b"invalidate", [b"jobs"]]]
 
 
 def test_optin_caching_yes_holds_for_a_read_that_waits_for_a_load(strata_factory):
