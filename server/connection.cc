@@ -240,7 +240,7 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
 class Connection::CommandScope {
  public:
   explicit CommandScope(Connection& c)
-      : c_(!c.executing_ && (c.subscriptions_ != nullptr || c.tracking_ != nullptr || c.resp3()) ? &c : nullptr) {
+      : c_((c.modes_ & (kModeSubscribed | kModeTracking | kModeResp3)) && !c.executing_ ? &c : nullptr) {
     if (c_ == nullptr) return;
     c_->executing_ = true;
     c_->command_output_start_ = c_->output_.size();
@@ -342,7 +342,7 @@ bool Connection::MayGrowMemory(const CommandSpec& spec) const {
 }
 
 bool Connection::ModeMayRefuse() const {
-  return multi_ != nullptr || subscriptions_ != nullptr || thread_.serving_while_busy() ||
+  return (modes_ & (kModeMulti | kModeSubscribed)) || thread_.serving_while_busy() ||
          server_.keyspace().busy_scripts().load(std::memory_order_relaxed) != 0;
 }
 
@@ -425,18 +425,25 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   if (observed) txn.RecordModifications();
   txn.set_writer(id_);
   CommandContext ctx{args, *reply, *this, server_, &txn, spec, now_ms, blocking};
+  const bool remembers = tracking_ != nullptr && RemembersReadKeys(spec);
+  if (remembers) {
+    // The table's slots are on their way while the command finds its keys.
+    for (size_t i = 0; i < keys_.size(); ++i) server_.tracking().Prefetch(txn.KeyHash(i, keys_[i]));
+  }
   spec.handler(ctx);
   if (observed) server_.AfterWrites(txn, &after->ready_for_waiters);
-  if (tracking_ != nullptr) RememberReadKeys(spec);
+  if (remembers) RememberReadKeys(txn);
 }
 
 void Connection::BeginMulti() {
   multi_ = std::make_unique<Multi>();
+  SetMode(kModeMulti, true);
   multi_queued_.store(0, std::memory_order_relaxed);
 }
 
 void Connection::DiscardMulti() {
   multi_.reset();
+  SetMode(kModeMulti, false);
   multi_queued_.store(-1, std::memory_order_relaxed);
   Unwatch();
 }
@@ -805,6 +812,7 @@ size_t Connection::SubscriptionCount(SubscriptionKind kind) const {
 }
 
 void Connection::PublishSubscriptionCounts() {
+  SetMode(kModeSubscribed, subscriptions_ != nullptr);
   channel_count_.store(subscriptions_ ? static_cast<int>(subscriptions_->channels.size()) : 0, std::memory_order_relaxed);
   pattern_count_.store(subscriptions_ ? static_cast<int>(subscriptions_->patterns.size()) : 0, std::memory_order_relaxed);
   shard_channel_count_.store(subscriptions_ ? static_cast<int>(subscriptions_->shard_channels.size()) : 0,
@@ -934,20 +942,29 @@ void Connection::EnableTracking(TrackingState state) {
   }
   tracking_redirect_.store(static_cast<int64_t>(state.redirect), std::memory_order_relaxed);
   tracking_ = std::make_unique<TrackingState>(std::move(state));
+  SetMode(kModeTracking, true);
 }
 
 void Connection::DisableTracking() {
   if (tracking_ == nullptr) return;
   server_.tracking().Disable(tracking_->slot, id_, tracking_->prefixes);
   tracking_.reset();
+  SetMode(kModeTracking, false);
   tracking_redirect_.store(-1, std::memory_order_relaxed);
 }
 
-void Connection::RememberReadKeys(const CommandSpec& spec) {
-  if (tracking_->bcast || !(spec.flags & flags::kReadOnly) || (spec.flags & flags::kPubSub) || keys_.empty()) return;
+bool Connection::RemembersReadKeys(const CommandSpec& spec) const {
+  if (tracking_->bcast || !(spec.flags & flags::kReadOnly) || (spec.flags & flags::kPubSub) || keys_.empty()) {
+    return false;
+  }
   // OPTIN tracks only after CLIENT CACHING yes; OPTOUT all but after CLIENT CACHING no.
-  if ((tracking_->optin && !tracking_->caching_given) || (tracking_->optout && tracking_->caching_given)) return;
-  server_.tracking().Remember(tracking_->slot, keys_);
+  return !((tracking_->optin && !tracking_->caching_given) || (tracking_->optout && tracking_->caching_given));
+}
+
+void Connection::RememberReadKeys(const storage::Transaction& txn) {
+  // Under the command's shard locks, which guard the table (server/tracking.h).
+  Tracking& tracking = server_.tracking();
+  for (size_t i = 0; i < keys_.size(); ++i) tracking.Remember(tracking_->slot, keys_[i], txn.KeyHash(i, keys_[i]));
 }
 
 void Connection::DeliverInvalidation(const InvalidatedKeys& keys, uint64_t writer) {

@@ -45,7 +45,11 @@ class Connection {
   int db() const { return db_.load(std::memory_order_relaxed); }
   void set_db(int db) { db_.store(db, std::memory_order_relaxed); }
   bool resp3() const { return reply_.resp3(); }
-  void set_resp3(bool on) { reply_.set_resp3(on); resp_.store(on ? 3 : 2, std::memory_order_relaxed); }
+  void set_resp3(bool on) {
+    reply_.set_resp3(on);
+    resp_.store(on ? 3 : 2, std::memory_order_relaxed);
+    SetMode(kModeResp3, on);
+  }
   bool authenticated() const { return authenticated_; }
   // Also applies Redis's limits on what an unauthenticated client may send.
   void set_authenticated(bool on);
@@ -283,8 +287,10 @@ class Connection {
   // Shared with the deferred-after-run steps of an EXEC or script (see RunHeld).
   AfterRun* held_after_ = nullptr;
 
-  // Remembers the keys of a read-only command for client-side caching, when this client tracks.
-  void RememberReadKeys(const CommandSpec& spec);
+  // Whether this tracking client's command has keys to remember for client-side caching (a
+  // read-only command, in a mode that remembers now), and remembering them.
+  bool RemembersReadKeys(const CommandSpec& spec) const;
+  void RememberReadKeys(const storage::Transaction& txn);
   std::unique_ptr<TrackingState> tracking_;
   // Pub/sub: null until the first subscription, and again after the last goes.
   std::unique_ptr<Subscriptions> subscriptions_;
@@ -299,6 +305,11 @@ class Connection {
   // After a push: output accounting, client-output-buffer-limit, and a flush soon.
   void AfterPush();
   bool executing_ = false;
+  // What sets this client apart from a plain RESP2 one, in one byte: a plain client's command
+  // pays one test for all of them (CommandScope, ModeMayRefuse).
+  enum Mode : uint8_t { kModeMulti = 1, kModeSubscribed = 2, kModeTracking = 4, kModeResp3 = 8 };
+  uint8_t modes_ = 0;
+  void SetMode(Mode mode, bool on) { modes_ = on ? (modes_ | mode) : (modes_ & ~mode); }
   size_t command_output_start_ = 0;
   std::string pushes_before_reply_, pushes_after_reply_;
   int64_t output_soft_limit_since_ms_ = 0;  // 0: under the soft limit

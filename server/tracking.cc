@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <mutex>
 
-#include "absl/hash/hash.h"
 #include "server/absl_compat.h"
 #include "server/config.h"
 #include "server/connection.h"
@@ -11,51 +11,63 @@
 #include "storage/keyspace.h"
 
 namespace strata::server {
+namespace {
 
-bool Tracking::Readers::Add(uint32_t slot) {
-  if (slot < kMaskSlots) {
-    const uint64_t bit = uint64_t{1} << slot;
-    if (mask & bit) return false;
-    mask |= bit;
-    return true;
-  }
+// The tables' counters are written under their shard's lock and read without it: a plain
+// load and store, no locked read-modify-write on the read path.
+void Add(std::atomic<size_t>& counter, size_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+void Subtract(std::atomic<size_t>& counter, size_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+}
+
+InvalidatedKeys OneKey(std::string_view key) {
+  return std::make_shared<const std::vector<std::string>>(1, std::string(key));
+}
+
+}  // namespace
+
+bool Tracking::Readers::AddMore(uint32_t slot) {
   if (more == nullptr) more = std::make_unique<std::vector<uint32_t>>();
   if (std::find(more->begin(), more->end(), slot) != more->end()) return false;
   more->push_back(slot);
   return true;
 }
 
-bool Tracking::Readers::Remove(uint32_t slot) {
-  if (slot < kMaskSlots) {
-    const uint64_t bit = uint64_t{1} << slot;
-    if (!(mask & bit)) return false;
-    mask &= ~bit;
-    return true;
+size_t Tracking::Readers::Remove(uint64_t mask_bits, std::span<const uint32_t> others) {
+  size_t removed = static_cast<size_t>(std::popcount(mask & mask_bits));
+  mask &= ~mask_bits;
+  if (more != nullptr && !others.empty()) {
+    removed += std::erase_if(*more, [&](uint32_t slot) {
+      return std::find(others.begin(), others.end(), slot) != others.end();
+    });
   }
-  return more != nullptr && std::erase(*more, slot) > 0;
+  return removed;
 }
-
-bool Tracking::Readers::empty() const { return mask == 0 && (more == nullptr || more->empty()); }
 
 void Tracking::Readers::AppendSlots(std::vector<uint32_t>* out) const {
   for (uint64_t bits = mask; bits != 0; bits &= bits - 1) out->push_back(static_cast<uint32_t>(std::countr_zero(bits)));
   if (more != nullptr) out->insert(out->end(), more->begin(), more->end());
 }
 
-size_t Tracking::HashOf(std::string_view key) { return absl::Hash<absl::string_view>{}(Absl(key)); }
+Tracking::Tracking(storage::Keyspace& keyspace, const Config& config)
+    : keyspace_(keyspace),
+      config_(config),
+      table_count_(keyspace.shard_count()),
+      tables_(std::make_unique<ShardTable[]>(table_count_)) {}
 
-Tracking::Stripe& Tracking::StripeOf(size_t hash) {
-  // The hash's top bits: the stripe's table places keys by its low bits (absl's H1 and H2), which
-  // must stay as varied within a stripe as in the whole.
-  return stripes_[(hash >> 60) % kStripes];
-}
+Tracking::~Tracking() = default;
 
 uint32_t Tracking::Enable(Client client, bool bcast, std::span<const std::string> prefixes) {
   uint32_t slot;
   {
     absl::MutexLock lock(&slots_mu_);
     if (!free_slots_.empty()) {
-      slot = free_slots_.back();
+      // The lowest free slot: slots stay within the 64 a reader mask holds while they can.
+      auto lowest = std::min_element(free_slots_.begin(), free_slots_.end());
+      slot = *lowest;
+      *lowest = free_slots_.back();
       free_slots_.pop_back();
       slots_[slot] = client;
     } else {
@@ -86,7 +98,7 @@ void Tracking::Disable(uint32_t slot, uint64_t client_id, std::span<const std::s
   // (DrainSlots) before the slot is reused, so a later client in it is never told of keys it did
   // not read, and a disconnect never walks the whole table on an I/O thread.
   slots_[slot].reset();
-  draining_.push_back({slot, kStripes});
+  draining_.push_back(slot);
   for (const std::string& prefix : prefixes) {
     auto it = prefixes_.find(Absl(prefix));
     if (it == prefixes_.end()) continue;
@@ -98,92 +110,88 @@ void Tracking::Disable(uint32_t slot, uint64_t client_id, std::span<const std::s
 }
 
 void Tracking::DrainSlots() {
-  std::vector<uint32_t> slots;
-  {
+  if (pass_slots_.empty()) {
     absl::MutexLock lock(&slots_mu_);
     if (draining_.empty()) return;
-    for (const Draining& d : draining_) slots.push_back(d.slot);
+    // A pass clears the slots given up before it began: no bit of theirs is added afterwards (a
+    // client remembers nothing once it has disabled tracking).
+    pass_slots_.swap(draining_);
+    pass_next_shard_ = 0;
   }
-  // One stripe per call; a slot has left every stripe after kStripes calls.
-  Stripe& stripe = stripes_[drain_cursor_++ % kStripes];
-  {
-    absl::MutexLock lock(&stripe.mu);
-    for (auto it = stripe.keys.begin(); it != stripe.keys.end();) {
-      for (uint32_t slot : slots) {
-        if (it->second.Remove(slot)) RemovedItems(stripe, 1);
-      }
+  uint64_t mask_bits = 0;
+  std::vector<uint32_t> others;
+  for (uint32_t slot : pass_slots_) {
+    if (slot < kMaskSlots) {
+      mask_bits |= uint64_t{1} << slot;
+    } else {
+      others.push_back(slot);
+    }
+  }
+  for (size_t visited = 0; visited < kDrainShardsPerCall && pass_next_shard_ < table_count_; ++visited) {
+    // A shard a script holds is visited again by the next call: the cron must not wait for it.
+    std::unique_lock<std::timed_mutex> lock(keyspace_.shard(pass_next_shard_).mu, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    ShardTable& table = tables_[pass_next_shard_++];
+    size_t removed_items = 0;
+    size_t removed_keys = 0;
+    for (auto it = table.readers.begin(); it != table.readers.end();) {
+      removed_items += it->second.Remove(mask_bits, others);
       if (it->second.empty()) {
-        stripe.keys.erase(it++);
-        remembered_keys_.fetch_sub(1, std::memory_order_relaxed);
+        table.names.erase(it->first);
+        table.readers.erase(it++);
+        ++removed_keys;
       } else {
         ++it;
       }
     }
+    Subtract(table.item_count, removed_items);
+    Subtract(table.key_count, removed_keys);
   }
+  if (pass_next_shard_ < table_count_) return;
   absl::MutexLock lock(&slots_mu_);
-  for (auto it = draining_.begin(); it != draining_.end();) {
-    // Only the slots this call drained count a stripe (one added meanwhile was not in `slots`).
-    if (std::find(slots.begin(), slots.end(), it->slot) != slots.end() && --it->stripes_left == 0) {
-      free_slots_.push_back(it->slot);
-      it = draining_.erase(it);
-    } else {
-      ++it;
-    }
+  free_slots_.insert(free_slots_.end(), pass_slots_.begin(), pass_slots_.end());
+  pass_slots_.clear();
+}
+
+void Tracking::Remember(uint32_t slot, std::string_view key, uint64_t hash) {
+  ShardTable& table = TableOf(hash);
+  auto [it, inserted] = table.readers.try_emplace(hash);
+  if (inserted) {
+    table.names.try_emplace(hash, key);
+    Add(table.key_count, 1);
   }
+  if (it->second.Add(slot)) Add(table.item_count, 1);
 }
 
-void Tracking::RemovedItems(Stripe& stripe, size_t n) {
-  stripe.items -= n;
-  items_.fetch_sub(n, std::memory_order_relaxed);
+std::vector<uint32_t> Tracking::Take(ShardTable& table, uint64_t hash) {
+  std::vector<uint32_t> slots;
+  auto it = table.readers.find(hash);
+  if (it == table.readers.end()) return slots;
+  it->second.AppendSlots(&slots);
+  table.readers.erase(it);
+  table.names.erase(hash);
+  Subtract(table.item_count, slots.size());
+  Subtract(table.key_count, 1);
+  return slots;
 }
 
-void Tracking::Remember(uint32_t slot, std::span<const std::string_view> keys) {
-  for (std::string_view key : keys) {
-    // One hash for the stripe and the probe: this runs on every read of a tracking client.
-    const size_t hash = HashOf(key);
-    Stripe& stripe = StripeOf(hash);
-    absl::MutexLock lock(&stripe.mu);
-    auto it = stripe.keys.find(Absl(key), hash);
-    if (it == stripe.keys.end()) {
-      it = stripe.keys.try_emplace(Absl(key)).first;
-      remembered_keys_.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (it->second.Add(slot)) {
-      ++stripe.items;
-      items_.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-}
-
-void Tracking::OnKeyChanged(std::string_view key, uint64_t writer) {
-  const bool remembered = remembered_keys_.load(std::memory_order_relaxed) != 0;
-  const bool prefixed = has_prefixes_.load(std::memory_order_relaxed);
-  if (!remembered && !prefixed) return;
-  if (remembered) InvalidateRemembered(key, writer);
-  if (!prefixed) return;
+void Tracking::OnKeyChanged(std::string_view key, uint64_t hash, uint64_t writer) {
   InvalidatedKeys keys;
+  ShardTable& table = TableOf(hash);
+  if (!table.readers.empty()) {
+    const std::vector<uint32_t> slots = Take(table, hash);
+    if (!slots.empty()) {
+      keys = OneKey(key);
+      SendToSlots(slots, keys, writer);
+    }
+  }
+  if (!has_prefixes_.load(std::memory_order_relaxed)) return;
   absl::ReaderMutexLock lock(&slots_mu_);
   for (const auto& [prefix, clients] : prefixes_) {
     if (!key.starts_with(prefix)) continue;
-    if (keys == nullptr) keys = std::make_shared<const std::vector<std::string>>(1, std::string(key));
+    if (keys == nullptr) keys = OneKey(key);
     for (const Client& client : clients) Send(client, keys, writer);
   }
-}
-
-void Tracking::InvalidateRemembered(std::string_view key, uint64_t writer) {
-  const size_t hash = HashOf(key);
-  Stripe& stripe = StripeOf(hash);
-  std::vector<uint32_t> slots;
-  {
-    absl::MutexLock lock(&stripe.mu);
-    auto it = stripe.keys.find(Absl(key), hash);
-    if (it == stripe.keys.end()) return;
-    it->second.AppendSlots(&slots);
-    stripe.keys.erase(it);
-    RemovedItems(stripe, slots.size());
-    remembered_keys_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  SendToSlots(slots, std::make_shared<const std::vector<std::string>>(1, std::string(key)), writer);
 }
 
 void Tracking::SendToSlots(std::span<const uint32_t> slots, const InvalidatedKeys& keys, uint64_t writer) {
@@ -194,13 +202,13 @@ void Tracking::SendToSlots(std::span<const uint32_t> slots, const InvalidatedKey
 }
 
 void Tracking::OnFlush() {
-  // The counters go down by what each stripe held, under its lock: other threads may be adding
-  // to or invalidating from other stripes meanwhile.
-  for (Stripe& stripe : stripes_) {
-    absl::MutexLock lock(&stripe.mu);
-    remembered_keys_.fetch_sub(stripe.keys.size(), std::memory_order_relaxed);
-    RemovedItems(stripe, stripe.items);
-    stripe.keys.clear();
+  for (size_t index = 0; index < table_count_; ++index) {
+    storage::WideShardLock lock(keyspace_.shard(index));
+    ShardTable& table = tables_[index];
+    table.readers.clear();
+    table.names.clear();
+    table.key_count.store(0, std::memory_order_relaxed);
+    table.item_count.store(0, std::memory_order_relaxed);
   }
   absl::ReaderMutexLock lock(&slots_mu_);
   for (const std::optional<Client>& client : slots_) {
@@ -208,29 +216,43 @@ void Tracking::OnFlush() {
   }
 }
 
+size_t Tracking::InvalidateSomeOf(size_t index, size_t wanted) {
+  std::vector<Dropped> dropped;
+  {
+    std::unique_lock<std::timed_mutex> lock(keyspace_.shard(index).mu, std::try_to_lock);
+    if (!lock.owns_lock()) return 0;
+    ShardTable& table = tables_[index];
+    // The table's own order is hash order, as good as Redis's random pick.
+    while (dropped.size() < wanted && !table.readers.empty()) {
+      const uint64_t hash = table.readers.begin()->first;
+      auto name = table.names.find(hash);
+      std::string key = name != table.names.end() ? std::move(name->second) : std::string();
+      dropped.push_back({std::move(key), Take(table, hash)});
+    }
+  }
+  // Sent outside the shard lock: nothing here needs it, and I/O threads do.
+  for (const Dropped& d : dropped) SendToSlots(d.slots, OneKey(d.key), 0);
+  return dropped.size();
+}
+
 void Tracking::EnforceLimit() {
   DrainSlots();
   const auto max_keys = static_cast<size_t>(config_.tracking_table_max_keys.load(std::memory_order_relaxed));
-  if (max_keys == 0 || remembered_keys_.load(std::memory_order_relaxed) <= max_keys) {
-    limit_effort_rounds_.store(0, std::memory_order_relaxed);
+  size_t keys = total_keys();
+  if (max_keys == 0 || keys <= max_keys) {
+    limit_effort_rounds_ = 0;
     return;
   }
-  // Redis's effort: 100 keys the first time, more each time the table is still over. Keys go
-  // from the stripes in turn; a stripe's own order is hash order, as good as a random pick.
-  uint64_t effort = 100 * (limit_effort_rounds_.load(std::memory_order_relaxed) + 1);
-  while (effort-- > 0 && remembered_keys_.load(std::memory_order_relaxed) > max_keys) {
-    Stripe& stripe = stripes_[next_limit_stripe_.fetch_add(1, std::memory_order_relaxed) % kStripes];
-    std::string key;
-    {
-      absl::MutexLock lock(&stripe.mu);
-      if (stripe.keys.empty()) continue;
-      key = stripe.keys.begin()->first;
-    }
-    InvalidateRemembered(key, 0);
+  // Redis's effort: 100 keys the first time, more each time the table is still over. Shards are
+  // taken in turn, a few keys from each.
+  size_t effort = 100 * (limit_effort_rounds_ + 1);
+  for (size_t visited = 0; visited < table_count_ && effort > 0 && keys > max_keys; ++visited) {
+    const size_t index = next_limit_shard_++ % table_count_;
+    const size_t done = InvalidateSomeOf(index, std::min({effort, keys - max_keys, kLimitKeysPerLock}));
+    effort -= done;
+    keys -= std::min(keys, done);
   }
-  const bool still_over = remembered_keys_.load(std::memory_order_relaxed) > max_keys;
-  limit_effort_rounds_.store(still_over ? limit_effort_rounds_.load(std::memory_order_relaxed) + 1 : 0,
-                             std::memory_order_relaxed);
+  limit_effort_rounds_ = total_keys() > max_keys ? limit_effort_rounds_ + 1 : 0;
 }
 
 void Tracking::Send(const Client& client, InvalidatedKeys keys, uint64_t writer) {
@@ -241,7 +263,17 @@ void Tracking::Send(const Client& client, InvalidatedKeys keys, uint64_t writer)
   });
 }
 
-size_t Tracking::total_keys() const { return remembered_keys_.load(std::memory_order_relaxed); }
+size_t Tracking::total_keys() const {
+  size_t total = 0;
+  for (size_t i = 0; i < table_count_; ++i) total += tables_[i].key_count.load(std::memory_order_relaxed);
+  return total;
+}
+
+size_t Tracking::total_items() const {
+  size_t total = 0;
+  for (size_t i = 0; i < table_count_; ++i) total += tables_[i].item_count.load(std::memory_order_relaxed);
+  return total;
+}
 
 size_t Tracking::total_prefixes() const {
   absl::ReaderMutexLock lock(&slots_mu_);

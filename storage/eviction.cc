@@ -334,10 +334,11 @@ bool Keyspace::AnyCandidate(bool volatile_only, HeldShards* held) {
 void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome* outcome) {
   Table& table = shard.table(db);
   if (victim->has_expiry()) table.RemoveVolatile(victim);
-  table.dict.Remove(victim->key(), HashKey(victim->key()));
+  const uint64_t hash = HashKey(victim->key());
+  table.dict.Remove(victim->key(), hash);
   if (listener_ != nullptr) listener_->OnEvict(db, *victim);
   Notify(notify::kEvicted, "evicted", db, victim->key());
-  KeyChanged(victim->key());
+  KeyChanged(victim->key(), hash);
   ++outcome->keys;
   shard.evicted_keys.Add();
   ReleaseEntry(shard, victim);

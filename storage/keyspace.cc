@@ -31,22 +31,6 @@ constexpr int kExpireAcceptableStalePercent = 10;
 // As Redis (keyIsExpired): a key is still there at its expiry instant, gone one ms later.
 bool IsExpired(const Entry& e, int64_t now_ms) { return e.has_expiry() && e.expire_at_ms() < now_ms; }
 
-// Locks a shard for a keyspace-wide call, unless this thread holds every shard already (an EXEC
-// or script that runs FLUSHALL, KEYS, DBSIZE...: the dispatcher holds them all for those).
-class WideLock {
- public:
-  explicit WideLock(Shard& shard) : shard_(HeldShards::Current() != nullptr ? nullptr : &shard) {
-    if (shard_ != nullptr) shard_->mu.lock();
-  }
-  ~WideLock() {
-    if (shard_ != nullptr) shard_->mu.unlock();
-  }
-  WideLock(const WideLock&) = delete;
-  WideLock& operator=(const WideLock&) = delete;
-
- private:
-  Shard* shard_;
-};
 
 }  // namespace
 
@@ -133,7 +117,7 @@ void Keyspace::ReleaseEntry(Shard& shard, Entry* entry) {
 uint64_t Keyspace::DbSize(int db) {
   uint64_t total = 0;
   for (auto& shard : shards_) {
-    WideLock lock(*shard);
+    WideShardLock lock(*shard);
     total += shard->table(db).dict.size();
   }
   return total;
@@ -142,7 +126,7 @@ uint64_t Keyspace::DbSize(int db) {
 std::vector<DbInfo> Keyspace::DbInfos() {
   std::vector<DbInfo> infos(static_cast<size_t>(options_.databases));
   for (auto& shard : shards_) {
-    WideLock lock(*shard);
+    WideShardLock lock(*shard);
     for (int db = 0; db < options_.databases; ++db) {
       infos[static_cast<size_t>(db)].keys += shard->table(db).dict.size();
       infos[static_cast<size_t>(db)].expires += shard->table(db).volatile_entries.size();
@@ -159,7 +143,7 @@ KeyspaceStats Keyspace::Stats() {
     stats.keyspace_misses += shard->keyspace_misses.Get();
     stats.entry_bytes += shard->entry_bytes.Get();
     stats.evicted_keys += shard->evicted_keys.Get();
-    WideLock lock(*shard);
+    WideShardLock lock(*shard);
     stats.sketch_bytes += shard->sketch.bytes();
     for (Table& table : shard->tables()) {
       stats.table_bytes += table.dict.overhead_bytes() + table.volatile_entries.capacity() * sizeof(Entry*);
@@ -170,7 +154,7 @@ KeyspaceStats Keyspace::Stats() {
 
 void Keyspace::ResetStats() {
   for (auto& shard : shards_) {
-    WideLock lock(*shard);
+    WideShardLock lock(*shard);
     shard->expired_keys.Reset();
     shard->keyspace_hits.Reset();
     shard->keyspace_misses.Reset();
@@ -187,7 +171,7 @@ void Keyspace::FlushDbTables(int db) {
   for (auto& shard : shards_) {
     Table detached;
     {
-      WideLock lock(*shard);
+      WideShardLock lock(*shard);
       std::swap(detached, shard->table(db));
     }
     // Free outside the lock: a large flush does not stall this shard's other commands. The
@@ -197,7 +181,7 @@ void Keyspace::FlushDbTables(int db) {
       freed += e->AllocatedSize();
       Entry::Free(e);
     });
-    WideLock lock(*shard);
+    WideShardLock lock(*shard);
     shard->entry_bytes.Add(0 - freed);
   }
 }
@@ -228,7 +212,7 @@ ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
   while (shard_index < shards_.size()) {
     Shard& shard = *shards_[shard_index];
     {
-      WideLock lock(shard);
+      WideShardLock lock(shard);
       Dict& dict = shard.table(db).dict;
       while (dict.size() > 0) {
         dict_cursor = dict.Scan(dict_cursor, 1, [&](Entry* e) {
@@ -254,7 +238,7 @@ ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
 
 void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn) {
   for (auto& shard : shards_) {
-    WideLock lock(*shard);
+    WideShardLock lock(*shard);
     shard->table(db).dict.Scan(0, SIZE_MAX, [&](Entry* e) {
       if (!IsExpired(*e, now_ms)) fn(*e);
     });
@@ -263,7 +247,7 @@ void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const
 
 uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<bool(const Entry&)>& matches) {
   Shard& shard = *shards_[index];
-  WideLock lock(shard);
+  WideShardLock lock(shard);
   Table& table = shard.table(db);
   std::vector<Entry*> doomed;
   table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
@@ -271,8 +255,9 @@ uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<boo
   });
   for (Entry* e : doomed) {
     if (e->has_expiry()) table.RemoveVolatile(e);
-    table.dict.Remove(e->key(), HashKey(e->key()));
-    KeyChanged(e->key());
+    const uint64_t hash = HashKey(e->key());
+    table.dict.Remove(e->key(), hash);
+    KeyChanged(e->key(), hash);
     ReleaseEntry(shard, e);
   }
   return doomed.size();
@@ -287,7 +272,7 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
     std::vector<size_t> sizes(shards_.size());
     uint64_t total = 0;
     for (size_t i = 0; i < shards_.size(); ++i) {
-      WideLock lock(*shards_[i]);
+      WideShardLock lock(*shards_[i]);
       sizes[i] = shards_[i]->table(db).dict.size();
       total += sizes[i];
     }
@@ -299,7 +284,7 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
     size_t index = 0;
     while (pick >= sizes[index]) pick -= sizes[index++];
     Shard& shard = *shards_[index];
-    WideLock lock(shard);
+    WideShardLock lock(shard);
     Entry* e = shard.table(db).dict.RandomEntry(shard.NextRandom());
     if (e != nullptr && !IsExpired(*e, now_ms)) {
       *key = std::string(e->key());
@@ -336,9 +321,10 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
           Entry* e = table.volatile_entries[shard.NextRandom() % table.volatile_entries.size()];
           if (IsExpired(*e, now_ms)) {
             table.RemoveVolatile(e);
-            table.dict.Remove(e->key(), HashKey(e->key()));
+            const uint64_t hash = HashKey(e->key());
+            table.dict.Remove(e->key(), hash);
             Notify(notify::kExpired, "expired", db, e->key());
-            KeyChanged(e->key());
+            KeyChanged(e->key(), hash);
             ReleaseEntry(shard, e);
             shard.expired_keys.Add();
             ++expired;
@@ -414,12 +400,12 @@ void Transaction::DropExpired(Shard& shard, Table& table, int db, std::string_vi
   keyspace_.ReleaseEntry(shard, e);
   shard.expired_keys.Add();
   Notify(notify::kExpired, "expired", db, key);
-  keyspace_.KeyChanged(key, writer_);
+  keyspace_.KeyChanged(key, hash, writer_);
 }
 
 void Transaction::NoteModifiedSlow(int db, std::string_view key) {
   if (record_modifications_) modified_.emplace_back(db, std::string(key));
-  keyspace_.KeyChanged(key, writer_);
+  keyspace_.KeyChanged(key, Hash(key), writer_);
 }
 
 Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touch, bool notify_miss) {

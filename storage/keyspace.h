@@ -191,9 +191,10 @@ class Keyspace {
   void set_change_listener(KeyChangeListener* listener) { change_listener_ = listener; }
   void set_track_changes(bool on) { track_changes_.store(on, std::memory_order_relaxed); }
   bool tracking_changes() const { return track_changes_.load(std::memory_order_relaxed); }
-  void KeyChanged(std::string_view key, uint64_t writer = 0) {
+  // Under the key's shard lock; `hash` is HashKey(key).
+  void KeyChanged(std::string_view key, uint64_t hash, uint64_t writer = 0) {
     if (track_changes_.load(std::memory_order_relaxed) && change_listener_ != nullptr) {
-      change_listener_->OnKeyChanged(key, writer);
+      change_listener_->OnKeyChanged(key, hash, writer);
     }
   }
   // Raises `event` (a string literal) on `key` if its class is on: one load and a branch when not.
@@ -350,6 +351,23 @@ class HeldShards {
   static thread_local HeldShards* current_;
 };
 
+// Locks a shard for a keyspace-wide call or a cron step, unless this thread holds every shard
+// already (an EXEC or script that runs FLUSHALL, KEYS, DBSIZE...: the dispatcher holds them all).
+class WideShardLock {
+ public:
+  explicit WideShardLock(Shard& shard) : shard_(HeldShards::Current() != nullptr ? nullptr : &shard) {
+    if (shard_ != nullptr) shard_->mu.lock();
+  }
+  ~WideShardLock() {
+    if (shard_ != nullptr) shard_->mu.unlock();
+  }
+  WideShardLock(const WideShardLock&) = delete;
+  WideShardLock& operator=(const WideShardLock&) = delete;
+
+ private:
+  Shard* shard_;
+};
+
 // Transaction: the shards of a command's keys, locked for the life of the object, and the
 // operations on those keys. Every key passed to a method must be among the keys given to the
 // constructor (or share a shard with one). now_ms is the command's clock for expiry decisions.
@@ -437,6 +455,11 @@ class Transaction {
     keyspace_.Notify(event_class, event, db, key);
   }
   const std::vector<std::pair<int, std::string>>& modified() const { return modified_; }
+  // HashKey of `key`, the index-th of the keys this Transaction was made with: hashed once, to
+  // lock their shards.
+  uint64_t KeyHash(size_t index, std::string_view key) const {
+    return index < known_hashes_.size() ? known_hashes_[index].second : HashKey(key);
+  }
 
  private:
   Shard& ShardFor(uint64_t hash) { return keyspace_.shard(keyspace_.ShardIndex(hash)); }

@@ -55,9 +55,10 @@ class KeyspaceEventListener {
 class KeyChangeListener {
  public:
   virtual ~KeyChangeListener() = default;
-  // Called under the key's shard lock. `writer`: the client whose command made the change (the
-  // command's Transaction says; 0 for expiry cycles, eviction, loaders and sweeps).
-  virtual void OnKeyChanged(std::string_view key, uint64_t writer) = 0;
+  // Called under the key's shard lock. `hash`: HashKey(key), which names that shard
+  // (Keyspace::ShardIndex). `writer`: the client whose command made the change (the command's
+  // Transaction says; 0 for expiry cycles, eviction, loaders and sweeps).
+  virtual void OnKeyChanged(std::string_view key, uint64_t hash, uint64_t writer) = 0;
   // A database (or all of them) was emptied.
   virtual void OnFlush() = 0;
 };
