@@ -126,6 +126,7 @@ bench: deps-bench build
 	bench/pubsub-vs-redis.sh
 	bench/invalidation-vs-redis.sh
 	bench/tracking-cost.sh
+	bench/path-instructions.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

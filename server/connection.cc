@@ -246,7 +246,10 @@ class Connection::CommandScope {
     c_->command_output_start_ = c_->output_.size();
   }
   ~CommandScope() {
-    if (c_ != nullptr) c_->EndCommandPushes();
+    if (c_ == nullptr) return;
+    c_->executing_ = false;
+    // Inline: most commands of a RESP3 client meet no push.
+    if (!c_->pushes_before_reply_.empty() || !c_->pushes_after_reply_.empty()) c_->EndCommandPushes();
   }
 
  private:
@@ -254,8 +257,6 @@ class Connection::CommandScope {
 };
 
 void Connection::EndCommandPushes() {
-  executing_ = false;
-  if (pushes_before_reply_.empty() && pushes_after_reply_.empty()) return;
   // Messages to itself (a RESP3 client that publishes, or reads, what it subscribes to) come
   // before the reply, as Redis 7.0 sends them; invalidations of its own writes after it.
   const size_t start = std::min(command_output_start_, output_.size());

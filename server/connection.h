@@ -299,6 +299,7 @@ class Connection {
   // here, so none lands inside the command's reply (an MGET's array, an EXEC's); CommandScope
   // puts them around the reply when the command ends.
   class CommandScope;
+  // Puts the pushes held during a command around its reply (CommandScope ends it).
   void EndCommandPushes();
   enum class PushPlace { kBeforeReply, kAfterReply };
   protocol::ReplyBuilder PushBuilder(PushPlace place);
