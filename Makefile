@@ -12,13 +12,13 @@ PYTHON := /usr/bin/python3
 # lists against what the code really uses, both ways.
 BUILD_PKGS := cmake make g++ pkg-config ccache \
         libuv1-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
-        libsqlite3-dev libpq-dev libcurl4-openssl-dev libjemalloc-dev liblz4-dev \
+        libsqlite3-dev libpq-dev libcurl4-openssl-dev libjemalloc-dev liblz4-dev librocksdb-dev \
         liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
 RUN_PKGS := sqlite3
 TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
         gnuplot-nox
 BENCH_PKGS := python3 python3-redis redis-server redis-tools postgresql util-linux valgrind
-FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev pkg-config liblua5.1-0-dev
+FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev pkg-config liblua5.1-0-dev liblz4-dev
 PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS))
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -102,8 +102,8 @@ diff-soak: deps-test asan
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DSTRATA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 
-# The RESP parser gets FUZZ_SECONDS, the JSON reader (invalidation messages) and the Lua decoders
-# (cmsgpack, struct) a third of it each.
+# The RESP parser gets FUZZ_SECONDS, the JSON reader (invalidation messages), the Lua decoders
+# (cmsgpack, struct) and the spill record decoder a third of it each.
 fuzz: deps-fuzz $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	mkdir -p $(FUZZ_BUILD)/corpus/resp_parser $(FUZZ_BUILD)/corpus/json
@@ -114,6 +114,9 @@ fuzz: deps-fuzz $(FUZZ_BUILD)/CMakeCache.txt
 	mkdir -p $(FUZZ_BUILD)/corpus/lua_libs
 	$(FUZZ_BUILD)/tests/fuzz/lua_libs_fuzzer -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) -max_len=4096 \
 	  $(FUZZ_BUILD)/corpus/lua_libs tests/fuzz/corpus/lua_libs
+	mkdir -p $(FUZZ_BUILD)/corpus/spill_record
+	$(FUZZ_BUILD)/tests/fuzz/spill_record_fuzzer -max_total_time=$$(( $(FUZZ_SECONDS) / 3 + 1 )) -max_len=4096 \
+	  $(FUZZ_BUILD)/corpus/spill_record tests/fuzz/corpus/spill_record
 
 # Benchmarks print figures (strata vs Debian's redis-server); none asserts a time.
 bench: deps-bench build

@@ -1,0 +1,338 @@
+#include "storage/spill.h"
+
+#include <atomic>
+#include <deque>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "storage/clock.h"
+#include "storage/entry.h"
+#include "storage/spill_codec.h"
+
+namespace strata::storage {
+namespace {
+
+constexpr size_t kDbPrefixBytes = 4;
+// Changes the writer applies in one RocksDB batch at most.
+constexpr size_t kMaxBatchOps = 1024;
+// How long the writer waits before trying again a batch the disk refused.
+constexpr absl::Duration kRetryAfterError = absl::Milliseconds(100);
+
+std::string DbPrefix(uint32_t db) {
+  return std::string({static_cast<char>(db >> 24), static_cast<char>(db >> 16), static_cast<char>(db >> 8),
+                      static_cast<char>(db)});
+}
+
+std::string DiskKey(int db, std::string_view key) { return DbPrefix(static_cast<uint32_t>(db)).append(key); }
+
+int DbOf(std::string_view disk_key) {
+  uint32_t db = 0;
+  for (size_t i = 0; i < kDbPrefixBytes; ++i) db = (db << 8) | static_cast<unsigned char>(disk_key[i]);
+  return static_cast<int>(db);
+}
+
+std::string_view ToView(const rocksdb::Slice& slice) { return {slice.data(), slice.size()}; }
+
+absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(std::string("spill ").append(what).append(": ").append(s.ToString()));
+}
+
+// Drops a record whose expiry has passed (or that is not a record at all) when RocksDB compacts.
+class ExpiredRecordFilter : public rocksdb::CompactionFilter {
+ public:
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
+    absl::StatusOr<int64_t> expire_at = SpillRecordExpireAt(ToView(value));
+    return !expire_at.ok() || (*expire_at != Entry::kNoExpiry && *expire_at < NowMs());
+  }
+  const char* Name() const override { return "strata.ExpiredRecordFilter"; }
+};
+
+}  // namespace
+
+struct SpillStore::State {
+  // One queued change. A Put's record is shared with the overlay entry that answers Gets.
+  struct Op {
+    enum Kind { kPut, kDelete, kDeleteRange } kind;
+    std::string key;  // kDeleteRange: the range's first key
+    std::string end;  // kDeleteRange: past its last key
+    std::shared_ptr<const std::string> record;
+    uint64_t seq;
+    size_t bytes;  // counted in pending_bytes until applied
+  };
+  // The newest queued change of a key; a null record: deleted.
+  struct Pending {
+    std::shared_ptr<const std::string> record;
+    uint64_t seq;
+  };
+  struct PendingRange {
+    std::string begin, end;
+    uint64_t seq;
+  };
+
+  Options options;
+  ExpiredRecordFilter filter;  // outlives the DB, which holds a pointer to it
+  std::unique_ptr<rocksdb::DB> db;
+
+  mutable absl::Mutex mu;
+  absl::CondVar work_cv;     // queued work, or stopping
+  absl::CondVar applied_cv;  // a batch applied (room in the queue, WaitForWrites)
+  std::deque<Op> queue ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, Pending> pending ABSL_GUARDED_BY(mu);
+  std::vector<PendingRange> pending_ranges ABSL_GUARDED_BY(mu);
+  uint64_t next_seq ABSL_GUARDED_BY(mu) = 1;
+  uint64_t applied_seq ABSL_GUARDED_BY(mu) = 0;
+  size_t pending_bytes ABSL_GUARDED_BY(mu) = 0;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  std::thread writer;
+
+  std::atomic<uint64_t> writes{0}, writes_dropped{0}, write_errors{0}, reads{0}, read_hits{0};
+
+  void Enqueue(Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    pending_bytes += op.bytes;
+    queue.push_back(std::move(op));
+    work_cv.Signal();
+  }
+  uint64_t NewSeq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return next_seq++; }
+  void ForgetPendingIn(std::string_view begin, std::string_view end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (it->first >= begin && it->first < end) {
+        pending.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Whether a change of `bytes` fits the queue (one always does when it is empty).
+  bool HasRoom(size_t bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return pending_bytes + bytes <= options.max_pending_bytes || queue.empty();
+  }
+  void WriterLoop();
+};
+
+void SpillStore::State::WriterLoop() {
+  for (;;) {
+    std::vector<Op> batch;
+    {
+      absl::MutexLock lock(&mu);
+      while (queue.empty() && !stopping) work_cv.Wait(&mu);
+      if (queue.empty()) return;  // stopping, and nothing left
+      while (!queue.empty() && batch.size() < kMaxBatchOps) {
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+    }
+    rocksdb::WriteBatch write;
+    for (const Op& op : batch) {
+      switch (op.kind) {
+        case Op::kPut: write.Put(op.key, *op.record); break;
+        case Op::kDelete: write.Delete(op.key); break;
+        case Op::kDeleteRange: write.DeleteRange(op.key, op.end); break;
+      }
+    }
+    const rocksdb::Status status = db->Write(rocksdb::WriteOptions(), &write);
+    absl::MutexLock lock(&mu);
+    if (!status.ok()) {
+      write_errors.fetch_add(1, std::memory_order_relaxed);
+      applied_cv.SignalAll();  // WaitForWrites returns on an error too
+      if (!stopping) {
+        // Back at the front, in order: the overlay keeps answering for them meanwhile.
+        for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue.push_front(std::move(*it));
+        mu.AwaitWithTimeout(absl::Condition(&stopping), kRetryAfterError);
+        continue;
+      }
+    }
+    for (const Op& op : batch) {
+      pending_bytes -= op.bytes;
+      if (op.kind == Op::kDeleteRange) {
+        std::erase_if(pending_ranges, [&](const PendingRange& r) { return r.seq == op.seq; });
+        continue;
+      }
+      auto it = pending.find(op.key);
+      if (it != pending.end() && it->second.seq == op.seq) pending.erase(it);  // not changed again since
+    }
+    applied_seq = batch.back().seq;
+    applied_cv.SignalAll();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<SpillStore>> SpillStore::Open(const Options& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.compaction_filter = &state->filter;
+  db_options.compression = rocksdb::kLZ4Compression;
+  db_options.max_background_jobs = 2;
+  // A torn tail of the log (a crash mid-write) is cut off at the last whole record.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  rocksdb::BlockBasedTableOptions table_options;
+  // A point lookup of a key that is not there (most reads of a spill) skips the file's blocks.
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  rocksdb::DB* db = nullptr;
+  if (absl::Status s = ToStatus(rocksdb::DB::Open(db_options, options.dir, &db), "open"); !s.ok()) return s;
+  state->db.reset(db);
+  state->writer = std::thread([raw = state.get()] { raw->WriterLoop(); });
+  return std::unique_ptr<SpillStore>(new SpillStore(std::move(state)));
+}
+
+SpillStore::SpillStore(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+SpillStore::~SpillStore() {
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->stopping = true;
+    state_->work_cv.Signal();
+  }
+  state_->writer.join();
+  (void)state_->db->Close();
+}
+
+void SpillStore::Put(int db, std::string_view key, std::string record) {
+  State& s = *state_;
+  std::string disk_key = DiskKey(db, key);
+  auto shared = std::make_shared<const std::string>(std::move(record));
+  const size_t bytes = disk_key.size() + shared->size();
+  s.writes.fetch_add(1, std::memory_order_relaxed);
+  absl::MutexLock lock(&s.mu);
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(s.options.max_put_wait_ms);
+  while (!s.HasRoom(bytes)) {
+    if (s.applied_cv.WaitWithDeadline(&s.mu, deadline)) break;  // timed out
+  }
+  if (!s.HasRoom(bytes)) {
+    // The disk cannot keep up: drop the value, but as a delete, so no older record of the key
+    // can answer for it later.
+    s.writes_dropped.fetch_add(1, std::memory_order_relaxed);
+    shared = nullptr;
+  }
+  const uint64_t seq = s.NewSeq();
+  s.pending[disk_key] = {shared, seq};
+  const size_t queued_bytes = shared != nullptr ? bytes : disk_key.size();
+  s.Enqueue({shared != nullptr ? State::Op::kPut : State::Op::kDelete, std::move(disk_key), {}, shared, seq,
+             queued_bytes});
+}
+
+void SpillStore::Delete(int db, std::string_view key) {
+  State& s = *state_;
+  std::string disk_key = DiskKey(db, key);
+  absl::MutexLock lock(&s.mu);
+  const uint64_t seq = s.NewSeq();
+  s.pending[disk_key] = {nullptr, seq};
+  const size_t bytes = disk_key.size();
+  s.Enqueue({State::Op::kDelete, std::move(disk_key), {}, nullptr, seq, bytes});
+}
+
+void SpillStore::DeleteDb(int db) {
+  State& s = *state_;
+  std::string begin = DbPrefix(static_cast<uint32_t>(db));
+  std::string end = DbPrefix(static_cast<uint32_t>(db) + 1);
+  absl::MutexLock lock(&s.mu);
+  s.ForgetPendingIn(begin, end);
+  const uint64_t seq = s.NewSeq();
+  s.pending_ranges.push_back({begin, end, seq});
+  s.Enqueue({State::Op::kDeleteRange, std::move(begin), std::move(end), nullptr, seq, 0});
+}
+
+void SpillStore::DeleteAll() {
+  State& s = *state_;
+  // Databases are non-negative ints: every key is below 0x80000000's prefix.
+  std::string begin = DbPrefix(0);
+  std::string end = DbPrefix(0x80000000u);
+  absl::MutexLock lock(&s.mu);
+  s.ForgetPendingIn(begin, end);
+  const uint64_t seq = s.NewSeq();
+  s.pending_ranges.push_back({begin, end, seq});
+  s.Enqueue({State::Op::kDeleteRange, std::move(begin), std::move(end), nullptr, seq, 0});
+}
+
+absl::StatusOr<std::optional<std::string>> SpillStore::Get(int db, std::string_view key) {
+  State& s = *state_;
+  const std::string disk_key = DiskKey(db, key);
+  s.reads.fetch_add(1, std::memory_order_relaxed);
+  {
+    absl::MutexLock lock(&s.mu);
+    if (auto it = s.pending.find(disk_key); it != s.pending.end()) {
+      if (it->second.record == nullptr) return std::nullopt;
+      s.read_hits.fetch_add(1, std::memory_order_relaxed);
+      return *it->second.record;
+    }
+    for (const State::PendingRange& range : s.pending_ranges) {
+      if (disk_key >= range.begin && disk_key < range.end) return std::nullopt;
+    }
+  }
+  std::string record;
+  const rocksdb::Status status = s.db->Get(rocksdb::ReadOptions(), disk_key, &record);
+  if (status.IsNotFound()) return std::nullopt;
+  if (absl::Status error = ToStatus(status, "read"); !error.ok()) return error;
+  s.read_hits.fetch_add(1, std::memory_order_relaxed);
+  return record;
+}
+
+absl::Status SpillStore::ListKeys(int db, std::string_view after, size_t count, std::vector<std::string>* keys,
+                                  bool* done) {
+  const std::string prefix = DbPrefix(static_cast<uint32_t>(db));
+  const std::string start = DiskKey(db, after);
+  std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(start);
+  if (!after.empty() && it->Valid() && ToView(it->key()) == start) it->Next();
+  size_t listed = 0;
+  for (; it->Valid() && it->key().starts_with(prefix) && listed < count; it->Next(), ++listed) {
+    keys->emplace_back(ToView(it->key()).substr(kDbPrefixBytes));
+  }
+  *done = !it->Valid() || !it->key().starts_with(prefix);
+  return ToStatus(it->status(), "walk");
+}
+
+absl::Status SpillStore::ForEachRecord(absl::FunctionRef<void(int, std::string_view, std::string_view)> fn) {
+  std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view disk_key = ToView(it->key());
+    if (disk_key.size() < kDbPrefixBytes) continue;  // not a key this store wrote
+    fn(DbOf(disk_key), disk_key.substr(kDbPrefixBytes), ToView(it->value()));
+  }
+  return ToStatus(it->status(), "walk");
+}
+
+void SpillStore::WaitForWrites() {
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  const uint64_t target = s.next_seq - 1;
+  const uint64_t errors_before = s.write_errors.load(std::memory_order_relaxed);
+  while (s.applied_seq < target && s.write_errors.load(std::memory_order_relaxed) == errors_before) {
+    s.applied_cv.Wait(&s.mu);
+  }
+}
+
+absl::Status SpillStore::CompactAll() {
+  return ToStatus(state_->db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr), "compaction");
+}
+
+SpillStore::Stats SpillStore::stats() const {
+  State& s = *state_;
+  Stats stats;
+  stats.writes = s.writes.load(std::memory_order_relaxed);
+  stats.writes_dropped = s.writes_dropped.load(std::memory_order_relaxed);
+  stats.write_errors = s.write_errors.load(std::memory_order_relaxed);
+  stats.reads = s.reads.load(std::memory_order_relaxed);
+  stats.read_hits = s.read_hits.load(std::memory_order_relaxed);
+  uint64_t sst = 0, memtables = 0;
+  s.db->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+  s.db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+  stats.disk_bytes = sst + memtables;
+  {
+    absl::MutexLock lock(&s.mu);
+    stats.pending_bytes = s.pending_bytes;
+  }
+  return stats;
+}
+
+}  // namespace strata::storage

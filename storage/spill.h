@@ -1,0 +1,98 @@
+// SpillStore: the spill tier's RocksDB (DESIGN section 8), a store of records
+// (storage/spill_codec.h) by database and key. It knows nothing of the keyspace: the Keyspace
+// decides what goes in and comes out.
+//
+// Keys on disk: the database as 4 bytes big-endian, then the key's bytes, so that one database is
+// one contiguous range (FLUSHDB is one range delete; a walk of a database is one iterator).
+//
+// Writes never wait for the disk: Put, Delete and DeleteDb queue the change and return, and the
+// store's writer thread applies the queue in batches, in the order queued. Until a change is on
+// disk, Get answers from the queue, so every caller reads every change already made, whichever
+// thread made it. The queue is bounded (Options::max_pending_bytes): a Put that finds it full
+// waits for the writer up to Options::max_put_wait; after that, rather than stall its caller
+// longer, it records the key as deleted instead (the value is lost, as if evicted outright, and
+// counted in Stats::writes_dropped). A batch the disk refuses stays queued and is tried again,
+// so a delete is never lost and a deleted key never comes back from an older record.
+//
+// Durability: the write-ahead log is on and not synced. A change the writer has applied survives
+// the process being killed (kill -9), because the log is in the kernel's page cache; a power loss
+// may lose the last few seconds, and changes still queued die with the process. RocksDB's
+// checksums and point-in-time recovery mean a restart never reads a torn record. That is the
+// right trade for a cache: syncing every batch would cost a disk flush per batch for data the
+// source of truth still has.
+//
+// Expired records are dropped when RocksDB compacts (a compaction filter reading the record's
+// expiry), so a spilled key that nobody reads again still leaves the disk.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace strata::storage {
+
+class SpillStore {
+ public:
+  struct Options {
+    std::string dir;  // created if missing
+    // Bytes of queued records past which a Put waits for the writer.
+    size_t max_pending_bytes = 64 << 20;
+    // How long a Put waits for room before it drops its value (see the header comment).
+    int64_t max_put_wait_ms = 1000;
+  };
+  struct Stats {
+    uint64_t writes = 0;          // records put (queued)
+    uint64_t writes_dropped = 0;  // Puts turned into deletes because the queue stayed full
+    uint64_t write_errors = 0;    // batches the disk refused (and that were tried again)
+    uint64_t reads = 0;           // Gets
+    uint64_t read_hits = 0;       // Gets that found a record
+    uint64_t disk_bytes = 0;      // SST files and memtables
+    uint64_t pending_bytes = 0;   // records queued, not yet on disk
+  };
+
+  // Opens (or creates) the store in options.dir.
+  static absl::StatusOr<std::unique_ptr<SpillStore>> Open(const Options& options);
+  // Applies everything queued, then closes.
+  ~SpillStore();
+  SpillStore(const SpillStore&) = delete;
+  SpillStore& operator=(const SpillStore&) = delete;
+
+  void Put(int db, std::string_view key, std::string record);
+  void Delete(int db, std::string_view key);
+  // Every key of one database, or of all of them.
+  void DeleteDb(int db);
+  void DeleteAll();
+
+  // The key's record, nullopt when it has none, or the disk's error.
+  absl::StatusOr<std::optional<std::string>> Get(int db, std::string_view key);
+
+  // Keys of `db` in key order, starting after `after` ("" from the first), at most `count`; sets
+  // *done when the database has no more. Sees queued changes only once applied: WaitForWrites
+  // first when that matters.
+  absl::Status ListKeys(int db, std::string_view after, size_t count, std::vector<std::string>* keys, bool* done);
+  // Calls fn(db, key, record) for every record on disk (the start-up scan), in key order.
+  absl::Status ForEachRecord(absl::FunctionRef<void(int db, std::string_view key, std::string_view record)> fn);
+
+  // Returns once every change queued before the call is on disk (or the disk refused it).
+  void WaitForWrites();
+  // Compacts the whole store now (tests: expired records leave at compaction).
+  absl::Status CompactAll();
+
+  Stats stats() const;
+
+ private:
+  struct State;
+  explicit SpillStore(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace strata::storage
