@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -21,8 +22,10 @@ namespace strata::storage {
 namespace {
 
 constexpr size_t kDbPrefixBytes = 4;
-// Changes the writer applies in one RocksDB batch at most.
+// Changes the writer applies in one RocksDB batch at most, by count and by bytes (the batch is a
+// copy of its records while it is written).
 constexpr size_t kMaxBatchOps = 1024;
+constexpr size_t kMaxBatchBytes = 1 << 20;
 // How long the writer waits before trying again a batch the disk refused.
 constexpr absl::Duration kRetryAfterError = absl::Milliseconds(100);
 
@@ -95,10 +98,27 @@ struct SpillStore::State {
   std::thread writer;
 
   std::atomic<uint64_t> writes{0}, writes_dropped{0}, write_errors{0}, reads{0}, read_hits{0};
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::atomic<int64_t> engine_bytes{0};  // RocksDB's memory at the last batch
+  std::atomic<int64_t> batch_bytes{0};   // the batch being written (a copy of its records)
+  std::atomic<int64_t> memory_bytes{0};  // engine_bytes + pending_bytes + batch_bytes
+
+  void UpdateMemory() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    memory_bytes.store(engine_bytes.load(std::memory_order_relaxed) + static_cast<int64_t>(pending_bytes) +
+                           batch_bytes.load(std::memory_order_relaxed),
+                       std::memory_order_relaxed);
+  }
+  void MeasureEngine() {
+    uint64_t memtables = 0, readers = 0;
+    db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+    db->GetIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &readers);
+    engine_bytes.store(static_cast<int64_t>(memtables + readers + block_cache->GetUsage()), std::memory_order_relaxed);
+  }
 
   void Enqueue(Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     pending_bytes += op.bytes;
     queue.push_back(std::move(op));
+    UpdateMemory();
     work_cv.Signal();
   }
   uint64_t NewSeq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return next_seq++; }
@@ -113,7 +133,7 @@ struct SpillStore::State {
   }
   // Whether a change of `bytes` fits the queue (one always does when it is empty).
   bool HasRoom(size_t bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return pending_bytes + bytes <= options.max_pending_bytes || queue.empty();
+    return pending_bytes + bytes <= options.max_pending_bytes || pending_bytes == 0;
   }
   void WriterLoop();
 };
@@ -125,20 +145,37 @@ void SpillStore::State::WriterLoop() {
       absl::MutexLock lock(&mu);
       while (queue.empty() && !stopping) work_cv.Wait(&mu);
       if (queue.empty()) return;  // stopping, and nothing left
-      while (!queue.empty() && batch.size() < kMaxBatchOps) {
+      size_t bytes = 0;
+      while (!queue.empty() && batch.size() < kMaxBatchOps && bytes < kMaxBatchBytes) {
+        bytes += queue.front().bytes;
         batch.push_back(std::move(queue.front()));
         queue.pop_front();
       }
     }
     rocksdb::WriteBatch write;
     for (const Op& op : batch) {
+      rocksdb::Status added;
       switch (op.kind) {
-        case Op::kPut: write.Put(op.key, *op.record); break;
-        case Op::kDelete: write.Delete(op.key); break;
-        case Op::kDeleteRange: write.DeleteRange(op.key, op.end); break;
+        case Op::kPut:
+          added = write.Put(op.key, *op.record);
+          // A record the batch refuses (over RocksDB's 4 GB limit) becomes a delete: the key's
+          // older record must not answer for it.
+          if (!added.ok()) added = write.Delete(op.key);
+          break;
+        case Op::kDelete: added = write.Delete(op.key); break;
+        case Op::kDeleteRange: added = write.DeleteRange(op.key, op.end); break;
       }
+      if (!added.ok()) write_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    batch_bytes.store(static_cast<int64_t>(write.GetDataSize()), std::memory_order_relaxed);
+    {
+      absl::MutexLock lock(&mu);
+      UpdateMemory();
     }
     const rocksdb::Status status = db->Write(rocksdb::WriteOptions(), &write);
+    write.Clear();
+    batch_bytes.store(0, std::memory_order_relaxed);
+    MeasureEngine();
     absl::MutexLock lock(&mu);
     if (!status.ok()) {
       write_errors.fetch_add(1, std::memory_order_relaxed);
@@ -160,6 +197,7 @@ void SpillStore::State::WriterLoop() {
       if (it != pending.end() && it->second.seq == op.seq) pending.erase(it);  // not changed again since
     }
     applied_seq = batch.back().seq;
+    UpdateMemory();
     applied_cv.SignalAll();
   }
 }
@@ -174,13 +212,22 @@ absl::StatusOr<std::unique_ptr<SpillStore>> SpillStore::Open(const Options& opti
   db_options.max_background_jobs = 2;
   // A torn tail of the log (a crash mid-write) is cut off at the last whole record.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.write_buffer_size = options.write_buffer_bytes;
+  db_options.max_write_buffer_number = 2;
   rocksdb::BlockBasedTableOptions table_options;
+  state->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table_options.block_cache = state->block_cache;
   // A point lookup of a key that is not there (most reads of a spill) skips the file's blocks.
   table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   rocksdb::DB* db = nullptr;
   if (absl::Status s = ToStatus(rocksdb::DB::Open(db_options, options.dir, &db), "open"); !s.ok()) return s;
   state->db.reset(db);
+  state->MeasureEngine();
+  {
+    absl::MutexLock lock(&state->mu);
+    state->UpdateMemory();
+  }
   state->writer = std::thread([raw = state.get()] { raw->WriterLoop(); });
   return std::unique_ptr<SpillStore>(new SpillStore(std::move(state)));
 }
@@ -201,7 +248,7 @@ void SpillStore::Put(int db, std::string_view key, std::string record) {
   State& s = *state_;
   std::string disk_key = DiskKey(db, key);
   auto shared = std::make_shared<const std::string>(std::move(record));
-  const size_t bytes = disk_key.size() + shared->size();
+  const size_t bytes = disk_key.capacity() + shared->capacity();
   s.writes.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock lock(&s.mu);
   const absl::Time deadline = absl::Now() + absl::Milliseconds(s.options.max_put_wait_ms);
@@ -232,6 +279,7 @@ void SpillStore::Delete(int db, std::string_view key) {
 }
 
 void SpillStore::DeleteDb(int db) {
+  if (db < 0) return;  // no such database, so nothing of it is stored
   State& s = *state_;
   std::string begin = DbPrefix(static_cast<uint32_t>(db));
   std::string end = DbPrefix(static_cast<uint32_t>(db) + 1);
@@ -315,6 +363,8 @@ void SpillStore::WaitForWrites() {
 absl::Status SpillStore::CompactAll() {
   return ToStatus(state_->db->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr), "compaction");
 }
+
+const std::atomic<int64_t>& SpillStore::memory_bytes() const { return state_->memory_bytes; }
 
 SpillStore::Stats SpillStore::stats() const {
   State& s = *state_;

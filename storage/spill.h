@@ -9,17 +9,18 @@
 // store's writer thread applies the queue in batches, in the order queued. Until a change is on
 // disk, Get answers from the queue, so every caller reads every change already made, whichever
 // thread made it. The queue is bounded (Options::max_pending_bytes): a Put that finds it full
-// waits for the writer up to Options::max_put_wait; after that, rather than stall its caller
+// waits for the writer up to Options::max_put_wait_ms; after that, rather than stall its caller
 // longer, it records the key as deleted instead (the value is lost, as if evicted outright, and
 // counted in Stats::writes_dropped). A batch the disk refuses stays queued and is tried again,
-// so a delete is never lost and a deleted key never comes back from an older record.
+// so while the process runs a delete is never lost and a deleted key never comes back.
 //
 // Durability: the write-ahead log is on and not synced. A change the writer has applied survives
 // the process being killed (kill -9), because the log is in the kernel's page cache; a power loss
-// may lose the last few seconds, and changes still queued die with the process. RocksDB's
-// checksums and point-in-time recovery mean a restart never reads a torn record. That is the
-// right trade for a cache: syncing every batch would cost a disk flush per batch for data the
-// source of truth still has.
+// may lose the last few seconds. RocksDB's checksums and point-in-time recovery mean a restart
+// never reads a torn record. That is the right trade for a cache: syncing every batch would cost a
+// disk flush per batch for data the source of truth still has. Changes still queued die with the
+// process, deletes included: after a kill -9, a record whose delete was queued is still on disk.
+// (Not yet handled above this store: the restart's index takes such a record as live.)
 //
 // Expired records are dropped when RocksDB compacts (a compaction filter reading the record's
 // expiry), so a spilled key that nobody reads again still leaves the disk.
@@ -27,6 +28,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,17 +39,22 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/spill_sink.h"
 
 namespace strata::storage {
 
-class SpillStore {
+class SpillStore : public SpillSink {
  public:
   struct Options {
     std::string dir;  // created if missing
     // Bytes of queued records past which a Put waits for the writer.
     size_t max_pending_bytes = 64 << 20;
-    // How long a Put waits for room before it drops its value (see the header comment).
-    int64_t max_put_wait_ms = 1000;
+    // How long a Put waits for room before it drops its value (see the header comment). Short:
+    // the Keyspace calls Put under a shard lock, whose other clients wait meanwhile.
+    int64_t max_put_wait_ms = 10;
+    // RocksDB's own memory: a memtable (two at most) and the block cache.
+    size_t write_buffer_bytes = 8 << 20;
+    size_t block_cache_bytes = 8 << 20;
   };
   struct Stats {
     uint64_t writes = 0;          // records put (queued)
@@ -62,15 +69,16 @@ class SpillStore {
   // Opens (or creates) the store in options.dir.
   static absl::StatusOr<std::unique_ptr<SpillStore>> Open(const Options& options);
   // Applies everything queued, then closes.
-  ~SpillStore();
+  ~SpillStore() override;
   SpillStore(const SpillStore&) = delete;
   SpillStore& operator=(const SpillStore&) = delete;
 
-  void Put(int db, std::string_view key, std::string record);
-  void Delete(int db, std::string_view key);
+  // SpillSink.
+  void Put(int db, std::string_view key, std::string record) override;
+  void Delete(int db, std::string_view key) override;
   // Every key of one database, or of all of them.
-  void DeleteDb(int db);
-  void DeleteAll();
+  void DeleteDb(int db) override;
+  void DeleteAll() override;
 
   // The key's record, nullopt when it has none, or the disk's error.
   absl::StatusOr<std::optional<std::string>> Get(int db, std::string_view key);
@@ -88,6 +96,10 @@ class SpillStore {
   absl::Status CompactAll();
 
   Stats stats() const;
+
+  // Bytes of memory the store holds (queued records, RocksDB's memtables, block cache and table
+  // readers), kept current by the writer: what maxmemory does not count (server/evictor.h).
+  const std::atomic<int64_t>& memory_bytes() const;
 
  private:
   struct State;

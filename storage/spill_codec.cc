@@ -221,6 +221,8 @@ std::string EncodeSpillRecord(const Entry& entry) {
   if (optional_fields & kHasExpireAt) PutFixed64(&out, static_cast<uint64_t>(meta.expire_at_ms));
   if (optional_fields & kHasFreshUntil) PutFixed64(&out, static_cast<uint64_t>(meta.fresh_until_ms));
   EncodePayload(entry, &out);
+  // The record waits in the spill's queue, which counts its bytes: no doubling slack.
+  out.shrink_to_fit();
   return out;
 }
 

@@ -1,0 +1,22 @@
+// SpillSink: the Keyspace's view of the spill tier (DESIGN section 8), so that storage/keyspace
+// needs no RocksDB; storage/spill.h's SpillStore implements it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace strata::storage {
+
+// Where the Keyspace sends what it spills and what it takes back (storage/spill.h implements
+// it on RocksDB). Called under the key's shard lock: none waits for the disk (a Put waits, a
+// bounded time, only for room in the store's queue of writes).
+class SpillSink {
+ public:
+  virtual ~SpillSink() = default;
+  virtual void Put(int db, std::string_view key, std::string record) = 0;
+  virtual void Delete(int db, std::string_view key) = 0;
+  virtual void DeleteDb(int db) = 0;
+  virtual void DeleteAll() = 0;
+};
+
+}  // namespace strata::storage
