@@ -192,6 +192,7 @@ Config::Config() {
   text("logfile", &Config::logfile_, false);
   text("pidfile", &Config::pidfile_, false);
   text("dir", &Config::dir_, false);
+  text("spill-dir", &Config::spill_dir_, false);
   directives_.push_back(Directive{
       "notify-keyspace-events", true,
       [](Config& c, const std::vector<std::string>& args) -> absl::Status {
@@ -434,6 +435,10 @@ std::string Config::logfile() const {
 std::string Config::pidfile() const {
   absl::MutexLock lock(&mu_);
   return pidfile_;
+}
+std::string Config::spill_dir() const {
+  absl::MutexLock lock(&mu_);
+  return spill_dir_;
 }
 std::string Config::dir() const {
   absl::MutexLock lock(&mu_);

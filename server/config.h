@@ -121,6 +121,8 @@ class Config {
   std::string logfile() const;
   std::string pidfile() const;
   std::string dir() const;
+  // The spill tier's RocksDB directory (DESIGN section 8); empty: no spill.
+  std::string spill_dir() const;
   std::string config_file() const;
   std::vector<std::string> invalidation_channels() const;
   std::vector<LoaderDirective> loader_directives() const;
@@ -138,6 +140,7 @@ class Config {
   std::string logfile_;
   std::string pidfile_;
   std::string dir_;
+  std::string spill_dir_;
   std::string tls_cert_file_, tls_key_file_, tls_ca_cert_file_;
   std::string config_file_;
   std::vector<std::string> invalidation_channels_ = {"__strata__:invalidate"};

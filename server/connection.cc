@@ -419,6 +419,10 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   // Under the shard locks: a key found missing here and the load this command joins are one
   // decision; and a key this command really changed is told to the loaders before any load in
   // flight could store over it.
+  // Memory, then the spill, then the source (DESIGN section 1): a spilled key is read back first.
+  if (server_.spill_enabled() && storage::HeldShards::Current() == nullptr && ParkIfSpilled(txn, keys_, args)) {
+    return;
+  }
   if (read_through && ParkIfLoading(txn, keys_, args, now_ms, &after->pending)) return;
   // Asked under the locks: a client that blocked (or watched) before them is seen here, one
   // that comes after them sees this write.
@@ -506,7 +510,12 @@ void Connection::ExecMulti(std::span<const std::string_view> exec_args) {
       DiscardMulti();
       return;
     }
-    if (!load_keys.empty() && !server_.loaders().empty() && !replaying_loaded_command_) {
+    if (server_.spill_enabled()) {
+      // Every key of the transaction is read back from the spill before any command runs.
+      storage::Transaction txn(server_.keyspace(), db(), keys, now_ms);
+      ParkIfSpilled(txn, keys, exec_args);
+    }
+    if (parked_ == Parked::kNo && !load_keys.empty() && !server_.loaders().empty() && !replaying_loaded_command_) {
       storage::Transaction txn(server_.keyspace(), db(), load_keys, now_ms);
       // Parked: EXEC runs again, whole, once its keys are loaded; the queue stays.
       ParkIfLoading(txn, load_keys, exec_args, now_ms, &after.pending);
@@ -569,19 +578,32 @@ bool Connection::WithHeldShards(std::span<const std::string_view> keys, bool all
 
 bool Connection::ParkForKeysToLoad(std::span<const std::string_view> keys, std::span<const std::string_view> args,
                                    int64_t now_ms) {
-  // Inside an EXEC the loads were done before it ran.
-  if (keys.empty() || server_.loaders().empty() || replaying_loaded_command_ ||
-      storage::HeldShards::Current() != nullptr) {
-    return false;
-  }
+  // Inside an EXEC the loads (and spill reads) were done before it ran.
+  if (keys.empty() || storage::HeldShards::Current() != nullptr) return false;
+  const bool loads = !server_.loaders().empty() && !replaying_loaded_command_;
+  if (!loads && !server_.spill_enabled()) return false;
   AfterRun after;
-  bool parked;
+  bool parked = false;
   {
     storage::Transaction txn(server_.keyspace(), db(), keys, now_ms);
-    parked = ParkIfLoading(txn, keys, args, now_ms, &after.pending);
+    if (server_.spill_enabled()) parked = ParkIfSpilled(txn, keys, args);
+    if (!parked && loads) parked = ParkIfLoading(txn, keys, args, now_ms, &after.pending);
   }
   FinishAfterLocks(&after);
   return parked;
+}
+
+bool Connection::ParkIfSpilled(storage::Transaction& txn, std::span<const std::string_view> keys,
+                               std::span<const std::string_view> args) {
+  std::vector<SpillPromoter::SpilledKey> spilled;
+  for (std::string_view key : keys) {
+    if (std::optional<uint64_t> generation = txn.SpillGeneration(db(), key)) {
+      spilled.push_back({std::string(key), *generation});
+    }
+  }
+  if (spilled.empty()) return false;
+  server_.spill_promoter().Promote(db(), std::move(spilled), ParkForLoads(args, &Connection::ResumeAfterSpill));
+  return true;
 }
 
 bool Connection::ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> keys,
@@ -607,18 +629,42 @@ bool Connection::ParkIfLoading(storage::Transaction& txn, std::span<const std::s
   return true;
 }
 
-std::function<void(absl::Status)> Connection::ParkForLoads(std::span<const std::string_view> args) {
-  // The arguments may point into a read buffer that is reused before the loads finish.
-  waiting_command_.assign(args.begin(), args.end());
+std::function<void(absl::Status)> Connection::ParkForLoads(std::span<const std::string_view> args,
+                                                           void (Connection::*resume)(const absl::Status&)) {
+  // The arguments may point into a read buffer that is reused before the loads finish, or into
+  // waiting_command_ itself (a command parked again as it is resumed): copy, then swap in.
+  std::vector<std::string> copy(args.begin(), args.end());
+  waiting_command_.swap(copy);
   parked_ = Parked::kOnLoads;
   IoThread* thread = &thread_;
   const uint64_t id = id_;
-  return [thread, id](absl::Status status) {
-    thread->Post([thread, id, status = std::move(status)] {
+  return [thread, id, resume](absl::Status status) {
+    thread->Post([thread, id, resume, status = std::move(status)] {
       // A client that disconnected meanwhile is simply not found.
-      if (Connection* c = thread->FindConnection(id)) c->ResumeAfterLoad(status);
+      if (Connection* c = thread->FindConnection(id)) (c->*resume)(status);
     });
   };
+}
+
+void Connection::ResumeAfterSpill(const absl::Status& status) {
+  if (parked_ != Parked::kOnLoads) return;
+  parked_ = Parked::kNo;
+  if (closing_) return;
+  std::vector<std::string> command = std::move(waiting_command_);
+  waiting_command_.clear();
+  if (!status.ok()) {
+    reply_.Error(Std(status.message()));
+    if (multi_ != nullptr && !command.empty() && EqualsIgnoreCase(command[0], "exec")) DiscardMulti();
+  } else {
+    // Its keys are in memory now (unless evicted again meanwhile: then it parks again).
+    std::vector<std::string_view> args(command.begin(), command.end());
+    Execute(args);
+    if (parked_ != Parked::kNo) {
+      Flush();
+      return;
+    }
+  }
+  Unpark();
 }
 
 void Connection::WaitForLoads(std::span<const std::string_view> args, const std::vector<std::string>& keys) {
@@ -645,10 +691,16 @@ void Connection::ResumeAfterLoad(const absl::Status& status) {
     // An EXEC whose loads failed ran nothing; like every EXEC it ends the transaction.
     if (multi_ != nullptr && !waiting_command_.empty() && EqualsIgnoreCase(waiting_command_[0], "exec")) DiscardMulti();
   } else {
-    std::vector<std::string_view> args(waiting_command_.begin(), waiting_command_.end());
+    std::vector<std::string> command = std::move(waiting_command_);
+    waiting_command_.clear();
+    std::vector<std::string_view> args(command.begin(), command.end());
     replaying_loaded_command_ = true;
     Execute(args);
     replaying_loaded_command_ = false;
+    if (parked_ != Parked::kNo) {  // parked again (a key it needs is in the spill): resumed later
+      Flush();
+      return;
+    }
   }
   waiting_command_.clear();
   rerun_after_write_ = false;

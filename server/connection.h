@@ -227,14 +227,23 @@ class Connection {
   void RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
                         bool read_through, BlockingMode blocking, AfterRun* after,
                         protocol::ReplyBuilder* reply = nullptr);
+  // Parks the command when some of `keys` are in the spill tier, and has them read back into
+  // memory (server/spill_promoter.h); it runs again, as if it had just arrived, when they are.
+  // Under the keys' shard locks.
+  bool ParkIfSpilled(storage::Transaction& txn, std::span<const std::string_view> keys,
+                     std::span<const std::string_view> args);
+  void ResumeAfterSpill(const absl::Status& status);
   // Read-through, under the command's shard locks: if a loader must fetch some of its keys,
   // parks the command on those loads (added to `pending`) and returns true. Keys that are
   // stale or due for refresh-ahead get a background load in `pending` too.
   bool ParkIfLoading(storage::Transaction& txn, std::span<const std::string_view> keys,
                      std::span<const std::string_view> args, int64_t now_ms,
                      loaders::LoaderManager::PendingLoads* pending);
-  // Keeps a copy of the command and returns the callback that resumes it on this thread.
-  std::function<void(absl::Status)> ParkForLoads(std::span<const std::string_view> args);
+  // Keeps a copy of the command and returns the callback that resumes it on this thread (by
+  // `resume`: ResumeAfterLoad or ResumeAfterSpill).
+  std::function<void(absl::Status)> ParkForLoads(std::span<const std::string_view> args,
+                                                 void (Connection::*resume)(const absl::Status&) =
+                                                     &Connection::ResumeAfterLoad);
   void RunPendingInput();
 
   IoThread& thread_;

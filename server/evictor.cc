@@ -21,13 +21,17 @@ void Evictor::ApplyConfig() {
   keyspace_.SetEvictionPolicy(policy, {static_cast<int>(config_.lfu_log_factor.load()),
                                        static_cast<int>(config_.lfu_decay_time.load())});
   const int64_t limit = config_.maxmemory.load();
-  if (limit != 0 && meter_.Used() > limit && wakeup_) wakeup_();
+  if (limit != 0 && Counted() > limit && wakeup_) wakeup_();
 }
 
 bool Evictor::MakeRoomOverLimit(int64_t limit) {
   switch (Pass(limit, storage::NowMs())) {
     case PassResult::kUnder: return true;
-    case PassResult::kNothingToEvict: return false;
+    case PassResult::kNothingToEvict:
+      // With a spill tier, what is left over the limit once nothing more can be moved to disk
+      // is mostly not keys (the engine's buffers, clients' buffers): the write is refused only
+      // if the keys alone, the memory tier, are over the limit.
+      return not_counted_ != nullptr && static_cast<int64_t>(keyspace_.EntryBytes()) <= limit;
     case PassResult::kStillOver:
       // Out of time but not of victims: the command runs, the main thread goes on evicting.
       if (wakeup_) wakeup_();
@@ -42,7 +46,7 @@ bool Evictor::BackgroundPass(int64_t now_ms) {
 }
 
 Evictor::PassResult Evictor::Pass(int64_t limit, int64_t now_ms) {
-  if (meter_.Used() <= limit) {
+  if (Counted() <= limit) {
     if (over_since_ms_.load(std::memory_order_relaxed) != 0) NoteUnder(now_ms);
     return PassResult::kUnder;
   }
@@ -51,8 +55,8 @@ Evictor::PassResult Evictor::Pass(int64_t limit, int64_t now_ms) {
   const int64_t deadline_ns = budget_us == INT64_MAX ? INT64_MAX : storage::MonotonicNs() + budget_us * 1000;
   const auto samples = static_cast<int>(config_.maxmemory_samples.load(std::memory_order_relaxed));
   const storage::EvictionOutcome outcome =
-      keyspace_.Evict(samples, now_ms, deadline_ns, [&] { return meter_.Used() <= limit; });
-  if (meter_.Used() <= limit) {
+      keyspace_.Evict(samples, now_ms, deadline_ns, [&] { return Counted() <= limit; });
+  if (Counted() <= limit) {
     NoteUnder(now_ms);
     return PassResult::kUnder;
   }

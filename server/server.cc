@@ -20,6 +20,7 @@
 #include "server/absl_compat.h"
 #include "server/connection.h"
 #include "server/memory.h"
+#include "storage/spill_codec.h"
 
 namespace strata::server {
 
@@ -162,6 +163,10 @@ int Server::Run() {
   keyspace_->set_event_listener(keyspace_notifier_.get());
   tracking_ = std::make_unique<Tracking>(*keyspace_, config_);
   keyspace_->set_change_listener(tracking_.get());
+  if (absl::Status s = OpenSpill(); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
   ApplyConfig();
   memory_meter_.Calibrate();
   startup_memory_ = UsedMemory();
@@ -198,8 +203,9 @@ int Server::Run() {
 
   uv_run(&main_loop_, UV_RUN_DEFAULT);
 
-  // The sweeper stops first: its deliveries post to the I/O threads.
+  // The sweeper and the spill's promoter stop first: their answers post to the I/O threads.
   invalidator_->Stop();
+  if (spill_promoter_ != nullptr) spill_promoter_->Stop();
   // Loads in flight finish (with errors) while the I/O threads can still take their answers.
   loaders_->Stop();
   for (auto& t : io_threads_) t->Stop();
@@ -207,9 +213,46 @@ int Server::Run() {
   io_threads_.clear();
   uv_loop_close(&main_loop_);
   if (!pidfile.empty()) unlink(pidfile.c_str());
+  // What is spilled stays for the next start: the memory tier is freed without touching it.
+  keyspace_->set_spill(nullptr);
   keyspace_->FlushAll();
+  evictor_->set_not_counted(nullptr);
+  spill_.reset();  // applies the writes still queued
   logger_.Notice("strata is now ready to exit, bye bye...");
   return 0;
+}
+
+absl::Status Server::OpenSpill() {
+  const std::string dir = config_.spill_dir();
+  if (dir.empty()) return absl::OkStatus();
+  storage::SpillStore::Options options;
+  options.dir = dir;
+  absl::StatusOr<std::unique_ptr<storage::SpillStore>> store = storage::SpillStore::Open(options);
+  if (!store.ok()) return store.status();
+  spill_ = std::move(*store);
+  // What an earlier run spilled is served again: its keys go into the index (the records stay on
+  // disk until read). Expired ones, and any of a database this configuration does not have, go.
+  const int64_t now_ms = NowMs();
+  uint64_t indexed = 0, dropped = 0;
+  absl::Status walked = spill_->ForEachRecord([&](int db, std::string_view key, std::string_view record) {
+    absl::StatusOr<int64_t> expire_at = storage::SpillRecordExpireAt(record);
+    if (db >= keyspace_->databases() || !expire_at.ok() ||
+        (*expire_at != storage::Entry::kNoExpiry && *expire_at < now_ms)) {
+      spill_->Delete(db, key);
+      ++dropped;
+      return;
+    }
+    keyspace_->IndexSpilled(db, key);
+    ++indexed;
+  });
+  if (!walked.ok()) return walked;
+  keyspace_->set_spill(spill_.get());
+  evictor_->set_not_counted(&spill_->memory_bytes());
+  spill_promoter_ = std::make_unique<SpillPromoter>(*keyspace_, *spill_, config_, [this] { evictor_->MakeRoom(); });
+  spill_promoter_->Start();
+  logger_.Notice(absl::StrFormat("Spill tier in %s: %d keys from an earlier run, %d expired ones dropped", dir,
+                                 indexed, dropped));
+  return absl::OkStatus();
 }
 
 absl::Status Server::StartLoaders() {
@@ -635,6 +678,18 @@ std::string Server::Info(const std::vector<std::string>& requested) {
       }
       out += "\r\n";
     }
+  }
+  if (Wants(sections, "spill", true)) {
+    section("Spill");
+    const storage::KeyspaceStats stats = keyspace_->Stats();
+    const storage::SpillStore::Stats store = spill_ != nullptr ? spill_->stats() : storage::SpillStore::Stats();
+    absl::StrAppend(&out, "spill_enabled:", spill_ != nullptr ? 1 : 0, "\r\nspilled_keys:", stats.spilled_keys,
+                    "\r\nspill_writes:", stats.spill_writes, "\r\nspill_writes_dropped:", store.writes_dropped,
+                    "\r\nspill_reads:", spill_promoter_ != nullptr ? spill_promoter_->reads() : 0,
+                    "\r\nspill_hits:", store.read_hits, "\r\nspill_promotions:", stats.spill_promotions,
+                    "\r\nspill_disk_bytes:", store.disk_bytes, "\r\nspill_pending_bytes:", store.pending_bytes,
+                    "\r\nspill_memory_bytes:", spill_ != nullptr ? spill_->memory_bytes().load() : 0,
+                    "\r\n");
   }
   if (Wants(sections, "invalidation", true)) {
     section("Invalidation");

@@ -28,6 +28,7 @@
 #include "server/logger.h"
 #include "server/memory.h"
 #include "server/pubsub.h"
+#include "server/spill_promoter.h"
 #include "server/tracking.h"
 #include "server/scripting/scripts.h"
 #include "server/watch.h"
@@ -77,6 +78,9 @@ class Server {
   PubSub& pubsub() { return pubsub_; }
   // Client-side caching (server/tracking.h).
   Tracking& tracking() { return *tracking_; }
+  // The spill tier (DESIGN section 8): whether `spill-dir` is set, and what reads keys back.
+  bool spill_enabled() const { return spill_ != nullptr; }
+  SpillPromoter& spill_promoter() { return *spill_promoter_; }
   // Invalidation messages (server/invalidation.h); made with the loaders.
   Invalidator& invalidator() { return *invalidator_; }
   // True when PUBLISH to `channel` is an invalidation message (`invalidation-channel`).
@@ -126,6 +130,8 @@ class Server {
   MemoryFigures ReadMemoryFigures();
   absl::Status Listen(std::vector<int>* fds);
   absl::Status StartLoaders();
+  // Opens the spill tier when `spill-dir` is set, and indexes what an earlier run spilled.
+  absl::Status OpenSpill();
   void Cron();
   uint64_t TotalCommands();
 
@@ -145,6 +151,8 @@ class Server {
   PubSub pubsub_;
   std::unique_ptr<KeyspaceNotifier> keyspace_notifier_;
   std::unique_ptr<Tracking> tracking_;
+  std::unique_ptr<storage::SpillStore> spill_;
+  std::unique_ptr<SpillPromoter> spill_promoter_;
   // After tracking_: destroyed first, its sweeper reports changes to tracking.
   std::unique_ptr<Invalidator> invalidator_;
   std::vector<std::string> invalidation_channels_;  // read-only once serving

@@ -6,6 +6,7 @@
 
 #include "storage/clock.h"
 #include "storage/keyspace.h"
+#include "storage/spill_codec.h"
 
 namespace strata::storage {
 
@@ -337,10 +338,17 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
   const uint64_t hash = HashKey(victim->key());
   table.dict.Remove(victim->key(), hash);
   if (listener_ != nullptr) listener_->OnEvict(db, *victim);
-  Notify(notify::kEvicted, "evicted", db, victim->key());
-  KeyChanged(victim->key(), hash);
+  if (spill_ != nullptr) {
+    // Moved, not lost: the key still exists, unchanged, so nobody is told of a change.
+    table.spilled[hash] = ++shard.spill_generation;
+    spill_->Put(db, victim->key(), EncodeSpillRecord(*victim));
+    shard.spill_writes.Add();
+  } else {
+    Notify(notify::kEvicted, "evicted", db, victim->key());
+    KeyChanged(victim->key(), hash);
+    shard.evicted_keys.Add();
+  }
   ++outcome->keys;
-  shard.evicted_keys.Add();
   ReleaseEntry(shard, victim);
 }
 

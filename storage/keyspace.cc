@@ -107,7 +107,11 @@ Keyspace::Keyspace(KeyspaceOptions options) : options_(options) {
   }
 }
 
-Keyspace::~Keyspace() { FlushAll(); }
+Keyspace::~Keyspace() {
+  // Frees the memory tier; what is spilled stays where it is, for the next start.
+  spill_ = nullptr;
+  FlushAll();
+}
 
 void Keyspace::ReleaseEntry(Shard& shard, Entry* entry) {
   shard.entry_bytes.Add(0 - entry->AllocatedSize());
@@ -118,9 +122,16 @@ uint64_t Keyspace::DbSize(int db) {
   uint64_t total = 0;
   for (auto& shard : shards_) {
     WideShardLock lock(*shard);
-    total += shard->table(db).dict.size();
+    total += shard->table(db).dict.size() + shard->table(db).spilled.size();
   }
   return total;
+}
+
+void Keyspace::IndexSpilled(int db, std::string_view key) {
+  const uint64_t hash = HashKey(key);
+  Shard& shard = *shards_[ShardIndex(hash)];
+  WideShardLock lock(shard);
+  shard.table(db).spilled[hash] = ++shard.spill_generation;
 }
 
 std::vector<DbInfo> Keyspace::DbInfos() {
@@ -128,7 +139,7 @@ std::vector<DbInfo> Keyspace::DbInfos() {
   for (auto& shard : shards_) {
     WideShardLock lock(*shard);
     for (int db = 0; db < options_.databases; ++db) {
-      infos[static_cast<size_t>(db)].keys += shard->table(db).dict.size();
+      infos[static_cast<size_t>(db)].keys += shard->table(db).dict.size() + shard->table(db).spilled.size();
       infos[static_cast<size_t>(db)].expires += shard->table(db).volatile_entries.size();
     }
   }
@@ -143,9 +154,12 @@ KeyspaceStats Keyspace::Stats() {
     stats.keyspace_misses += shard->keyspace_misses.Get();
     stats.entry_bytes += shard->entry_bytes.Get();
     stats.evicted_keys += shard->evicted_keys.Get();
+    stats.spill_writes += shard->spill_writes.Get();
+    stats.spill_promotions += shard->promoted_keys.Get();
     WideShardLock lock(*shard);
     stats.sketch_bytes += shard->sketch.bytes();
     for (Table& table : shard->tables()) {
+      stats.spilled_keys += table.spilled.size();
       stats.table_bytes += table.dict.overhead_bytes() + table.volatile_entries.capacity() * sizeof(Entry*);
     }
   }
@@ -163,7 +177,8 @@ void Keyspace::ResetStats() {
 }
 
 void Keyspace::FlushDb(int db) {
-  FlushDbTables(db);
+  FlushDbTables(db);  // the spill index goes with the tables
+  if (spill_ != nullptr) spill_->DeleteDb(db);
   NoteFlush();
 }
 
@@ -188,6 +203,7 @@ void Keyspace::FlushDbTables(int db) {
 
 void Keyspace::FlushAll() {
   for (int db = 0; db < options_.databases; ++db) FlushDbTables(db);
+  if (spill_ != nullptr) spill_->DeleteAll();
   NoteFlush();
 }
 
@@ -443,6 +459,9 @@ void Transaction::Store(int db, Entry* entry) {
     keyspace_.ReleaseEntry(shard, existing);
   } else {
     table.dict.Insert(entry, hash);
+    // A write that did not read the key first (one that ran without its promotion) replaces the
+    // spilled value: the disk's copy must never answer again.
+    if (!table.spilled.empty() && table.spilled.erase(hash) > 0) keyspace_.spill()->Delete(db, key);
     Notify(notify::kNew, "new", db, key);
     if (keyspace_.access_tracking() == AccessTracking::kSketch && table.dict.size() > shard.sketch.capacity()) {
       shard.sketch.EnsureCapacity(table.dict.size());
@@ -491,8 +510,50 @@ void Transaction::AccountBytes(std::string_view key, int64_t delta) {
 
 bool Transaction::Delete(int db, std::string_view key) {
   Entry* e = Detach(db, key);
-  if (e == nullptr) return false;
+  if (e == nullptr) {
+    const uint64_t hash = Hash(key);
+    Table& table = ShardFor(hash).table(db);
+    if (table.spilled.empty() || table.spilled.erase(hash) == 0) return false;
+    NoteModified(db, key);
+    keyspace_.spill()->Delete(db, key);
+    return true;
+  }
   Discard(e);
+  return true;
+}
+
+std::optional<uint64_t> Transaction::SpillGeneration(int db, std::string_view key) const {
+  const uint64_t hash = Hash(key);
+  const Table& table = keyspace_.shard(keyspace_.ShardIndex(hash)).table(db);
+  if (table.spilled.empty()) return std::nullopt;
+  auto it = table.spilled.find(hash);
+  if (it == table.spilled.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Transaction::Promote(int db, std::string_view key, uint64_t generation, Entry* entry) {
+  const uint64_t hash = Hash(key);
+  Shard& shard = ShardFor(hash);
+  Table& table = shard.table(db);
+  auto it = table.spilled.find(hash);
+  if (it == table.spilled.end() || it->second != generation) {
+    if (entry != nullptr) Entry::Free(entry);
+    return false;
+  }
+  table.spilled.erase(it);
+  keyspace_.spill()->Delete(db, key);
+  if (entry == nullptr) return true;  // the disk had nothing (expired there): the key is gone
+  if (entry->has_expiry() && entry->expire_at_ms() < now_ms_) {
+    Entry::Free(entry);
+    shard.expired_keys.Add();
+    return true;
+  }
+  // Not in the dict: a key is in one tier only.
+  entry->set_access_clock(keyspace_.AccessFieldForStore(shard, nullptr, hash, now_ms_));
+  table.dict.Insert(entry, hash);
+  if (entry->has_expiry()) table.AddVolatile(entry);
+  shard.entry_bytes.Add(entry->AllocatedSize());
+  shard.promoted_keys.Add();
   return true;
 }
 

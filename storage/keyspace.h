@@ -19,11 +19,13 @@
 #include <memory>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/functional/function_ref.h"
@@ -31,6 +33,7 @@
 #include "storage/entry.h"
 #include "storage/eviction.h"
 #include "storage/keyspace_events.h"
+#include "storage/spill_sink.h"
 #include "storage/frequency_sketch.h"
 
 namespace strata::storage {
@@ -56,6 +59,10 @@ class ShardCounter {
 // One database's part of one shard.
 struct Table {
   Dict dict;
+  // Keys of this part that live in the spill tier instead (DESIGN section 8): HashKey(key) -> the
+  // spill generation it was written with (Keyspace::SpillGeneration). A key is in `dict` or
+  // here, never in both.
+  absl::flat_hash_map<uint64_t, uint64_t> spilled;
   // The entries that have a TTL, for the active expiry sampler; each such entry stores its
   // index here (Entry::volatile_slot) so removal is O(1).
   std::vector<Entry*> volatile_entries;
@@ -96,6 +103,9 @@ class Shard {
   ShardCounter keyspace_hits;
   ShardCounter keyspace_misses;
   ShardCounter evicted_keys;
+  ShardCounter spill_writes;   // victims written to the spill instead of dropped
+  ShardCounter promoted_keys;  // keys read back from the spill into memory
+  uint64_t spill_generation = 0;  // under mu: numbers this shard's spill writes
   // Recent access frequency of this shard's keys (resident or not), under allkeys-tinylfu only.
   FrequencySketch sketch;
 
@@ -110,6 +120,9 @@ struct DbInfo {
 };
 
 struct KeyspaceStats {
+  uint64_t spilled_keys = 0;    // in the spill tier now
+  uint64_t spill_writes = 0;    // victims written to it
+  uint64_t spill_promotions = 0;
   uint64_t expired_keys = 0;
   uint64_t keyspace_hits = 0;
   uint64_t keyspace_misses = 0;
@@ -140,6 +153,12 @@ class Keyspace {
   uint64_t DbSize(int db);
   std::vector<DbInfo> DbInfos();
   KeyspaceStats Stats();
+  // Bytes held by entries, all shards (no lock: a sum of counters).
+  uint64_t EntryBytes() const {
+    uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->entry_bytes.Get();
+    return total;
+  }
   void ResetStats();
 
   void FlushDb(int db);
@@ -180,6 +199,12 @@ class Keyspace {
   }
   // Told of every victim (nullptr: nobody). Set before serving.
   void set_eviction_listener(EvictionListener* listener) { listener_ = listener; }
+  // The spill tier (nullptr: none; set before serving): eviction then moves a victim there
+  // instead of dropping it, and the key still exists (no "evicted" event, no invalidation).
+  void set_spill(SpillSink* spill) { spill_ = spill; }
+  SpillSink* spill() const { return spill_; }
+  // Start-up: the spill holds `key` of `db` (a record written before a restart).
+  void IndexSpilled(int db, std::string_view key);
 
   // Keyspace events (storage/keyspace_events.h): the classes raised (notify-keyspace-events) and
   // who hears them. The listener is set before serving and lives as long as the Keyspace.
@@ -305,6 +330,7 @@ class Keyspace {
   std::atomic<int> lfu_log_factor_{10};
   std::atomic<int> lfu_decay_minutes_{1};
   EvictionListener* listener_ = nullptr;
+  SpillSink* spill_ = nullptr;
   std::atomic<uint32_t> notify_classes_{0};
   KeyspaceEventListener* event_listener_ = nullptr;
   std::atomic<bool> track_changes_{false};
@@ -406,8 +432,18 @@ class Transaction {
   Entry* SetString(int db, std::string_view key, std::string_view value, const EntryMeta& meta);
 
   // Removes the key; false when it was absent (or expired).
+  // Deletes the key, whether in memory or only in the spill.
   bool Delete(int db, std::string_view key);
   bool Delete(std::string_view key) { return Delete(db_, key); }
+
+  // The spill tier (DESIGN section 8). A command whose key is spilled (SpillGeneration) waits
+  // while the key is read back from disk, then runs with it in memory: Promote puts it there
+  // (`entry`: the decoded record, owned from now; null when the disk had none or an expired
+  // one), unless the key was spilled again since `generation` was read (then it does nothing
+  // and returns false: the caller reads again). Promotion is not a change: no event, no
+  // invalidation, no WATCH.
+  std::optional<uint64_t> SpillGeneration(int db, std::string_view key) const;
+  bool Promote(int db, std::string_view key, uint64_t generation, Entry* entry);
   // Removes and returns the entry without freeing it (RENAME, MOVE); nullptr when absent.
   Entry* Detach(int db, std::string_view key);
 

@@ -1,5 +1,7 @@
 // Eviction policies and the frequency sketch, on the storage layer alone (storage/eviction.h).
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "storage/eviction.h"
 #include "storage/frequency_sketch.h"
 #include "storage/keyspace.h"
+#include "storage/spill_codec.h"
 
 namespace strata::storage {
 namespace {
@@ -165,6 +168,100 @@ TEST(Eviction, RunsOutWhenEveryKeyIsGone) {
   EvictionOutcome outcome = EvictEverything(ks, 5, kNow);
   EXPECT_EQ(outcome.keys, 20u);
   EXPECT_TRUE(outcome.nothing_to_evict);
+}
+
+// The spill tier's side of the keyspace (DESIGN section 8): a sink that keeps what it is given,
+// as the RocksDB store would.
+class MapSpill : public SpillSink {
+ public:
+  void Put(int db, std::string_view key, std::string record) override { records[{db, std::string(key)}] = record; }
+  void Delete(int db, std::string_view key) override { records.erase({db, std::string(key)}); }
+  void DeleteDb(int db) override { std::erase_if(records, [&](const auto& kv) { return kv.first.first == db; }); }
+  void DeleteAll() override { records.clear(); }
+  std::map<std::pair<int, std::string>, std::string> records;
+};
+
+// A keyspace that spills its LRU victims into a MapSpill.
+class Spill : public testing::Test {
+ protected:
+  Spill() {
+    ks.set_spill(&spill);
+    ks.SetEvictionPolicy(EvictionPolicy::kAllKeysLru, {});
+  }
+  MapSpill spill;  // outlives the keyspace
+  Keyspace ks;
+};
+
+TEST_F(Spill, AVictimMovesToTheSpillAndStillCountsAsAKeyWithoutAnEvictionOrAChange) {
+  for (int i = 0; i < 20; ++i) Put(ks, Key(i), kNow);
+  EvictionOutcome outcome = EvictEverything(ks, 5, kNow);
+  EXPECT_EQ(outcome.keys, 20u);
+  EXPECT_EQ(spill.records.size(), 20u);
+  EXPECT_EQ(ks.DbSize(0), 20u);  // in memory or spilled, a key exists
+  const KeyspaceStats stats = ks.Stats();
+  EXPECT_EQ(stats.spilled_keys, 20u);
+  EXPECT_EQ(stats.spill_writes, 20u);
+  EXPECT_EQ(stats.evicted_keys, 0u);
+  EXPECT_EQ(stats.entry_bytes, 0u);
+  absl::StatusOr<Entry*> back = DecodeSpillRecord(Key(3), spill.records.at({0, Key(3)}), ValueLimits());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->string_value(), "value");
+  Entry::Free(*back);
+}
+
+TEST_F(Spill, PromotionPutsTheKeyBackInMemoryAndTakesItOffDisk) {
+  Put(ks, "k", kNow, kNow + 60'000);
+  EvictEverything(ks, 5, kNow);
+  {
+    const std::string_view keys[] = {"k"};
+    Transaction txn(ks, 0, keys, kNow);
+    std::optional<uint64_t> generation = txn.SpillGeneration(0, "k");
+    ASSERT_TRUE(generation.has_value());
+    EXPECT_EQ(txn.Peek("k"), nullptr);
+    // A stale read (the key was spilled again since) is refused and freed.
+    EXPECT_FALSE(txn.Promote(0, "k", *generation + 1, Entry::NewString("k", "stale", Entry::kNoExpiry)));
+    absl::StatusOr<Entry*> entry = DecodeSpillRecord("k", spill.records.at({0, "k"}), ValueLimits());
+    ASSERT_TRUE(entry.ok());
+    EXPECT_TRUE(txn.Promote(0, "k", *generation, *entry));
+    Entry* e = txn.Peek("k");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->string_value(), "value");
+    EXPECT_EQ(e->expire_at_ms(), kNow + 60'000);
+    EXPECT_FALSE(txn.SpillGeneration(0, "k").has_value());
+    EXPECT_TRUE(spill.records.empty());
+  }  // Stats takes every shard's lock: after the Transaction
+  EXPECT_EQ(ks.Stats().spill_promotions, 1u);
+}
+
+TEST_F(Spill, AWriteOrDeleteOfASpilledKeyTakesItOffDisk) {
+  Put(ks, "overwritten", kNow);
+  Put(ks, "deleted", kNow);
+  EvictEverything(ks, 5, kNow);
+  ASSERT_EQ(spill.records.size(), 2u);
+  Put(ks, "overwritten", kNow);  // a blind write replaces the spilled value
+  {
+    const std::string_view keys[] = {"deleted", "never"};
+    Transaction txn(ks, 0, keys, kNow);
+    EXPECT_TRUE(txn.Delete("deleted"));
+    EXPECT_FALSE(txn.Delete("never"));
+  }
+  EXPECT_TRUE(spill.records.empty());
+  EXPECT_EQ(ks.DbSize(0), 1u);
+  EXPECT_EQ(ks.Stats().spilled_keys, 0u);
+}
+
+TEST_F(Spill, AFlushEmptiesTheSpillOfItsDatabases) {
+  for (int i = 0; i < 5; ++i) Put(ks, Key(i), kNow);
+  EvictEverything(ks, 5, kNow);
+  ks.IndexSpilled(1, "other-db");
+  spill.Put(1, "other-db", "r");
+  ks.FlushDb(0);
+  EXPECT_EQ(ks.DbSize(0), 0u);
+  EXPECT_EQ(ks.DbSize(1), 1u);
+  EXPECT_EQ(spill.records.size(), 1u);
+  ks.FlushAll();
+  EXPECT_EQ(ks.DbSize(1), 0u);
+  EXPECT_TRUE(spill.records.empty());
 }
 
 TEST(Eviction, VolatilePoliciesNeverEvictKeysWithoutATtl) {
