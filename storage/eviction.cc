@@ -278,7 +278,8 @@ bool Keyspace::SampleIntoPool(EvictionPolicy policy, int samples, int64_t now_ms
   return found;
 }
 
-bool Keyspace::EvictBestCandidate(EvictionPolicy policy, HeldShards* held, EvictionOutcome* outcome) {
+bool Keyspace::EvictBestCandidate(EvictionPolicy policy, int64_t now_ms, HeldShards* held,
+                                  EvictionOutcome* outcome) {
   const bool volatile_only = EvictsOnlyVolatile(policy);
   // Best first. A candidate whose shard is busy right now stays in the pool for the next round:
   // dropping it would leave the pool to worse candidates (a hot key the samples happened to
@@ -300,6 +301,9 @@ bool Keyspace::EvictBestCandidate(EvictionPolicy policy, HeldShards* held, Evict
     Entry* victim = shard.table(best.db).dict.Find(best.key, best.hash);
     // Deleted meanwhile, or (volatile-*) made persistent: not a candidate any more.
     if (victim == nullptr || (volatile_only && !victim->has_expiry())) continue;
+    // Used since it was drawn (or made anew: read back from the spill, written again): its
+    // score is stale, and a key just read back would otherwise go straight back to disk.
+    if (victim != best.entry || VictimScore(shard, *victim, policy, now_ms) < best.score) continue;
     RemoveVictim(shard, best.db, victim, outcome);
     return true;
   }
@@ -377,7 +381,7 @@ EvictionOutcome Keyspace::Evict(int samples, int64_t now_ms, int64_t deadline_ns
     if (++rounds % kVictimsBetweenClockChecks == 0 && MonotonicNs() > deadline_ns) break;
     const bool evicted = random ? EvictRandomKey(volatile_only, held, &outcome)
                                 : (SampleIntoPool(policy, samples, now_ms, held),
-                                   EvictBestCandidate(policy, held, &outcome));
+                                   EvictBestCandidate(policy, now_ms, held, &outcome));
     if (evicted) {
       fruitless = 0;
       continue;

@@ -312,7 +312,7 @@ class Keyspace {
   // Draws `samples` keys from random shards into the pool; false when none had a candidate.
   bool SampleIntoPool(EvictionPolicy policy, int samples, int64_t now_ms, HeldShards* held);
   // Evicts the pool's best candidate that still exists; false when the pool ran dry first.
-  bool EvictBestCandidate(EvictionPolicy policy, HeldShards* held, EvictionOutcome* outcome);
+  bool EvictBestCandidate(EvictionPolicy policy, int64_t now_ms, HeldShards* held, EvictionOutcome* outcome);
   // Evicts one random key (the random policies); false when the drawn shard had none.
   bool EvictRandomKey(bool volatile_only, HeldShards* held, EvictionOutcome* outcome);
   // True when some shard (that this thread can lock now) has a key the policy may evict.
