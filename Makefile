@@ -130,6 +130,7 @@ bench: deps-bench build
 	bench/invalidation-vs-redis.sh
 	bench/tracking-cost.sh
 	bench/path-instructions.sh
+	bench/spill-vs-redis.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

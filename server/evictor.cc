@@ -27,11 +27,7 @@ void Evictor::ApplyConfig() {
 bool Evictor::MakeRoomOverLimit(int64_t limit) {
   switch (Pass(limit, storage::NowMs())) {
     case PassResult::kUnder: return true;
-    case PassResult::kNothingToEvict:
-      // With a spill tier, what is left over the limit once nothing more can be moved to disk
-      // is mostly not keys (the engine's buffers, clients' buffers): the write is refused only
-      // if the keys alone, the memory tier, are over the limit.
-      return not_counted_ != nullptr && static_cast<int64_t>(keyspace_.EntryBytes()) <= limit;
+    case PassResult::kNothingToEvict: return false;
     case PassResult::kStillOver:
       // Out of time but not of victims: the command runs, the main thread goes on evicting.
       if (wakeup_) wakeup_();

@@ -37,11 +37,11 @@ class Evictor {
   bool BackgroundPass(int64_t now_ms);
   // How the main thread is told that a background pass is wanted (any thread may call it).
   void set_background_wakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
-  // Memory that maxmemory does not count (the spill engine's buffers and caches, as Redis leaves
-  // out its replication and AOF buffers): evicting keys would not shrink it. Set before serving.
-  // With it set, a write is refused for memory only when the policy can move nothing more to
-  // disk and the keys in memory alone are over maxmemory.
-  void set_not_counted(const std::atomic<int64_t>* bytes) { not_counted_ = bytes; }
+  // With a spill tier, maxmemory bounds the keys kept in memory (their entries' bytes), not the
+  // process: the rest (the spill's index, about 30 bytes a spilled key, RocksDB's buffers and
+  // cache, clients) is not shrunk by moving keys to disk, and counting it would push every key
+  // out and each one read back straight out again. Set before serving.
+  void set_counts_keys_only(bool on) { counts_keys_only_ = on; }
 
   // Pushes maxmemory-policy and the LFU settings into the keyspace and, when maxmemory is now
   // below used memory, starts the background pass (CONFIG SET, start-up).
@@ -59,7 +59,7 @@ class Evictor {
   bool MakeRoomOverLimit(int64_t limit);
   // Used memory as maxmemory counts it.
   int64_t Counted() {
-    return meter_.Used() - (not_counted_ != nullptr ? not_counted_->load(std::memory_order_relaxed) : 0);
+    return counts_keys_only_ ? static_cast<int64_t>(keyspace_.EntryBytes()) : meter_.Used();
   }
   enum class PassResult { kUnder, kStillOver, kNothingToEvict };
   // One budgeted pass: evicts until memory is under `limit`, the budget runs out, or the policy
@@ -71,7 +71,7 @@ class Evictor {
   Config& config_;
   storage::Keyspace& keyspace_;
   MemoryMeter& meter_;
-  const std::atomic<int64_t>* not_counted_ = nullptr;
+  bool counts_keys_only_ = false;
   std::function<void()> wakeup_;
   std::atomic<int64_t> over_since_ms_{0};  // 0: under the limit
   std::atomic<int64_t> total_over_ms_{0};

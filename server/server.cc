@@ -216,7 +216,7 @@ int Server::Run() {
   // What is spilled stays for the next start: the memory tier is freed without touching it.
   keyspace_->set_spill(nullptr);
   keyspace_->FlushAll();
-  evictor_->set_not_counted(nullptr);
+  evictor_->set_counts_keys_only(false);
   spill_.reset();  // applies the writes still queued
   logger_.Notice("strata is now ready to exit, bye bye...");
   return 0;
@@ -247,7 +247,7 @@ absl::Status Server::OpenSpill() {
   });
   if (!walked.ok()) return walked;
   keyspace_->set_spill(spill_.get());
-  evictor_->set_not_counted(&spill_->memory_bytes());
+  evictor_->set_counts_keys_only(true);
   spill_promoter_ = std::make_unique<SpillPromoter>(*keyspace_, *spill_, config_, [this] { evictor_->MakeRoom(); });
   spill_promoter_->Start();
   logger_.Notice(absl::StrFormat("Spill tier in %s: %d keys from an earlier run, %d expired ones dropped", dir,

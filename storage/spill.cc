@@ -99,7 +99,8 @@ struct SpillStore::State {
 
   std::atomic<uint64_t> writes{0}, writes_dropped{0}, write_errors{0}, reads{0}, read_hits{0};
   std::shared_ptr<rocksdb::Cache> block_cache;
-  std::atomic<int64_t> engine_bytes{0};  // RocksDB's memory at the last batch
+  std::atomic<int64_t> table_bytes{0};   // memtables and table readers at the last batch
+  std::atomic<int64_t> engine_bytes{0};  // table_bytes + the block cache's usage
   std::atomic<int64_t> batch_bytes{0};   // the batch being written (a copy of its records)
   std::atomic<int64_t> memory_bytes{0};  // engine_bytes + pending_bytes + batch_bytes
 
@@ -108,11 +109,19 @@ struct SpillStore::State {
                            batch_bytes.load(std::memory_order_relaxed),
                        std::memory_order_relaxed);
   }
+  // RocksDB's memory: memtables and table readers, measured after each batch (they change only
+  // with writes and compactions), plus the block cache's usage, measured after every read too
+  // (reads fill it: a figure updated only now and then would make maxmemory evict in bursts).
   void MeasureEngine() {
     uint64_t memtables = 0, readers = 0;
     db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
     db->GetIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &readers);
-    engine_bytes.store(static_cast<int64_t>(memtables + readers + block_cache->GetUsage()), std::memory_order_relaxed);
+    table_bytes.store(static_cast<int64_t>(memtables + readers), std::memory_order_relaxed);
+    MeasureCache();
+  }
+  void MeasureCache() {
+    engine_bytes.store(table_bytes.load(std::memory_order_relaxed) + static_cast<int64_t>(block_cache->GetUsage()),
+                       std::memory_order_relaxed);
   }
 
   void Enqueue(Op op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
@@ -319,6 +328,11 @@ absl::StatusOr<std::optional<std::string>> SpillStore::Get(int db, std::string_v
   }
   std::string record;
   const rocksdb::Status status = s.db->Get(rocksdb::ReadOptions(), disk_key, &record);
+  s.MeasureCache();
+  {
+    absl::MutexLock lock(&s.mu);
+    s.UpdateMemory();
+  }
   if (status.IsNotFound()) return std::nullopt;
   if (absl::Status error = ToStatus(status, "read"); !error.ok()) return error;
   s.read_hits.fetch_add(1, std::memory_order_relaxed);
