@@ -586,6 +586,8 @@ bool Connection::ParkForKeysToLoad(std::span<const std::string_view> keys, std::
   bool parked = false;
   {
     storage::Transaction txn(server_.keyspace(), db(), keys, now_ms);
+    // A busy script holds one of the shards: nothing may be read; the caller replies BUSY.
+    if (txn.refused()) return false;
     if (server_.spill_enabled()) parked = ParkIfSpilled(txn, keys, args);
     if (!parked && loads) parked = ParkIfLoading(txn, keys, args, now_ms, &after.pending);
   }

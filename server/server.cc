@@ -236,7 +236,7 @@ absl::Status Server::OpenSpill() {
   uint64_t indexed = 0, dropped = 0;
   absl::Status walked = spill_->ForEachRecord([&](int db, std::string_view key, std::string_view record) {
     absl::StatusOr<int64_t> expire_at = storage::SpillRecordExpireAt(record);
-    if (db >= keyspace_->databases() || !expire_at.ok() ||
+    if (db < 0 || db >= keyspace_->databases() || !expire_at.ok() ||
         (*expire_at != storage::Entry::kNoExpiry && *expire_at < now_ms)) {
       spill_->Delete(db, key);
       ++dropped;

@@ -82,13 +82,16 @@ absl::Status SpillPromoter::PromoteAll(const Job& job) {
   // Read and decode first, with no lock held: the disk may take milliseconds.
   const storage::ValueLimits limits = ValueLimitsOf(config_);
   std::vector<storage::Entry*> entries(job.keys.size(), nullptr);
+  auto free_entries = [&entries] {
+    for (storage::Entry* e : entries) {
+      if (e != nullptr) storage::Entry::Free(e);
+    }
+  };
   for (size_t i = 0; i < job.keys.size(); ++i) {
     absl::StatusOr<std::optional<std::string>> record = store_.Get(job.db, job.keys[i].key);
     reads_.fetch_add(1, std::memory_order_relaxed);
     if (!record.ok()) {
-      for (storage::Entry* e : entries) {
-        if (e != nullptr) storage::Entry::Free(e);
-      }
+      free_entries();
       return absl::InternalError(absl::StrCat("ERR ", record.status().message()));
     }
     if (!record->has_value()) continue;  // gone from disk (expired at compaction): the key is gone
@@ -101,7 +104,15 @@ absl::Status SpillPromoter::PromoteAll(const Job& job) {
   for (;;) {
     storage::Transaction txn(keyspace_, job.db, keys, storage::NowMs());
     if (txn.refused()) {
-      // A busy script holds one of the shards: the command waits for it as it would in memory.
+      // A busy script holds one of the shards: the command waits for it as it would in memory,
+      // unless the server is stopping.
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) {
+          free_entries();
+          return absl::UnavailableError("ERR server is shutting down");
+        }
+      }
       absl::SleepFor(absl::Milliseconds(1));
       continue;
     }
