@@ -93,12 +93,16 @@ def test_writes_to_spilled_keys_act_on_their_values(spilling):
     r.zadd("z", {"m": 1})
     write_every_type(r, FILL)  # pushes the keys above out to disk
     assert spill_info(r)["spilled_keys"] > 0
+    promotions = spill_info(r)["spill_promotions"]
     assert r.incr("counter") == 42
     assert r.append("text", "def") == 6
     assert r.rpush("queue", "c") == 3 and r.lrange("queue", 0, -1) == [b"a", b"b", b"c"]
     assert r.hincrby("h", "f", 1) == 2
     assert r.sadd("s", "m") == 0 and r.scard("s") == 1
     assert r.zincrby("z", 2, "m") == 3.0
+    # Written first, evicted first (LRU is sampled, so most of them, not surely all): the writes
+    # acted on values read back from disk.
+    assert spill_info(r)["spill_promotions"] > promotions
 
 
 def test_a_deleted_or_flushed_key_never_comes_back(spilling):
@@ -158,11 +162,13 @@ def test_transactions_and_scripts_read_spilled_keys(spilling):
     r.set("a", "1")
     r.set("b", "2")
     write_every_type(r, FILL)
+    promotions = spill_info(r)["spill_promotions"]
     pipe = r.pipeline(transaction=True)
     pipe.get("a")
     pipe.incr("b")
     assert pipe.execute() == [b"1", 3]
     assert r.eval("return redis.call('GET', KEYS[1])", 1, "str:0") == (f"{0:06d}" * 40 * 8).encode()
+    assert spill_info(r)["spill_promotions"] > promotions  # a, b or str:0 came from disk
 
 
 def test_swapdb_is_refused_while_spilling(spilling):
