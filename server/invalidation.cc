@@ -83,11 +83,11 @@ bool Invalidator::DropKeys(int db, const std::vector<std::string>& keys) {
 
 uint64_t Invalidator::DropMatchingInShard(size_t shard, int db, std::string_view pattern) {
   const bool watched = watches_.any();
-  const uint64_t dropped = keyspace_.DeleteIfInShard(shard, db, [&](const storage::Entry& e) {
-    if (!storage::GlobMatch(pattern, e.key())) return false;
+  const uint64_t dropped = keyspace_.DeleteIfInShard(shard, db, [&](std::string_view key) {
+    if (!storage::GlobMatch(pattern, key)) return false;
     // Under the key's shard lock, as every write reports.
-    if (watched) watches_.Touch(db, e.key());
-    keyspace_.Notify(storage::notify::kLoader, "invalidated", db, e.key());
+    if (watched) watches_.Touch(db, key);
+    keyspace_.Notify(storage::notify::kLoader, "invalidated", db, key);
     return true;
   });
   keys_dropped_.fetch_add(dropped, std::memory_order_relaxed);

@@ -235,14 +235,14 @@ absl::Status Server::OpenSpill() {
   const int64_t now_ms = NowMs();
   uint64_t indexed = 0, dropped = 0;
   absl::Status walked = spill_->ForEachRecord([&](int db, std::string_view key, std::string_view record) {
-    absl::StatusOr<int64_t> expire_at = storage::SpillRecordExpireAt(record);
-    if (db < 0 || db >= keyspace_->databases() || !expire_at.ok() ||
-        (*expire_at != storage::Entry::kNoExpiry && *expire_at < now_ms)) {
+    absl::StatusOr<storage::SpillRecordSummary> summary = storage::SummarizeSpillRecord(record);
+    if (db < 0 || db >= keyspace_->databases() || !summary.ok() ||
+        (summary->expire_at_ms != storage::Entry::kNoExpiry && summary->expire_at_ms < now_ms)) {
       spill_->Delete(db, key);
       ++dropped;
       return;
     }
-    keyspace_->IndexSpilled(db, key);
+    keyspace_->IndexSpilled(db, key, summary->type, summary->expire_at_ms, record.size());
     ++indexed;
   });
   if (!walked.ok()) return walked;

@@ -10,6 +10,7 @@ namespace strata::storage {
 
 namespace {
 constexpr size_t kInitialBuckets = 4;
+}  // namespace
 
 uint64_t ReverseBits(uint64_t v) {
   v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
@@ -17,8 +18,6 @@ uint64_t ReverseBits(uint64_t v) {
   v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
   return __builtin_bswap64(v);
 }
-
-}  // namespace
 
 uint64_t HashKey(std::string_view key) { return absl::Hash<std::string_view>{}(key); }
 

@@ -22,6 +22,8 @@
 namespace strata::storage {
 
 uint64_t HashKey(std::string_view key);
+// v with its 64 bits in reverse order (the SCAN cursor's order).
+uint64_t ReverseBits(uint64_t v);
 
 class Dict {
  public:
@@ -50,6 +52,15 @@ class Dict {
   template <typename Fn>
   uint64_t Scan(uint64_t cursor, size_t max_buckets, Fn&& fn) const;
 
+  // Calls fn(entry) for each entry of the bucket `cursor` names (cursor & (bucket_count - 1)).
+  template <typename Fn>
+  void ForEachInBucket(uint64_t cursor, Fn&& fn) const {
+    if (bucket_count_ == 0) return;
+    for (Entry* e = buckets_[cursor & (bucket_count_ - 1)]; e != nullptr; e = e->next()) fn(e);
+  }
+  // The cursor after `cursor` in a walk of a table of mask + 1 buckets (0: the walk is done).
+  static uint64_t NextCursor(uint64_t cursor, uint64_t mask);
+
   // A random entry (roughly uniform), or nullptr if empty. `random` is any 64-bit random value.
   Entry* RandomEntry(uint64_t random) const;
 
@@ -63,7 +74,6 @@ class Dict {
 
  private:
   void Resize(size_t new_bucket_count);
-  static uint64_t NextCursor(uint64_t cursor, uint64_t mask);
 
   Entry** buckets_ = nullptr;
   size_t bucket_count_ = 0;  // 0 or a power of two

@@ -344,8 +344,10 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
   if (listener_ != nullptr) listener_->OnEvict(db, *victim);
   if (spill_ != nullptr) {
     // Moved, not lost: the key still exists, unchanged, so nobody is told of a change.
-    table.spilled[hash] = ++shard.spill_generation;
-    spill_->Put(db, victim->key(), EncodeSpillRecord(*victim));
+    std::string record = EncodeSpillRecord(*victim);
+    table.spilled.Put(hash, SpilledKey{std::string(victim->key()), NextSpillGeneration(), victim->expire_at_ms(),
+                                       static_cast<uint32_t>(record.size()), victim->type()});
+    spill_->Put(db, victim->key(), std::move(record));
     shard.spill_writes.Add();
   } else {
     Notify(notify::kEvicted, "evicted", db, victim->key());

@@ -30,6 +30,9 @@ constexpr int kExpireAcceptableStalePercent = 10;
 
 // As Redis (keyIsExpired): a key is still there at its expiry instant, gone one ms later.
 bool IsExpired(const Entry& e, int64_t now_ms) { return e.has_expiry() && e.expire_at_ms() < now_ms; }
+bool IsExpiredAt(int64_t expire_at_ms, int64_t now_ms) {
+  return expire_at_ms != Entry::kNoExpiry && expire_at_ms < now_ms;
+}
 
 
 }  // namespace
@@ -127,11 +130,12 @@ uint64_t Keyspace::DbSize(int db) {
   return total;
 }
 
-void Keyspace::IndexSpilled(int db, std::string_view key) {
+void Keyspace::IndexSpilled(int db, std::string_view key, ValueType type, int64_t expire_at_ms, size_t record_bytes) {
   const uint64_t hash = HashKey(key);
   Shard& shard = *shards_[ShardIndex(hash)];
   WideShardLock lock(shard);
-  shard.table(db).spilled[hash] = ++shard.spill_generation;
+  shard.table(db).spilled.Put(hash, SpilledKey{std::string(key), NextSpillGeneration(), expire_at_ms,
+                                               static_cast<uint32_t>(record_bytes), type});
 }
 
 std::vector<DbInfo> Keyspace::DbInfos() {
@@ -177,33 +181,50 @@ void Keyspace::ResetStats() {
 }
 
 void Keyspace::FlushDb(int db) {
-  FlushDbTables(db);  // the spill index goes with the tables
-  if (spill_ != nullptr) spill_->DeleteDb(db);
+  FlushDbTables(db, db);
   NoteFlush();
 }
 
-void Keyspace::FlushDbTables(int db) {
+void Keyspace::FlushDbTables(int first_db, int last_db) {
+  // Every shard at once while the tables are detached and the disk's delete is queued: a key
+  // spilled after the flush is queued after its delete, so the flush never takes it.
+  std::vector<Table> detached(shards_.size() * static_cast<size_t>(last_db - first_db + 1));
+  const bool held = HeldShards::Current() != nullptr;
+  if (!held) for (auto& shard : shards_) shard->mu.lock();
+  size_t next = 0;
   for (auto& shard : shards_) {
-    Table detached;
-    {
-      WideShardLock lock(*shard);
-      std::swap(detached, shard->table(db));
+    for (int db = first_db; db <= last_db; ++db) std::swap(detached[next++], shard->table(db));
+  }
+  if (spill_ != nullptr) {
+    if (first_db == last_db) {
+      spill_->DeleteDb(first_db);
+    } else {
+      spill_->DeleteAll();
     }
-    // Free outside the lock: a large flush does not stall this shard's other commands. The
-    // byte counter is only written under the lock (it is not an atomic read-modify-write).
+  }
+  if (!held) for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.unlock();
+  // Free outside the locks: a large flush does not stall other commands. The byte counter is
+  // only written under the lock (it is not an atomic read-modify-write).
+  next = 0;
+  for (auto& shard : shards_) {
     uint64_t freed = 0;
-    detached.dict.Clear([&](Entry* e) {
-      freed += e->AllocatedSize();
-      Entry::Free(e);
-    });
-    WideShardLock lock(*shard);
-    shard->entry_bytes.Add(0 - freed);
+    for (int db = first_db; db <= last_db; ++db) {
+      detached[next++].dict.Clear([&](Entry* e) {
+        freed += e->AllocatedSize();
+        Entry::Free(e);
+      });
+    }
+    if (held) {
+      shard->entry_bytes.Add(0 - freed);
+    } else {
+      WideShardLock lock(*shard);
+      shard->entry_bytes.Add(0 - freed);
+    }
   }
 }
 
 void Keyspace::FlushAll() {
-  for (int db = 0; db < options_.databases; ++db) FlushDbTables(db);
-  if (spill_ != nullptr) spill_->DeleteAll();
+  FlushDbTables(0, options_.databases - 1);
   NoteFlush();
 }
 
@@ -215,59 +236,80 @@ void Keyspace::SwapDb(int a, int b) {
   if (!held) for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.unlock();
 }
 
-// The SCAN cursor: low kShardCursorBits bits name the shard, the rest is that shard's Dict
-// cursor. Shard by shard, each walked to completion, keeps Dict's no-miss guarantee.
+// The SCAN cursor: low kShardCursorBits bits name the shard, the rest is that shard's cursor.
+// Shard by shard, each walked to completion, keeps Dict's no-miss guarantee.
+//
+// Within a shard, memory and spill are walked as one table: the cursor's mask is the larger of
+// the Dict's and one sized for the spilled keys, and a step returns the keys of both tiers whose
+// hash falls in the cursor's bucket under that mask. A key's place in the walk depends only on
+// its hash, so a key that moves between tiers during a SCAN is returned all the same, and a
+// mask that changes between calls is a table that was resized, which Dict's walk allows.
 ScanResult Keyspace::Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
-                          const std::function<bool(const Entry&)>& filter) {
+                          const std::function<bool(std::string_view key, ValueType type)>& filter) {
   ScanResult result;
   const int shard_bits = options_.shard_bits;
   size_t shard_index = static_cast<size_t>(cursor & ((uint64_t{1} << shard_bits) - 1));
-  uint64_t dict_cursor = cursor >> shard_bits;
+  uint64_t table_cursor = cursor >> shard_bits;
   if (count == 0) count = 10;
   size_t budget = count * 10;  // buckets to visit at most, as Redis bounds an empty-ish table
   while (shard_index < shards_.size()) {
     Shard& shard = *shards_[shard_index];
     {
       WideShardLock lock(shard);
-      Dict& dict = shard.table(db).dict;
-      while (dict.size() > 0) {
-        dict_cursor = dict.Scan(dict_cursor, 1, [&](Entry* e) {
-          if (!IsExpired(*e, now_ms) && filter(*e)) result.keys.emplace_back(e->key());
+      const Table& table = shard.table(db);
+      while (table.dict.size() > 0 || !table.spilled.empty()) {
+        const uint64_t dict_mask = table.dict.bucket_count() == 0 ? 0 : table.dict.bucket_count() - 1;
+        uint64_t mask = dict_mask;
+        if (!table.spilled.empty()) mask = std::max(mask, std::bit_ceil(table.spilled.size()) - 1);
+        const uint64_t bucket = table_cursor & mask;
+        table.dict.ForEachInBucket(table_cursor, [&](const Entry* e) {
+          if (mask != dict_mask && (HashKey(e->key()) & mask) != bucket) return;  // another bucket of the walk
+          if (!IsExpired(*e, now_ms) && filter(e->key(), e->type())) result.keys.emplace_back(e->key());
         });
+        table.spilled.ForEachInBucket(table_cursor, mask, [&](uint64_t, const SpilledKey& spilled) {
+          if (!IsExpiredAt(spilled.expire_at_ms, now_ms) && filter(spilled.key, spilled.type)) {
+            result.keys.push_back(spilled.key);
+          }
+        });
+        table_cursor = Dict::NextCursor(table_cursor, mask);
         if (budget > 0) --budget;
-        if (dict_cursor == 0 || result.keys.size() >= count || budget == 0) break;
+        if (table_cursor == 0 || result.keys.size() >= count || budget == 0) break;
       }
-      if (dict.size() == 0) dict_cursor = 0;
+      if (table.dict.size() == 0 && table.spilled.empty()) table_cursor = 0;
     }
-    if (dict_cursor == 0) ++shard_index;
+    if (table_cursor == 0) ++shard_index;
     if (result.keys.size() >= count || budget == 0) break;
   }
   if (shard_index >= shards_.size()) {
     result.next_cursor = 0;
   } else {
-    // The "dict cursor 0 of shard 0" state is the start, so it cannot be a continuation; a
+    // The "cursor 0 of shard 0" state is the start, so it cannot be a continuation; a
     // continuation at the start of shard 0 cannot happen because shard 0 is then finished.
-    result.next_cursor = (dict_cursor << shard_bits) | shard_index;
+    result.next_cursor = (table_cursor << shard_bits) | shard_index;
   }
   return result;
 }
 
-void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn) {
+void Keyspace::ForEachKey(int db, int64_t now_ms, const std::function<void(std::string_view key)>& fn) {
   for (auto& shard : shards_) {
     WideShardLock lock(*shard);
-    shard->table(db).dict.Scan(0, SIZE_MAX, [&](Entry* e) {
-      if (!IsExpired(*e, now_ms)) fn(*e);
+    const Table& table = shard->table(db);
+    table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
+      if (!IsExpired(*e, now_ms)) fn(e->key());
+    });
+    table.spilled.ForEach([&](uint64_t, const SpilledKey& spilled) {
+      if (!IsExpiredAt(spilled.expire_at_ms, now_ms)) fn(spilled.key);
     });
   }
 }
 
-uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<bool(const Entry&)>& matches) {
+uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<bool(std::string_view key)>& matches) {
   Shard& shard = *shards_[index];
   WideShardLock lock(shard);
   Table& table = shard.table(db);
   std::vector<Entry*> doomed;
   table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
-    if (matches(*e)) doomed.push_back(e);
+    if (matches(e->key())) doomed.push_back(e);
   });
   for (Entry* e : doomed) {
     if (e->has_expiry()) table.RemoveVolatile(e);
@@ -276,7 +318,16 @@ uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<boo
     KeyChanged(e->key(), hash);
     ReleaseEntry(shard, e);
   }
-  return doomed.size();
+  std::vector<std::pair<uint64_t, std::string>> doomed_spilled;
+  table.spilled.ForEach([&](uint64_t hash, const SpilledKey& spilled) {
+    if (matches(spilled.key)) doomed_spilled.emplace_back(hash, spilled.key);
+  });
+  for (const auto& [hash, key] : doomed_spilled) {
+    table.spilled.Erase(hash, key);
+    spill_->Delete(db, key);
+    KeyChanged(key, hash);  // a client may have cached it before it was spilled
+  }
+  return doomed.size() + doomed_spilled.size();
 }
 
 bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
@@ -289,7 +340,7 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
     uint64_t total = 0;
     for (size_t i = 0; i < shards_.size(); ++i) {
       WideShardLock lock(*shards_[i]);
-      sizes[i] = shards_[i]->table(db).dict.size();
+      sizes[i] = shards_[i]->table(db).dict.size() + shards_[i]->table(db).spilled.size();
       total += sizes[i];
     }
     if (total == 0) return false;
@@ -301,16 +352,29 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
     while (pick >= sizes[index]) pick -= sizes[index++];
     Shard& shard = *shards_[index];
     WideShardLock lock(shard);
-    Entry* e = shard.table(db).dict.RandomEntry(shard.NextRandom());
-    if (e != nullptr && !IsExpired(*e, now_ms)) {
-      *key = std::string(e->key());
-      return true;
+    const Table& table = shard.table(db);
+    // Memory or spill in proportion to their sizes now.
+    const size_t in_memory = table.dict.size();
+    if (in_memory + table.spilled.size() == 0) continue;
+    if (pick % (in_memory + table.spilled.size()) < in_memory) {
+      Entry* e = table.dict.RandomEntry(shard.NextRandom());
+      if (e != nullptr && !IsExpired(*e, now_ms)) {
+        *key = std::string(e->key());
+        return true;
+      }
+    } else {
+      uint64_t hash;
+      const SpilledKey* spilled = table.spilled.Random(shard.NextRandom(), &hash);
+      if (spilled != nullptr && !IsExpiredAt(spilled->expire_at_ms, now_ms)) {
+        *key = spilled->key;
+        return true;
+      }
     }
   }
   bool found = false;
-  ForEachKey(db, now_ms, [&](const Entry& e) {
+  ForEachKey(db, now_ms, [&](std::string_view live) {
     if (!found) {
-      *key = std::string(e.key());
+      *key = std::string(live);
       found = true;
     }
   });
@@ -461,7 +525,7 @@ void Transaction::Store(int db, Entry* entry) {
     table.dict.Insert(entry, hash);
     // A write that did not read the key first (one that ran without its promotion) replaces the
     // spilled value: the disk's copy must never answer again.
-    if (!table.spilled.empty() && table.spilled.erase(hash) > 0) keyspace_.spill()->Delete(db, key);
+    if (!table.spilled.empty() && table.spilled.Erase(hash, key)) keyspace_.spill()->Delete(db, key);
     Notify(notify::kNew, "new", db, key);
     if (keyspace_.access_tracking() == AccessTracking::kSketch && table.dict.size() > shard.sketch.capacity()) {
       shard.sketch.EnsureCapacity(table.dict.size());
@@ -513,7 +577,7 @@ bool Transaction::Delete(int db, std::string_view key) {
   if (e == nullptr) {
     const uint64_t hash = Hash(key);
     Table& table = ShardFor(hash).table(db);
-    if (table.spilled.empty() || table.spilled.erase(hash) == 0) return false;
+    if (table.spilled.empty() || !table.spilled.Erase(hash, key)) return false;
     NoteModified(db, key);
     keyspace_.spill()->Delete(db, key);
     return true;
@@ -522,25 +586,35 @@ bool Transaction::Delete(int db, std::string_view key) {
   return true;
 }
 
-std::optional<uint64_t> Transaction::SpillGeneration(int db, std::string_view key) const {
+std::optional<uint64_t> Transaction::SpillGeneration(int db, std::string_view key) {
   const uint64_t hash = Hash(key);
-  const Table& table = keyspace_.shard(keyspace_.ShardIndex(hash)).table(db);
+  Shard& shard = ShardFor(hash);
+  Table& table = shard.table(db);
   if (table.spilled.empty()) return std::nullopt;
-  auto it = table.spilled.find(hash);
-  if (it == table.spilled.end()) return std::nullopt;
-  return it->second;
+  const SpilledKey* spilled = table.spilled.Find(hash, key);
+  if (spilled == nullptr) return std::nullopt;
+  if (IsExpiredAt(spilled->expire_at_ms, now_ms_)) {
+    // Gone, as an expired key in memory is: no disk read for it.
+    table.spilled.Erase(hash, key);
+    keyspace_.spill()->Delete(db, key);
+    shard.expired_keys.Add();
+    Notify(notify::kExpired, "expired", db, key);
+    keyspace_.KeyChanged(key, hash, writer_);
+    return std::nullopt;
+  }
+  return spilled->generation;
 }
 
 bool Transaction::Promote(int db, std::string_view key, uint64_t generation, Entry* entry) {
   const uint64_t hash = Hash(key);
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
-  auto it = table.spilled.find(hash);
-  if (it == table.spilled.end() || it->second != generation) {
+  const SpilledKey* spilled = table.spilled.Find(hash, key);
+  if (spilled == nullptr || spilled->generation != generation) {
     if (entry != nullptr) Entry::Free(entry);
     return false;
   }
-  table.spilled.erase(it);
+  table.spilled.Erase(hash, key);
   keyspace_.spill()->Delete(db, key);
   if (entry == nullptr) return true;  // the disk had nothing (expired there): the key is gone
   if (entry->has_expiry() && entry->expire_at_ms() < now_ms_) {

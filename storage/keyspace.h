@@ -33,6 +33,7 @@
 #include "storage/entry.h"
 #include "storage/eviction.h"
 #include "storage/keyspace_events.h"
+#include "storage/spill_index.h"
 #include "storage/spill_sink.h"
 #include "storage/frequency_sketch.h"
 
@@ -59,10 +60,9 @@ class ShardCounter {
 // One database's part of one shard.
 struct Table {
   Dict dict;
-  // Keys of this part that live in the spill tier instead (DESIGN section 8): HashKey(key) -> the
-  // spill generation it was written with (Keyspace::SpillGeneration). A key is in `dict` or
-  // here, never in both.
-  absl::flat_hash_map<uint64_t, uint64_t> spilled;
+  // Keys of this part that live in the spill tier instead (DESIGN section 8). A key is in `dict`
+  // or here, never in both.
+  SpillIndex spilled;
   // The entries that have a TTL, for the active expiry sampler; each such entry stores its
   // index here (Entry::volatile_slot) so removal is O(1).
   std::vector<Entry*> volatile_entries;
@@ -105,7 +105,6 @@ class Shard {
   ShardCounter evicted_keys;
   ShardCounter spill_writes;   // victims written to the spill instead of dropped
   ShardCounter promoted_keys;  // keys read back from the spill into memory
-  uint64_t spill_generation = 0;  // under mu: numbers this shard's spill writes
   // Recent access frequency of this shard's keys (resident or not), under allkeys-tinylfu only.
   FrequencySketch sketch;
 
@@ -171,14 +170,14 @@ class Keyspace {
 
   // Walks database `db` from `cursor` (0 starts), returning up to about `count` live keys that
   // pass `filter` and the cursor to continue from (0: done). Every key present for the whole
-  // walk is returned at least once.
+  // walk is returned at least once, in memory or spilled (and moving between the two).
   ScanResult Scan(int db, uint64_t cursor, size_t count, int64_t now_ms,
-                  const std::function<bool(const Entry&)>& filter);
-  // Calls fn on every live key of `db`, one shard lock at a time.
-  void ForEachKey(int db, int64_t now_ms, const std::function<void(const Entry&)>& fn);
-  // Deletes every key of `db` in one shard for which `matches` is true, under the shard's lock
-  // (an incremental sweep's step); returns how many.
-  uint64_t DeleteIfInShard(size_t shard, int db, const std::function<bool(const Entry&)>& matches);
+                  const std::function<bool(std::string_view key, ValueType type)>& filter);
+  // Calls fn on every live key of `db`, in memory or spilled, one shard lock at a time.
+  void ForEachKey(int db, int64_t now_ms, const std::function<void(std::string_view key)>& fn);
+  // Deletes every key of `db` in one shard, in memory or spilled, for which `matches` is true,
+  // under the shard's lock (an incremental sweep's step); returns how many.
+  uint64_t DeleteIfInShard(size_t shard, int db, const std::function<bool(std::string_view key)>& matches);
   // A random live key, or "" with found=false.
   bool RandomKey(int db, int64_t now_ms, std::string* key);
 
@@ -204,7 +203,9 @@ class Keyspace {
   void set_spill(SpillSink* spill) { spill_ = spill; }
   SpillSink* spill() const { return spill_; }
   // Start-up: the spill holds `key` of `db` (a record written before a restart).
-  void IndexSpilled(int db, std::string_view key);
+  void IndexSpilled(int db, std::string_view key, ValueType type, int64_t expire_at_ms, size_t record_bytes);
+  // Numbers spill writes, process-wide, oldest lowest (spill-max-size removes the oldest first).
+  uint64_t NextSpillGeneration() { return spill_sequence_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
   // Keyspace events (storage/keyspace_events.h): the classes raised (notify-keyspace-events) and
   // who hears them. The listener is set before serving and lives as long as the Keyspace.
@@ -287,8 +288,9 @@ class Keyspace {
   std::atomic<int>& busy_scripts() { return busy_scripts_; }
 
  private:
-  // Empties one database's tables (FlushDb and FlushAll tell the change listener once).
-  void FlushDbTables(int db);
+  // Empties databases first_db..last_db, memory and spill (FlushDb and FlushAll tell the change
+  // listener once).
+  void FlushDbTables(int first_db, int last_db);
   bool LockContendedShard(Shard& shard);
   void RecordLfuAccess(Shard& shard, Entry& entry, int64_t now_ms);
 
@@ -331,6 +333,7 @@ class Keyspace {
   std::atomic<int> lfu_decay_minutes_{1};
   EvictionListener* listener_ = nullptr;
   SpillSink* spill_ = nullptr;
+  std::atomic<uint64_t> spill_sequence_{0};
   std::atomic<uint32_t> notify_classes_{0};
   KeyspaceEventListener* event_listener_ = nullptr;
   std::atomic<bool> track_changes_{false};
@@ -442,7 +445,8 @@ class Transaction {
   // one), unless the key was spilled again since `generation` was read (then it does nothing
   // and returns false: the caller reads again). Promotion is not a change: no event, no
   // invalidation, no WATCH.
-  std::optional<uint64_t> SpillGeneration(int db, std::string_view key) const;
+  // A spilled key whose expiry has passed is dropped here (it is gone, as in memory).
+  std::optional<uint64_t> SpillGeneration(int db, std::string_view key);
   bool Promote(int db, std::string_view key, uint64_t generation, Entry* entry);
   // Removes and returns the entry without freeing it (RENAME, MOVE); nullptr when absent.
   Entry* Detach(int db, std::string_view key);

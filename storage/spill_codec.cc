@@ -244,11 +244,17 @@ absl::StatusOr<Entry*> DecodeSpillRecord(std::string_view key, std::string_view 
   return Malformed("unknown type");
 }
 
-absl::StatusOr<int64_t> SpillRecordExpireAt(std::string_view record) {
+absl::StatusOr<SpillRecordSummary> SummarizeSpillRecord(std::string_view record) {
   Reader in(record);
   absl::StatusOr<Header> header = ReadHeader(in);
   if (!header.ok()) return header.status();
-  return header->meta.expire_at_ms;
+  return SpillRecordSummary{header->type, header->meta.expire_at_ms};
+}
+
+absl::StatusOr<int64_t> SpillRecordExpireAt(std::string_view record) {
+  absl::StatusOr<SpillRecordSummary> summary = SummarizeSpillRecord(record);
+  if (!summary.ok()) return summary.status();
+  return summary->expire_at_ms;
 }
 
 }  // namespace strata::storage

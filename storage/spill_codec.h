@@ -53,8 +53,14 @@ std::string EncodeSpillRecord(const Entry& entry);
 // for bytes that are not a record of a version this build reads.
 absl::StatusOr<Entry*> DecodeSpillRecord(std::string_view key, std::string_view record, const ValueLimits& limits);
 
-// The record's expiry (Entry::kNoExpiry for none) without decoding its value: for the
-// compaction filter and the start-up scan. InvalidArgument for a header that does not parse.
+// What the record's header says, without decoding its value: for the compaction filter and the
+// start-up scan. InvalidArgument for a header that does not parse.
+struct SpillRecordSummary {
+  ValueType type;
+  int64_t expire_at_ms;  // Entry::kNoExpiry for none
+};
+absl::StatusOr<SpillRecordSummary> SummarizeSpillRecord(std::string_view record);
+// The record's expiry (Entry::kNoExpiry for none), as SummarizeSpillRecord.
 absl::StatusOr<int64_t> SpillRecordExpireAt(std::string_view record);
 
 }  // namespace strata::storage

@@ -284,8 +284,8 @@ void Keys(CommandContext& ctx) {
   std::string_view pattern = ctx.args[1];
   const bool all = pattern == "*";
   std::vector<std::string> matched;
-  ctx.server.keyspace().ForEachKey(ctx.client.db(), ctx.now_ms, [&](const Entry& e) {
-    if (all || storage::GlobMatch(pattern, e.key())) matched.emplace_back(e.key());
+  ctx.server.keyspace().ForEachKey(ctx.client.db(), ctx.now_ms, [&](std::string_view key) {
+    if (all || storage::GlobMatch(pattern, key)) matched.emplace_back(key);
   });
   ctx.reply.ArrayHeader(matched.size());
   for (const std::string& key : matched) ctx.reply.Bulk(key);
@@ -301,9 +301,10 @@ void Scan(CommandContext& ctx) {
   if (!ParseScanOptions(ctx, 2, /*allow_type=*/true, &options)) return;
   const bool has_pattern = options.pattern != "*";
   storage::ScanResult result = ctx.server.keyspace().Scan(
-      ctx.client.db(), cursor, static_cast<size_t>(options.count), ctx.now_ms, [&](const Entry& e) {
-        if (!options.type.empty() && !EqualsIgnoreCase(storage::TypeName(e.type()), options.type)) return false;
-        return !has_pattern || storage::GlobMatch(options.pattern, e.key());
+      ctx.client.db(), cursor, static_cast<size_t>(options.count), ctx.now_ms,
+      [&](std::string_view key, storage::ValueType type) {
+        if (!options.type.empty() && !EqualsIgnoreCase(storage::TypeName(type), options.type)) return false;
+        return !has_pattern || storage::GlobMatch(options.pattern, key);
       });
   ctx.reply.ArrayHeader(2);
   ctx.reply.Bulk(absl::StrCat(result.next_cursor));

@@ -146,6 +146,55 @@ def test_a_restart_serves_what_was_spilled(spilling):
     assert found > 0
 
 
+def all_keys(n=KEYS_PER_TYPE):
+    return {f"{prefix}:{i}".encode() for prefix in ("str", "hash", "list", "set", "zset") for i in range(n)}
+
+
+def test_scan_keys_randomkey_and_dbsize_see_the_keys_on_disk(spilling):
+    server = spilling()
+    r = server.client(decode_responses=False)
+    write_every_type(r, FILL)
+    spilled = spill_info(r)["spilled_keys"]
+    assert 0 < spilled < 5 * FILL  # some keys in memory, some on disk
+    expected = all_keys(FILL)
+    assert r.dbsize() == len(expected)
+    assert set(r.keys("*")) == expected
+    assert set(r.keys("zset:1*")) == {k for k in expected if k.startswith(b"zset:1")}
+    assert set(r.scan_iter(count=100)) == expected
+    assert set(r.scan_iter(_type="hash", count=100)) == {k for k in expected if k.startswith(b"hash:")}
+    assert set(r.scan_iter(match="list:2*", count=100)) == {k for k in expected if k.startswith(b"list:2")}
+    for _ in range(50):
+        assert r.randomkey() in expected
+    # Listing reads no value: nothing came back from disk for it.
+    assert spill_info(r)["spilled_keys"] == spilled
+    assert r.exists(*[f"str:{i}" for i in range(FILL)]) == FILL
+    assert r.type("set:7") == b"set" and r.ttl("zset:10") > 3500 and r.ttl("zset:11") == -1
+
+
+def test_a_full_scan_returns_every_key_while_reads_move_keys_between_tiers(spilling):
+    server = spilling()
+    r = server.client(decode_responses=False)
+    write_every_type(r, FILL)
+    mover = server.client(decode_responses=False)
+    expected = all_keys(FILL)
+    seen = set()
+    cursor = 0
+    step = 0
+    promotions = spill_info(r)["spill_promotions"]
+    while True:
+        cursor, keys = r.scan(cursor, count=50)
+        seen.update(keys)
+        # Between SCAN calls, another client reads keys back from disk, which pushes others out.
+        for i in range(step * 7 % FILL, step * 7 % FILL + 7):
+            mover.hgetall(f"hash:{i}")
+            mover.get(f"str:{i}")
+        step += 1
+        if cursor == 0:
+            break
+    assert expected <= seen
+    assert spill_info(r)["spill_promotions"] > promotions  # keys did move under the SCAN
+
+
 def test_an_expired_spilled_key_is_gone(spilling):
     server = spilling()
     r = server.client(decode_responses=False)

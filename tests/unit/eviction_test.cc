@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "storage/eviction.h"
 #include "storage/frequency_sketch.h"
 #include "storage/keyspace.h"
+#include "storage/list.h"
 #include "storage/spill_codec.h"
 
 namespace strata::storage {
@@ -253,7 +255,7 @@ TEST_F(Spill, AWriteOrDeleteOfASpilledKeyTakesItOffDisk) {
 TEST_F(Spill, AFlushEmptiesTheSpillOfItsDatabases) {
   for (int i = 0; i < 5; ++i) Put(ks, Key(i), kNow);
   EvictEverything(ks, 5, kNow);
-  ks.IndexSpilled(1, "other-db");
+  ks.IndexSpilled(1, "other-db", ValueType::kString, Entry::kNoExpiry, 1);
   spill.Put(1, "other-db", "r");
   ks.FlushDb(0);
   EXPECT_EQ(ks.DbSize(0), 0u);
@@ -262,6 +264,114 @@ TEST_F(Spill, AFlushEmptiesTheSpillOfItsDatabases) {
   ks.FlushAll();
   EXPECT_EQ(ks.DbSize(1), 0u);
   EXPECT_TRUE(spill.records.empty());
+}
+
+// Reads a spilled key back into memory, as the SpillPromoter does.
+void PromoteFromSpill(Keyspace& ks, MapSpill& spill, const std::string& key, int64_t now_ms) {
+  const std::string_view keys[] = {key};
+  Transaction txn(ks, 0, keys, now_ms);
+  std::optional<uint64_t> generation = txn.SpillGeneration(0, key);
+  if (!generation) return;
+  absl::StatusOr<Entry*> entry = DecodeSpillRecord(key, spill.records.at({0, key}), ValueLimits());
+  ASSERT_TRUE(entry.ok());
+  EXPECT_TRUE(txn.Promote(0, key, *generation, *entry));
+}
+
+std::set<std::string> ScanAll(Keyspace& ks, int64_t now_ms, std::string_view type = "") {
+  std::set<std::string> seen;
+  uint64_t cursor = 0;
+  do {
+    ScanResult r = ks.Scan(0, cursor, 10, now_ms, [&](std::string_view, ValueType t) {
+      return type.empty() || TypeName(t) == type;
+    });
+    seen.insert(r.keys.begin(), r.keys.end());
+    cursor = r.next_cursor;
+  } while (cursor != 0);
+  return seen;
+}
+
+TEST_F(Spill, ScanKeysAndRandomKeySeeSpilledKeysAsKeys) {
+  for (int i = 0; i < 300; ++i) Put(ks, "disk:" + std::to_string(i), kNow, i % 10 == 0 ? kNow + 1000 : Entry::kNoExpiry);
+  {
+    const std::string_view keys[] = {"list"};
+    Transaction txn(ks, 0, keys, kNow);
+    auto* list = new ListValue();
+    list->PushBack("element", ListLimits());
+    txn.Store(Entry::NewList("list", list, EntryMeta()));
+  }
+  EvictEverything(ks, 5, kNow);  // the list is spilled too: TYPE filters read the index
+  for (int i = 0; i < 300; ++i) Put(ks, "memory:" + std::to_string(i), kNow);
+  ASSERT_EQ(ks.Stats().spilled_keys, 301u);
+  EXPECT_EQ(ScanAll(ks, kNow).size(), 601u);
+  EXPECT_THAT(ScanAll(ks, kNow, "list"), testing::ElementsAre("list"));
+  // Spilled keys past their expiry are not listed (the 30 disk keys with a TTL).
+  EXPECT_EQ(ScanAll(ks, kNow + 2000).size(), 571u);
+  std::set<std::string> listed;
+  ks.ForEachKey(0, kNow + 2000, [&](std::string_view key) { EXPECT_TRUE(listed.emplace(key).second) << key; });
+  EXPECT_EQ(listed, ScanAll(ks, kNow + 2000));
+  // RANDOMKEY draws from both tiers in proportion.
+  int spilled_picks = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string key;
+    ASSERT_TRUE(ks.RandomKey(0, kNow, &key));
+    spilled_picks += key.starts_with("disk:");
+  }
+  EXPECT_GT(spilled_picks, 100);
+  EXPECT_LT(spilled_picks, 300);
+}
+
+TEST_F(Spill, AScanReturnsEveryKeyWhileKeysMoveBetweenTiersUnderIt) {
+  std::vector<std::string> stable;
+  for (int i = 0; i < 500; ++i) {
+    stable.push_back("stable:" + std::to_string(i));
+    Put(ks, stable.back(), kNow);
+  }
+  std::set<std::string> seen;
+  uint64_t cursor = 0;
+  int step = 0;
+  do {
+    ScanResult r = ks.Scan(0, cursor, 10, kNow, [](std::string_view, ValueType) { return true; });
+    seen.insert(r.keys.begin(), r.keys.end());
+    cursor = r.next_cursor;
+    // Between calls, every key changes tier (and the tables grow and shrink with it), and new
+    // keys come and go.
+    if (++step % 2 == 1) {
+      EvictEverything(ks, 5, kNow);
+    } else {
+      for (const std::string& key : stable) PromoteFromSpill(ks, spill, key, kNow);
+    }
+    for (int i = 0; i < 10; ++i) Put(ks, "churn:" + std::to_string(step * 10 + i), kNow);
+  } while (cursor != 0);
+  for (const std::string& key : stable) EXPECT_TRUE(seen.count(key)) << key;
+  EXPECT_GT(step, 20);
+}
+
+TEST_F(Spill, AnExpiredSpilledKeyIsGoneOnLookupWithoutADiskRead) {
+  Put(ks, "short", kNow, kNow + 1000);
+  EvictEverything(ks, 5, kNow);
+  ASSERT_EQ(spill.records.size(), 1u);
+  {
+    const std::string_view keys[] = {"short"};
+    Transaction txn(ks, 0, keys, kNow + 2000);
+    EXPECT_FALSE(txn.SpillGeneration(0, "short").has_value());
+  }
+  EXPECT_TRUE(spill.records.empty());
+  EXPECT_EQ(ks.DbSize(0), 0u);
+  EXPECT_EQ(ks.Stats().expired_keys, 1u);
+}
+
+TEST_F(Spill, APatternSweepDeletesMatchingSpilledKeysOnDiskToo) {
+  for (int i = 0; i < 100; ++i) Put(ks, (i % 2 ? "user:" : "item:") + std::to_string(i), kNow);
+  EvictEverything(ks, 5, kNow);
+  for (int i = 100; i < 110; ++i) Put(ks, "user:" + std::to_string(i), kNow);
+  uint64_t deleted = 0;
+  for (size_t shard = 0; shard < ks.shard_count(); ++shard) {
+    deleted += ks.DeleteIfInShard(shard, 0, [](std::string_view key) { return key.starts_with("user:"); });
+  }
+  EXPECT_EQ(deleted, 60u);
+  EXPECT_EQ(ks.DbSize(0), 50u);
+  EXPECT_EQ(spill.records.size(), 50u);
+  for (const auto& [db_key, record] : spill.records) EXPECT_TRUE(db_key.second.starts_with("item:")) << db_key.second;
 }
 
 TEST(Eviction, VolatilePoliciesNeverEvictKeysWithoutATtl) {

@@ -1005,7 +1005,7 @@ std::map<std::string, int> ScanAll(Keyspace& ks, int db, size_t count, int64_t n
   uint64_t cursor = 0;
   size_t calls = 0;
   do {
-    ScanResult r = ks.Scan(db, cursor, count, now, [](const Entry&) { return true; });
+    ScanResult r = ks.Scan(db, cursor, count, now, [](std::string_view, ValueType) { return true; });
     for (const std::string& k : r.keys) ++seen[k];
     cursor = r.next_cursor;
     if (between_calls) between_calls();
@@ -1028,7 +1028,7 @@ TEST(Keyspace, ScanWithSmallCountsReturnsEveryKey) {
 TEST(Keyspace, ScanOfAnEmptyDatabaseFinishesAtOnce) {
   Keyspace ks;
   Set(ks, "k", "v", Entry::kNoExpiry, 1);
-  ScanResult r = ks.Scan(0, 0, 10, kNow, [](const Entry&) { return true; });
+  ScanResult r = ks.Scan(0, 0, 10, kNow, [](std::string_view, ValueType) { return true; });
   EXPECT_TRUE(r.keys.empty());
   EXPECT_EQ(r.next_cursor, 0u);
 }
@@ -1064,7 +1064,7 @@ TEST(Keyspace, ScanSkipsExpiredKeysAndAppliesTheFilter) {
   std::set<std::string> seen;
   uint64_t cursor = 0;
   do {
-    ScanResult r = ks.Scan(0, cursor, 7, kNow, [](const Entry& e) { return e.string_value() == "odd"; });
+    ScanResult r = ks.Scan(0, cursor, 7, kNow, [](std::string_view key, ValueType) { return (key.back() - '0') % 2 == 1; });
     seen.insert(r.keys.begin(), r.keys.end());
     cursor = r.next_cursor;
   } while (cursor != 0);
@@ -1077,7 +1077,7 @@ TEST(Keyspace, ForEachKeyVisitsEveryLiveKeyOnce) {
   for (int i = 0; i < 500; ++i) Set(ks, "k" + std::to_string(i), "v", i < 100 ? kNow - 1 : Entry::kNoExpiry);
   Set(ks, "other-db", "v", Entry::kNoExpiry, 2);
   std::map<std::string, int> seen;
-  ks.ForEachKey(0, kNow, [&](const Entry& e) { ++seen[std::string(e.key())]; });
+  ks.ForEachKey(0, kNow, [&](std::string_view key) { ++seen[std::string(key)]; });
   EXPECT_EQ(seen.size(), 400u);
   for (const auto& [k, n] : seen) EXPECT_EQ(n, 1) << k;
   EXPECT_FALSE(seen.count("k5"));
@@ -1085,7 +1085,7 @@ TEST(Keyspace, ForEachKeyVisitsEveryLiveKeyOnce) {
 }
 
 // Every shard's step of an incremental sweep (server/invalidation.h) together.
-uint64_t DeleteIf(Keyspace& ks, int db, const std::function<bool(const Entry&)>& matches) {
+uint64_t DeleteIf(Keyspace& ks, int db, const std::function<bool(std::string_view)>& matches) {
   uint64_t deleted = 0;
   for (size_t shard = 0; shard < ks.shard_count(); ++shard) deleted += ks.DeleteIfInShard(shard, db, matches);
   return deleted;
@@ -1097,14 +1097,16 @@ TEST(Keyspace, DeleteIfInShardRemovesExactlyTheMatchingKeysOfOneDatabase) {
     Set(ks, "k" + std::to_string(i), i % 3 == 0 ? "drop" : "keep", i % 2 ? kNow + 1000 : Entry::kNoExpiry);
   }
   Set(ks, "k0", "drop", Entry::kNoExpiry, 1);  // same key, other database
-  EXPECT_EQ(DeleteIf(ks, 0, [](const Entry& e) { return e.string_value() == "drop"; }), 100u);
+  // The keys whose number is a multiple of 3 hold "drop".
+  auto is_drop = [](std::string_view key) { return std::stoi(std::string(key.substr(1))) % 3 == 0; };
+  EXPECT_EQ(DeleteIf(ks, 0, is_drop), 100u);
   EXPECT_EQ(ks.DbSize(0), 200u);
   EXPECT_EQ(ks.DbSize(1), 1u);
   EXPECT_EQ(ks.DbInfos()[0].expires, 100u);  // of the 200 kept, the odd ones
   EXPECT_EQ(Read(ks, "k0"), "<absent>");
   EXPECT_EQ(Read(ks, "k1"), "keep");
   EXPECT_EQ(Read(ks, "k0", 1), "drop");
-  EXPECT_EQ(DeleteIf(ks, 0, [](const Entry& e) { return e.string_value() == "drop"; }), 0u);
+  EXPECT_EQ(DeleteIf(ks, 0, is_drop), 0u);
   ks.FlushAll();
   EXPECT_EQ(ks.Stats().entry_bytes, 0u);
 }
