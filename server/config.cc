@@ -193,6 +193,8 @@ Config::Config() {
   text("pidfile", &Config::pidfile_, false);
   text("dir", &Config::dir_, false);
   text("spill-dir", &Config::spill_dir_, false);
+  integer("spill-max-size", &Config::spill_max_size, 0, INT64_MAX, true, true);
+  boolean("spill-on-shutdown", &Config::spill_on_shutdown, true);
   directives_.push_back(Directive{
       "notify-keyspace-events", true,
       [](Config& c, const std::vector<std::string>& args) -> absl::Status {

@@ -60,6 +60,10 @@ class Config {
   std::atomic<int64_t> tcp_keepalive{300};
   std::atomic<int64_t> databases{16};
   std::atomic<int64_t> maxmemory{0};
+  // The spill tier (DESIGN section 8): the bytes of records it keeps at most (0: no cap), and
+  // whether a graceful stop writes the memory tier into it.
+  std::atomic<int64_t> spill_max_size{0};
+  std::atomic<bool> spill_on_shutdown{false};
   std::atomic<int> maxmemory_policy{static_cast<int>(MaxmemoryPolicy::kNoEviction)};
   std::atomic<int64_t> maxmemory_samples{5};
   // The time budget of one eviction pass (server/evictor.h): Redis's scale, 10 = 500 us.

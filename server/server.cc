@@ -213,7 +213,15 @@ int Server::Run() {
   io_threads_.clear();
   uv_loop_close(&main_loop_);
   if (!pidfile.empty()) unlink(pidfile.c_str());
-  // What is spilled stays for the next start: the memory tier is freed without touching it.
+  // What is spilled stays for the next start; the memory tier joins it if asked to, and is
+  // otherwise freed without touching it.
+  if (spill_ != nullptr) {
+    const ShutdownSpill spill_memory = shutdown_spill_.load();
+    if (spill_memory == ShutdownSpill::kYes ||
+        (spill_memory == ShutdownSpill::kAsConfigured && config_.spill_on_shutdown.load())) {
+      SpillMemoryTier();
+    }
+  }
   keyspace_->set_spill(nullptr);
   keyspace_->FlushAll();
   evictor_->set_counts_keys_only(false);
@@ -268,7 +276,17 @@ absl::Status Server::StartLoaders() {
   return absl::OkStatus();
 }
 
-void Server::RequestShutdown() {
+void Server::SpillMemoryTier() {
+  const int64_t start_ms = NowMs();
+  // Paced so that the store's queue never fills: a full queue would drop values (storage/spill.h).
+  const storage::Keyspace::SpillAllOutcome outcome = keyspace_->SpillAll(start_ms, [this] { spill_->WaitForWrites(); });
+  spill_->WaitForWrites();
+  logger_.Notice(absl::StrFormat("Memory tier written to the spill: %d keys, %d bytes in %d ms", outcome.keys,
+                                 outcome.bytes, NowMs() - start_ms));
+}
+
+void Server::RequestShutdown(ShutdownSpill spill_memory) {
+  if (spill_memory != ShutdownSpill::kAsConfigured) shutdown_spill_.store(spill_memory);
   // A running script would keep its I/O thread from stopping: it ends now, written or not (as
   // SHUTDOWN NOSAVE ends a busy script in Redis).
   scripts_.KillAll();
@@ -323,6 +341,10 @@ void Server::Cron() {
   const int64_t effort = config_.active_expire_effort.load();
   const int64_t budget_ns = period_ns * (25 + 2 * (effort - 1)) / 100;
   keyspace_->ActiveExpireCycle(now, MonotonicNs() + budget_ns);
+  // spill-max-size: the oldest spilled keys leave the disk for good (a quarter period at most).
+  if (const int64_t spill_max = config_.spill_max_size.load(); spill_ != nullptr && spill_max > 0) {
+    keyspace_->TrimSpill(static_cast<uint64_t>(spill_max), now, MonotonicNs() + period_ns / 4);
+  }
   memory_meter_.Calibrate();
   const auto used = static_cast<uint64_t>(std::max<int64_t>(0, memory_meter_.Used()));
   if (used > peak_memory_.load(std::memory_order_relaxed)) peak_memory_.store(used, std::memory_order_relaxed);
@@ -689,7 +711,9 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\nspill_hits:", store.read_hits, "\r\nspill_promotions:", stats.spill_promotions,
                     "\r\nspill_disk_bytes:", store.disk_bytes, "\r\nspill_pending_bytes:", store.pending_bytes,
                     "\r\nspill_memory_bytes:", spill_ != nullptr ? spill_->memory_bytes().load() : 0,
-                    "\r\n");
+                    "\r\nspill_record_bytes:", stats.spill_record_bytes,
+                    "\r\nspill_evicted_keys:", stats.spill_evicted_keys, "\r\nspill_read_latency_p99_us:",
+                    spill_promoter_ != nullptr ? spill_promoter_->read_latency_us().Percentile(99) : 0, "\r\n");
   }
   if (Wants(sections, "invalidation", true)) {
     section("Invalidation");

@@ -64,8 +64,11 @@ class Server {
 
   // Binds, starts the I/O threads and serves until shutdown. Returns the exit code.
   int Run();
-  // Any thread: begin a graceful shutdown.
-  void RequestShutdown();
+  // Any thread: begin a graceful shutdown. With a spill tier, the memory tier is written into it
+  // first when `spill_memory` says so (kAsConfigured: spill-on-shutdown; SHUTDOWN SAVE / NOSAVE
+  // force it either way).
+  enum class ShutdownSpill { kAsConfigured, kYes, kNo };
+  void RequestShutdown(ShutdownSpill spill_memory = ShutdownSpill::kAsConfigured);
 
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
@@ -164,6 +167,9 @@ class Server {
   uv_signal_t sigint_, sigterm_;
   uv_timer_t cron_timer_;
   uv_async_t shutdown_async_;
+  std::atomic<ShutdownSpill> shutdown_spill_{ShutdownSpill::kAsConfigured};
+  // The shutdown's last step: the memory tier into the spill (spill-on-shutdown).
+  void SpillMemoryTier();
   // The background eviction pass: woken by any thread, then a 1 ms timer until under maxmemory.
   uv_async_t eviction_async_;
   uv_timer_t eviction_timer_;

@@ -88,7 +88,9 @@ absl::Status SpillPromoter::PromoteAll(const Job& job) {
     }
   };
   for (size_t i = 0; i < job.keys.size(); ++i) {
+    const int64_t started_ns = storage::MonotonicNs();
     absl::StatusOr<std::optional<std::string>> record = store_.Get(job.db, job.keys[i].key);
+    read_latency_us_.Record((storage::MonotonicNs() - started_ns) / 1000);
     reads_.fetch_add(1, std::memory_order_relaxed);
     if (!record.ok()) {
       free_entries();

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "loaders/loader.h"
 #include "storage/keyspace.h"
 #include "storage/spill.h"
 
@@ -48,6 +49,8 @@ class SpillPromoter {
 
   // Keys read from the disk for commands, and those the disk had.
   uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
+  // How long one key's read from the store took (microseconds), since start.
+  const loaders::LatencyHistogram& read_latency_us() const { return read_latency_us_; }
 
  private:
   struct Job {
@@ -67,6 +70,7 @@ class SpillPromoter {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
   std::atomic<uint64_t> reads_{0};
+  loaders::LatencyHistogram read_latency_us_;
 };
 
 }  // namespace strata::server

@@ -358,6 +358,92 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
   ReleaseEntry(shard, victim);
 }
 
+uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadline_ns) {
+  uint64_t total = 0;
+  for (auto& shard : shards_) {
+    WideShardLock lock(*shard);
+    for (const Table& table : shard->tables()) total += table.spilled.record_bytes();
+  }
+  uint64_t removed = 0;
+  constexpr int kSamples = 16;
+  while (total > max_bytes && MonotonicNs() < deadline_ns) {
+    // The oldest of a few random spilled keys (an expired one first: it is gone anyway).
+    struct Oldest {
+      size_t shard = SIZE_MAX;
+      int db = 0;
+      uint64_t hash = 0;
+      uint64_t generation = UINT64_MAX;
+      std::string key;
+    } oldest;
+    for (int sample = 0; sample < kSamples; ++sample) {
+      const size_t index = static_cast<size_t>(NextEvictionRandom() % shards_.size());
+      Shard& shard = *shards_[index];
+      WideShardLock lock(shard);
+      const int first_db = static_cast<int>(shard.NextRandom() % static_cast<uint64_t>(options_.databases));
+      for (int i = 0; i < options_.databases; ++i) {
+        const int db = (first_db + i) % options_.databases;
+        const Table& table = shard.table(db);
+        if (table.spilled.empty()) continue;
+        uint64_t hash;
+        const SpilledKey* spilled = table.spilled.Random(shard.NextRandom(), &hash);
+        const uint64_t generation = IsExpiredAt(spilled->expire_at_ms, now_ms) ? 0 : spilled->generation;
+        if (generation < oldest.generation) oldest = {index, db, hash, generation, spilled->key};
+        break;
+      }
+    }
+    if (oldest.shard == SIZE_MAX) break;  // nothing spilled any more
+    Shard& shard = *shards_[oldest.shard];
+    WideShardLock lock(shard);
+    Table& table = shard.table(oldest.db);
+    const SpilledKey* spilled = table.spilled.Find(oldest.hash, oldest.key);
+    if (spilled == nullptr) continue;  // promoted or deleted meanwhile
+    total -= std::min<uint64_t>(total, spilled->record_bytes);
+    const bool expired = IsExpiredAt(spilled->expire_at_ms, now_ms);
+    table.spilled.Erase(oldest.hash, oldest.key);
+    spill_->Delete(oldest.db, oldest.key);
+    if (expired) {
+      Notify(notify::kExpired, "expired", oldest.db, oldest.key);
+      shard.expired_keys.Add();
+    } else {
+      Notify(notify::kEvicted, "evicted", oldest.db, oldest.key);
+      shard.spill_evicted_keys.Add();
+    }
+    KeyChanged(oldest.key, oldest.hash);
+    ++removed;
+  }
+  return removed;
+}
+
+Keyspace::SpillAllOutcome Keyspace::SpillAll(int64_t now_ms, absl::FunctionRef<void()> pace) {
+  SpillAllOutcome outcome;
+  uint64_t since_pace = 0;
+  for (auto& shard : shards_) {
+    WideShardLock lock(*shard);
+    for (int db = 0; db < options_.databases; ++db) {
+      Table& table = shard->table(db);
+      table.dict.Clear([&](Entry* e) {
+        if (!(e->has_expiry() && e->expire_at_ms() < now_ms)) {
+          std::string record = EncodeSpillRecord(*e);
+          outcome.bytes += record.size();
+          since_pace += record.size();
+          const uint64_t hash = HashKey(e->key());
+          table.spilled.Put(hash, SpilledKey{std::string(e->key()), NextSpillGeneration(), e->expire_at_ms(),
+                                             static_cast<uint32_t>(record.size()), e->type()});
+          spill_->Put(db, e->key(), std::move(record));
+          ++outcome.keys;
+        }
+        ReleaseEntry(*shard, e);
+        if (since_pace >= (8u << 20)) {
+          pace();
+          since_pace = 0;
+        }
+      });
+      table.volatile_entries.clear();
+    }
+  }
+  return outcome;
+}
+
 EvictionOutcome Keyspace::Evict(int samples, int64_t now_ms, int64_t deadline_ns, absl::FunctionRef<bool()> enough) {
   EvictionOutcome outcome;
   const EvictionPolicy policy = eviction_policy();

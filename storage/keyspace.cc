@@ -30,9 +30,6 @@ constexpr int kExpireAcceptableStalePercent = 10;
 
 // As Redis (keyIsExpired): a key is still there at its expiry instant, gone one ms later.
 bool IsExpired(const Entry& e, int64_t now_ms) { return e.has_expiry() && e.expire_at_ms() < now_ms; }
-bool IsExpiredAt(int64_t expire_at_ms, int64_t now_ms) {
-  return expire_at_ms != Entry::kNoExpiry && expire_at_ms < now_ms;
-}
 
 
 }  // namespace
@@ -160,10 +157,12 @@ KeyspaceStats Keyspace::Stats() {
     stats.evicted_keys += shard->evicted_keys.Get();
     stats.spill_writes += shard->spill_writes.Get();
     stats.spill_promotions += shard->promoted_keys.Get();
+    stats.spill_evicted_keys += shard->spill_evicted_keys.Get();
     WideShardLock lock(*shard);
     stats.sketch_bytes += shard->sketch.bytes();
     for (Table& table : shard->tables()) {
       stats.spilled_keys += table.spilled.size();
+      stats.spill_record_bytes += table.spilled.record_bytes();
       stats.table_bytes += table.dict.overhead_bytes() + table.volatile_entries.capacity() * sizeof(Entry*);
     }
   }

@@ -57,6 +57,11 @@ class ShardCounter {
   std::atomic<uint64_t> value_{0};
 };
 
+// As Redis (keyIsExpired): a key is still there at its expiry instant, gone one ms later.
+inline bool IsExpiredAt(int64_t expire_at_ms, int64_t now_ms) {
+  return expire_at_ms != Entry::kNoExpiry && expire_at_ms < now_ms;
+}
+
 // One database's part of one shard.
 struct Table {
   Dict dict;
@@ -105,6 +110,7 @@ class Shard {
   ShardCounter evicted_keys;
   ShardCounter spill_writes;   // victims written to the spill instead of dropped
   ShardCounter promoted_keys;  // keys read back from the spill into memory
+  ShardCounter spill_evicted_keys;  // spilled keys removed for good by spill-max-size
   // Recent access frequency of this shard's keys (resident or not), under allkeys-tinylfu only.
   FrequencySketch sketch;
 
@@ -122,6 +128,8 @@ struct KeyspaceStats {
   uint64_t spilled_keys = 0;    // in the spill tier now
   uint64_t spill_writes = 0;    // victims written to it
   uint64_t spill_promotions = 0;
+  uint64_t spill_evicted_keys = 0;   // left the spill for good (spill-max-size)
+  uint64_t spill_record_bytes = 0;   // of the records in the spill now
   uint64_t expired_keys = 0;
   uint64_t keyspace_hits = 0;
   uint64_t keyspace_misses = 0;
@@ -202,6 +210,19 @@ class Keyspace {
   // instead of dropping it, and the key still exists (no "evicted" event, no invalidation).
   void set_spill(SpillSink* spill) { spill_ = spill; }
   SpillSink* spill() const { return spill_; }
+  // Shutdown (spill-on-shutdown): moves every live key of every database into the spill, as
+  // eviction would, and frees the memory tier; calls `pace` after each 8 MB queued so that the
+  // caller can let the spill's writer catch up. Expired keys are dropped instead.
+  struct SpillAllOutcome {
+    uint64_t keys = 0;
+    uint64_t bytes = 0;  // of records
+  };
+  SpillAllOutcome SpillAll(int64_t now_ms, absl::FunctionRef<void()> pace);
+  // spill-max-size: while the spill's records take more than `max_bytes`, removes spilled keys
+  // for good, oldest spilled first (sampled, as eviction samples: the lowest generation of 16
+  // random spilled keys each time), until `deadline_ns` (CLOCK_MONOTONIC). Each is an eviction:
+  // "evicted" event, invalidation, INFO spill_evicted_keys. Returns how many left.
+  uint64_t TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadline_ns);
   // Start-up: the spill holds `key` of `db` (a record written before a restart).
   void IndexSpilled(int db, std::string_view key, ValueType type, int64_t expire_at_ms, size_t record_bytes);
   // Numbers spill writes, process-wide, oldest lowest (spill-max-size removes the oldest first).

@@ -105,10 +105,17 @@ void Shutdown(CommandContext& ctx) {
       return;
     }
   }
+  // SAVE and NOSAVE decide whether the memory tier is written to the spill (spill-on-shutdown),
+  // as they decide whether Redis saves; the last one given wins.
+  Server::ShutdownSpill spill_memory = Server::ShutdownSpill::kAsConfigured;
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    if (EqualsIgnoreCase(ctx.args[i], "save")) spill_memory = Server::ShutdownSpill::kYes;
+    if (EqualsIgnoreCase(ctx.args[i], "nosave")) spill_memory = Server::ShutdownSpill::kNo;
+  }
   // As in Redis, a successful SHUTDOWN has no reply: the connection just closes.
   ctx.server.logger().Warning("User requested shutdown...");
   ctx.client.CloseAfterReply();
-  ctx.server.RequestShutdown();
+  ctx.server.RequestShutdown(spill_memory);
 }
 
 void ConfigGet(CommandContext& ctx) {

@@ -53,9 +53,9 @@ def check_every_type(r, n=KEYS_PER_TYPE):
 def spilling(strata_factory, tmp_path):
     spill_dir = tmp_path / "spill"
 
-    def start():
+    def start(*extra):
         return strata_factory("--maxmemory", MAXMEMORY, "--maxmemory-policy", "allkeys-lru",
-                              "--spill-dir", str(spill_dir))
+                              "--spill-dir", str(spill_dir), *extra)
     return start
 
 
@@ -134,8 +134,8 @@ def test_a_restart_serves_what_was_spilled(spilling):
     server.stop()
     server = spilling()
     r = server.client(decode_responses=False)
-    # The memory tier is not written to the spill at shutdown (spill-on-shutdown is not built
-    # yet): what was on disk is what comes back, all of it, intact.
+    # The memory tier is not written to the spill at shutdown (spill-on-shutdown is off by
+    # default): what was on disk is what comes back, all of it, intact.
     assert r.dbsize() == spilled
     found = 0
     for i in range(FILL):
@@ -193,6 +193,87 @@ def test_a_full_scan_returns_every_key_while_reads_move_keys_between_tiers(spill
             break
     assert expected <= seen
     assert spill_info(r)["spill_promotions"] > promotions  # keys did move under the SCAN
+
+
+def test_spill_on_shutdown_restarts_warm_with_every_key_and_its_ttl(spilling):
+    server = spilling("--spill-on-shutdown", "yes")
+    r = server.client(decode_responses=False)
+    write_every_type(r, FILL)
+    assert 0 < spill_info(r)["spilled_keys"] < 5 * FILL
+    server.stop()  # SIGTERM: a graceful stop
+    assert "Memory tier written to the spill" in server.output()
+    server = spilling()
+    r = server.client(decode_responses=False)
+    assert r.dbsize() == 5 * FILL
+    assert r.info("memory")["used_memory_keys_bytes"] < 100_000  # promoted lazily, on read
+    check_every_type(r, FILL)
+
+
+def test_shutdown_save_and_nosave_decide_whether_memory_is_spilled(spilling):
+    server = spilling("--spill-on-shutdown", "yes")
+    r = server.client(decode_responses=False)
+    write_every_type(r, FILL)
+    spilled = spill_info(r)["spilled_keys"]
+    r.shutdown(nosave=True)  # redis-py takes the closed connection as success
+    server.proc.wait(timeout=30)
+    server = spilling()
+    r = server.client(decode_responses=False)
+    assert r.dbsize() == spilled  # the memory tier was dropped
+    r.set("written", "after")
+    r.shutdown(save=True)  # spill-on-shutdown is off in this run: SAVE forces it
+    server.proc.wait(timeout=30)
+    r = spilling().client(decode_responses=False)
+    assert r.dbsize() == spilled + 1 and r.get("written") == b"after"
+
+
+def test_spill_max_size_caps_the_disk_and_the_oldest_keys_leave_first(spilling):
+    server = spilling("--spill-max-size", "4mb")
+    r = server.client(decode_responses=False)
+    write_every_type(r, KEYS_PER_TYPE)
+    deadline = time.monotonic() + 10
+    while spill_info(r)["spill_record_bytes"] > 4 << 20 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the cron trims, ten times a second
+    info = spill_info(r)
+    assert info["spill_record_bytes"] <= 4 << 20, info
+    assert info["spill_evicted_keys"] > 0, info
+    assert r.info("stats")["evicted_keys"] == 0  # what memory evicted went to disk, not away
+    assert r.dbsize() == 5 * KEYS_PER_TYPE - info["spill_evicted_keys"]
+    # Written first, spilled first, gone first: few of the first keys are left, most of the last.
+    first = sum(r.exists(f"str:{i}") for i in range(100))
+    last = sum(r.exists(f"str:{i}") for i in range(KEYS_PER_TYPE - 100, KEYS_PER_TYPE))
+    assert first < 20 and last > 80, (first, last)
+    r.config_set("spill-max-size", "0")
+    assert r.config_get("spill-max-size") == {"spill-max-size": "0"}
+
+
+def test_after_kill_9_every_key_that_reads_back_is_intact(spilling):
+    server = spilling()
+    r = server.client(decode_responses=False)
+    write_every_type(r, FILL)
+    # More writes in flight when the process is killed: some spills are still queued.
+    pipe = r.pipeline(transaction=False)
+    for i in range(FILL, FILL + 300):
+        pad = f"{i:06d}" * 40
+        pipe.set(f"str:{i}", pad * 8)
+        pipe.hset(f"hash:{i}", mapping={f"f{j}": pad for j in range(8)})
+    pipe.execute()
+    server.kill()
+    server = spilling()
+    r = server.client(decode_responses=False)
+    assert r.dbsize() > 0
+    found = 0
+    for i in range(FILL + 300):
+        pad = f"{i:06d}" * 40
+        value = r.get(f"str:{i}")
+        if value is not None:
+            assert value == (pad * 8).encode(), i
+            found += 1
+        fields = r.hgetall(f"hash:{i}")
+        if fields:
+            assert fields == {f"f{j}".encode(): pad.encode() for j in range(8)}, i
+            found += 1
+    assert found > 0
+    assert r.dbsize() <= 5 * FILL + 600
 
 
 def test_an_expired_spilled_key_is_gone(spilling):

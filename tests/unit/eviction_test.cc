@@ -374,6 +374,49 @@ TEST_F(Spill, APatternSweepDeletesMatchingSpilledKeysOnDiskToo) {
   for (const auto& [db_key, record] : spill.records) EXPECT_TRUE(db_key.second.starts_with("item:")) << db_key.second;
 }
 
+TEST_F(Spill, TrimmingToSpillMaxSizeRemovesTheOldestSpilledKeysForGood) {
+  for (int i = 0; i < 200; ++i) {
+    Put(ks, Key(i), kNow);
+    EvictEverything(ks, 5, kNow);  // one at a time: key i is the i-th spilled
+  }
+  const uint64_t total = ks.Stats().spill_record_bytes;
+  ASSERT_EQ(spill.records.size(), 200u);
+  ASSERT_GT(total, 0u);
+  const uint64_t removed = ks.TrimSpill(total / 2, kNow, kNoDeadline);
+  EXPECT_EQ(removed, 100u);
+  const KeyspaceStats stats = ks.Stats();
+  EXPECT_LE(stats.spill_record_bytes, total / 2);
+  EXPECT_EQ(stats.spill_evicted_keys, 100u);
+  EXPECT_EQ(stats.spilled_keys, 100u);
+  EXPECT_EQ(spill.records.size(), 100u);
+  EXPECT_EQ(ks.DbSize(0), 100u);
+  // Sampled, so not exactly the oldest half, but the oldest quarter is (nearly) all gone and the
+  // newest quarter (nearly) all kept.
+  int old_kept = 0, new_kept = 0;
+  for (int i = 0; i < 50; ++i) old_kept += spill.records.count({0, Key(i)});
+  for (int i = 150; i < 200; ++i) new_kept += spill.records.count({0, Key(i)});
+  EXPECT_LE(old_kept, 5);
+  EXPECT_GE(new_kept, 45);
+  EXPECT_EQ(ks.TrimSpill(total, kNow, kNoDeadline), 0u);  // under the cap: nothing leaves
+}
+
+TEST_F(Spill, SpillAllMovesEveryLiveKeyToDiskAndFreesTheMemoryTier) {
+  for (int i = 0; i < 100; ++i) Put(ks, Key(i), kNow, i < 10 ? kNow - 1 : kNow + 60'000);
+  int paced = 0;
+  const Keyspace::SpillAllOutcome outcome = ks.SpillAll(kNow, [&] { ++paced; });
+  EXPECT_EQ(outcome.keys, 90u);
+  EXPECT_GT(outcome.bytes, 0u);
+  EXPECT_EQ(paced, 0);  // less than 8 MB
+  EXPECT_EQ(spill.records.size(), 90u);
+  EXPECT_EQ(ks.DbSize(0), 90u);
+  EXPECT_EQ(ks.DbInfos()[0].expires, 0u);
+  EXPECT_EQ(ks.Stats().entry_bytes, 0u);
+  absl::StatusOr<Entry*> back = DecodeSpillRecord(Key(50), spill.records.at({0, Key(50)}), ValueLimits());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->expire_at_ms(), kNow + 60'000);
+  Entry::Free(*back);
+}
+
 TEST(Eviction, VolatilePoliciesNeverEvictKeysWithoutATtl) {
   for (EvictionPolicy policy : {EvictionPolicy::kVolatileLru, EvictionPolicy::kVolatileLfu,
                                 EvictionPolicy::kVolatileRandom, EvictionPolicy::kVolatileTtl}) {
