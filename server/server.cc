@@ -223,6 +223,7 @@ int Server::Run() {
     }
   }
   keyspace_->set_spill(nullptr);
+  keyspace_->set_spill_reader(nullptr);
   keyspace_->FlushAll();
   evictor_->set_counts_keys_only(false);
   spill_.reset();  // applies the writes still queued
@@ -257,6 +258,7 @@ absl::Status Server::OpenSpill() {
   keyspace_->set_spill(spill_.get());
   evictor_->set_counts_keys_only(true);
   spill_promoter_ = std::make_unique<SpillPromoter>(*keyspace_, *spill_, config_, [this] { evictor_->MakeRoom(); });
+  keyspace_->set_spill_reader(spill_promoter_.get());
   spill_promoter_->Start();
   logger_.Notice(absl::StrFormat("Spill tier in %s: %d keys from an earlier run, %d expired ones dropped", dir,
                                  indexed, dropped));
@@ -709,6 +711,7 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\nspill_writes:", stats.spill_writes, "\r\nspill_writes_dropped:", store.writes_dropped,
                     "\r\nspill_reads:", spill_promoter_ != nullptr ? spill_promoter_->reads() : 0,
                     "\r\nspill_hits:", store.read_hits, "\r\nspill_promotions:", stats.spill_promotions,
+                    "\r\nspill_sync_reads:", stats.spill_sync_reads,
                     "\r\nspill_disk_bytes:", store.disk_bytes, "\r\nspill_pending_bytes:", store.pending_bytes,
                     "\r\nspill_memory_bytes:", spill_ != nullptr ? spill_->memory_bytes().load() : 0,
                     "\r\nspill_record_bytes:", stats.spill_record_bytes,

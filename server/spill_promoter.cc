@@ -78,6 +78,24 @@ void SpillPromoter::Run() {
   }
 }
 
+absl::StatusOr<storage::Entry*> SpillPromoter::Read(int db, std::string_view key, const storage::ValueLimits& limits) {
+  const int64_t started_ns = storage::MonotonicNs();
+  absl::StatusOr<std::optional<std::string>> record = store_.Get(db, key);
+  read_latency_us_.Record((storage::MonotonicNs() - started_ns) / 1000);
+  reads_.fetch_add(1, std::memory_order_relaxed);
+  if (!record.ok()) return absl::InternalError(absl::StrCat("ERR ", record.status().message()));
+  if (!record->has_value()) return nullptr;  // gone from disk (expired at compaction): the key is gone
+  // A record that does not decode is treated as gone, never half-read (storage/spill_codec.h).
+  absl::StatusOr<storage::Entry*> entry = storage::DecodeSpillRecord(key, **record, limits);
+  return entry.ok() ? *entry : nullptr;
+}
+
+storage::Entry* SpillPromoter::ReadNow(int db, std::string_view key) {
+  // A disk error reads as "no record": the command sees the key as absent, as after an eviction.
+  absl::StatusOr<storage::Entry*> entry = Read(db, key, ValueLimitsOf(config_));
+  return entry.ok() ? *entry : nullptr;
+}
+
 absl::Status SpillPromoter::PromoteAll(const Job& job) {
   // Read and decode first, with no lock held: the disk may take milliseconds.
   const storage::ValueLimits limits = ValueLimitsOf(config_);
@@ -88,18 +106,12 @@ absl::Status SpillPromoter::PromoteAll(const Job& job) {
     }
   };
   for (size_t i = 0; i < job.keys.size(); ++i) {
-    const int64_t started_ns = storage::MonotonicNs();
-    absl::StatusOr<std::optional<std::string>> record = store_.Get(job.db, job.keys[i].key);
-    read_latency_us_.Record((storage::MonotonicNs() - started_ns) / 1000);
-    reads_.fetch_add(1, std::memory_order_relaxed);
-    if (!record.ok()) {
+    absl::StatusOr<storage::Entry*> entry = Read(job.db, job.keys[i].key, limits);
+    if (!entry.ok()) {
       free_entries();
-      return absl::InternalError(absl::StrCat("ERR ", record.status().message()));
+      return entry.status();
     }
-    if (!record->has_value()) continue;  // gone from disk (expired at compaction): the key is gone
-    // A record that does not decode is treated as gone, never half-read (storage/spill_codec.h).
-    absl::StatusOr<storage::Entry*> entry = storage::DecodeSpillRecord(job.keys[i].key, **record, limits);
-    if (entry.ok()) entries[i] = *entry;
+    entries[i] = *entry;
   }
   std::vector<std::string_view> keys;
   for (const SpilledKey& k : job.keys) keys.push_back(k.key);

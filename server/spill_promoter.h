@@ -23,11 +23,15 @@
 #include "storage/keyspace.h"
 #include "storage/spill.h"
 
+namespace strata::storage {
+struct ValueLimits;
+}  // namespace strata::storage
+
 namespace strata::server {
 
 class Config;
 
-class SpillPromoter {
+class SpillPromoter : public storage::SpillReader {
  public:
   struct SpilledKey {
     std::string key;
@@ -47,6 +51,9 @@ class SpillPromoter {
 
   void Promote(int db, std::vector<SpilledKey> keys, std::function<void(absl::Status)> done);
 
+  // storage::SpillReader: the rare read at once, on the caller's thread (storage/spill_sink.h).
+  storage::Entry* ReadNow(int db, std::string_view key) override;
+
   // Keys read from the disk for commands, and those the disk had.
   uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }
   // How long one key's read from the store took (microseconds), since start.
@@ -60,6 +67,9 @@ class SpillPromoter {
   };
   void Run();
   absl::Status PromoteAll(const Job& job);
+  // The key's record read and decoded (nullptr: none, or one that does not decode), timed and
+  // counted; an error only when the disk fails.
+  absl::StatusOr<storage::Entry*> Read(int db, std::string_view key, const storage::ValueLimits& limits);
 
   storage::Keyspace& keyspace_;
   storage::SpillStore& store_;

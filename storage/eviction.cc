@@ -365,7 +365,7 @@ uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadlin
     for (const Table& table : shard->tables()) total += table.spilled.record_bytes();
   }
   uint64_t removed = 0;
-  constexpr int kSamples = 16;
+  constexpr size_t kSamples = 16;
   while (total > max_bytes && MonotonicNs() < deadline_ns) {
     // The oldest of a few random spilled keys (an expired one first: it is gone anyway).
     struct Oldest {
@@ -375,8 +375,13 @@ uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadlin
       uint64_t generation = UINT64_MAX;
       std::string key;
     } oldest;
-    for (int sample = 0; sample < kSamples; ++sample) {
-      const size_t index = static_cast<size_t>(NextEvictionRandom() % shards_.size());
+    // Random shards first; when the spilled keys are few and none of those has one, every
+    // shard in turn from a random one (so a cap is met however few keys are spilled).
+    const size_t start = static_cast<size_t>(NextEvictionRandom() % shards_.size());
+    for (size_t sample = 0; sample < kSamples + shards_.size(); ++sample) {
+      if (sample == kSamples && oldest.shard != SIZE_MAX) break;
+      const size_t index = sample < kSamples ? static_cast<size_t>(NextEvictionRandom() % shards_.size())
+                                             : (start + sample) % shards_.size();
       Shard& shard = *shards_[index];
       WideShardLock lock(shard);
       const int first_db = static_cast<int>(shard.NextRandom() % static_cast<uint64_t>(options_.databases));
@@ -390,6 +395,7 @@ uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadlin
         if (generation < oldest.generation) oldest = {index, db, hash, generation, spilled->key};
         break;
       }
+      if (sample >= kSamples && oldest.shard != SIZE_MAX) break;
     }
     if (oldest.shard == SIZE_MAX) break;  // nothing spilled any more
     Shard& shard = *shards_[oldest.shard];

@@ -157,6 +157,7 @@ KeyspaceStats Keyspace::Stats() {
     stats.evicted_keys += shard->evicted_keys.Get();
     stats.spill_writes += shard->spill_writes.Get();
     stats.spill_promotions += shard->promoted_keys.Get();
+    stats.spill_sync_reads += shard->spill_sync_reads.Get();
     stats.spill_evicted_keys += shard->spill_evicted_keys.Get();
     WideShardLock lock(*shard);
     stats.sketch_bytes += shard->sketch.bytes();
@@ -492,6 +493,7 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
   Entry* e = FindLive(shard, table, db, key, hash);
+  if (e == nullptr && !table.spilled.empty()) [[unlikely]] e = PromoteNow(shard, table, db, key, hash);
   if (count_hit) {
     (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
     if (e == nullptr && notify_miss) Notify(notify::kKeyMiss, "keymiss", db, key);
@@ -572,17 +574,28 @@ void Transaction::AccountBytes(std::string_view key, int64_t delta) {
 }
 
 bool Transaction::Delete(int db, std::string_view key) {
-  Entry* e = Detach(db, key);
-  if (e == nullptr) {
-    const uint64_t hash = Hash(key);
-    Table& table = ShardFor(hash).table(db);
-    if (table.spilled.empty() || !table.spilled.Erase(hash, key)) return false;
+  const uint64_t hash = Hash(key);
+  Shard& shard = ShardFor(hash);
+  Table& table = shard.table(db);
+  if (!table.spilled.empty() && FindLive(shard, table, db, key, hash) == nullptr) {
+    // Only on disk: deleted there, never read.
+    if (!table.spilled.Erase(hash, key)) return false;
     NoteModified(db, key);
     keyspace_.spill()->Delete(db, key);
     return true;
   }
+  Entry* e = Detach(db, key);
+  if (e == nullptr) return false;
   Discard(e);
   return true;
+}
+
+Entry* Transaction::PromoteNow(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash) {
+  std::optional<uint64_t> generation = SpillGeneration(db, key);  // drops an expired one
+  if (!generation || keyspace_.spill_reader() == nullptr) return nullptr;
+  Promote(db, key, *generation, keyspace_.spill_reader()->ReadNow(db, key));
+  shard.spill_sync_reads.Add();
+  return table.dict.Find(key, hash);
 }
 
 std::optional<uint64_t> Transaction::SpillGeneration(int db, std::string_view key) {

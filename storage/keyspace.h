@@ -110,6 +110,7 @@ class Shard {
   ShardCounter evicted_keys;
   ShardCounter spill_writes;   // victims written to the spill instead of dropped
   ShardCounter promoted_keys;  // keys read back from the spill into memory
+  ShardCounter spill_sync_reads;  // of those, read at once under the lock (SpillReader)
   ShardCounter spill_evicted_keys;  // spilled keys removed for good by spill-max-size
   // Recent access frequency of this shard's keys (resident or not), under allkeys-tinylfu only.
   FrequencySketch sketch;
@@ -128,6 +129,7 @@ struct KeyspaceStats {
   uint64_t spilled_keys = 0;    // in the spill tier now
   uint64_t spill_writes = 0;    // victims written to it
   uint64_t spill_promotions = 0;
+  uint64_t spill_sync_reads = 0;
   uint64_t spill_evicted_keys = 0;   // left the spill for good (spill-max-size)
   uint64_t spill_record_bytes = 0;   // of the records in the spill now
   uint64_t expired_keys = 0;
@@ -210,6 +212,8 @@ class Keyspace {
   // instead of dropping it, and the key still exists (no "evicted" event, no invalidation).
   void set_spill(SpillSink* spill) { spill_ = spill; }
   SpillSink* spill() const { return spill_; }
+  void set_spill_reader(SpillReader* reader) { spill_reader_ = reader; }
+  SpillReader* spill_reader() const { return spill_reader_; }
   // Shutdown (spill-on-shutdown): moves every live key of every database into the spill, as
   // eviction would, and frees the memory tier; calls `pace` after each 8 MB queued so that the
   // caller can let the spill's writer catch up. Expired keys are dropped instead.
@@ -354,6 +358,7 @@ class Keyspace {
   std::atomic<int> lfu_decay_minutes_{1};
   EvictionListener* listener_ = nullptr;
   SpillSink* spill_ = nullptr;
+  SpillReader* spill_reader_ = nullptr;
   std::atomic<uint64_t> spill_sequence_{0};
   std::atomic<uint32_t> notify_classes_{0};
   KeyspaceEventListener* event_listener_ = nullptr;
@@ -534,6 +539,8 @@ class Transaction {
     return nullptr;
   }
   void DropExpired(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash, Entry* e);
+  // The key read back from the spill now (SpillReader), or nullptr when it is not spilled.
+  Entry* PromoteNow(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash);
   uint64_t Hash(std::string_view key) const;
   // One branch on the common path (nobody records, nobody tracks).
   void NoteModified(int db, std::string_view key) {

@@ -19,4 +19,18 @@ class SpillSink {
   virtual void DeleteAll() = 0;
 };
 
+class Entry;
+
+// Reads a spilled key back at once, on the calling thread, under the key's shard lock: the
+// fallback for the few paths that meet a spilled key without having parked for it first (a
+// blocked command served later, a database chosen inside EXEC, MOVE's and COPY's other
+// database, a script's undeclared key). Everything else parks and is read on the promoter's
+// thread (server/spill_promoter.h). Returns the decoded entry (the caller owns it), or nullptr
+// when the disk has no readable record.
+class SpillReader {
+ public:
+  virtual ~SpillReader() = default;
+  virtual Entry* ReadNow(int db, std::string_view key) = 0;
+};
+
 }  // namespace strata::storage

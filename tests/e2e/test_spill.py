@@ -301,6 +301,48 @@ def test_transactions_and_scripts_read_spilled_keys(spilling):
     assert spill_info(r)["spill_promotions"] > promotions  # a, b or str:0 came from disk
 
 
+def test_paths_that_meet_a_spilled_key_without_parking_read_it_at_once(spilling):
+    """A blocked command served later, a database chosen inside MULTI, MOVE's other database and a
+    script's undeclared key meet a spilled key while shards are held; they read it at once, and
+    never take it for absent (which would overwrite it)."""
+    server = spilling("--lua-allow-undeclared-keys", "yes")
+    r = server.client(decode_responses=False)
+    r.rpush("dst", "old1", "old2")
+    other = server.client(db=1, decode_responses=False)
+    other.set("taken", "in-db-1")
+    other.set("in1", "value-1")
+    r.set("taken", "in-db-0")
+    r.set("undeclared", "u")
+    write_every_type(r, FILL)
+    write_every_type(r, FILL)
+    sync_reads = spill_info(r)["spill_sync_reads"]
+    # MOVE onto a key that exists (spilled) in the other database fails, as in memory.
+    assert r.move("taken", 1) is False
+    assert other.get("taken") == b"in-db-1"
+    # A database SELECTed inside MULTI.
+    pipe = r.pipeline(transaction=True)
+    pipe.execute_command("SELECT", 1)
+    pipe.get("in1")
+    pipe.execute_command("SELECT", 0)
+    assert pipe.execute()[1] == b"value-1"
+    # A script's undeclared key.
+    assert r.eval("return redis.call('GET', 'undeclared')", 0) == b"u"
+    # A blocked BLMOVE served when its source gets an element, its destination spilled by then.
+    blocked = server.client(decode_responses=False)
+    import threading
+    result = {}
+    waiter = threading.Thread(target=lambda: result.update(moved=blocked.blmove("src", "dst", 10, "LEFT", "RIGHT")))
+    waiter.start()
+    time.sleep(0.2)
+    write_every_type(r, FILL)  # pushes dst out while the client waits
+    r.rpush("src", "new")
+    waiter.join(timeout=15)
+    assert result.get("moved") == b"new"
+    assert r.lrange("dst", 0, -1) == [b"old1", b"old2", b"new"]
+    info = spill_info(r)
+    assert info["spill_sync_reads"] > sync_reads, info
+
+
 def test_swapdb_is_refused_while_spilling(spilling):
     r = spilling().client(decode_responses=False)
     with pytest.raises(redis.ResponseError, match="SWAPDB is not supported while spill-dir is set"):
