@@ -233,6 +233,7 @@ void Keyspace::SwapDb(int a, int b) {
   const bool held = HeldShards::Current() != nullptr;
   if (!held) for (auto& shard : shards_) shard->mu.lock();
   for (auto& shard : shards_) std::swap(shard->table(a), shard->table(b));
+  if (spill_ != nullptr) spill_->SwapDb(a, b);  // while every shard is held: no write in between
   if (!held) for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) (*it)->mu.unlock();
 }
 

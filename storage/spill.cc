@@ -34,7 +34,20 @@ std::string DbPrefix(uint32_t db) {
                       static_cast<char>(db)});
 }
 
-std::string DiskKey(int db, std::string_view key) { return DbPrefix(static_cast<uint32_t>(db)).append(key); }
+std::string DiskKey(uint32_t db, std::string_view key) { return DbPrefix(db).append(key); }
+
+// The store's own records (not keys): under a prefix no database has, outside DeleteAll's range.
+const std::string kMetaPrefix = DbPrefix(0xFFFFFFFFu);
+// Which range each database's keys are in, once SWAPDB has swapped some (see SpillStore::SwapDb).
+const std::string kDbMapKey = kMetaPrefix + "dbmap";
+
+bool IsMeta(std::string_view disk_key) { return disk_key.starts_with(kMetaPrefix); }
+
+std::string EncodeDbMap(const absl::flat_hash_map<uint32_t, uint32_t>& map) {
+  std::string out;
+  for (const auto& [logical, physical] : map) out.append(DbPrefix(logical)).append(DbPrefix(physical));
+  return out;
+}
 
 int DbOf(std::string_view disk_key) {
   uint32_t db = 0;
@@ -52,7 +65,8 @@ absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
 // Drops a record whose expiry has passed (or that is not a record at all) when RocksDB compacts.
 class ExpiredRecordFilter : public rocksdb::CompactionFilter {
  public:
-  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*, bool*) const override {
+    if (IsMeta(ToView(key))) return false;
     absl::StatusOr<int64_t> expire_at = SpillRecordExpireAt(ToView(value));
     return !expire_at.ok() || (*expire_at != Entry::kNoExpiry && *expire_at < NowMs());
   }
@@ -94,6 +108,8 @@ struct SpillStore::State {
   uint64_t next_seq ABSL_GUARDED_BY(mu) = 1;
   uint64_t applied_seq ABSL_GUARDED_BY(mu) = 0;
   size_t pending_bytes ABSL_GUARDED_BY(mu) = 0;
+  // Database -> the prefix its keys are stored under, where SWAPDB made them differ.
+  absl::flat_hash_map<uint32_t, uint32_t> physical_of ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
   std::thread writer;
 
@@ -131,6 +147,10 @@ struct SpillStore::State {
     work_cv.Signal();
   }
   uint64_t NewSeq() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return next_seq++; }
+  uint32_t Physical(int db) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = physical_of.find(static_cast<uint32_t>(db));
+    return it == physical_of.end() ? static_cast<uint32_t>(db) : it->second;
+  }
   void ForgetPendingIn(std::string_view begin, std::string_view end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     for (auto it = pending.begin(); it != pending.end();) {
       if (it->first >= begin && it->first < end) {
@@ -232,6 +252,17 @@ absl::StatusOr<std::unique_ptr<SpillStore>> SpillStore::Open(const Options& opti
   rocksdb::DB* db = nullptr;
   if (absl::Status s = ToStatus(rocksdb::DB::Open(db_options, options.dir, &db), "open"); !s.ok()) return s;
   state->db.reset(db);
+  std::string map;
+  const rocksdb::Status map_read = db->Get(rocksdb::ReadOptions(), kDbMapKey, &map);
+  if (!map_read.IsNotFound()) {
+    if (absl::Status s = ToStatus(map_read, "read database map"); !s.ok()) return s;
+    if (map.size() % (2 * kDbPrefixBytes) != 0) return absl::DataLossError("spill: malformed database map");
+    absl::MutexLock lock(&state->mu);
+    for (size_t i = 0; i < map.size(); i += 2 * kDbPrefixBytes) {
+      state->physical_of[static_cast<uint32_t>(DbOf(std::string_view(map).substr(i)))] =
+          static_cast<uint32_t>(DbOf(std::string_view(map).substr(i + kDbPrefixBytes)));
+    }
+  }
   state->MeasureEngine();
   {
     absl::MutexLock lock(&state->mu);
@@ -255,11 +286,11 @@ SpillStore::~SpillStore() {
 
 void SpillStore::Put(int db, std::string_view key, std::string record) {
   State& s = *state_;
-  std::string disk_key = DiskKey(db, key);
   auto shared = std::make_shared<const std::string>(std::move(record));
-  const size_t bytes = disk_key.capacity() + shared->capacity();
   s.writes.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock lock(&s.mu);
+  std::string disk_key = DiskKey(s.Physical(db), key);
+  const size_t bytes = disk_key.capacity() + shared->capacity();
   const absl::Time deadline = absl::Now() + absl::Milliseconds(s.options.max_put_wait_ms);
   while (!s.HasRoom(bytes)) {
     if (s.applied_cv.WaitWithDeadline(&s.mu, deadline)) break;  // timed out
@@ -279,8 +310,8 @@ void SpillStore::Put(int db, std::string_view key, std::string record) {
 
 void SpillStore::Delete(int db, std::string_view key) {
   State& s = *state_;
-  std::string disk_key = DiskKey(db, key);
   absl::MutexLock lock(&s.mu);
+  std::string disk_key = DiskKey(s.Physical(db), key);
   const uint64_t seq = s.NewSeq();
   s.pending[disk_key] = {nullptr, seq};
   const size_t bytes = disk_key.size();
@@ -290,13 +321,35 @@ void SpillStore::Delete(int db, std::string_view key) {
 void SpillStore::DeleteDb(int db) {
   if (db < 0) return;  // no such database, so nothing of it is stored
   State& s = *state_;
-  std::string begin = DbPrefix(static_cast<uint32_t>(db));
-  std::string end = DbPrefix(static_cast<uint32_t>(db) + 1);
   absl::MutexLock lock(&s.mu);
+  std::string begin = DbPrefix(s.Physical(db));
+  std::string end = DbPrefix(s.Physical(db) + 1);
   s.ForgetPendingIn(begin, end);
   const uint64_t seq = s.NewSeq();
   s.pending_ranges.push_back({begin, end, seq});
   s.Enqueue({State::Op::kDeleteRange, std::move(begin), std::move(end), nullptr, seq, 0});
+}
+
+void SpillStore::SwapDb(int a, int b) {
+  if (a < 0 || b < 0 || a == b) return;
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  const uint32_t physical_a = s.Physical(a), physical_b = s.Physical(b);
+  auto set = [&](uint32_t logical, uint32_t physical) {
+    if (logical == physical) {
+      s.physical_of.erase(logical);
+    } else {
+      s.physical_of[logical] = physical;
+    }
+  };
+  set(static_cast<uint32_t>(a), physical_b);
+  set(static_cast<uint32_t>(b), physical_a);
+  // The map is queued as any change is, so the disk never holds records under a map they were
+  // not written with (a kill -9 keeps a prefix of the queue: records and map agree).
+  auto record = std::make_shared<const std::string>(EncodeDbMap(s.physical_of));
+  const uint64_t seq = s.NewSeq();
+  s.pending[kDbMapKey] = {record, seq};
+  s.Enqueue({State::Op::kPut, kDbMapKey, {}, record, seq, kDbMapKey.size() + record->size()});
 }
 
 void SpillStore::DeleteAll() {
@@ -313,10 +366,11 @@ void SpillStore::DeleteAll() {
 
 absl::StatusOr<std::optional<std::string>> SpillStore::Get(int db, std::string_view key) {
   State& s = *state_;
-  const std::string disk_key = DiskKey(db, key);
+  std::string disk_key;
   s.reads.fetch_add(1, std::memory_order_relaxed);
   {
     absl::MutexLock lock(&s.mu);
+    disk_key = DiskKey(s.Physical(db), key);
     if (auto it = s.pending.find(disk_key); it != s.pending.end()) {
       if (it->second.record == nullptr) return std::nullopt;
       s.read_hits.fetch_add(1, std::memory_order_relaxed);
@@ -341,8 +395,13 @@ absl::StatusOr<std::optional<std::string>> SpillStore::Get(int db, std::string_v
 
 absl::Status SpillStore::ListKeys(int db, std::string_view after, size_t count, std::vector<std::string>* keys,
                                   bool* done) {
-  const std::string prefix = DbPrefix(static_cast<uint32_t>(db));
-  const std::string start = DiskKey(db, after);
+  uint32_t physical;
+  {
+    absl::MutexLock lock(&state_->mu);
+    physical = state_->Physical(db);
+  }
+  const std::string prefix = DbPrefix(physical);
+  const std::string start = DiskKey(physical, after);
   std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(rocksdb::ReadOptions()));
   it->Seek(start);
   if (!after.empty() && it->Valid() && ToView(it->key()) == start) it->Next();
@@ -355,11 +414,19 @@ absl::Status SpillStore::ListKeys(int db, std::string_view after, size_t count, 
 }
 
 absl::Status SpillStore::ForEachRecord(absl::FunctionRef<void(int, std::string_view, std::string_view)> fn) {
+  absl::flat_hash_map<uint32_t, uint32_t> logical_of;
+  {
+    absl::MutexLock lock(&state_->mu);
+    for (const auto& [logical, physical] : state_->physical_of) logical_of[physical] = logical;
+  }
   std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view disk_key = ToView(it->key());
-    if (disk_key.size() < kDbPrefixBytes) continue;  // not a key this store wrote
-    fn(DbOf(disk_key), disk_key.substr(kDbPrefixBytes), ToView(it->value()));
+    if (disk_key.size() < kDbPrefixBytes || IsMeta(disk_key)) continue;  // not a key's record
+    const auto physical = static_cast<uint32_t>(DbOf(disk_key));
+    auto logical = logical_of.find(physical);
+    fn(static_cast<int>(logical == logical_of.end() ? physical : logical->second), disk_key.substr(kDbPrefixBytes),
+       ToView(it->value()));
   }
   return ToStatus(it->status(), "walk");
 }

@@ -2,8 +2,9 @@
 // (storage/spill_codec.h) by database and key. It knows nothing of the keyspace: the Keyspace
 // decides what goes in and comes out.
 //
-// Keys on disk: the database as 4 bytes big-endian, then the key's bytes, so that one database is
-// one contiguous range (FLUSHDB is one range delete; a walk of a database is one iterator).
+// Keys on disk: the database's range as 4 bytes big-endian, then the key's bytes, so that one
+// database is one contiguous range (FLUSHDB is one range delete; a walk of a database is one
+// iterator). A database's range is its number until SWAPDB trades two (SwapDb).
 //
 // Writes never wait for the disk: Put, Delete and DeleteDb queue the change and return, and the
 // store's writer thread applies the queue in batches, in the order queued. Until a change is on
@@ -79,6 +80,10 @@ class SpillStore : public SpillSink {
   // Every key of one database, or of all of them.
   void DeleteDb(int db) override;
   void DeleteAll() override;
+  // SWAPDB: databases a and b trade their keys, at once, without moving a record. Each database
+  // names the key range its records are stored under (at first its own number); a swap trades
+  // the two names, and the map of names is itself a record, queued in order with the rest.
+  void SwapDb(int a, int b) override;
 
   // The key's record, nullopt when it has none, or the disk's error.
   absl::StatusOr<std::optional<std::string>> Get(int db, std::string_view key);

@@ -17,6 +17,7 @@ class SpillSink {
   virtual void Delete(int db, std::string_view key) = 0;
   virtual void DeleteDb(int db) = 0;
   virtual void DeleteAll() = 0;
+  virtual void SwapDb(int a, int b) = 0;
 };
 
 class Entry;

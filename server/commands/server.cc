@@ -64,11 +64,6 @@ void SwapDb(CommandContext& ctx) {
     ctx.reply.Error(errors::kDbIndexOutOfRange);
     return;
   }
-  if (ctx.server.spill_enabled()) {
-    // Spilled records are filed by database number on disk; swapping them is not built yet.
-    ctx.reply.Error("ERR SWAPDB is not supported while spill-dir is set");
-    return;
-  }
   if (first != second) {
     ctx.server.TouchWatchedBeforeFlush(static_cast<int>(first), static_cast<int>(second));
     ctx.server.keyspace().SwapDb(static_cast<int>(first), static_cast<int>(second));

@@ -343,7 +343,30 @@ def test_paths_that_meet_a_spilled_key_without_parking_read_it_at_once(spilling)
     assert info["spill_sync_reads"] > sync_reads, info
 
 
-def test_swapdb_is_refused_while_spilling(spilling):
-    r = spilling().client(decode_responses=False)
-    with pytest.raises(redis.ResponseError, match="SWAPDB is not supported while spill-dir is set"):
-        r.swapdb(0, 1)
+def test_swapdb_trades_spilled_keys_too_and_a_restart_keeps_the_swap(spilling):
+    server = spilling()
+    r = server.client(decode_responses=False)
+    other = server.client(db=1, decode_responses=False)
+    other.set("in-1", "one")
+    other.hset("h1", mapping={"f": "v"})
+    write_every_type(r, FILL)  # database 0: most of it, and db 1's two keys, go to disk
+    spilled_before = spill_info(r)["spilled_keys"]
+    assert spilled_before > 0
+    assert r.swapdb(0, 1)
+    assert r.get("in-1") == b"one" and r.hgetall("h1") == {b"f": b"v"}
+    assert other.dbsize() == 5 * FILL and r.dbsize() == 2
+    assert other.get("str:3") == (f"{3:06d}" * 40 * 8).encode()
+    assert r.get("str:3") is None
+    server.stop()
+    server = spilling()
+    r = server.client(decode_responses=False)
+    other = server.client(db=1, decode_responses=False)
+    # The spilled part comes back in the database it was swapped into.
+    assert r.exists("str:0", "hash:0", "list:0") == 0
+    back = other.dbsize()
+    assert back > 0 and r.dbsize() <= 2
+    check_every_type_present = [i for i in range(FILL) if other.exists(f"zset:{i}")]
+    assert check_every_type_present
+    i = check_every_type_present[0]
+    pad = f"{i:06d}" * 40
+    assert other.zrange(f"zset:{i}", 0, -1, withscores=True) == [(f"{j}:{pad}".encode(), j * 1.5) for j in range(8)]

@@ -188,6 +188,14 @@ class MapSpill : public SpillSink, public SpillReader {
   void Delete(int db, std::string_view key) override { records.erase({db, std::string(key)}); }
   void DeleteDb(int db) override { std::erase_if(records, [&](const auto& kv) { return kv.first.first == db; }); }
   void DeleteAll() override { records.clear(); }
+  void SwapDb(int a, int b) override {
+    std::map<std::pair<int, std::string>, std::string> swapped;
+    for (auto& [db_key, record] : records) {
+      const int db = db_key.first == a ? b : db_key.first == b ? a : db_key.first;
+      swapped[{db, db_key.second}] = std::move(record);
+    }
+    records = std::move(swapped);
+  }
   std::map<std::pair<int, std::string>, std::string> records;
 };
 

@@ -116,6 +116,46 @@ TEST_F(SpillStoreTest, RecordsSurviveAReopenIncludingThoseStillQueuedAtClose) {
   EXPECT_EQ(all, (std::map<std::pair<int, std::string>, std::string>{{{0, "on-disk"}, "a"}, {{3, "queued"}, "b"}}));
 }
 
+TEST_F(SpillStoreTest, SwappingDatabasesTradesTheirRecordsAtOnceAndAcrossAReopen) {
+  store_->Put(0, "k", "zero");
+  store_->Put(1, "k", "one");
+  store_->Put(1, "only-in-1", "x");
+  store_->WaitForWrites();
+  store_->SwapDb(0, 1);
+  EXPECT_THAT(Get(0, "k"), Optional(std::string("one")));
+  EXPECT_THAT(Get(1, "k"), Optional(std::string("zero")));
+  EXPECT_THAT(Get(0, "only-in-1"), Optional(std::string("x")));
+  EXPECT_EQ(Get(1, "only-in-1"), std::nullopt);
+  // Writes, deletes and a flush after the swap go where the database's records now are.
+  store_->Put(1, "new", "n");
+  store_->Delete(0, "only-in-1");
+  store_->SwapDb(1, 2);  // database 0's old records move on to 2
+  store_->DeleteDb(1);   // database 2's old (empty) range: nothing of 0's or 2's goes
+  EXPECT_THAT(Get(2, "k"), Optional(std::string("zero")));
+  EXPECT_THAT(Get(2, "new"), Optional(std::string("n")));
+  store_.reset();
+  store_ = OpenStore();
+  std::map<std::pair<int, std::string>, std::string> all;
+  ASSERT_TRUE(store_->ForEachRecord([&](int db, std::string_view key, std::string_view record) {
+    all[{db, std::string(key)}] = std::string(record);
+  }).ok());
+  EXPECT_EQ(all, (std::map<std::pair<int, std::string>, std::string>{{{0, "k"}, "one"}, {{2, "k"}, "zero"},
+                                                                      {{2, "new"}, "n"}}));
+  store_->SwapDb(0, 2);
+  EXPECT_THAT(Get(0, "new"), Optional(std::string("n")));
+  store_->DeleteAll();
+  EXPECT_EQ(Get(0, "new"), std::nullopt);
+  ASSERT_TRUE(store_->CompactAll().ok());  // the map is not a record: compaction keeps it
+  store_.reset();
+  store_ = OpenStore();
+  store_->Put(2, "after", "a");
+  store_->WaitForWrites();
+  std::vector<std::string> keys;
+  bool done = false;
+  ASSERT_TRUE(store_->ListKeys(2, "", 10, &keys, &done).ok());
+  EXPECT_THAT(keys, ElementsAre("after"));
+}
+
 TEST_F(SpillStoreTest, ADatabaseIsListedInKeyOrderPageByPage) {
   for (const char* key : {"b", "a", "d", "c", "e"}) store_->Put(5, key, "v");
   store_->Put(4, "z", "v");
