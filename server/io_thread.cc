@@ -1,5 +1,7 @@
 #include "server/io_thread.h"
 
+#include <pthread.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -61,6 +63,8 @@ void IoThread::Start() {
   uv_timer_start(&timer_, OnTimer, kTimerPeriodMs, kTimerPeriodMs);
   thread_ = std::thread([this] {
     current_io_thread = this;
+    // Named for top -H, perf and /proc (at most 15 characters).
+    pthread_setname_np(pthread_self(), ("strata-io-" + std::to_string(index_)).c_str());
     // The memory meter follows this thread's allocations from its first one on.
     server_.memory_meter().Used();
     uv_run(&loop_, UV_RUN_DEFAULT);

@@ -712,6 +712,7 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\nspill_reads:", spill_promoter_ != nullptr ? spill_promoter_->reads() : 0,
                     "\r\nspill_hits:", store.read_hits, "\r\nspill_promotions:", stats.spill_promotions,
                     "\r\nspill_sync_reads:", stats.spill_sync_reads,
+                    "\r\nspill_clean_evictions:", stats.spill_clean_evictions,
                     "\r\nspill_disk_bytes:", store.disk_bytes, "\r\nspill_pending_bytes:", store.pending_bytes,
                     "\r\nspill_memory_bytes:", spill_ != nullptr ? spill_->memory_bytes().load() : 0,
                     "\r\nspill_record_bytes:", stats.spill_record_bytes,

@@ -1,5 +1,7 @@
 #include "server/spill_promoter.h"
 
+#include <pthread.h>
+
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -35,7 +37,10 @@ SpillPromoter::SpillPromoter(storage::Keyspace& keyspace, storage::SpillStore& s
 SpillPromoter::~SpillPromoter() { Stop(); }
 
 void SpillPromoter::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "spill-promoter");
+    Run();
+  });
 }
 
 void SpillPromoter::Stop() {

@@ -195,7 +195,7 @@ bool Entry::TryOverwriteString(std::string_view value, const EntryMeta& meta) {
     block += kExpiryBlockSize;
   }
   if (with_fresh) std::memcpy(block, &meta.fresh_until_ms, sizeof(int64_t));
-  flags_ = static_cast<uint8_t>((flags_ & (kHasExpiry | kHasFreshUntil)) |
+  flags_ = static_cast<uint8_t>((flags_ & (kHasExpiry | kHasFreshUntil | kSpillCopy)) |
                                 (meta.encoding_flags & (kRawEncoding | kNoIntEncoding)));
   return true;
 }

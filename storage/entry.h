@@ -66,6 +66,10 @@ class Entry {
   static constexpr uint8_t kHasFreshUntil = 8;
   // The payload is a small value's image (see "Small values inline" above), not an object pointer.
   static constexpr uint8_t kInlineValue = 16;
+  // The spill tier still holds a record identical to this entry (it was read back and not changed
+  // since): evicting it again needs no disk write, and changing or deleting it must delete that
+  // record (DESIGN section 8; Transaction::NoteModified).
+  static constexpr uint8_t kSpillCopy = 32;
   // A value's image is kept inline up to this size; a larger one stays in its own block, which
   // changes in place (realloc) instead of being copied into a new entry on every write.
   static constexpr size_t kMaxInlineImage = 1024;
@@ -135,6 +139,8 @@ class Entry {
   // For hashes, lists, sets and sorted sets (read them through storage/typed_values.h):
   // whether the value is inline, its image when it is, its object when it is not.
   bool value_inline() const { return flags_ & kInlineValue; }
+  bool has_spill_copy() const { return flags_ & kSpillCopy; }
+  void set_spill_copy(bool on) { flags_ = static_cast<uint8_t>(on ? flags_ | kSpillCopy : flags_ & ~kSpillCopy); }
   std::string_view value_image() const { return string_value(); }
   unsigned char* mutable_value_image() { return reinterpret_cast<unsigned char*>(const_cast<char*>(string_value().data())); }
   void* value_object() const { return object(); }

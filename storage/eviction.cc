@@ -344,11 +344,19 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
   if (listener_ != nullptr) listener_->OnEvict(db, *victim);
   if (spill_ != nullptr) {
     // Moved, not lost: the key still exists, unchanged, so nobody is told of a change.
-    std::string record = EncodeSpillRecord(*victim);
-    table.spilled.Put(hash, SpilledKey{std::string(victim->key()), NextSpillGeneration(), victim->expire_at_ms(),
-                                       static_cast<uint32_t>(record.size()), victim->type()});
-    spill_->Put(db, victim->key(), std::move(record));
-    shard.spill_writes.Add();
+    if (victim->has_spill_copy()) {
+      // Read back from disk and unchanged since: its record is still there. (Its size is not
+      // known without encoding it; the entry's stands in for spill-max-size.)
+      table.spilled.Put(hash, SpilledKey{std::string(victim->key()), NextSpillGeneration(), victim->expire_at_ms(),
+                                         static_cast<uint32_t>(victim->AllocatedSize()), victim->type()});
+      shard.spill_clean_evictions.Add();
+    } else {
+      std::string record = EncodeSpillRecord(*victim);
+      table.spilled.Put(hash, SpilledKey{std::string(victim->key()), NextSpillGeneration(), victim->expire_at_ms(),
+                                         static_cast<uint32_t>(record.size()), victim->type()});
+      spill_->Put(db, victim->key(), std::move(record));
+      shard.spill_writes.Add();
+    }
   } else {
     Notify(notify::kEvicted, "evicted", db, victim->key());
     KeyChanged(victim->key(), hash);
@@ -428,7 +436,12 @@ Keyspace::SpillAllOutcome Keyspace::SpillAll(int64_t now_ms, absl::FunctionRef<v
     for (int db = 0; db < options_.databases; ++db) {
       Table& table = shard->table(db);
       table.dict.Clear([&](Entry* e) {
-        if (!(e->has_expiry() && e->expire_at_ms() < now_ms)) {
+        if (e->has_spill_copy() && !(e->has_expiry() && e->expire_at_ms() < now_ms)) {
+          // Its record is on disk already.
+          table.spilled.Put(HashKey(e->key()), SpilledKey{std::string(e->key()), NextSpillGeneration(), e->expire_at_ms(),
+                                                          static_cast<uint32_t>(e->AllocatedSize()), e->type()});
+          ++outcome.keys;
+        } else if (!(e->has_expiry() && e->expire_at_ms() < now_ms)) {
           std::string record = EncodeSpillRecord(*e);
           outcome.bytes += record.size();
           since_pace += record.size();

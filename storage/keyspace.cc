@@ -158,6 +158,7 @@ KeyspaceStats Keyspace::Stats() {
     stats.spill_writes += shard->spill_writes.Get();
     stats.spill_promotions += shard->promoted_keys.Get();
     stats.spill_sync_reads += shard->spill_sync_reads.Get();
+    stats.spill_clean_evictions += shard->spill_clean_evictions.Get();
     stats.spill_evicted_keys += shard->spill_evicted_keys.Get();
     WideShardLock lock(*shard);
     stats.sketch_bytes += shard->sketch.bytes();
@@ -316,6 +317,7 @@ uint64_t Keyspace::DeleteIfInShard(size_t index, int db, const std::function<boo
     if (e->has_expiry()) table.RemoveVolatile(e);
     const uint64_t hash = HashKey(e->key());
     table.dict.Remove(e->key(), hash);
+    if (e->has_spill_copy()) spill_->Delete(db, e->key());
     KeyChanged(e->key(), hash);
     ReleaseEntry(shard, e);
   }
@@ -486,7 +488,16 @@ void Transaction::DropExpired(Shard& shard, Table& table, int db, std::string_vi
 
 void Transaction::NoteModifiedSlow(int db, std::string_view key) {
   if (record_modifications_) modified_.emplace_back(db, std::string(key));
-  keyspace_.KeyChanged(key, Hash(key), writer_);
+  const uint64_t hash = Hash(key);
+  if (saw_spill_copy_) {
+    // Its disk copy no longer matches (or the key goes): delete it, or a restart would serve it.
+    Entry* e = ShardFor(hash).table(db).dict.Find(key, hash);
+    if (e != nullptr && e->has_spill_copy()) {
+      e->set_spill_copy(false);
+      keyspace_.spill()->Delete(db, key);
+    }
+  }
+  keyspace_.KeyChanged(key, hash, writer_);
 }
 
 Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touch, bool notify_miss) {
@@ -628,13 +639,19 @@ bool Transaction::Promote(int db, std::string_view key, uint64_t generation, Ent
     return false;
   }
   table.spilled.Erase(hash, key);
-  keyspace_.spill()->Delete(db, key);
-  if (entry == nullptr) return true;  // the disk had nothing (expired there): the key is gone
+  if (entry == nullptr) {
+    keyspace_.spill()->Delete(db, key);
+    return true;  // the disk had nothing (expired there): the key is gone
+  }
   if (entry->has_expiry() && entry->expire_at_ms() < now_ms_) {
+    keyspace_.spill()->Delete(db, key);
     Entry::Free(entry);
     shard.expired_keys.Add();
     return true;
   }
+  // The record stays on disk as the entry's clean copy: evicted unchanged, the key needs no
+  // write; changed or deleted, the copy is deleted then (NoteModifiedSlow).
+  entry->set_spill_copy(true);
   // Not in the dict: a key is in one tier only.
   entry->set_access_clock(keyspace_.AccessFieldForStore(shard, nullptr, hash, now_ms_));
   table.dict.Insert(entry, hash);

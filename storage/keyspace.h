@@ -111,6 +111,7 @@ class Shard {
   ShardCounter spill_writes;   // victims written to the spill instead of dropped
   ShardCounter promoted_keys;  // keys read back from the spill into memory
   ShardCounter spill_sync_reads;  // of those, read at once under the lock (SpillReader)
+  ShardCounter spill_clean_evictions;  // victims whose record was still on disk: no write
   ShardCounter spill_evicted_keys;  // spilled keys removed for good by spill-max-size
   // Recent access frequency of this shard's keys (resident or not), under allkeys-tinylfu only.
   FrequencySketch sketch;
@@ -130,6 +131,7 @@ struct KeyspaceStats {
   uint64_t spill_writes = 0;    // victims written to it
   uint64_t spill_promotions = 0;
   uint64_t spill_sync_reads = 0;
+  uint64_t spill_clean_evictions = 0;
   uint64_t spill_evicted_keys = 0;   // left the spill for good (spill-max-size)
   uint64_t spill_record_bytes = 0;   // of the records in the spill now
   uint64_t expired_keys = 0;
@@ -470,7 +472,8 @@ class Transaction {
   // (`entry`: the decoded record, owned from now; null when the disk had none or an expired
   // one), unless the key was spilled again since `generation` was read (then it does nothing
   // and returns false: the caller reads again). Promotion is not a change: no event, no
-  // invalidation, no WATCH.
+  // invalidation, no WATCH. The record stays on disk as the entry's copy (Entry::kSpillCopy)
+  // until the key changes or goes: a key read and evicted again costs no disk write.
   // A spilled key whose expiry has passed is dropped here (it is gone, as in memory).
   std::optional<uint64_t> SpillGeneration(int db, std::string_view key);
   bool Promote(int db, std::string_view key, uint64_t generation, Entry* entry);
@@ -534,7 +537,9 @@ class Transaction {
   // Inline: every GET and SET comes through here, and most keys have no TTL.
   Entry* FindLive(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash) {
     Entry* e = table.dict.Find(key, hash);
-    if (e == nullptr || !e->has_expiry() || e->expire_at_ms() >= now_ms_) return e;
+    if (e == nullptr) return e;
+    saw_spill_copy_ |= e->has_spill_copy();
+    if (!e->has_expiry() || e->expire_at_ms() >= now_ms_) return e;
     DropExpired(shard, table, db, key, hash, e);
     return nullptr;
   }
@@ -544,7 +549,7 @@ class Transaction {
   uint64_t Hash(std::string_view key) const;
   // One branch on the common path (nobody records, nobody tracks).
   void NoteModified(int db, std::string_view key) {
-    if (record_modifications_ || keyspace_.tracking_changes()) NoteModifiedSlow(db, key);
+    if (record_modifications_ || saw_spill_copy_ || keyspace_.tracking_changes()) NoteModifiedSlow(db, key);
   }
   void NoteModifiedSlow(int db, std::string_view key);
 
@@ -557,6 +562,9 @@ class Transaction {
   uint32_t first_shard_ = 0;
   bool refused_ = false;
   bool record_modifications_ = false;
+  // A key this transaction found has a copy in the spill (Entry::kSpillCopy): a change to any
+  // key then checks whether its copy must go.
+  bool saw_spill_copy_ = false;
   uint64_t writer_ = 0;
   std::vector<std::pair<int, std::string>> modified_;
 };

@@ -1,5 +1,7 @@
 #include "storage/spill.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <deque>
 #include <thread>
@@ -268,7 +270,10 @@ absl::StatusOr<std::unique_ptr<SpillStore>> SpillStore::Open(const Options& opti
     absl::MutexLock lock(&state->mu);
     state->UpdateMemory();
   }
-  state->writer = std::thread([raw = state.get()] { raw->WriterLoop(); });
+  state->writer = std::thread([raw = state.get()] {
+    pthread_setname_np(pthread_self(), "spill-writer");
+    raw->WriterLoop();
+  });
   return std::unique_ptr<SpillStore>(new SpillStore(std::move(state)));
 }
 

@@ -8,7 +8,7 @@
 // order, so one SCAN cursor walks both tiers at once, and a key that moves between tiers during a
 // SCAN is still returned (its place in the walk does not depend on its tier).
 //
-// Memory: about 70 bytes per key plus the key's bytes beyond 15 (kept whole, for SCAN and KEYS).
+// Memory: about 90 bytes per key plus the key's bytes beyond 15 (kept whole, for SCAN and KEYS).
 // Not thread-safe: the owning shard's lock guards it.
 #pragma once
 

@@ -276,6 +276,36 @@ def test_after_kill_9_every_key_that_reads_back_is_intact(spilling):
     assert r.dbsize() <= 5 * FILL + 600
 
 
+def test_a_key_read_back_keeps_its_disk_copy_until_it_changes(spilling):
+    """A key read back from disk leaves its record there as a clean copy: evicted again unchanged
+    it costs no write, and after a restart it is served; changed or deleted, the copy goes, and
+    a restart never serves the old value."""
+    server = spilling()
+    r = server.client(decode_responses=False)
+    for name in ("unchanged", "changed", "deleted", "expire-changed"):
+        r.set(name, "v1")
+    write_every_type(r, FILL)  # pushes them to disk
+    promotions = spill_info(r)["spill_promotions"]
+    assert [r.get(n) for n in ("unchanged", "changed", "deleted", "expire-changed")] == [b"v1"] * 4
+    assert spill_info(r)["spill_promotions"] > promotions  # (LRU is sampled: most, not surely all)
+    r.set("changed", "v2")
+    r.delete("deleted")
+    r.expire("expire-changed", 1000)
+    # Read back keys are now the youngest: make everything else older, then push them out too.
+    write_every_type(r, FILL)
+    write_every_type(r, FILL)
+    assert spill_info(r)["spill_clean_evictions"] > 0
+    server.stop()  # the memory tier is not written: only what is on disk comes back
+    r = spilling().client(decode_responses=False)
+    assert r.get("unchanged") in (b"v1", None)
+    assert r.get("changed") in (b"v2", None)  # never the old value of its copy
+    assert r.get("deleted") is None
+    ttl = r.ttl("expire-changed")
+    assert ttl == -2 or 900 < ttl <= 1000, ttl
+    # Most of these were pushed out to disk and are back.
+    assert sum(r.exists(n) for n in ("unchanged", "changed", "expire-changed")) >= 2
+
+
 def test_an_expired_spilled_key_is_gone(spilling):
     server = spilling()
     r = server.client(decode_responses=False)

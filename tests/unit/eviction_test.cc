@@ -227,7 +227,7 @@ TEST_F(Spill, AVictimMovesToTheSpillAndStillCountsAsAKeyWithoutAnEvictionOrAChan
   Entry::Free(*back);
 }
 
-TEST_F(Spill, PromotionPutsTheKeyBackInMemoryAndTakesItOffDisk) {
+TEST_F(Spill, PromotionPutsTheKeyBackInMemoryAndLeavesItsRecordAsACleanCopy) {
   Put(ks, "k", kNow, kNow + 60'000);
   EvictEverything(ks, 5, kNow);
   {
@@ -246,9 +246,18 @@ TEST_F(Spill, PromotionPutsTheKeyBackInMemoryAndTakesItOffDisk) {
     EXPECT_EQ(e->string_value(), "value");
     EXPECT_EQ(e->expire_at_ms(), kNow + 60'000);
     EXPECT_FALSE(txn.SpillGeneration(0, "k").has_value());
-    EXPECT_TRUE(spill.records.empty());
+    EXPECT_TRUE(e->has_spill_copy());
+    EXPECT_EQ(spill.records.size(), 1u);  // the clean copy
   }  // Stats takes every shard's lock: after the Transaction
   EXPECT_EQ(ks.Stats().spill_promotions, 1u);
+  EXPECT_EQ(ks.DbSize(0), 1u);
+  EXPECT_EQ(ks.Stats().spilled_keys, 0u);
+  // Evicted again unchanged: indexed again, no write.
+  EvictEverything(ks, 5, kNow);
+  EXPECT_EQ(ks.Stats().spill_writes, 1u);
+  EXPECT_EQ(ks.Stats().spill_clean_evictions, 1u);
+  EXPECT_EQ(ks.Stats().spilled_keys, 1u);
+  EXPECT_EQ(ks.DbSize(0), 1u);
 }
 
 TEST_F(Spill, AWriteOrDeleteOfASpilledKeyTakesItOffDisk) {
@@ -304,6 +313,34 @@ std::set<std::string> ScanAll(Keyspace& ks, int64_t now_ms, std::string_view typ
     cursor = r.next_cursor;
   } while (cursor != 0);
   return seen;
+}
+
+TEST_F(Spill, ChangingOrDeletingAReadBackKeyDeletesItsCopyOnDisk) {
+  // Every way a key changes: overwritten in place, replaced, its TTL changed, deleted, renamed.
+  const std::vector<std::string> keys = {"overwritten", "replaced", "expiry", "deleted", "renamed", "kept"};
+  for (const std::string& key : keys) Put(ks, key, kNow);
+  EvictEverything(ks, 5, kNow);
+  for (const std::string& key : keys) PromoteFromSpill(ks, spill, key, kNow);
+  ASSERT_EQ(spill.records.size(), keys.size());
+  {
+    const std::string_view names[] = {"overwritten", "replaced", "expiry", "deleted", "renamed", "to"};
+    Transaction txn(ks, 0, names, kNow);
+    txn.SetString("overwritten", "other", Entry::kNoExpiry);  // same length: in place
+    txn.Store(Entry::NewString("replaced", "a longer value", Entry::kNoExpiry));
+    txn.SetExpiry(txn.FindForWrite("expiry"), kNow + 5000);
+    EXPECT_TRUE(txn.Delete("deleted"));
+    txn.Rename("renamed", "to");
+  }
+  std::set<std::string> on_disk;
+  for (const auto& [db_key, record] : spill.records) on_disk.insert(db_key.second);
+  EXPECT_EQ(on_disk, std::set<std::string>{"kept"});
+  // What is still to go to disk goes whole: evicting writes the changed keys anew.
+  EvictEverything(ks, 5, kNow);
+  EXPECT_EQ(spill.records.size(), 5u);  // kept (its copy), overwritten, replaced, expiry, to
+  absl::StatusOr<Entry*> back = DecodeSpillRecord("overwritten", spill.records.at({0, "overwritten"}), ValueLimits());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->string_value(), "other");
+  Entry::Free(*back);
 }
 
 TEST_F(Spill, ScanKeysAndRandomKeySeeSpilledKeysAsKeys) {
@@ -450,7 +487,8 @@ TEST_F(Spill, ALookupThatMeetsASpilledKeyWithoutParkingReadsItAtOnce) {
     EXPECT_EQ(spill.reads_now, 1);
     EXPECT_EQ(txn.Peek("never"), nullptr);
   }
-  EXPECT_TRUE(spill.records.empty());
+  EXPECT_EQ(spill.records.size(), 1u);  // the clean copy of "read"; "deleted" is gone
+  EXPECT_EQ(spill.records.count({0, "read"}), 1u);
   const KeyspaceStats stats = ks.Stats();
   EXPECT_EQ(stats.spill_sync_reads, 1u);
   EXPECT_EQ(stats.spilled_keys, 0u);

@@ -74,23 +74,32 @@ TEST(SpillIndex, ABucketHoldsExactlyTheKeysWhoseHashFallsInItUnderTheMask) {
   }
 }
 
-TEST(SpillIndex, RandomReachesEveryKey) {
+TEST(SpillIndex, RandomDrawsEachKeyInProportionToTheGapBeforeIt) {
+  // A draw takes the first key at or after a uniform point of the (reversed) hash space: with
+  // evenly spread hashes (as a good hash makes them, on average) every key is as likely.
   SpillIndex index;
-  EXPECT_EQ(index.Random(7, nullptr), nullptr);
-  for (int i = 0; i < 20; ++i) index.Put(HashKey("k" + std::to_string(i)), Spilled("k" + std::to_string(i), 0));
-  std::set<std::string> drawn;
+  uint64_t unused;
+  EXPECT_EQ(index.Random(7, &unused), nullptr);
+  std::map<std::string, uint64_t> hashes;
+  for (uint64_t i = 0; i < 20; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    hashes[key] = ReverseBits(i * (UINT64_MAX / 20));
+    index.Put(hashes[key], Spilled(key, 0));
+  }
+  std::map<std::string, int> drawn;
   uint64_t state = 88172645463325252ULL;
-  for (int i = 0; i < 2000; ++i) {
+  for (int i = 0; i < 20000; ++i) {
     state ^= state << 13;
     state ^= state >> 7;
     state ^= state << 17;
     uint64_t hash;
     const SpilledKey* spilled = index.Random(state, &hash);
     ASSERT_NE(spilled, nullptr);
-    EXPECT_EQ(hash, HashKey(spilled->key));
-    drawn.insert(spilled->key);
+    EXPECT_EQ(hash, hashes[spilled->key]);
+    ++drawn[spilled->key];
   }
-  EXPECT_EQ(drawn.size(), 20u);
+  ASSERT_EQ(drawn.size(), 20u);
+  for (const auto& [key, n] : drawn) EXPECT_NEAR(n, 1000, 200) << key;
 }
 
 }  // namespace
