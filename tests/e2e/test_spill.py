@@ -400,3 +400,95 @@ def test_swapdb_trades_spilled_keys_too_and_a_restart_keeps_the_swap(spilling):
     i = check_every_type_present[0]
     pad = f"{i:06d}" * 40
     assert other.zrange(f"zset:{i}", 0, -1, withscores=True) == [(f"{j}:{pad}".encode(), j * 1.5) for j in range(8)]
+
+
+def test_concurrent_clients_see_their_own_writes_while_keys_move_between_tiers(spilling):
+    """Four writers, each with keys of its own and a model of them (SET, GET, INCR, RPUSH, DEL,
+    EXPIRE, RENAME between its keys), a filler that keeps pushing keys to disk, and readers of
+    everyone's keys: every reply a writer gets matches its model, and at the end the server holds
+    exactly the models."""
+    import random
+    import threading
+    server = spilling()
+    stop = threading.Event()
+    failures = []
+
+    def writer(t):
+        rng = random.Random(t)
+        r = server.client(decode_responses=True)
+        model = {}
+        try:
+            for step in range(1500):
+                key = f"w{t}:{rng.randrange(40)}"
+                roll = rng.random()
+                if roll < 0.25:
+                    value = f"{step}-" + "v" * rng.randrange(100, 2000)
+                    r.set(key, value)
+                    model[key] = value
+                elif roll < 0.5:
+                    expected = model.get(key)
+                    got = r.get(key) if not isinstance(expected, list) else r.lrange(key, 0, -1)
+                    assert got == expected, (key, got, expected)
+                elif roll < 0.6:
+                    if isinstance(model.get(key), list):
+                        continue
+                    if key in model and not str(model[key]).lstrip("-").isdigit():
+                        continue
+                    model[key] = str(int(model.get(key, 0)) + 1)
+                    assert r.incr(key) == int(model[key])
+                elif roll < 0.7:
+                    if key in model and not isinstance(model[key], list):
+                        continue
+                    model.setdefault(key, []).append(f"e{step}")
+                    assert r.rpush(key, f"e{step}") == len(model[key])
+                elif roll < 0.8:
+                    assert r.delete(key) == (1 if key in model else 0)
+                    model.pop(key, None)
+                elif roll < 0.9:
+                    assert r.expire(key, 100000) == (key in model)
+                else:
+                    other = f"w{t}:{rng.randrange(40)}"
+                    if key not in model or other == key:
+                        continue
+                    r.rename(key, other)
+                    model[other] = model.pop(key)
+            for key in [f"w{t}:{i}" for i in range(40)]:
+                expected = model.get(key)
+                got = r.get(key) if not isinstance(expected, list) else r.lrange(key, 0, -1)
+                assert got == expected, (key, got, expected)
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(f"writer {t}: {e!r}")
+
+    def filler():
+        r = server.client(decode_responses=False)
+        i = 0
+        while not stop.is_set():
+            pipe = r.pipeline(transaction=False)
+            for _ in range(100):
+                pipe.set(f"fill:{i % 20000}", b"f" * 1500)
+                i += 1
+            pipe.execute()
+
+    def reader():
+        rng = random.Random(99)
+        r = server.client(decode_responses=False)
+        while not stop.is_set():
+            key = f"w{rng.randrange(4)}:{rng.randrange(40)}"
+            if r.type(key) == b"string":
+                try:
+                    r.get(key)
+                except redis.ResponseError:
+                    pass
+
+    writers = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+    others = [threading.Thread(target=filler), threading.Thread(target=reader)]
+    for thread in writers + others:
+        thread.start()
+    for thread in writers:
+        thread.join(timeout=300)
+    stop.set()
+    for thread in others:
+        thread.join(timeout=60)
+    assert not failures, failures
+    info = spill_info(server.client())
+    assert info["spill_promotions"] > 100 and info["spill_writes"] > 1000, info
