@@ -20,8 +20,8 @@
 // may lose the last few seconds. RocksDB's checksums and point-in-time recovery mean a restart
 // never reads a torn record. That is the right trade for a cache: syncing every batch would cost a
 // disk flush per batch for data the source of truth still has. Changes still queued die with the
-// process, deletes included: after a kill -9, a record whose delete was queued is still on disk.
-// (Not yet handled above this store: the restart's index takes such a record as live.)
+// process, deletes included: after a kill -9, a record whose delete was queued is still on disk,
+// and a restart serves it (docs/SPILL.md says what is and is not guaranteed).
 //
 // Expired records are dropped when RocksDB compacts (a compaction filter reading the record's
 // expiry), so a spilled key that nobody reads again still leaves the disk.
