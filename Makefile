@@ -97,7 +97,7 @@ diff-soak: deps-test asan
 	  tests/e2e/test_differential.py tests/e2e/test_differential_lists.py tests/e2e/test_differential_sets.py \
 	  tests/e2e/test_differential_hashes.py tests/e2e/test_differential_zsets.py tests/e2e/test_differential_bitmaps.py \
 	  tests/e2e/test_differential_hyperloglog.py tests/e2e/test_differential_sort.py tests/e2e/test_blocking.py \
-  tests/e2e/test_differential_scripting.py
+  tests/e2e/test_differential_scripting.py tests/e2e/test_differential_spill.py
 
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CXX=clang++ CC=clang cmake -S . -B $(FUZZ_BUILD) -DSTRATA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"

@@ -74,6 +74,45 @@ def test_every_key_of_every_type_is_answered_past_maxmemory(spilling):
     assert r.type("hash:1") == b"hash" and r.type("zset:2") == b"zset"
 
 
+def check_every_type_pipelined(r, n, batch=200):
+    """check_every_type's assertions, read in pipelines (ten times the keys in reasonable time)."""
+    for start in range(0, n, batch):
+        indexes = range(start, min(n, start + batch))
+        pipe = r.pipeline(transaction=False)
+        for i in indexes:
+            pipe.get(f"str:{i}")
+            pipe.hgetall(f"hash:{i}")
+            pipe.lrange(f"list:{i}", 0, -1)
+            pipe.smembers(f"set:{i}")
+            pipe.zrange(f"zset:{i}", 0, -1, withscores=True)
+            for prefix in ("str", "hash", "list", "set", "zset"):
+                pipe.ttl(f"{prefix}:{i}")
+        replies = iter(pipe.execute())
+        for i in indexes:
+            pad = f"{i:06d}" * 40
+            assert next(replies) == (pad * 8).encode(), i
+            assert next(replies) == {f"f{j}".encode(): pad.encode() for j in range(8)}, i
+            assert next(replies) == [f"{j}:{pad}".encode() for j in range(8)], i
+            assert next(replies) == {f"{j}:{pad}".encode() for j in range(8)}, i
+            assert next(replies) == [(f"{j}:{pad}".encode(), j * 1.5) for j in range(8)], i
+            for prefix in ("str", "hash", "list", "set", "zset"):
+                ttl = next(replies)
+                assert (3500 < ttl <= 3600) if i % 10 == 0 else ttl == -1, (prefix, i, ttl)
+
+
+def test_ten_times_maxmemory_of_every_type_is_all_answered(spilling):
+    server = spilling()
+    r = server.client(decode_responses=False)
+    n = 8000  # x 5 types x about 2 KB: ten times MAXMEMORY
+    write_every_type(r, n)
+    assert r.dbsize() == 5 * n
+    info = spill_info(r)
+    assert info["spilled_keys"] > 4 * n and info["spill_writes_dropped"] == 0, info
+    check_every_type_pipelined(r, n)
+    assert r.dbsize() == 5 * n
+    assert r.info("stats")["evicted_keys"] == 0
+
+
 def test_without_spill_the_same_load_evicts(strata_factory):
     server = strata_factory("--maxmemory", MAXMEMORY, "--maxmemory-policy", "allkeys-lru")
     r = server.client(decode_responses=False)
