@@ -64,8 +64,9 @@ void SpillPromoter::Promote(int db, std::vector<SpilledKey> keys, std::function<
 }
 
 void SpillPromoter::Run() {
+  std::deque<Job> batch;
+  std::vector<absl::Status> statuses;
   for (;;) {
-    Job job;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
@@ -74,12 +75,15 @@ void SpillPromoter::Run() {
           },
           this));
       if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      // Every job queued meanwhile at once: one pass to make room for all of them, and their
+      // answers posted back to back (an I/O thread wakes once for them all).
+      batch.swap(jobs_);
     }
-    absl::Status status = PromoteAll(job);
+    statuses.clear();
+    for (const Job& job : batch) statuses.push_back(PromoteAll(job));
     make_room_();
-    job.done(std::move(status));
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(statuses[i]));
+    batch.clear();
   }
 }
 

@@ -4,7 +4,8 @@
 // the store, decoded, and put back into memory under its shard lock (Transaction::Promote), then
 // the command is resumed, to run again with its keys in memory. A key spilled again meanwhile is
 // left for that rerun to find. The order of a client's replies is kept: a parked client runs
-// nothing else until its command has run.
+// nothing else until its command has run. Jobs queued while one runs are taken together: one
+// eviction pass makes room for all their keys, and their answers go back to back.
 //
 // Thread-safety: Promote from any thread; `done` runs on the promoter's thread (the caller posts
 // it to where it belongs).
@@ -38,7 +39,7 @@ class SpillPromoter : public storage::SpillReader {
     uint64_t generation;  // Transaction::SpillGeneration when the command parked
   };
 
-  // `make_room` runs after each promotion, with no lock held: keys read back take memory, and a
+  // `make_room` runs after each batch of promotions, with no lock held: keys read back take memory, and a
   // GET-only load must not grow it past maxmemory (Evictor::MakeRoom).
   SpillPromoter(storage::Keyspace& keyspace, storage::SpillStore& store, const Config& config,
                 std::function<void()> make_room);

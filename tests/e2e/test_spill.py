@@ -280,7 +280,8 @@ def test_spill_max_size_caps_the_disk_and_the_oldest_keys_leave_first(spilling):
     # Written first, spilled first, gone first: few of the first keys are left, most of the last.
     first = sum(r.exists(f"str:{i}") for i in range(100))
     last = sum(r.exists(f"str:{i}") for i in range(KEYS_PER_TYPE - 100, KEYS_PER_TYPE))
-    assert first < 20 and last > 80, (first, last)
+    # (Sampled: removing at random would leave about as many of each.)
+    assert first < 40 and last > 80, (first, last)
     r.config_set("spill-max-size", "0")
     assert r.config_get("spill-max-size") == {"spill-max-size": "0"}
 
