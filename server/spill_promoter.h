@@ -39,8 +39,8 @@ class SpillPromoter : public storage::SpillReader {
     uint64_t generation;  // Transaction::SpillGeneration when the command parked
   };
 
-  // `make_room` runs after each batch of promotions, with no lock held: keys read back take memory, and a
-  // GET-only load must not grow it past maxmemory (Evictor::MakeRoom).
+  // `make_room` runs after each batch of promotions, with no lock held: keys read back take
+  // memory, and a GET-only load must not grow it past maxmemory (Evictor::MakeRoom).
   SpillPromoter(storage::Keyspace& keyspace, storage::SpillStore& store, const Config& config,
                 std::function<void()> make_room);
   // Stops (see Stop).
