@@ -13,6 +13,8 @@
 namespace strata::server {
 namespace {
 
+constexpr size_t kMaxBatch = 32;
+
 // A value read back is built under the encoding limits configured now.
 storage::ValueLimits ValueLimitsOf(const Config& c) {
   storage::ValueLimits limits;
@@ -75,9 +77,13 @@ void SpillPromoter::Run() {
           },
           this));
       if (stopping_) return;
-      // Every job queued meanwhile at once: one pass to make room for all of them, and their
-      // answers posted back to back (an I/O thread wakes once for them all).
-      batch.swap(jobs_);
+      // The jobs queued meanwhile together (up to kMaxBatch, so that neither memory past
+      // maxmemory nor the first job's wait grows with the queue): one pass to make room for all
+      // of them, and their answers posted back to back (an I/O thread wakes once for them all).
+      while (!jobs_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(jobs_.front()));
+        jobs_.pop_front();
+      }
     }
     statuses.clear();
     for (const Job& job : batch) statuses.push_back(PromoteAll(job));
@@ -99,10 +105,8 @@ absl::StatusOr<storage::Entry*> SpillPromoter::Read(int db, std::string_view key
   return entry.ok() ? *entry : nullptr;
 }
 
-storage::Entry* SpillPromoter::ReadNow(int db, std::string_view key) {
-  // A disk error reads as "no record": the command sees the key as absent, as after an eviction.
-  absl::StatusOr<storage::Entry*> entry = Read(db, key, ValueLimitsOf(config_));
-  return entry.ok() ? *entry : nullptr;
+absl::StatusOr<storage::Entry*> SpillPromoter::ReadNow(int db, std::string_view key) {
+  return Read(db, key, ValueLimitsOf(config_));
 }
 
 absl::Status SpillPromoter::PromoteAll(const Job& job) {

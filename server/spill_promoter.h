@@ -53,7 +53,7 @@ class SpillPromoter : public storage::SpillReader {
   void Promote(int db, std::vector<SpilledKey> keys, std::function<void(absl::Status)> done);
 
   // storage::SpillReader: the rare read at once, on the caller's thread (storage/spill_sink.h).
-  storage::Entry* ReadNow(int db, std::string_view key) override;
+  absl::StatusOr<storage::Entry*> ReadNow(int db, std::string_view key) override;
 
   // Keys read from the disk for commands, and those the disk had.
   uint64_t reads() const { return reads_.load(std::memory_order_relaxed); }

@@ -367,10 +367,13 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
 }
 
 uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadline_ns) {
+  // Called from the cron: a shard that a long command or script holds is skipped, never waited
+  // for (as active expiry does); its keys count at the next call.
   uint64_t total = 0;
-  for (auto& shard : shards_) {
-    WideShardLock lock(*shard);
-    for (const Table& table : shard->tables()) total += table.spilled.record_bytes();
+  for (size_t index = 0; index < shards_.size(); ++index) {
+    std::unique_lock<std::timed_mutex> lock;
+    if (!LockForEviction(index, nullptr, &lock)) continue;
+    for (const Table& table : shards_[index]->tables()) total += table.spilled.record_bytes();
   }
   uint64_t removed = 0;
   constexpr size_t kSamples = 16;
@@ -391,7 +394,8 @@ uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadlin
       const size_t index = sample < kSamples ? static_cast<size_t>(NextEvictionRandom() % shards_.size())
                                              : (start + sample) % shards_.size();
       Shard& shard = *shards_[index];
-      WideShardLock lock(shard);
+      std::unique_lock<std::timed_mutex> lock;
+      if (!LockForEviction(index, nullptr, &lock)) continue;
       const int first_db = static_cast<int>(shard.NextRandom() % static_cast<uint64_t>(options_.databases));
       for (int i = 0; i < options_.databases; ++i) {
         const int db = (first_db + i) % options_.databases;
@@ -407,7 +411,8 @@ uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadlin
     }
     if (oldest.shard == SIZE_MAX) break;  // nothing spilled any more
     Shard& shard = *shards_[oldest.shard];
-    WideShardLock lock(shard);
+    std::unique_lock<std::timed_mutex> lock;
+    if (!LockForEviction(oldest.shard, nullptr, &lock)) continue;
     Table& table = shard.table(oldest.db);
     const SpilledKey* spilled = table.spilled.Find(oldest.hash, oldest.key);
     if (spilled == nullptr) continue;  // promoted or deleted meanwhile
@@ -443,6 +448,11 @@ Keyspace::SpillAllOutcome Keyspace::SpillAll(int64_t now_ms, absl::FunctionRef<v
           ++outcome.keys;
         } else if (!(e->has_expiry() && e->expire_at_ms() < now_ms)) {
           std::string record = EncodeSpillRecord(*e);
+          // Paced before the queue could fill (a full queue would drop the value).
+          if (since_pace + record.size() >= (8u << 20)) {
+            pace();
+            since_pace = 0;
+          }
           outcome.bytes += record.size();
           since_pace += record.size();
           const uint64_t hash = HashKey(e->key());
@@ -452,10 +462,6 @@ Keyspace::SpillAllOutcome Keyspace::SpillAll(int64_t now_ms, absl::FunctionRef<v
           ++outcome.keys;
         }
         ReleaseEntry(*shard, e);
-        if (since_pace >= (8u << 20)) {
-          pace();
-          since_pace = 0;
-        }
       });
       table.volatile_entries.clear();
     }

@@ -487,9 +487,9 @@ void Transaction::DropExpired(Shard& shard, Table& table, int db, std::string_vi
 }
 
 void Transaction::NoteModifiedSlow(int db, std::string_view key) {
-  if (record_modifications_) modified_.emplace_back(db, std::string(key));
+  if (slow_notes_ & kRecordModifications) modified_.emplace_back(db, std::string(key));
   const uint64_t hash = Hash(key);
-  if (saw_spill_copy_) {
+  if (slow_notes_ & kSawSpillCopy) {
     // Its disk copy no longer matches (or the key goes): delete it, or a restart would serve it.
     Entry* e = ShardFor(hash).table(db).dict.Find(key, hash);
     if (e != nullptr && e->has_spill_copy()) {
@@ -531,6 +531,8 @@ void Transaction::Store(int db, Entry* entry) {
   Entry* existing = FindLive(shard, table, db, key, hash);
   entry->set_access_clock(keyspace_.AccessFieldForStore(shard, existing, hash, now_ms_));
   if (existing != nullptr) {
+    // Replaced: its disk copy must not answer again (NoteModified above ran before the lookup).
+    if (existing->has_spill_copy()) keyspace_.spill()->Delete(db, key);
     if (existing->has_expiry()) table.RemoveVolatile(existing);
     table.dict.Replace(existing, entry, hash);
     keyspace_.ReleaseEntry(shard, existing);
@@ -590,8 +592,10 @@ bool Transaction::Delete(int db, std::string_view key) {
   Shard& shard = ShardFor(hash);
   Table& table = shard.table(db);
   if (!table.spilled.empty() && FindLive(shard, table, db, key, hash) == nullptr) {
-    // Only on disk: deleted there, never read.
-    if (!table.spilled.Erase(hash, key)) return false;
+    // Only on disk: deleted there, never read. (An expired one is dropped as expired, not
+    // deleted: SpillGeneration.)
+    if (!SpillGeneration(db, key)) return false;
+    table.spilled.Erase(hash, key);
     NoteModified(db, key);
     keyspace_.spill()->Delete(db, key);
     return true;
@@ -605,9 +609,14 @@ bool Transaction::Delete(int db, std::string_view key) {
 Entry* Transaction::PromoteNow(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash) {
   std::optional<uint64_t> generation = SpillGeneration(db, key);  // drops an expired one
   if (!generation || keyspace_.spill_reader() == nullptr) return nullptr;
-  Promote(db, key, *generation, keyspace_.spill_reader()->ReadNow(db, key));
+  absl::StatusOr<Entry*> entry = keyspace_.spill_reader()->ReadNow(db, key);
+  // A disk error leaves the key spilled (this command sees it as absent; it is not deleted).
+  if (!entry.ok()) return nullptr;
+  Promote(db, key, *generation, *entry);
   shard.spill_sync_reads.Add();
-  return table.dict.Find(key, hash);
+  Entry* e = table.dict.Find(key, hash);
+  if (e != nullptr) slow_notes_ |= kSawSpillCopy;  // its copy goes if this transaction changes it
+  return e;
 }
 
 std::optional<uint64_t> Transaction::SpillGeneration(int db, std::string_view key) {

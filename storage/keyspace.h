@@ -511,7 +511,7 @@ class Transaction {
 
   // From now on, remember every (db, key) this transaction changes (stores, deletes, TTL or
   // in-place changes), for a caller that must react to writes while the locks are still held.
-  void RecordModifications() { record_modifications_ = true; }
+  void RecordModifications() { slow_notes_ |= kRecordModifications; }
   // The client this transaction's changes are made for (a command's; a served blocked client's),
   // told to the change listener (client-side caching's NOLOOP). 0: no client.
   void set_writer(uint64_t client_id) { writer_ = client_id; }
@@ -538,7 +538,9 @@ class Transaction {
   Entry* FindLive(Shard& shard, Table& table, int db, std::string_view key, uint64_t hash) {
     Entry* e = table.dict.Find(key, hash);
     if (e == nullptr) return e;
-    saw_spill_copy_ |= e->has_spill_copy();
+    // Branch-free on the GET/SET path: Entry::kSpillCopy (32) becomes kSawSpillCopy (2).
+    static_assert(Entry::kSpillCopy >> 4 == 2);
+    slow_notes_ |= static_cast<uint8_t>((e->flags() >> 4) & kSawSpillCopy);
     if (!e->has_expiry() || e->expire_at_ms() >= now_ms_) return e;
     DropExpired(shard, table, db, key, hash, e);
     return nullptr;
@@ -549,7 +551,7 @@ class Transaction {
   uint64_t Hash(std::string_view key) const;
   // One branch on the common path (nobody records, nobody tracks).
   void NoteModified(int db, std::string_view key) {
-    if (record_modifications_ || saw_spill_copy_ || keyspace_.tracking_changes()) NoteModifiedSlow(db, key);
+    if (slow_notes_ != 0 || keyspace_.tracking_changes()) NoteModifiedSlow(db, key);
   }
   void NoteModifiedSlow(int db, std::string_view key);
 
@@ -561,10 +563,12 @@ class Transaction {
   HeldShards* held_ = nullptr;
   uint32_t first_shard_ = 0;
   bool refused_ = false;
-  bool record_modifications_ = false;
-  // A key this transaction found has a copy in the spill (Entry::kSpillCopy): a change to any
-  // key then checks whether its copy must go.
-  bool saw_spill_copy_ = false;
+  // Why a change takes NoteModifiedSlow (one test on the common path): the caller records the
+  // keys changed (RecordModifications), or a key this transaction found has a copy in the spill
+  // (Entry::kSpillCopy), so a change checks whether its copy must go.
+  static constexpr uint8_t kRecordModifications = 1;
+  static constexpr uint8_t kSawSpillCopy = 2;
+  uint8_t slow_notes_ = 0;
   uint64_t writer_ = 0;
   std::vector<std::pair<int, std::string>> modified_;
 };

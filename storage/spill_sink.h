@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
+
 namespace strata::storage {
 
 // Where the Keyspace sends what it spills and what it takes back (storage/spill.h implements
@@ -26,12 +28,12 @@ class Entry;
 // fallback for the few paths that meet a spilled key without having parked for it first (a
 // blocked command served later, a database chosen inside EXEC, MOVE's and COPY's other
 // database, a script's undeclared key). Everything else parks and is read on the promoter's
-// thread (server/spill_promoter.h). Returns the decoded entry (the caller owns it), or nullptr
-// when the disk has no readable record.
+// thread (server/spill_promoter.h). Returns the decoded entry (the caller owns it), nullptr
+// when the disk has no readable record, or the disk's error (the key is then left where it is).
 class SpillReader {
  public:
   virtual ~SpillReader() = default;
-  virtual Entry* ReadNow(int db, std::string_view key) = 0;
+  virtual absl::StatusOr<Entry*> ReadNow(int db, std::string_view key) = 0;
 };
 
 }  // namespace strata::storage

@@ -176,14 +176,16 @@ TEST(Eviction, RunsOutWhenEveryKeyIsGone) {
 // as the RocksDB store would.
 class MapSpill : public SpillSink, public SpillReader {
  public:
-  Entry* ReadNow(int db, std::string_view key) override {
+  absl::StatusOr<Entry*> ReadNow(int db, std::string_view key) override {
     ++reads_now;
+    if (fail_reads) return absl::InternalError("disk error");
     auto it = records.find({db, std::string(key)});
     if (it == records.end()) return nullptr;
     absl::StatusOr<Entry*> entry = DecodeSpillRecord(key, it->second, ValueLimits());
     return entry.ok() ? *entry : nullptr;
   }
   int reads_now = 0;
+  bool fail_reads = false;
   void Put(int db, std::string_view key, std::string record) override { records[{db, std::string(key)}] = record; }
   void Delete(int db, std::string_view key) override { records.erase({db, std::string(key)}); }
   void DeleteDb(int db) override { std::erase_if(records, [&](const auto& kv) { return kv.first.first == db; }); }
@@ -341,6 +343,52 @@ TEST_F(Spill, ChangingOrDeletingAReadBackKeyDeletesItsCopyOnDisk) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ((*back)->string_value(), "other");
   Entry::Free(*back);
+}
+
+TEST_F(Spill, AKeyReadAtOnceAndChangedInTheSameTransactionLosesItsDiskCopy) {
+  ks.set_spill_reader(&spill);
+  Put(ks, "k", kNow);
+  EvictEverything(ks, 5, kNow);
+  {
+    const std::string_view keys[] = {"k"};
+    Transaction txn(ks, 0, keys, kNow);
+    Entry* e = txn.FindForWrite("k");  // read at once: no park came first
+    ASSERT_NE(e, nullptr);
+    txn.SetExpiry(e, kNow + 5000);     // a change: the record on disk is stale now
+  }
+  EXPECT_TRUE(spill.records.empty());
+}
+
+TEST_F(Spill, ADiskErrorOnAReadAtOnceLeavesTheKeySpilled) {
+  ks.set_spill_reader(&spill);
+  Put(ks, "k", kNow);
+  EvictEverything(ks, 5, kNow);
+  spill.fail_reads = true;
+  {
+    const std::string_view keys[] = {"k"};
+    Transaction txn(ks, 0, keys, kNow);
+    EXPECT_EQ(txn.FindForRead("k"), nullptr);
+  }
+  EXPECT_EQ(spill.records.size(), 1u);
+  EXPECT_EQ(ks.Stats().spilled_keys, 1u);
+  spill.fail_reads = false;
+  {
+    const std::string_view keys[] = {"k"};
+    Transaction txn(ks, 0, keys, kNow);
+    ASSERT_NE(txn.FindForRead("k"), nullptr);
+  }
+}
+
+TEST_F(Spill, DeletingAnExpiredKeyOnlyOnDiskIsNotADelete) {
+  Put(ks, "k", kNow, kNow + 1000);
+  EvictEverything(ks, 5, kNow);
+  {
+    const std::string_view keys[] = {"k"};
+    Transaction txn(ks, 0, keys, kNow + 5000);
+    EXPECT_FALSE(txn.Delete("k"));  // as Redis: DEL of an expired key returns 0
+  }
+  EXPECT_TRUE(spill.records.empty());
+  EXPECT_EQ(ks.Stats().expired_keys, 1u);
 }
 
 TEST_F(Spill, ScanKeysAndRandomKeySeeSpilledKeysAsKeys) {
