@@ -362,6 +362,19 @@ def test_a_key_read_back_keeps_its_disk_copy_until_it_changes(spilling):
     assert sum(r.exists(n) for n in ("unchanged", "changed", "expire-changed")) >= 2
 
 
+def test_loader_invalidate_drops_matching_keys_on_disk_too(spilling):
+    server = spilling()
+    r = server.client(decode_responses=False)
+    write_every_type(r, FILL)
+    assert spill_info(r)["spilled_keys"] > 0
+    assert r.execute_command("LOADER", "INVALIDATE", "str:*") == FILL
+    assert r.dbsize() == 4 * FILL
+    assert r.keys("str:*") == [] and r.get("str:0") is None
+    server.stop()
+    r = spilling().client(decode_responses=False)
+    assert r.keys("str:*") == [] and r.dbsize() <= 4 * FILL
+
+
 def test_an_expired_spilled_key_is_gone(spilling):
     server = spilling()
     r = server.client(decode_responses=False)
