@@ -217,8 +217,10 @@ class Keyspace {
   void set_spill_reader(SpillReader* reader) { spill_reader_ = reader; }
   SpillReader* spill_reader() const { return spill_reader_; }
   // Shutdown (spill-on-shutdown): moves every live key of every database into the spill, as
-  // eviction would, and frees the memory tier; calls `pace` after each 8 MB queued so that the
-  // caller can let the spill's writer catch up. Expired keys are dropped instead.
+  // eviction would, and frees the memory tier; calls `pace` before a record would take what it
+  // queued since the last call past 8 MB, so that the caller can let the spill's writer catch up
+  // (a full queue would drop values). Expired keys are dropped instead; a key whose record is on
+  // disk already (a clean copy) is only indexed.
   struct SpillAllOutcome {
     uint64_t keys = 0;
     uint64_t bytes = 0;  // of records
