@@ -336,6 +336,16 @@ bool Keyspace::AnyCandidate(bool volatile_only, HeldShards* held) {
   return false;
 }
 
+std::string Keyspace::IndexAsSpilled(Table& table, uint64_t hash, const Entry& entry) {
+  // A clean copy's record is still on disk. (Its size is not known without encoding it; the
+  // entry's stands in for spill-max-size.)
+  std::string record = entry.has_spill_copy() ? std::string() : EncodeSpillRecord(entry);
+  const size_t record_bytes = record.empty() ? entry.AllocatedSize() : record.size();
+  table.spilled.Put(hash, SpilledKey{std::string(entry.key()), NextSpillGeneration(), entry.expire_at_ms(),
+                                     static_cast<uint32_t>(record_bytes), entry.type()});
+  return record;
+}
+
 void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome* outcome) {
   Table& table = shard.table(db);
   if (victim->has_expiry()) table.RemoveVolatile(victim);
@@ -344,16 +354,10 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
   if (listener_ != nullptr) listener_->OnEvict(db, *victim);
   if (spill_ != nullptr) {
     // Moved, not lost: the key still exists, unchanged, so nobody is told of a change.
-    if (victim->has_spill_copy()) {
-      // Read back from disk and unchanged since: its record is still there. (Its size is not
-      // known without encoding it; the entry's stands in for spill-max-size.)
-      table.spilled.Put(hash, SpilledKey{std::string(victim->key()), NextSpillGeneration(), victim->expire_at_ms(),
-                                         static_cast<uint32_t>(victim->AllocatedSize()), victim->type()});
+    std::string record = IndexAsSpilled(table, hash, *victim);
+    if (record.empty()) {
       shard.spill_clean_evictions.Add();
     } else {
-      std::string record = EncodeSpillRecord(*victim);
-      table.spilled.Put(hash, SpilledKey{std::string(victim->key()), NextSpillGeneration(), victim->expire_at_ms(),
-                                         static_cast<uint32_t>(record.size()), victim->type()});
       spill_->Put(db, victim->key(), std::move(record));
       shard.spill_writes.Add();
     }
@@ -441,25 +445,19 @@ Keyspace::SpillAllOutcome Keyspace::SpillAll(int64_t now_ms, absl::FunctionRef<v
     for (int db = 0; db < options_.databases; ++db) {
       Table& table = shard->table(db);
       table.dict.Clear([&](Entry* e) {
-        if (e->has_spill_copy() && !(e->has_expiry() && e->expire_at_ms() < now_ms)) {
-          // Its record is on disk already.
-          table.spilled.Put(HashKey(e->key()), SpilledKey{std::string(e->key()), NextSpillGeneration(), e->expire_at_ms(),
-                                                          static_cast<uint32_t>(e->AllocatedSize()), e->type()});
+        if (!IsExpiredAt(e->expire_at_ms(), now_ms)) {
           ++outcome.keys;
-        } else if (!(e->has_expiry() && e->expire_at_ms() < now_ms)) {
-          std::string record = EncodeSpillRecord(*e);
-          // Paced before the queue could fill (a full queue would drop the value).
-          if (since_pace + record.size() >= (8u << 20)) {
-            pace();
-            since_pace = 0;
+          std::string record = IndexAsSpilled(table, HashKey(e->key()), *e);
+          if (!record.empty()) {  // (empty: its clean copy is on disk already)
+            // Paced before the queue could fill (a full queue would drop the value).
+            if (since_pace + record.size() >= (8u << 20)) {
+              pace();
+              since_pace = 0;
+            }
+            outcome.bytes += record.size();
+            since_pace += record.size();
+            spill_->Put(db, e->key(), std::move(record));
           }
-          outcome.bytes += record.size();
-          since_pace += record.size();
-          const uint64_t hash = HashKey(e->key());
-          table.spilled.Put(hash, SpilledKey{std::string(e->key()), NextSpillGeneration(), e->expire_at_ms(),
-                                             static_cast<uint32_t>(record.size()), e->type()});
-          spill_->Put(db, e->key(), std::move(record));
-          ++outcome.keys;
         }
         ReleaseEntry(*shard, e);
       });

@@ -349,6 +349,9 @@ class Keyspace {
   // True when some shard (that this thread can lock now) has a key the policy may evict.
   bool AnyCandidate(bool volatile_only, HeldShards* held);
   void RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome* outcome);
+  // Puts `entry` (about to leave memory) into `table`'s spill index and returns the record to
+  // write for it, or "" when its clean copy is on disk already (Entry::kSpillCopy).
+  std::string IndexAsSpilled(Table& table, uint64_t hash, const Entry& entry);
   uint64_t NextEvictionRandom();
 
   KeyspaceOptions options_;
