@@ -245,8 +245,7 @@ absl::Status Server::OpenSpill() {
   uint64_t indexed = 0, dropped = 0;
   absl::Status walked = spill_->ForEachRecord([&](int db, std::string_view key, std::string_view record) {
     absl::StatusOr<storage::SpillRecordSummary> summary = storage::SummarizeSpillRecord(record);
-    if (db < 0 || db >= keyspace_->databases() || !summary.ok() ||
-        (summary->expire_at_ms != storage::Entry::kNoExpiry && summary->expire_at_ms < now_ms)) {
+    if (db < 0 || db >= keyspace_->databases() || !summary.ok() || storage::IsExpiredAt(summary->expire_at_ms, now_ms)) {
       spill_->Delete(db, key);
       ++dropped;
       return;
