@@ -86,4 +86,19 @@ bool KeyTemplate::MatchInto(std::string_view key, std::vector<std::string>* capt
   return pos == key.size();
 }
 
+std::string KeyTemplate::Glob() const {
+  std::string glob;
+  for (const Part& part : parts_) {
+    if (part.is_capture) {
+      glob += '*';
+      continue;
+    }
+    for (char c : part.text) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') glob += '\\';
+      glob += c;
+    }
+  }
+  return glob;
+}
+
 }  // namespace strata::loaders

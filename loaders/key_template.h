@@ -26,6 +26,9 @@ class KeyTemplate {
   bool Matches(std::string_view key) const { return MatchInto(key, nullptr); }
 
   const std::string& text() const { return text_; }
+  // A glob (Redis's rules) matching the keys the template matches: literals escaped, each
+  // capture '*' ("product:{id}" -> "product:*"; it also matches an empty capture).
+  std::string Glob() const;
   const std::vector<std::string>& capture_names() const { return capture_names_; }
   // Index of a capture by name, or -1.
   int CaptureIndex(std::string_view name) const;

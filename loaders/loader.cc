@@ -66,44 +66,4 @@ absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>&
   return options;
 }
 
-int LatencyHistogram::BucketOf(uint64_t value) {
-  if (value < (1u << kSubBucketBits)) return static_cast<int>(value);
-  const int magnitude = 63 - std::countl_zero(value);  // position of the top bit, >= kSubBucketBits
-  const int shift = magnitude - kSubBucketBits;
-  const int sub = static_cast<int>((value >> shift) & ((1u << kSubBucketBits) - 1));
-  return ((shift + 1) << kSubBucketBits) + sub;
-}
-
-uint64_t LatencyHistogram::BucketUpperBound(int bucket) {
-  if (bucket < (1 << kSubBucketBits)) return static_cast<uint64_t>(bucket);
-  const int shift = (bucket >> kSubBucketBits) - 1;
-  const uint64_t sub = static_cast<uint64_t>(bucket & ((1 << kSubBucketBits) - 1));
-  return (((uint64_t{1} << kSubBucketBits) | sub) << shift) + ((uint64_t{1} << shift) - 1);
-}
-
-void LatencyHistogram::Record(int64_t micros) {
-  if (micros < 0) micros = 0;
-  int bucket = BucketOf(static_cast<uint64_t>(micros));
-  if (bucket >= kBuckets) bucket = kBuckets - 1;
-  counts_[bucket].fetch_add(1, std::memory_order_relaxed);
-}
-
-uint64_t LatencyHistogram::count() const {
-  uint64_t total = 0;
-  for (const auto& c : counts_) total += c.load(std::memory_order_relaxed);
-  return total;
-}
-
-int64_t LatencyHistogram::Percentile(double p) const {
-  const uint64_t total = count();
-  if (total == 0) return 0;
-  const uint64_t rank = static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total)));
-  uint64_t seen = 0;
-  for (int b = 0; b < kBuckets; ++b) {
-    seen += counts_[b].load(std::memory_order_relaxed);
-    if (seen >= rank && seen > 0) return static_cast<int64_t>(BucketUpperBound(b));
-  }
-  return static_cast<int64_t>(BucketUpperBound(kBuckets - 1));
-}
-
 }  // namespace strata::loaders

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "loaders/key_template.h"
+#include "loaders/latency_histogram.h"
 #include "loaders/source.h"
 
 namespace strata::loaders {
@@ -30,23 +31,6 @@ struct LoaderOptions {
 
 // Parses the option words after a loader's QUERY ("ttl 60 jitter 10 type hash ...").
 absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>& words);
-
-// Load latencies in microseconds: a log-linear histogram (16 sub-buckets per power of two, so
-// a percentile is within ~6% of the true value), cheap to record from any thread.
-class LatencyHistogram {
- public:
-  void Record(int64_t micros);
-  // The value at percentile p (0..100), or 0 when empty.
-  int64_t Percentile(double p) const;
-  uint64_t count() const;
-
- private:
-  static constexpr int kSubBucketBits = 4;
-  static constexpr int kBuckets = 64 << kSubBucketBits;
-  static int BucketOf(uint64_t value);
-  static uint64_t BucketUpperBound(int bucket);
-  std::atomic<uint64_t> counts_[kBuckets] = {};
-};
 
 struct LoaderStats {
   std::atomic<uint64_t> loads{0};          // values loaded from the source and stored

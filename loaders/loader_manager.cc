@@ -349,7 +349,9 @@ void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::
     outcomes.assign(flights.size(), LoadOutcome::Error("source returned a wrong number of results"));
   }
   if (started_ns >= 0) {  // a real source call, not a breaker fast-fail
-    stats.latency_us.Record((MonotonicNs() - started_ns) / 1000);
+    const int64_t micros = (MonotonicNs() - started_ns) / 1000;
+    stats.latency_us.Record(micros);
+    loader.source().query_latency_us().Record(micros);
     const bool failed = std::all_of(outcomes.begin(), outcomes.end(),
                                     [](const LoadOutcome& o) { return o.kind == LoadOutcome::Kind::kError; });
     BreakerRecord(StateOf(loader.source()), failed, now);

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "loaders/latency_histogram.h"
 
 namespace strata::loaders {
 
@@ -70,6 +71,8 @@ class Source {
   Source& operator=(const Source&) = delete;
 
   const std::string& name() const { return name_; }
+  // How long this source's calls took (microseconds), over every loader that uses it.
+  LatencyHistogram& query_latency_us() const { return query_latency_us_; }
 
   // Checks a loader's query at configuration time (unknown parameters, bad syntax that can be
   // seen without the backend) and fills query.bound_captures / query.prepared.
@@ -91,6 +94,7 @@ class Source {
 
  private:
   std::string name_;
+  mutable LatencyHistogram query_latency_us_;
   std::function<void(std::string)> invalidation_handler_;
 };
 
