@@ -366,6 +366,7 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
     KeyChanged(victim->key(), hash);
     shard.evicted_keys.Add();
   }
+  if (families_ != nullptr) CountFamilyEviction(shard, victim->key());
   ++outcome->keys;
   ReleaseEntry(shard, victim);
 }
@@ -430,6 +431,7 @@ uint64_t Keyspace::TrimSpill(uint64_t max_bytes, int64_t now_ms, int64_t deadlin
     } else {
       Notify(notify::kEvicted, "evicted", oldest.db, oldest.key);
       shard.spill_evicted_keys.Add();
+      if (families_ != nullptr) CountFamilyEviction(shard, oldest.key);
     }
     KeyChanged(oldest.key, oldest.hash);
     ++removed;

@@ -178,7 +178,93 @@ void Keyspace::ResetStats() {
     shard->keyspace_hits.Reset();
     shard->keyspace_misses.Reset();
     shard->evicted_keys.Reset();
+    if (families_ != nullptr) {
+      for (size_t f = 0; f < families_->size(); ++f) {
+        KeyFamilyCounters& c = shard->family_counters[f];
+        c.hits.store(0, std::memory_order_relaxed);
+        c.misses.store(0, std::memory_order_relaxed);
+        c.evictions.store(0, std::memory_order_relaxed);
+      }
+    }
   }
+}
+
+void Keyspace::SetKeyFamilies(std::unique_ptr<const KeyFamilies> families) {
+  if (families == nullptr || families->size() == 0) {
+    families_.reset();
+    return;
+  }
+  for (auto& shard : shards_) shard->family_counters = std::make_unique<KeyFamilyCounters[]>(families->size());
+  census_keys_.assign(families->size(), 0);
+  census_bytes_.assign(families->size(), 0);
+  {
+    absl::MutexLock lock(&census_mu_);
+    published_keys_.assign(families->size(), 0);
+    published_bytes_.assign(families->size(), 0);
+  }
+  families_ = std::move(families);
+}
+
+void Keyspace::CountFamilyEviction(Shard& shard, std::string_view key) {
+  const int family = families_->Classify(key);
+  if (family < 0) return;
+  std::atomic<uint64_t>& c = shard.family_counters[family].evictions;
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void Keyspace::KeyFamilyCensusStep(int64_t now_ms, int64_t deadline_ns) {
+  if (families_ == nullptr) return;
+  do {
+    Shard& shard = *shards_[census_next_shard_];
+    {
+      WideShardLock lock(shard);
+      for (const Table& table : shard.tables()) {
+        table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
+          if (IsExpired(*e, now_ms)) return;
+          const int family = families_->Classify(e->key());
+          if (family < 0) return;
+          ++census_keys_[family];
+          census_bytes_[family] += e->AllocatedSize() + sizeof(Entry*);
+        });
+        table.spilled.ForEach([&](uint64_t, const SpilledKey& spilled) {
+          if (IsExpiredAt(spilled.expire_at_ms, now_ms)) return;
+          const int family = families_->Classify(spilled.key);
+          if (family >= 0) ++census_keys_[family];
+        });
+      }
+    }
+    if (++census_next_shard_ == shards_.size()) {
+      census_next_shard_ = 0;
+      absl::MutexLock lock(&census_mu_);
+      published_keys_.swap(census_keys_);
+      published_bytes_.swap(census_bytes_);
+      census_keys_.assign(families_->size(), 0);
+      census_bytes_.assign(families_->size(), 0);
+    }
+  } while (MonotonicNs() < deadline_ns);
+}
+
+std::vector<KeyFamilyStats> Keyspace::KeyFamilyStatsNow() const {
+  std::vector<KeyFamilyStats> out;
+  if (families_ == nullptr) return out;
+  for (size_t f = 0; f < families_->size(); ++f) {
+    KeyFamilyStats stats;
+    stats.name = families_->family(f).name;
+    stats.glob = families_->family(f).glob;
+    for (const auto& shard : shards_) {
+      const KeyFamilyCounters& c = shard->family_counters[f];
+      stats.hits += c.hits.load(std::memory_order_relaxed);
+      stats.misses += c.misses.load(std::memory_order_relaxed);
+      stats.evictions += c.evictions.load(std::memory_order_relaxed);
+    }
+    out.push_back(std::move(stats));
+  }
+  absl::MutexLock lock(&census_mu_);
+  for (size_t f = 0; f < out.size(); ++f) {
+    out[f].keys = published_keys_[f];
+    out[f].memory_bytes = published_bytes_[f];
+  }
+  return out;
 }
 
 void Keyspace::FlushDb(int db) {
@@ -384,8 +470,8 @@ bool Keyspace::RandomKey(int db, int64_t now_ms, std::string* key) {
   return found;
 }
 
-uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
-  uint64_t reclaimed = 0;
+uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns, uint64_t* sampled) {
+  uint64_t reclaimed = 0, looked_at = 0;
   const size_t start = expire_cursor_.load(std::memory_order_relaxed);
   size_t visited = 0;
   for (; visited < shards_.size(); ++visited) {
@@ -414,6 +500,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
           }
         }
         reclaimed += static_cast<uint64_t>(expired);
+        looked_at += static_cast<uint64_t>(samples);
         if (expired * 100 <= samples * kExpireAcceptableStalePercent) break;
         if (MonotonicNs() > deadline_ns) break;
       }
@@ -425,6 +512,7 @@ uint64_t Keyspace::ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns) {
     }
   }
   expire_cursor_.store((start + visited) % shards_.size(), std::memory_order_relaxed);
+  if (sampled != nullptr) *sampled = looked_at;
   return reclaimed;
 }
 
@@ -508,6 +596,7 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
   if (e == nullptr && !table.spilled.empty()) [[unlikely]] e = PromoteNow(shard, table, db, key, hash);
   if (count_hit) {
     (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
+    if (keyspace_.has_key_families() && count_families_) [[unlikely]] keyspace_.CountFamilyLookup(shard, key, e != nullptr);
     if (e == nullptr && notify_miss) Notify(notify::kKeyMiss, "keymiss", db, key);
   }
   if (touch) {

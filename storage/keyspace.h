@@ -31,6 +31,7 @@
 #include "absl/functional/function_ref.h"
 #include "storage/dict.h"
 #include "storage/entry.h"
+#include "storage/key_families.h"
 #include "storage/eviction.h"
 #include "storage/keyspace_events.h"
 #include "storage/spill_index.h"
@@ -115,6 +116,8 @@ class Shard {
   ShardCounter spill_evicted_keys;  // spilled keys removed for good by spill-max-size
   // Recent access frequency of this shard's keys (resident or not), under allkeys-tinylfu only.
   FrequencySketch sketch;
+  // One per key family (Keyspace::SetKeyFamilies); null without families.
+  std::unique_ptr<KeyFamilyCounters[]> family_counters;
 
  private:
   std::vector<Table> tables_;
@@ -172,6 +175,26 @@ class Keyspace {
   }
   void ResetStats();
 
+  // Key families (storage/key_families.h): set once, before serving. Lookups and evictions of
+  // their keys are then counted per family; without families they cost one branch.
+  void SetKeyFamilies(std::unique_ptr<const KeyFamilies> families);
+  bool has_key_families() const { return families_ != nullptr; }
+  // One step of the census of keys and memory per family, from the cron: walks shards (one
+  // lock at a time) from where the last step stopped until `deadline_ns` passes, at least one
+  // shard; a completed pass replaces the figures KeyFamilyStatsNow reports. Main thread only.
+  void KeyFamilyCensusStep(int64_t now_ms, int64_t deadline_ns);
+  // Every family's figures (any thread): counters now, keys and memory as of the last census.
+  std::vector<KeyFamilyStats> KeyFamilyStatsNow() const;
+  // The counters' side of a lookup or eviction of `key` (under the key's shard lock).
+  void CountFamilyLookup(Shard& shard, std::string_view key, bool hit) {
+    const int family = families_->Classify(key);
+    if (family < 0) return;
+    // Under the shard lock: a plain add (ShardCounter's idiom), not a locked one.
+    std::atomic<uint64_t>& c = hit ? shard.family_counters[family].hits : shard.family_counters[family].misses;
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  void CountFamilyEviction(Shard& shard, std::string_view key);
+
   void FlushDb(int db);
   void FlushAll();
   // The change listener hears of a flush (FLUSHDB, FLUSHALL) once per command.
@@ -194,8 +217,9 @@ class Keyspace {
   bool RandomKey(int db, int64_t now_ms, std::string* key);
 
   // Reclaims expired keys by sampling, until `deadline_ns` (CLOCK_MONOTONIC) passes or few
-  // expired keys are left. Returns how many were reclaimed.
-  uint64_t ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns);
+  // expired keys are left. Returns how many were reclaimed; *sampled, when given, is how many
+  // keys with a TTL it looked at (the two make Redis's expired_stale_perc).
+  uint64_t ActiveExpireCycle(int64_t now_ms, int64_t deadline_ns, uint64_t* sampled = nullptr);
 
   // Frees an entry and its accounting; the caller has unlinked it from its table.
   void ReleaseEntry(Shard& shard, Entry* entry);
@@ -356,6 +380,12 @@ class Keyspace {
 
   KeyspaceOptions options_;
   int shard_shift_ = 63;
+  std::unique_ptr<const KeyFamilies> families_;
+  // The census in progress (main thread only), and the last complete one.
+  size_t census_next_shard_ = 0;
+  std::vector<uint64_t> census_keys_, census_bytes_;
+  mutable absl::Mutex census_mu_;
+  std::vector<uint64_t> published_keys_ ABSL_GUARDED_BY(census_mu_), published_bytes_ ABSL_GUARDED_BY(census_mu_);
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<size_t> expire_cursor_{0};
   std::atomic<int> busy_scripts_{0};
@@ -520,6 +550,12 @@ class Transaction {
   // The client this transaction's changes are made for (a command's; a served blocked client's),
   // told to the change listener (client-side caching's NOLOOP). 0: no client.
   void set_writer(uint64_t client_id) { writer_ = client_id; }
+  // Key families: whether Find's counted lookups count for them too. A command run again once
+  // its loads are done does not: its reads were counted when it parked (CountFamilyLookup).
+  void set_count_families(bool on) { count_families_ = on; }
+  void CountFamilyLookup(std::string_view key, bool hit) {
+    if (keyspace_.has_key_families()) keyspace_.CountFamilyLookup(ShardFor(Hash(key)), key, hit);
+  }
 
   // Raises a keyspace event on `key` of the current db (or of `db`): see Keyspace::Notify.
   void Notify(uint32_t event_class, std::string_view event, std::string_view key) {
@@ -575,6 +611,7 @@ class Transaction {
   static constexpr uint8_t kSawSpillCopy = 2;
   uint8_t slow_notes_ = 0;
   uint64_t writer_ = 0;
+  bool count_families_ = true;
   std::vector<std::pair<int, std::string>> modified_;
 };
 
