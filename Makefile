@@ -13,10 +13,10 @@ PYTHON := /usr/bin/python3
 BUILD_PKGS := cmake make g++ pkg-config ccache \
         libuv1-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
         libsqlite3-dev libpq-dev libcurl4-openssl-dev libjemalloc-dev liblz4-dev librocksdb-dev \
-        liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
+        liblua5.1-0-dev lua-cjson-dev lua-bitop-dev prometheus-cpp-dev
 RUN_PKGS := sqlite3
 TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
-        gnuplot-nox
+        gnuplot-nox python3-prometheus-client prometheus prometheus-redis-exporter
 BENCH_PKGS := python3 python3-redis redis-server redis-tools postgresql util-linux valgrind
 FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev pkg-config liblua5.1-0-dev liblz4-dev
 PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS))

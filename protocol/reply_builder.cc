@@ -22,6 +22,8 @@ void ReplyBuilder::SimpleString(std::string_view text) {
 }
 
 void ReplyBuilder::Error(std::string_view message) {
+  ++errors_written_;
+  if (error_observer_ != nullptr) error_observer_->OnErrorReply(message);
   out_->push_back('-');
   // An error line may not contain newlines; Redis replaces them with spaces too.
   size_t start = out_->size();

@@ -13,6 +13,16 @@
 
 namespace strata::protocol {
 
+// Told of every error reply a builder writes (the server's error statistics); called on the
+// builder's thread, with the error line without its '-'.
+class ErrorReplyObserver {
+ public:
+  virtual void OnErrorReply(std::string_view message) = 0;
+
+ protected:
+  ~ErrorReplyObserver() = default;
+};
+
 class ReplyBuilder {
  public:
   explicit ReplyBuilder(std::string* out) : out_(out) {}
@@ -43,12 +53,17 @@ class ReplyBuilder {
   void Raw(std::string_view bytes) { out_->append(bytes); }
 
   std::string* buffer() { return out_; }
+  // Error replies written so far (a command failed when it moved).
+  uint64_t errors_written() const { return errors_written_; }
+  void set_error_observer(ErrorReplyObserver* observer) { error_observer_ = observer; }
 
  private:
   void Header(char type, int64_t value);
 
   std::string* out_;
   bool resp3_ = false;
+  uint64_t errors_written_ = 0;
+  ErrorReplyObserver* error_observer_ = nullptr;
 };
 
 }  // namespace strata::protocol

@@ -60,11 +60,11 @@ void BlockingRegistry::RemoveLocked(const std::shared_ptr<BlockedClient>& waiter
   waiting_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void BlockingRegistry::Finish(const BlockedClient& waiter, std::string reply) {
+void BlockingRegistry::Finish(const BlockedClient& waiter, std::string reply, bool served) {
   IoThread* thread = waiter.thread;
-  thread->Post([thread, id = waiter.client_id, reply = std::move(reply)] {
+  thread->Post([thread, id = waiter.client_id, reply = std::move(reply), served] {
     // A client that disconnected meanwhile is simply not found.
-    if (Connection* c = thread->FindConnection(id)) c->ResumeBlocked(reply);
+    if (Connection* c = thread->FindConnection(id)) c->ResumeBlocked(reply, served);
   });
 }
 
@@ -91,7 +91,7 @@ bool BlockingRegistry::CancelWait(uint64_t client_id, Cancel why) {
     }
     RemoveLocked(waiter);
   }
-  if (why != Cancel::kGone) Finish(*waiter, std::move(reply));
+  if (why != Cancel::kGone) Finish(*waiter, std::move(reply), /*served=*/false);
   return true;
 }
 
@@ -117,7 +117,7 @@ bool BlockingRegistry::RunAgain(Server& server, Connection& writer, BlockedClien
     for (const auto& modified : txn.modified()) changed->push_back(modified);
   }
   if (out.empty()) return false;
-  Finish(waiter, std::move(out));
+  Finish(waiter, std::move(out), /*served=*/true);
   return true;
 }
 
@@ -162,7 +162,7 @@ void BlockingRegistry::ServeReadyKeys(Server& server, Connection& writer, std::v
         waiter->recheck = false;
         break;
       }
-      if (cancelled && !cancel_reply.empty()) Finish(*waiter, std::move(cancel_reply));
+      if (cancelled && !cancel_reply.empty()) Finish(*waiter, std::move(cancel_reply), /*served=*/false);
       // Nothing left to serve here; a key that exists with a type this waiter does not pop may
       // still serve the next one (a BLPOP behind a BZPOPMIN).
       if (!key_still_exists) break;

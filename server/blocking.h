@@ -91,7 +91,8 @@ class BlockingRegistry {
   // Takes the waiter out of every queue (mu_ held).
   void RemoveLocked(const std::shared_ptr<BlockedClient>& waiter);
   // Posts `reply` to the waiter's thread, which resumes its connection.
-  static void Finish(const BlockedClient& waiter, std::string reply);
+  // `served`: the command ran and popped (false: it timed out or was unblocked).
+  static void Finish(const BlockedClient& waiter, std::string reply, bool served);
   // Runs the waiter's command again; true when it replied (served, or failed for good).
   bool RunAgain(Server& server, Connection& writer, BlockedClient& waiter, const KeyId& ready_key, bool* key_still_exists,
                 std::vector<KeyId>* changed);

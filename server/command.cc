@@ -54,6 +54,7 @@ CommandTable::CommandTable() {
   Register(ConnectionCommands());
   Register(PubSubCommands());
   Register(ServerCommands());
+  Register(DiagnosticsCommands());
   Register(StringCommands());
   Register(BitmapCommands());
   Register(SortCommands());
@@ -68,8 +69,21 @@ CommandTable::CommandTable() {
   Register(ScriptingCommands());
 }
 
-void CommandTable::Register(std::span<const CommandSpec> specs) {
-  for (const CommandSpec& spec : specs) {
+std::span<const CommandSpec> CommandTable::Adopt(std::span<const CommandSpec> specs) {
+  auto copies = std::make_unique<CommandSpec[]>(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    copies[i] = specs[i];
+    copies[i].id = static_cast<uint16_t>(by_id_.size());
+    by_id_.push_back(&copies[i]);
+    if (!specs[i].subcommands.empty()) copies[i].subcommands = Adopt(specs[i].subcommands);
+  }
+  std::span<const CommandSpec> adopted(copies.get(), specs.size());
+  owned_.push_back(std::move(copies));
+  return adopted;
+}
+
+void CommandTable::Register(std::span<const CommandSpec> family) {
+  for (const CommandSpec& spec : Adopt(family)) {
     by_name_[std::string(spec.name)] = &spec;
     all_.push_back(&spec);
   }

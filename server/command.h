@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -64,6 +65,9 @@ struct CommandSpec {
   std::span<const CommandSpec> subcommands = {};
   std::string_view summary = {};
   KeyFinder find_keys = nullptr;  // set: it, not first/last/step, names the keys
+  // Dense index of the command or subcommand, set by the CommandTable (per-command statistics
+  // are arrays indexed by it); the families leave it 0.
+  uint16_t id = 0;
 };
 
 // How a blocking command (BLPOP, BZPOPMIN...) may behave in this run of it.
@@ -101,6 +105,8 @@ class CommandTable {
     return spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
   }
   const std::vector<const CommandSpec*>& all() const { return all_; }
+  // Every command and subcommand, indexed by CommandSpec::id.
+  const std::vector<const CommandSpec*>& by_id() const { return by_id_; }
 
   // Adds a family's commands; names must be unique.
   void Register(std::span<const CommandSpec> specs);
@@ -109,14 +115,20 @@ class CommandTable {
   static void KeyIndexes(const CommandSpec& spec, std::span<const std::string_view> args, std::vector<size_t>* out);
 
  private:
+  // Copies `specs` (and their subcommands) into storage the table owns, numbering each.
+  std::span<const CommandSpec> Adopt(std::span<const CommandSpec> specs);
+
   absl::flat_hash_map<std::string, const CommandSpec*> by_name_;
   std::vector<const CommandSpec*> all_;
+  std::vector<const CommandSpec*> by_id_;
+  std::vector<std::unique_ptr<CommandSpec[]>> owned_;
 };
 
 // Each family's table (server/commands/*.cc).
 std::span<const CommandSpec> ConnectionCommands();
 std::span<const CommandSpec> PubSubCommands();
 std::span<const CommandSpec> ServerCommands();
+std::span<const CommandSpec> DiagnosticsCommands();
 std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> BitmapCommands();
 std::span<const CommandSpec> SortCommands();

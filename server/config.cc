@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -9,7 +10,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "protocol/request_parser.h"
 #include "storage/keyspace_events.h"
 #include "storage/numbers.h"
@@ -246,6 +249,60 @@ Config::Config() {
         }
         return text;
       }});
+  integer("slowlog-log-slower-than", &Config::slowlog_log_slower_than, -1, INT64_MAX, true);
+  integer("slowlog-max-len", &Config::slowlog_max_len, 0, INT64_MAX, true);
+  integer("latency-monitor-threshold", &Config::latency_monitor_threshold, 0, INT64_MAX, true);
+  boolean("latency-tracking", &Config::latency_tracking, true);
+  directives_.push_back(Directive{
+      "latency-tracking-info-percentiles", true,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        // One word of space-separated numbers (CONFIG SET), or the numbers as words (a file line).
+        // As Redis: every space separates, so "50  99" has an empty, invalid, word.
+        std::vector<double> percentiles;
+        for (const std::string& arg : args) {
+          if (arg.empty()) continue;
+          for (absl::string_view word : absl::StrSplit(arg, ' ')) {
+            double p;
+            if (!absl::SimpleAtod(word, &p) || std::isnan(p)) return BadValue("Invalid latency-tracking-info-percentiles parameters");
+            if (p < 0 || p > 100) return BadValue("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]");
+            percentiles.push_back(p);
+          }
+        }
+        absl::MutexLock lock(&c.mu_);
+        c.latency_tracking_percentiles_ = std::move(percentiles);
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        absl::MutexLock lock(&c.mu_);
+        std::vector<std::string> words;
+        for (double p : c.latency_tracking_percentiles_) words.push_back(FormatPercentile(p));
+        return absl::StrJoin(words, " ");
+      }});
+  // Repeatable: each line adds a family (a second line with the same name replaces its glob).
+  directives_.push_back(Directive{
+      "stats-key-family", false,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        if (args.size() != 2 || args[0].empty() || args[1].empty()) return BadValue("takes NAME GLOB");
+        if (args[0].find_first_of(",= ") != std::string::npos) return BadValue("a family NAME may not contain ',', '=' or spaces");
+        absl::MutexLock lock(&c.mu_);
+        for (auto& [name, glob] : c.key_families_) {
+          if (name == args[0]) {
+            glob = args[1];
+            return absl::OkStatus();
+          }
+        }
+        c.key_families_.emplace_back(args[0], args[1]);
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        absl::MutexLock lock(&c.mu_);
+        std::vector<std::string> words;
+        for (const auto& [name, glob] : c.key_families_) {
+          words.push_back(name);
+          words.push_back(glob);
+        }
+        return absl::StrJoin(words, " ");
+      }});
   integer("tracking-table-max-keys", &Config::tracking_table_max_keys, 0, INT64_MAX, true);
   integer("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024 * 1024, INT64_MAX, true, true);
   integer("client-query-buffer-limit", &Config::client_query_buffer_limit, 1024 * 1024, INT64_MAX, true, true);
@@ -269,6 +326,7 @@ Config::Config() {
         return absl::StrJoin(c.invalidation_channels_, " ");
       }});
   integer("tls-port", &Config::tls_port, 0, 65535, false);
+  integer("metrics-port", &Config::metrics_port, 0, 65535, false);
   text("tls-cert-file", &Config::tls_cert_file_, false);
   text("tls-key-file", &Config::tls_key_file_, false);
   text("tls-ca-cert-file", &Config::tls_ca_cert_file_, false);
@@ -304,7 +362,26 @@ const Config::Directive* Config::FindDirective(std::string_view name) const {
   return nullptr;
 }
 
-bool Config::IsMultiWordDirective(const Directive& d) { return d.name == "bind" || d.name == "client-output-buffer-limit"; }
+bool Config::IsMultiWordDirective(const Directive& d) {
+  return d.name == "bind" || d.name == "client-output-buffer-limit";
+}
+
+std::string FormatPercentile(double p) {
+  std::string text = absl::StrFormat("%f", p);
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
+std::vector<std::pair<std::string, std::string>> Config::key_families() const {
+  absl::MutexLock lock(&mu_);
+  return key_families_;
+}
+
+std::vector<double> Config::latency_tracking_percentiles() const {
+  absl::MutexLock lock(&mu_);
+  return latency_tracking_percentiles_;
+}
 
 absl::Status Config::Apply(const std::vector<std::string>& words, const std::string& origin) {
   if (words.empty()) return absl::OkStatus();

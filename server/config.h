@@ -99,6 +99,16 @@ class Config {
   // When yes, scripts may touch keys they did not declare: they run with every shard locked.
   std::atomic<bool> lua_allow_undeclared_keys{false};
   std::atomic<int64_t> tls_port{0};
+  // Prometheus /metrics (server/metrics.h) on this port; 0: off.
+  std::atomic<int64_t> metrics_port{0};
+  // The slow log (server/slowlog.h): commands taking at least this many microseconds are logged
+  // (negative: none, 0: all); it keeps the newest slowlog-max-len.
+  std::atomic<int64_t> slowlog_log_slower_than{10000};
+  std::atomic<int64_t> slowlog_max_len{128};
+  // The latency monitor (server/latency_monitor.h): events of at least this many ms (0: off).
+  std::atomic<int64_t> latency_monitor_threshold{0};
+  // Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM, /metrics).
+  std::atomic<bool> latency_tracking{true};
   // Client-side caching: keys the tracking table remembers at most (0: no limit).
   std::atomic<int64_t> tracking_table_max_keys{1000000};
   // notify-keyspace-events as storage::notify classes (storage/keyspace_events.h).
@@ -130,6 +140,10 @@ class Config {
   std::string config_file() const;
   std::vector<std::string> invalidation_channels() const;
   std::vector<LoaderDirective> loader_directives() const;
+  // stats-key-family NAME GLOB lines, in order (storage/key_families.h).
+  std::vector<std::pair<std::string, std::string>> key_families() const;
+  // latency-tracking-info-percentiles: the percentiles INFO latencystats reports.
+  std::vector<double> latency_tracking_percentiles() const;
 
  private:
   struct Directive;
@@ -150,11 +164,17 @@ class Config {
   std::vector<std::string> invalidation_channels_ = {"__strata__:invalidate"};
   bool invalidation_channels_given_ = false;
   std::vector<LoaderDirective> loader_directives_;
+  std::vector<double> latency_tracking_percentiles_ = {50, 99, 99.9};
+  std::vector<std::pair<std::string, std::string>> key_families_;
   std::vector<Directive> directives_;
 };
 
 // Splits one config line into words with redis.conf quoting rules (same as inline commands).
 absl::StatusOr<std::vector<std::string>> SplitConfigLine(std::string_view line);
+
+// A percentile as Redis writes it in CONFIG GET and INFO latencystats: %f without trailing
+// zeros ("50", "99.9", "0.000001").
+std::string FormatPercentile(double p);
 
 // Parses a memory size with Redis's units: 1k=1000, 1kb=1024, m/mb, g/gb; plain bytes.
 absl::StatusOr<int64_t> ParseMemory(std::string_view text);

@@ -56,6 +56,7 @@ Connection::Connection(IoThread& thread, uint64_t id, int64_t now_ms)
     : thread_(thread), server_(thread.server()), id_(id), created_ms_(now_ms), reply_(&output_),
       last_interaction_ms_(now_ms) {
   set_authenticated(server_.config().requirepass().empty());
+  reply_.set_error_observer(&server_.error_stats());
 }
 
 void Connection::set_authenticated(bool on) {
@@ -145,6 +146,7 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   }
   if (nread == 0 || self->closing_) return;
   IoThreadStats::Bump(self->thread_.stats().net_input_bytes, static_cast<uint64_t>(nread));
+  IoThreadStats::Bump(self->thread_.stats().reads_processed, 1);
   self->last_interaction_ms_.store(NowMs(), std::memory_order_relaxed);
   if (self->reading_into_pending_) {
     self->pending_size_ += static_cast<size_t>(nread);
@@ -206,6 +208,7 @@ bool Connection::KeepPartialInput(const char* data, size_t len) {
 
 size_t Connection::ProcessInput(const char* data, size_t len) {
   size_t offset = 0;
+  command_clock_ns_ = 0;
   while (offset < len && !close_after_reply_ && !closing_ && !close_asap_ && parked_ == Parked::kNo) {
     if (output_.size() + in_flight_.size() > kMaxPendingOutput) {
       // Let the client drain its replies before running more of its pipeline.
@@ -228,6 +231,7 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
     if (!args.empty()) Execute(args);
     offset += parser_.consumed();
   }
+  command_clock_ns_ = 0;
   return offset;
 }
 
@@ -268,6 +272,8 @@ void Connection::EndCommandPushes() {
 
 void Connection::Execute(std::span<const std::string_view> args) {
   if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
+  const int64_t start_ns = command_clock_ns_ != 0 ? command_clock_ns_ : MonotonicNs();
+  command_clock_ns_ = 0;  // until this command ends normally
   const CommandScope command_scope(*this);
   const CommandSpec* spec = server_.commands().Find(args[0]);
   // The usual command passes these checks in a few instructions; anything else (subcommands,
@@ -275,14 +281,20 @@ void Connection::Execute(std::span<const std::string_view> args) {
   if (spec == nullptr || !spec->subcommands.empty() || !CommandTable::ArityOk(*spec, args.size()) ||
       (!authenticated_ && !(spec->flags & flags::kNoAuth))) {
     std::string error;
-    spec = FindCheckedCommand(args, &error);
+    const CommandSpec* known = nullptr;
+    spec = FindCheckedCommand(args, &error, &known);
     if (spec == nullptr) {
+      if (known != nullptr) thread_.command_stats().Reject(known->id);
       Reject(args, error);
       return;
     }
   }
-  if (ModeMayRefuse() && RefusedInThisMode(*spec)) return;
+  if (ModeMayRefuse() && RefusedInThisMode(*spec)) {
+    thread_.command_stats().Reject(spec->id);
+    return;
+  }
   if (MayGrowMemory(*spec) && !server_.evictor().MakeRoom()) {
+    thread_.command_stats().Reject(spec->id);
     Reject(args, errors::kOom);
     return;
   }
@@ -294,7 +306,26 @@ void Connection::Execute(std::span<const std::string_view> args) {
     reply_.SimpleString("QUEUED");
     return;
   }
-  Run(*spec, args, NowMs());
+  const uint64_t errors_before = reply_.errors_written() - nested_errors_;
+  Run(*spec, args, server_.wall_clock().MsAt(start_ns));
+  const int64_t end_ns = MonotonicNs();
+  command_clock_ns_ = end_ns;
+  // The statistics step. A command parked for a load or a spill read is counted when it runs again.
+  if (parked_ != Parked::kOnLoads) [[likely]] {
+    const int64_t nanos = end_ns - start_ns;
+    // Errors of the commands an EXEC ran are theirs, not the EXEC's (as Redis counts them).
+    thread_.command_stats().Record(spec->id, nanos, reply_.errors_written() - nested_errors_ != errors_before,
+                                   server_.config().latency_tracking.load(std::memory_order_relaxed));
+    if (nanos >= server_.notable_command_ns()) [[unlikely]] {
+      // As Redis: a command that blocked goes into the slow log when it is served (and never when
+      // it times out), with the time it ran.
+      if (parked_ == Parked::kBlocked) {
+        blocked_run_nanos_ = nanos;
+      } else {
+        NoteSlowCommand(*spec, args, nanos);
+      }
+    }
+  }
   // As Redis: CLIENT CACHING's choice holds for the next command (a whole transaction, and the
   // CLIENT commands in between do not use it up; a command that parked for a load uses it when
   // it runs again).
@@ -304,7 +335,53 @@ void Connection::Execute(std::span<const std::string_view> args) {
   }
 }
 
-const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_view> args, std::string* error) {
+void Connection::NoteSlowCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t nanos) {
+  const int64_t slower_than_us = server_.config().slowlog_log_slower_than.load(std::memory_order_relaxed);
+  if (slower_than_us >= 0 && nanos / 1000 >= slower_than_us) LogSlow(spec, args, nanos / 1000);
+  server_.NoteLatency((spec.flags & flags::kFast) ? "fast-command" : "command", nanos);
+}
+
+void Connection::LogSlow(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros) {
+  // As Redis: EXEC is not logged (the commands it ran are, each on its own), and passwords are
+  // never written into the log.
+  if (spec.name == "exec") return;
+  std::vector<std::string_view> logged(args.begin(), args.end());
+  RedactSecrets(spec, &logged);
+  server_.slowlog().Add(logged, NowMs() / 1000, micros, peer_address_, name(),
+                        static_cast<size_t>(server_.config().slowlog_max_len.load(std::memory_order_relaxed)));
+}
+
+void Connection::LogSlowFromScript(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros) {
+  // As Redis: a script's own commands are logged as the script's client, which has no address.
+  std::vector<std::string_view> logged(args.begin(), args.end());
+  RedactSecrets(spec, &logged);
+  server_.slowlog().Add(logged, NowMs() / 1000, micros, "?:0", "",
+                        static_cast<size_t>(server_.config().slowlog_max_len.load(std::memory_order_relaxed)));
+}
+
+void Connection::RedactSecrets(const CommandSpec& spec, std::vector<std::string_view>* args) {
+  std::vector<std::string_view>& logged = *args;
+  if (spec.name == "auth") {
+    for (size_t i = 1; i < logged.size(); ++i) logged[i] = "(redacted)";
+  } else if (spec.name == "hello") {
+    for (size_t i = 1; i < logged.size(); ++i) {
+      if (EqualsIgnoreCase(logged[i], "auth")) {
+        for (size_t j = i + 1; j < std::min(logged.size(), i + 3); ++j) logged[j] = "(redacted)";
+        break;
+      }
+    }
+  } else if (spec.name == "config|set") {
+    // Redis's sensitive parameters: their values never reach the log.
+    for (size_t i = 2; i + 1 < logged.size(); i += 2) {
+      for (std::string_view secret : {"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"}) {
+        if (EqualsIgnoreCase(logged[i], secret)) logged[i + 1] = "(redacted)";
+      }
+    }
+  }
+}
+
+const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_view> args, std::string* error,
+                                                  const CommandSpec** known) {
   bool unknown_subcommand = false;
   const CommandSpec* spec = server_.commands().FindWithSubcommand(args, &unknown_subcommand);
   if (spec == nullptr) {
@@ -315,10 +392,12 @@ const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_vi
   }
   if (!CommandTable::ArityOk(*spec, args.size())) {
     *error = errors::WrongArity(spec->name);
+    *known = spec;
     return nullptr;
   }
   if (!authenticated_ && !(spec->flags & flags::kNoAuth)) {
     *error = errors::kNoAuth;
+    *known = spec;
     return nullptr;
   }
   return spec;
@@ -426,6 +505,7 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   if (read_through && ParkIfLoading(txn, keys_, args, now_ms, &after->pending)) return;
   // Asked under the locks: a client that blocked (or watched) before them is seen here, one
   // that comes after them sees this write.
+  if (replaying_loaded_command_) txn.set_count_families(false);
   const bool observed = (spec.flags & flags::kWrite) && server_.WritesObserved();
   if (observed) txn.RecordModifications();
   txn.set_writer(id_);
@@ -524,7 +604,12 @@ void Connection::ExecMulti(std::span<const std::string_view> exec_args) {
       AfterRun* outer = held_after_;
       held_after_ = &after;
       reply_.ArrayHeader(argvs.size());
-      for (size_t i = 0; i < argvs.size(); ++i) RunHeld(*multi_->commands[i].spec, argvs[i], now_ms, reply_);
+      const int64_t slower_than_us = server_.config().slowlog_log_slower_than.load(std::memory_order_relaxed);
+      for (size_t i = 0; i < argvs.size(); ++i) {
+        const CommandSpec& spec = *multi_->commands[i].spec;
+        const int64_t micros = RunHeld(spec, argvs[i], now_ms, reply_) / 1000;
+        if (slower_than_us >= 0 && micros >= slower_than_us) LogSlow(spec, argvs[i], micros);
+      }
       held_after_ = outer;
     }
   }
@@ -532,8 +617,21 @@ void Connection::ExecMulti(std::span<const std::string_view> exec_args) {
   FinishAfterLocks(&after);
 }
 
-void Connection::RunHeld(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
-                         protocol::ReplyBuilder& reply) {
+int64_t Connection::RunHeld(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+                            protocol::ReplyBuilder& reply) {
+  const int64_t start_ns = MonotonicNs();
+  const uint64_t errors_before = reply.errors_written();
+  RunHeldCommand(spec, args, now_ms, reply);
+  const int64_t nanos = MonotonicNs() - start_ns;
+  const uint64_t errors = reply.errors_written() - errors_before;
+  if (&reply == &reply_) nested_errors_ += errors;
+  thread_.command_stats().Record(spec.id, nanos, errors != 0,
+                                 server_.config().latency_tracking.load(std::memory_order_relaxed));
+  return nanos;
+}
+
+void Connection::RunHeldCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+                                protocol::ReplyBuilder& reply) {
   if (spec.first_key == 0 || (spec.flags & flags::kLocksOwnKeys)) {
     CommandContext ctx{args, reply, *this, server_, nullptr, spec, now_ms, BlockingMode::kNever};
     spec.handler(ctx);
@@ -627,6 +725,9 @@ bool Connection::ParkIfLoading(storage::Transaction& txn, std::span<const std::s
     }
   }
   if (missing.empty()) return false;
+  // The command's reads count for the key families now, as they are (a load is a miss); its run
+  // once the loads are done counts none.
+  for (std::string_view key : keys) txn.CountFamilyLookup(key, txn.Peek(key) != nullptr);
   loaders.Enqueue(db(), missing, ParkForLoads(args), pending);
   return true;
 }
@@ -722,8 +823,13 @@ void Connection::ParkBlocked(std::shared_ptr<BlockedClient> waiter) {
   blocked_ = std::move(waiter);
 }
 
-void Connection::ResumeBlocked(std::string_view reply) {
+void Connection::ResumeBlocked(std::string_view reply, bool served) {
   if (parked_ != Parked::kBlocked || closing_) return;
+  if (served && blocked_run_nanos_ >= 0 && blocked_->spec != nullptr) {
+    const std::vector<std::string_view> args(blocked_->command.begin(), blocked_->command.end());
+    NoteSlowCommand(*blocked_->spec, args, blocked_run_nanos_);
+  }
+  blocked_run_nanos_ = -1;
   LeaveBlockedWait();
   reply_.Raw(reply);
   Unpark();
@@ -763,6 +869,7 @@ void Connection::Flush() {
     }
     std::vector<uv_buf_t> bufs;
     SliceForWrite(output_, 0, &bufs);
+    IoThreadStats::Bump(thread_.stats().writes_processed, 1);
     int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), bufs.data(), static_cast<unsigned>(bufs.size()));
     if (written < 0 && written != UV_EAGAIN) {
       Close();

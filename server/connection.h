@@ -69,7 +69,8 @@ class Connection {
   // ResumeBlocked delivers the reply the wait ended with (served, timed out, unblocked) and
   // resumes the pipeline behind it; OnBlockDeadline ends the wait if its time is up.
   void ParkBlocked(std::shared_ptr<BlockedClient> waiter);
-  void ResumeBlocked(std::string_view reply);
+  // `served`: the command ran (not a timeout or CLIENT UNBLOCK).
+  void ResumeBlocked(std::string_view reply, bool served);
   void OnBlockDeadline(int64_t now_ms);
   bool blocked() const { return parked_ == Parked::kBlocked; }
 
@@ -92,8 +93,11 @@ class Connection {
   // Runs one command inside an EXEC or a script, whose HeldShards covers its keys (the caller
   // checked), with `reply` taking its reply. Never parks: loads were done before, and blocking
   // commands answer as if they timed out.
-  void RunHeld(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
-               protocol::ReplyBuilder& reply);
+  // Counted in the command statistics as a call of its own; returns how long it took (ns).
+  int64_t RunHeld(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+                  protocol::ReplyBuilder& reply);
+  // The slow log's entry for a command a script ran (RunHeld) that was slow enough.
+  void LogSlowFromScript(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros);
   // Runs fn with the shards of `keys` (every shard when `all`) held, so the commands fn runs
   // (RunHeld) form one atomic step; their after-run work (serving blocked clients, loads) waits
   // until the shards are released. Inside an EXEC, the EXEC's shards serve. False when a busy
@@ -180,7 +184,9 @@ class Connection {
   // client's authentication checked (nullptr: *error says why; Reject replies it, ending or
   // aborting a transaction as Redis does). RefusedInThisMode: a busy script, or a command MULTI
   // does not queue (true: an error was replied).
-  const CommandSpec* FindCheckedCommand(std::span<const std::string_view> args, std::string* error);
+  // *known: the command, when it exists but its arity or the client's authentication is wrong.
+  const CommandSpec* FindCheckedCommand(std::span<const std::string_view> args, std::string* error,
+                                        const CommandSpec** known);
   // False for a plain connection (no MULTI, no busy script anywhere): then RefusedInThisMode
   // has nothing to check, and the common path pays one test.
   bool ModeMayRefuse() const;
@@ -196,6 +202,14 @@ class Connection {
   };
   void Run(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms);
   void FinishAfterLocks(AfterRun* after);
+  // A command that took at least Server::notable_command_ns: into the slow log and the latency
+  // monitor, as their own thresholds say.
+  void NoteSlowCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t nanos);
+  void LogSlow(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros);
+  // Passwords (AUTH, HELLO AUTH, CONFIG SET requirepass...) replaced by "(redacted)".
+  static void RedactSecrets(const CommandSpec& spec, std::vector<std::string_view>* args);
+  void RunHeldCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+                      protocol::ReplyBuilder& reply);
   // True when a watched key changed (or expired) since WATCH; under the EXEC's locks.
   bool WatchedKeysChanged(int64_t now_ms);
   void Flush();
@@ -321,6 +335,14 @@ class Connection {
   uint8_t modes_ = 0;
   void SetMode(Mode mode, bool on) { modes_ = on ? (modes_ | mode) : (modes_ & ~mode); }
   size_t command_output_start_ = 0;
+  // Inside ProcessInput: when the previous command of this read ended (monotonic ns), which is
+  // when the next one starts, so a pipelined command costs one clock reading; 0 elsewhere.
+  int64_t command_clock_ns_ = 0;
+  // Error replies commands run by RunHeld wrote into reply_ (an EXEC's), which are not the
+  // running command's own failure.
+  uint64_t nested_errors_ = 0;
+  // A blocked command slow enough for the slow log: its run's time, logged when it is served.
+  int64_t blocked_run_nanos_ = -1;
   std::string pushes_before_reply_, pushes_after_reply_;
   int64_t output_soft_limit_since_ms_ = 0;  // 0: under the soft limit
   bool close_asap_ = false;  // past its output limit: closed at the next flush (SendPendingOutput)

@@ -135,6 +135,7 @@ void Invalidator::RecordLag(std::optional<int64_t> ts_ms) {
   if (!ts_ms) return;
   // A source clock ahead of ours reads as no lag, not a negative one.
   const int64_t lag = std::max<int64_t>(0, storage::NowMs() - *ts_ms);
+  lag_histogram_ms_.Record(lag);
   std::lock_guard lock(mu_);
   if (lags_.size() < kLagSamples) {
     lags_.push_back(lag);

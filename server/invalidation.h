@@ -58,6 +58,9 @@ class Invalidator {
   std::string InfoFields() const;
   void ResetStats();
 
+  // Every applied message's lag (ms) since start-up, for /metrics.
+  const loaders::LatencyHistogram& lag_histogram_ms() const { return lag_histogram_ms_; }
+
  private:
   // Work for the sweeper: a pattern's keys, or named keys that could not be dropped at once.
   struct Job {
@@ -85,6 +88,7 @@ class Invalidator {
   static constexpr size_t kLagSamples = 4096;
   std::vector<int64_t> lags_;
   size_t next_lag_ = 0;
+  loaders::LatencyHistogram lag_histogram_ms_;  // every lag since start (/metrics)
   std::atomic<uint64_t> applied_{0}, keys_dropped_{0}, malformed_{0};
   std::thread sweeper_;
 };

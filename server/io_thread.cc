@@ -39,7 +39,10 @@ bool IsLoopback(const sockaddr_storage& addr) {
 }  // namespace
 
 IoThread::IoThread(Server& server, int index)
-    : server_(server), index_(index), shared_read_buffer_(std::make_unique<char[]>(kSharedReadBufferSize)) {
+    : server_(server),
+      index_(index),
+      shared_read_buffer_(std::make_unique<char[]>(kSharedReadBufferSize)),
+      command_stats_(server.commands().by_id().size()) {
   uv_loop_init(&loop_);
   uv_loop_set_data(&loop_, &server_);
   uv_async_init(&loop_, &mailbox_, OnMailbox);

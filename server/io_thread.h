@@ -16,6 +16,7 @@
 
 #include <span>
 
+#include "server/command_stats.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "server/pubsub.h"
@@ -33,6 +34,9 @@ struct IoThreadStats {
   std::atomic<uint64_t> commands_processed{0};
   std::atomic<uint64_t> net_input_bytes{0};
   std::atomic<uint64_t> net_output_bytes{0};
+  // Socket reads that brought bytes, and writes (tries and queued) of replies.
+  std::atomic<uint64_t> reads_processed{0};
+  std::atomic<uint64_t> writes_processed{0};
   // Bytes this thread's Lua state holds, as of its last script run (INFO used_memory_vm_eval).
   std::atomic<uint64_t> lua_vm_bytes{0};
 
@@ -52,6 +56,8 @@ class IoThread {
   uv_loop_t* loop() { return &loop_; }
   Server& server() { return server_; }
   IoThreadStats& stats() { return stats_; }
+  // The commands this thread ran (server/command_stats.h); only this thread writes it.
+  CommandStats& command_stats() { return command_stats_; }
 
   // Starts the loop thread.
   void Start();
@@ -144,6 +150,7 @@ class IoThread {
   absl::flat_hash_map<uint64_t, Connection*> connections_;
   std::unique_ptr<char[]> shared_read_buffer_;
   IoThreadStats stats_;
+  CommandStats command_stats_;
   size_t next_thread_ = 0;  // round-robin target for accepted sockets
   std::unique_ptr<scripting::LuaEngine> lua_;
   bool serving_while_busy_ = false;

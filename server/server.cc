@@ -20,6 +20,7 @@
 #include "server/absl_compat.h"
 #include "server/connection.h"
 #include "server/memory.h"
+#include "server/metrics.h"
 #include "storage/spill_codec.h"
 
 namespace strata::server {
@@ -131,6 +132,16 @@ int Server::Run() {
     logger_.Warning(Std(s.message()));
     return 1;
   }
+  SetUpKeyFamilies();
+  if (const int64_t metrics_port = config_.metrics_port.load(); metrics_port != 0) {
+    auto exporter = MetricsExporter::Start(*this, static_cast<int>(metrics_port), config_.bind());
+    if (!exporter.ok()) {
+      logger_.Warning(Std(exporter.status().message()));
+      return 1;
+    }
+    metrics_ = std::move(*exporter);
+    logger_.Notice(absl::StrCat("Prometheus metrics on port ", metrics_port, " at /metrics"));
+  }
 
   if (config_.tls_port.load() != 0) {
     logger_.Warning("TLS is not supported by this build of strata (tls-port must be 0)");
@@ -175,7 +186,12 @@ int Server::Run() {
   if (threads <= 0) threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
   config_.io_threads.store(threads);
   for (int64_t i = 0; i < threads; ++i) io_threads_.push_back(std::make_unique<IoThread>(*this, static_cast<int>(i)));
+  std::vector<const CommandStats*> command_tables;
+  for (auto& t : io_threads_) command_tables.push_back(&t->command_stats());
+  command_stats_.set_tables(std::move(command_tables));
   for (auto& t : io_threads_) t->Start();
+  // After the threads exist: a scrape reads their statistics.
+  if (metrics_ != nullptr) metrics_->Publish();
   IoThread& acceptor = *io_threads_[0];
   acceptor.Post([&acceptor, listen_fds] {
     for (int fd : listen_fds) acceptor.AddListener(fd);
@@ -203,6 +219,7 @@ int Server::Run() {
 
   uv_run(&main_loop_, UV_RUN_DEFAULT);
 
+  metrics_.reset();  // no scrape reads what stops next
   // The sweeper and the spill's promoter stop first: their answers post to the I/O threads.
   invalidator_->Stop();
   if (spill_promoter_ != nullptr) spill_promoter_->Stop();
@@ -264,6 +281,21 @@ absl::Status Server::OpenSpill() {
   return absl::OkStatus();
 }
 
+void Server::SetUpKeyFamilies() {
+  std::vector<storage::KeyFamilies::Family> families;
+  for (const auto& [name, glob] : config_.key_families()) families.push_back({name, glob});
+  // Every loader template is a family, unless a stats-key-family line names its keys already.
+  for (const auto& loader : loaders_->loaders()) {
+    std::string glob = loader->key_template().Glob();
+    const bool named = std::any_of(families.begin(), families.end(),
+                                   [&](const storage::KeyFamilies::Family& f) { return f.glob == glob; });
+    if (!named) families.push_back({loader->name(), std::move(glob)});
+  }
+  if (families.empty()) return;
+  logger_.Notice(absl::StrCat("Key families: ", families.size()));
+  keyspace_->SetKeyFamilies(std::make_unique<const storage::KeyFamilies>(std::move(families)));
+}
+
 absl::Status Server::StartLoaders() {
   for (const LoaderDirective& directive : config_.loader_directives()) {
     absl::Status s = directive.kind == "source" ? loaders_->AddSource(directive.words) : loaders_->AddLoader(directive.words);
@@ -323,10 +355,38 @@ void Server::OnEvictionWanted(uv_async_t* handle) {
 
 void Server::OnEvictionTimer(uv_timer_t* handle) {
   auto* self = static_cast<Server*>(handle->data);
+  const int64_t start_ns = MonotonicNs();
   if (!self->evictor_->BackgroundPass(NowMs())) uv_timer_stop(handle);
+  self->NoteLatency("eviction-cycle", MonotonicNs() - start_ns);
 }
 
 void Server::OnCron(uv_timer_t* handle) { static_cast<Server*>(handle->data)->Cron(); }
+
+void Server::ApplyDiagnosticsConfig() {
+  int64_t notable = INT64_MAX;
+  if (const int64_t slower_than_us = config_.slowlog_log_slower_than.load(); slower_than_us >= 0) {
+    notable = slower_than_us > INT64_MAX / 1000 ? INT64_MAX : slower_than_us * 1000;
+  }
+  if (const int64_t threshold_ms = config_.latency_monitor_threshold.load(); threshold_ms > 0) {
+    notable = std::min(notable, threshold_ms > INT64_MAX / 1000000 ? INT64_MAX : threshold_ms * 1000000);
+  }
+  notable_command_ns_.store(notable, std::memory_order_relaxed);
+}
+
+uint64_t Server::TotalRejectedCalls() const {
+  uint64_t total = 0;
+  for (const CommandSpec* spec : commands_.by_id()) total += command_stats_.Totals(spec->id).rejected_calls;
+  return total;
+}
+
+uint64_t Server::RateSamples::Add(uint64_t total, int64_t elapsed_ms) {
+  samples[index] = (total - last_total) * 1000 / static_cast<uint64_t>(elapsed_ms);
+  index = (index + 1) % kOpsSamples;
+  last_total = total;
+  uint64_t sum = 0;
+  for (uint64_t s : samples) sum += s;
+  return sum / kOpsSamples;
+}
 
 uint64_t Server::TotalCommands() {
   uint64_t total = 0;
@@ -337,11 +397,26 @@ uint64_t Server::TotalCommands() {
 // The periodic work, hz times a second. Active expiry gets a CPU budget of
 // (25 + 2 * (active-expire-effort - 1))% of each period, Redis's slow-cycle share.
 void Server::Cron() {
+  wall_clock_.Calibrate();
   const int64_t now = NowMs();
   const int64_t period_ns = 1000000000LL / cron_hz_;
   const int64_t effort = config_.active_expire_effort.load();
   const int64_t budget_ns = period_ns * (25 + 2 * (effort - 1)) / 100;
-  keyspace_->ActiveExpireCycle(now, MonotonicNs() + budget_ns);
+  const int64_t expire_start_ns = MonotonicNs();
+  uint64_t sampled = 0;
+  const uint64_t expired = keyspace_->ActiveExpireCycle(now, expire_start_ns + budget_ns, &sampled);
+  const int64_t expire_ns = MonotonicNs() - expire_start_ns;
+  if (sampled > 0) {
+    // Redis's running estimate of the share of keys with a TTL that are expired but not yet gone.
+    const double current = double(expired) / double(sampled);
+    expired_stale_ratio_.store(current * 0.05 + expired_stale_ratio_.load(std::memory_order_relaxed) * 0.95,
+                               std::memory_order_relaxed);
+  }
+  expire_cycle_ns_.fetch_add(static_cast<uint64_t>(expire_ns), std::memory_order_relaxed);
+  if (expire_ns >= budget_ns) expire_cycles_capped_.fetch_add(1, std::memory_order_relaxed);
+  NoteLatency("expire-cycle", expire_ns);
+  // The key-family census: 1% of the period (its figures are a few seconds old at most).
+  keyspace_->KeyFamilyCensusStep(now, MonotonicNs() + period_ns / 100);
   // spill-max-size: the oldest spilled keys leave the disk for good (a quarter period at most).
   if (const int64_t spill_max = config_.spill_max_size.load(); spill_ != nullptr && spill_max > 0) {
     keyspace_->TrimSpill(static_cast<uint64_t>(spill_max), now, MonotonicNs() + period_ns / 4);
@@ -364,6 +439,15 @@ void Server::Cron() {
     instantaneous_ops_.store(sum / kOpsSamples, std::memory_order_relaxed);
   }
   last_sample_commands_ = commands;
+  if (elapsed > 0) {
+    uint64_t input = 0, output = 0;
+    for (auto& t : io_threads_) {
+      input += t->stats().net_input_bytes.load(std::memory_order_relaxed);
+      output += t->stats().net_output_bytes.load(std::memory_order_relaxed);
+    }
+    instantaneous_input_bps_.store(input_rate_.Add(input, elapsed), std::memory_order_relaxed);
+    instantaneous_output_bps_.store(output_rate_.Add(output, elapsed), std::memory_order_relaxed);
+  }
   last_sample_ms_ = now;
 
   const int hz = static_cast<int>(config_.hz.load());
@@ -376,6 +460,8 @@ void Server::Cron() {
 void Server::ResetStats() {
   keyspace_->ResetStats();
   evictor_->ResetStats();
+  command_stats_.Reset();
+  error_stats_.Reset();
   invalidator_->ResetStats();
   stats_commands_base_ = TotalCommands();
   total_connections_received.store(0);
@@ -390,6 +476,11 @@ std::string HumanBytes(uint64_t n) {
   if (n < 1024 * 1024) return absl::StrFormat("%.2fK", d / 1024);
   if (n < 1024ULL * 1024 * 1024) return absl::StrFormat("%.2fM", d / (1024 * 1024));
   return absl::StrFormat("%.2fG", d / (1024.0 * 1024 * 1024));
+}
+
+std::vector<const CommandSpec*> SortedByName(std::vector<const CommandSpec*> specs) {
+  std::sort(specs.begin(), specs.end(), [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
+  return specs;
 }
 
 bool Wants(const std::vector<std::string>& sections, std::string_view name, bool in_default) {
@@ -648,22 +739,45 @@ std::string Server::Info(const std::vector<std::string>& requested) {
   }
   if (Wants(sections, "persistence", true)) {
     section("Persistence");
-    out += "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n"
-           "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n";
+    // No snapshot or append-only file: Redis's fields, with the values of "never saved".
+    absl::StrAppend(&out,
+                    "loading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n"
+                    "current_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\n"
+                    "current_save_keys_total:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n"
+                    "rdb_last_save_time:", start_time_ms_ / 1000,
+                    "\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
+                    "rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\n"
+                    "rdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\n"
+                    "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n"
+                    "aof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n"
+                    "aof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\n"
+                    "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
   }
   if (Wants(sections, "stats", true)) {
     section("Stats");
     storage::KeyspaceStats ks = keyspace_->Stats();
-    uint64_t input = 0, output = 0;
+    uint64_t input = 0, output = 0, reads = 0, writes = 0;
     for (auto& t : io_threads_) {
       input += t->stats().net_input_bytes.load(std::memory_order_relaxed);
       output += t->stats().net_output_bytes.load(std::memory_order_relaxed);
+      reads += t->stats().reads_processed.load(std::memory_order_relaxed);
+      writes += t->stats().writes_processed.load(std::memory_order_relaxed);
     }
+    auto kbps = [](uint64_t bytes_per_second) { return absl::StrFormat("%.2f", double(bytes_per_second) / 1024.0); };
     absl::StrAppend(&out, "total_connections_received:", total_connections_received.load(),
                     "\r\ntotal_commands_processed:", TotalCommands() - stats_commands_base_,
                     "\r\ninstantaneous_ops_per_sec:", instantaneous_ops_.load(), "\r\ntotal_net_input_bytes:", input,
-                    "\r\ntotal_net_output_bytes:", output, "\r\nrejected_connections:", rejected_connections.load(),
-                    "\r\nexpired_keys:", ks.expired_keys, "\r\nevicted_keys:", ks.evicted_keys,
+                    "\r\ntotal_net_output_bytes:", output, "\r\ntotal_net_repl_input_bytes:0",
+                    "\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:", kbps(instantaneous_input_bps_.load()),
+                    "\r\ninstantaneous_output_kbps:", kbps(instantaneous_output_bps_.load()),
+                    "\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00",
+                    "\r\nrejected_connections:", rejected_connections.load(),
+                    "\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0",
+                    "\r\nexpired_keys:", ks.expired_keys,
+                    "\r\nexpired_stale_perc:", absl::StrFormat("%.2f", expired_stale_ratio_.load() * 100),
+                    "\r\nexpired_time_cap_reached_count:", expire_cycles_capped_.load(),
+                    "\r\nexpire_cycle_cpu_milliseconds:", expire_cycle_ns_.load() / 1000000,
+                    "\r\nevicted_keys:", ks.evicted_keys,
                     "\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:", evictor_->total_exceeded_ms(now),
                     "\r\ncurrent_eviction_exceeded_time:", evictor_->current_exceeded_ms(now),
                     "\r\nkeyspace_hits:", ks.keyspace_hits,
@@ -672,11 +786,29 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\npubsubshard_channels:", pubsub_.ActiveCount(SubscriptionKind::kShardChannel),
                     "\r\ntracking_total_keys:", tracking_->total_keys(),
                     "\r\ntracking_total_items:", tracking_->total_items(),
-                    "\r\ntracking_total_prefixes:", tracking_->total_prefixes(), "\r\n");
+                    "\r\ntracking_total_prefixes:", tracking_->total_prefixes(),
+                    // No fork, no replica, no active defragmentation, no RESTORE payloads, no
+                    // reply-buffer resizing: Redis's counters of those are 0 here, truly.
+                    "\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0",
+                    "\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0",
+                    "\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0",
+                    "\r\ncurrent_active_defrag_time:0",
+                    "\r\ntotal_error_replies:", error_stats_.total(), "\r\nunexpected_error_replies:0",
+                    "\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:", reads,
+                    "\r\ntotal_writes_processed:", writes,
+                    // Every read and write is done by an I/O thread (Redis counts those of its
+                    // helper threads here).
+                    "\r\nio_threaded_reads_processed:", reads, "\r\nio_threaded_writes_processed:", writes,
+                    "\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0",
+                    "\r\n");
   }
   if (Wants(sections, "replication", true)) {
     section("Replication");
-    out += "role:master\r\nconnected_slaves:0\r\n";
+    // A primary without replicas: Redis's fields, with an empty backlog.
+    absl::StrAppend(&out, "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:",
+                    run_id_, "\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n",
+                    "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n",
+                    "repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n");
   }
   if (Wants(sections, "cpu", true)) {
     section("CPU");
@@ -686,7 +818,12 @@ std::string Server::Info(const std::vector<std::string>& requested) {
     auto seconds = [](const timeval& tv) { return absl::StrFormat("%d.%06d", tv.tv_sec, tv.tv_usec); };
     absl::StrAppend(&out, "used_cpu_sys:", seconds(self.ru_stime), "\r\nused_cpu_user:", seconds(self.ru_utime),
                     "\r\nused_cpu_sys_children:", seconds(children.ru_stime),
-                    "\r\nused_cpu_user_children:", seconds(children.ru_utime), "\r\n");
+                    "\r\nused_cpu_user_children:", seconds(children.ru_utime));
+    // Redis's "main thread" is the one that runs commands: here, the I/O thread answering.
+    rusage thread;
+    getrusage(RUSAGE_THREAD, &thread);
+    absl::StrAppend(&out, "\r\nused_cpu_sys_main_thread:", seconds(thread.ru_stime),
+                    "\r\nused_cpu_user_main_thread:", seconds(thread.ru_utime), "\r\n");
   }
   if (Wants(sections, "loaders", true)) {
     section("Loaders");
@@ -700,6 +837,17 @@ std::string Server::Info(const std::vector<std::string>& requested) {
         first = false;
       }
       out += "\r\n";
+    }
+  }
+  if (Wants(sections, "keyfamilies", true) && keyspace_->has_key_families()) {
+    section("Keyfamilies");
+    int index = 0;
+    for (const storage::KeyFamilyStats& f : keyspace_->KeyFamilyStatsNow()) {
+      const uint64_t lookups = f.hits + f.misses;
+      absl::StrAppend(&out, "keyfamily", index++, ":name=", f.name, ",glob=", f.glob, ",hits=", f.hits,
+                      ",misses=", f.misses, ",hit_ratio=",
+                      absl::StrFormat("%.4f", lookups ? double(f.hits) / double(lookups) : 0.0), ",keys=", f.keys,
+                      ",memory=", f.memory_bytes, ",evictions=", f.evictions, "\r\n");
     }
   }
   if (Wants(sections, "spill", true)) {
@@ -721,6 +869,39 @@ std::string Server::Info(const std::vector<std::string>& requested) {
   if (Wants(sections, "invalidation", true)) {
     section("Invalidation");
     out += invalidator_->InfoFields();
+  }
+  if (Wants(sections, "commandstats", false)) {
+    section("Commandstats");
+    for (const CommandSpec* spec : SortedByName(commands_.by_id())) {
+      const CommandTotals t = command_stats_.Totals(spec->id);
+      if (t.calls == 0 && t.rejected_calls == 0 && t.failed_calls == 0) continue;
+      // As Redis: usec_per_call is usec / calls (whole microseconds summed).
+      const uint64_t usec = t.nanos / 1000;
+      absl::StrAppend(&out, "cmdstat_", Absl(spec->name), ":calls=", t.calls, ",usec=", usec,
+                      ",usec_per_call=", absl::StrFormat("%.2f", t.calls ? double(usec) / double(t.calls) : 0.0),
+                      ",rejected_calls=", t.rejected_calls, ",failed_calls=", t.failed_calls, "\r\n");
+    }
+  }
+  if (Wants(sections, "errorstats", true)) {
+    section("Errorstats");
+    for (const auto& [kind, count] : error_stats_.Kinds()) absl::StrAppend(&out, "errorstat_", kind, ":count=", count, "\r\n");
+  }
+  if (Wants(sections, "latencystats", false)) {
+    section("Latencystats");
+    const std::vector<double> percentiles = config_.latency_tracking_percentiles();
+    std::vector<uint64_t> counts;
+    // As Redis: while latency-tracking is off the section is empty (the histograms are kept).
+    for (const CommandSpec* spec : config_.latency_tracking.load() ? SortedByName(commands_.by_id())
+                                                                     : std::vector<const CommandSpec*>()) {
+      if (!command_stats_.Histogram(spec->id, &counts)) continue;
+      absl::StrAppend(&out, "latency_percentiles_usec_", Absl(spec->name), ":");
+      for (size_t i = 0; i < percentiles.size(); ++i) {
+        const int64_t nanos = LatencyHistogram::PercentileOf(counts.data(), percentiles[i]);
+        absl::StrAppend(&out, i ? "," : "", "p", FormatPercentile(percentiles[i]), "=",
+                        absl::StrFormat("%.3f", static_cast<double>(nanos) / 1000.0));
+      }
+      out += "\r\n";
+    }
   }
   if (Wants(sections, "keyspace", true)) {
     section("Keyspace");

@@ -18,7 +18,10 @@
 #include "absl/synchronization/mutex.h"
 #include "server/blocking.h"
 #include "server/command.h"
+#include "server/command_stats.h"
 #include "server/config.h"
+#include "server/latency_monitor.h"
+#include "server/slowlog.h"
 #include "server/evictor.h"
 #include "server/invalidation.h"
 #include "server/io_thread.h"
@@ -57,6 +60,8 @@ class ClientRegistry {
   absl::flat_hash_map<uint64_t, Connection*> clients_;
 };
 
+class MetricsExporter;
+
 class Server {
  public:
   Server(Config& config, Logger& logger);
@@ -92,11 +97,30 @@ class Server {
   // Holds memory at maxmemory (any thread; see evictor.h).
   Evictor& evictor() { return *evictor_; }
   MemoryMeter& memory_meter() { return memory_meter_; }
+  // Operator statistics (server/command_stats.h, slowlog.h, latency_monitor.h); any thread.
+  const CommandStatsReader& command_stats() const { return command_stats_; }
+  ErrorStats& error_stats() { return error_stats_; }
+  SlowLog& slowlog() { return slowlog_; }
+  LatencyMonitor& latency_monitor() { return latency_monitor_; }
+  const storage::WallClock& wall_clock() const { return wall_clock_; }
+  // The latency monitor's hook (any thread): the event goes into its series when it took at
+  // least latency-monitor-threshold ms; one atomic load otherwise.
+  void NoteLatency(std::string_view event, int64_t nanos) {
+    const int64_t threshold_ms = config_.latency_monitor_threshold.load(std::memory_order_relaxed);
+    if (threshold_ms > 0 && nanos / 1000000 >= threshold_ms) {
+      latency_monitor_.Add(event, static_cast<uint64_t>(nanos / 1000000), storage::NowMs() / 1000);
+    }
+  }
   // After CONFIG SET: pushes settings that live outside Config into the parts that use them.
   void ApplyConfig() {
     evictor_->ApplyConfig();
     keyspace_->set_notify_classes(config_.notify_classes.load());
+    ApplyDiagnosticsConfig();
   }
+  // The command path's one test for the slow log and the latency monitor: a command that took
+  // at least this long (ns) is looked at by Connection::NoteSlowCommand; INT64_MAX when neither
+  // is on.
+  int64_t notable_command_ns() const { return notable_command_ns_.load(std::memory_order_relaxed); }
   // MEMORY STATS / MEMORY DOCTOR (any thread).
   void MemoryStats(protocol::ReplyBuilder& reply);
   std::string MemoryDoctor();
@@ -133,10 +157,13 @@ class Server {
   MemoryFigures ReadMemoryFigures();
   absl::Status Listen(std::vector<int>* fds);
   absl::Status StartLoaders();
+  // Key families (storage/key_families.h): the stats-key-family lines, then the loaders' templates.
+  void SetUpKeyFamilies();
   // Opens the spill tier when `spill-dir` is set, and indexes what an earlier run spilled.
   absl::Status OpenSpill();
   void Cron();
   uint64_t TotalCommands();
+  uint64_t TotalRejectedCalls() const;
 
   Config& config_;
   Logger& logger_;
@@ -160,6 +187,14 @@ class Server {
   std::unique_ptr<Invalidator> invalidator_;
   std::vector<std::string> invalidation_channels_;  // read-only once serving
   scripting::Scripts scripts_;
+  void ApplyDiagnosticsConfig();
+  std::atomic<int64_t> notable_command_ns_{INT64_MAX};
+  // Before io_threads_: the threads' connections report to them until the threads are gone.
+  CommandStatsReader command_stats_;
+  ErrorStats error_stats_;
+  SlowLog slowlog_;
+  LatencyMonitor latency_monitor_;
+  storage::WallClock wall_clock_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint64_t> next_client_id_{1};
 
@@ -184,7 +219,22 @@ class Server {
   uint64_t last_sample_commands_ = 0;
   int64_t last_sample_ms_ = 0;
   std::atomic<uint64_t> instantaneous_ops_{0};
+  // The same sampling for network bytes (instantaneous_input_kbps / output_kbps), in bytes/s.
+  struct RateSamples {
+    uint64_t samples[kOpsSamples] = {};
+    int index = 0;
+    uint64_t last_total = 0;
+    // Adds the rate since the last call; returns the mean of the last kOpsSamples rates.
+    uint64_t Add(uint64_t total, int64_t elapsed_ms);
+  };
+  RateSamples input_rate_, output_rate_;
+  std::atomic<uint64_t> instantaneous_input_bps_{0}, instantaneous_output_bps_{0};
+  // Active expiry: CPU time spent (ns), and cycles that stopped at their time budget.
+  std::atomic<uint64_t> expire_cycle_ns_{0}, expire_cycles_capped_{0};
+  std::atomic<double> expired_stale_ratio_{0};
   uint64_t stats_commands_base_ = 0;
+  // Last: destroyed first, so no scrape runs while the rest goes away.
+  std::unique_ptr<MetricsExporter> metrics_;
 };
 
 using storage::MonotonicNs;

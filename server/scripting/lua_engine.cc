@@ -969,7 +969,11 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
   out.clear();
   protocol::ReplyBuilder reply(&out);
   reply.set_resp3(run_->resp == 3);
-  call.client.RunHeld(*spec, views, call.now_ms, reply);
+  const int64_t micros = call.client.RunHeld(*spec, views, call.now_ms, reply) / 1000;
+  if (const int64_t slower_than_us = server_.config().slowlog_log_slower_than.load(std::memory_order_relaxed);
+      slower_than_us >= 0 && micros >= slower_than_us) {
+    call.client.LogSlowFromScript(*spec, views, micros);
+  }
   const char* p = out.data();
   if (out.empty()) return fail("the command gave no reply");
   if (out[0] == '-') {

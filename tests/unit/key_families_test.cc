@@ -1,0 +1,86 @@
+#include "storage/key_families.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/keyspace.h"
+
+namespace strata::storage {
+namespace {
+
+KeyFamilies Families(std::vector<KeyFamilies::Family> f) { return KeyFamilies(std::move(f)); }
+
+TEST(KeyFamilies, PrefixGlobMatchesKeysWithThatPrefixOnly) {
+  KeyFamilies f = Families({{"users", "user:*"}});
+  EXPECT_EQ(f.Classify("user:1"), 0);
+  EXPECT_EQ(f.Classify("user:"), 0);
+  EXPECT_EQ(f.Classify("users:1"), -1);
+  EXPECT_EQ(f.Classify("use"), -1);
+  EXPECT_EQ(f.Classify(""), -1);
+}
+
+TEST(KeyFamilies, FirstFamilyInOrderWins) {
+  KeyFamilies f = Families({{"admins", "user:admin:*"}, {"users", "user:*"}});
+  EXPECT_EQ(f.Classify("user:admin:7"), 0);
+  EXPECT_EQ(f.Classify("user:7"), 1);
+}
+
+TEST(KeyFamilies, GeneralGlobsUseRedisRules) {
+  KeyFamilies f = Families({{"sessions", "sess:*:data"}, {"short", "k?"}, {"any-digit", "[0-9]*"}, {"escaped", "a\\*b"}});
+  EXPECT_EQ(f.Classify("sess:42:data"), 0);
+  EXPECT_EQ(f.Classify("sess:42:meta"), -1);
+  EXPECT_EQ(f.Classify("kx"), 1);
+  EXPECT_EQ(f.Classify("kxy"), -1);
+  EXPECT_EQ(f.Classify("7up"), 2);
+  EXPECT_EQ(f.Classify("a*b"), 3);
+  EXPECT_EQ(f.Classify("axb"), -1);
+}
+
+TEST(KeyFamilies, GlobStartingWithAWildcardIsTriedForEveryKey) {
+  KeyFamilies f = Families({{"users", "user:*"}, {"tmp", "*:tmp"}, {"all", "*"}});
+  EXPECT_EQ(f.Classify("user:1:tmp"), 0);  // order still decides
+  EXPECT_EQ(f.Classify("x:tmp"), 1);
+  EXPECT_EQ(f.Classify("zzz"), 2);
+  EXPECT_EQ(f.Classify(""), 2);
+}
+
+TEST(KeyFamilies, LookupsAndEvictionsAreCountedPerFamily) {
+  Keyspace keyspace;
+  keyspace.SetKeyFamilies(std::make_unique<const KeyFamilies>(
+      std::vector<KeyFamilies::Family>{{"users", "user:*"}, {"carts", "cart:*"}}));
+  const int64_t now = 1000;
+  auto set = [&](std::string_view key) {
+    const std::string_view keys[] = {key};
+    Transaction txn(keyspace, 0, keys, now);
+    ASSERT_NE(txn.SetString(key, "v", Entry::kNoExpiry), nullptr);
+  };
+  auto get = [&](std::string_view key) {
+    const std::string_view keys[] = {key};
+    Transaction txn(keyspace, 0, keys, now);
+    return txn.Find(0, key, /*count_hit=*/true, /*touch=*/true) != nullptr;
+  };
+  set("user:1");
+  set("user:2");
+  set("other");
+  EXPECT_TRUE(get("user:1"));
+  EXPECT_TRUE(get("user:2"));
+  EXPECT_FALSE(get("user:3"));
+  EXPECT_FALSE(get("cart:1"));
+  EXPECT_TRUE(get("other"));
+  keyspace.KeyFamilyCensusStep(now, 0);  // a deadline in the past still walks one shard...
+  for (size_t i = 1; i < keyspace.shard_count(); ++i) keyspace.KeyFamilyCensusStep(now, 0);  // ...so a pass ends
+  const std::vector<KeyFamilyStats> stats = keyspace.KeyFamilyStatsNow();
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[0].name, "users");
+  EXPECT_EQ(stats[0].hits, 2u);
+  EXPECT_EQ(stats[0].misses, 1u);
+  EXPECT_EQ(stats[0].keys, 2u);
+  EXPECT_GT(stats[0].memory_bytes, 2 * (6 + 1));
+  EXPECT_EQ(stats[1].hits, 0u);
+  EXPECT_EQ(stats[1].misses, 1u);
+  EXPECT_EQ(stats[1].keys, 0u);
+  keyspace.ResetStats();
+  EXPECT_EQ(keyspace.KeyFamilyStatsNow()[0].hits, 0u);
+}
+
+}  // namespace
+}  // namespace strata::storage
