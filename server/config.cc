@@ -477,6 +477,32 @@ std::vector<std::pair<std::string, std::string>> Config::Get(const std::vector<s
   return result;
 }
 
+absl::Status Config::SetAll(const std::vector<std::pair<std::string_view, std::string_view>>& pairs) {
+  // As Redis 7: every name is checked before any value changes, and a value refused part-way
+  // restores the ones set before it, so the command takes effect whole or not at all.
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const Directive* d = FindDirective(pairs[i].first);
+    if (d == nullptr || !d->runtime_settable) return Set(pairs[i].first, pairs[i].second);  // its error
+    for (size_t j = 0; j < i; ++j) {
+      if (FindDirective(pairs[j].first) == d) {
+        return BadValue(absl::StrCat("CONFIG SET failed (possibly related to argument '", Absl(pairs[i].first),
+                                     "') - duplicate parameter"));
+      }
+    }
+  }
+  std::vector<std::pair<const Directive*, std::string>> applied;
+  for (const auto& [name, value] : pairs) {
+    const Directive* d = FindDirective(name);
+    std::string previous = d->get(*this);
+    if (absl::Status s = Set(name, value); !s.ok()) {
+      for (auto it = applied.rbegin(); it != applied.rend(); ++it) Set(it->first->name, it->second).IgnoreError();
+      return s;
+    }
+    applied.emplace_back(d, std::move(previous));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Config::Set(std::string_view name, std::string_view value) {
   const Directive* d = FindDirective(name);
   if (d == nullptr) {

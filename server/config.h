@@ -52,6 +52,9 @@ class Config {
   std::vector<std::pair<std::string, std::string>> Get(const std::vector<std::string_view>& patterns);
   // CONFIG SET of one directive at run time; errors use Redis's wording.
   absl::Status Set(std::string_view name, std::string_view value);
+  // CONFIG SET of several pairs, all or nothing, as Redis 7.0: a duplicate name or a refused
+  // value leaves every setting as it was.
+  absl::Status SetAll(const std::vector<std::pair<std::string_view, std::string_view>>& pairs);
 
   // Numeric settings, readable from any thread.
   std::atomic<int64_t> port{6379};

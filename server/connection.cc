@@ -284,11 +284,16 @@ void Connection::Execute(std::span<const std::string_view> args) {
     const CommandSpec* known = nullptr;
     spec = FindCheckedCommand(args, &error, &known);
     if (spec == nullptr) {
+      if (known == nullptr && (EqualsIgnoreCase(args[0], "post") || EqualsIgnoreCase(args[0], "host:"))) {
+        RefuseCrossProtocol();
+        return;
+      }
       if (known != nullptr) thread_.command_stats().Reject(known->id);
       Reject(args, error);
       return;
     }
   }
+  if (server_.pause_may_hold() && ParkIfPaused(*spec, args)) [[unlikely]] return;
   if (ModeMayRefuse() && RefusedInThisMode(*spec)) {
     thread_.command_stats().Reject(spec->id);
     return;
@@ -307,6 +312,9 @@ void Connection::Execute(std::span<const std::string_view> args) {
     return;
   }
   const uint64_t errors_before = reply_.errors_written() - nested_errors_;
+  // As Redis shows them: a script's line comes before the lines of the commands it runs.
+  const bool monitored_before = (spec->flags & flags::kLocksOwnKeys) && server_.monitors().active();
+  if (monitored_before) [[unlikely]] FeedMonitors(*spec, args, /*from_script=*/false);
   Run(*spec, args, server_.wall_clock().MsAt(start_ns));
   const int64_t end_ns = MonotonicNs();
   command_clock_ns_ = end_ns;
@@ -316,6 +324,7 @@ void Connection::Execute(std::span<const std::string_view> args) {
     // Errors of the commands an EXEC ran are theirs, not the EXEC's (as Redis counts them).
     thread_.command_stats().Record(spec->id, nanos, reply_.errors_written() - nested_errors_ != errors_before,
                                    server_.config().latency_tracking.load(std::memory_order_relaxed));
+    if (server_.monitors().active() && !monitored_before) [[unlikely]] FeedMonitors(*spec, args, /*from_script=*/false);
     if (nanos >= server_.notable_command_ns()) [[unlikely]] {
       // As Redis: a command that blocked goes into the slow log when it is served (and never when
       // it times out), with the time it ran.
@@ -333,6 +342,79 @@ void Connection::Execute(std::span<const std::string_view> args) {
       !spec->name.starts_with("client|")) {
     tracking_->caching_given = false;
   }
+}
+
+bool Connection::ParkIfPaused(const CommandSpec& spec, std::span<const std::string_view> args) {
+  int64_t until_ms;
+  const Server::PauseMode mode = server_.PausedAt(NowMs(), &until_ms);
+  if (mode == Server::PauseMode::kNone) return false;
+  // CLIENT UNPAUSE is never held, or an ALL pause could only end by its timeout.
+  if (spec.name == "client|unpause") return false;
+  if (mode == Server::PauseMode::kWrite) {
+    // Redis's "may replicate": writes, scripts, PUBLISH, PFCOUNT, and an EXEC that queued a write.
+    const bool writes = (spec.flags & (flags::kWrite | flags::kLocksOwnKeys)) || spec.name == "publish" ||
+                        spec.name == "spublish" || spec.name == "pfcount" ||
+                        (spec.name == "exec" && multi_ != nullptr &&
+                         std::any_of(multi_->commands.begin(), multi_->commands.end(),
+                                     [](const QueuedCommand& q) { return (q.spec->flags & flags::kWrite) != 0; }));
+    if (!writes) return false;
+  }
+  parked_ = Parked::kPaused;
+  waiting_command_.assign(args.begin(), args.end());
+  pause_wake_ms_ = until_ms;
+  thread_.WakeAt(until_ms, id_);
+  return true;
+}
+
+void Connection::ResumeAfterPause() {
+  if (parked_ != Parked::kPaused) return;
+  thread_.ForgetWake(pause_wake_ms_, id_);
+  parked_ = Parked::kNo;
+  if (closing_) return;
+  std::vector<std::string> command = std::move(waiting_command_);
+  waiting_command_.clear();
+  std::vector<std::string_view> args(command.begin(), command.end());
+  Execute(args);
+  if (parked_ != Parked::kNo) {  // paused again (the pause was extended), or parked for a load
+    Flush();
+    return;
+  }
+  Unpark();
+}
+
+void Connection::FeedMonitors(const CommandSpec& spec, std::span<const std::string_view> args, bool from_script) {
+  // As Redis: administrative commands are not shown, and passwords are redacted.
+  if (spec.flags & flags::kAdmin) return;
+  std::vector<std::string_view> shown(args.begin(), args.end());
+  RedactSecrets(spec, &shown);
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  const int64_t micros = static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
+  thread_.AppendMonitorLine(MonitorLine(micros, db(), from_script ? std::string_view("lua") : std::string_view(peer_address_), shown));
+}
+
+void Connection::StartMonitoring() {
+  monitoring_ = true;
+  server_.monitors().Add(&thread_, id_);
+}
+
+void Connection::StopMonitoring() {
+  if (!monitoring_) return;
+  monitoring_ = false;
+  server_.monitors().Remove(id_);
+}
+
+void Connection::RefuseCrossProtocol() {
+  // As Redis (securityWarningCommand): an HTTP request sent to the port, as a browser tricked by
+  // a web page sends one, is cut off without a reply; the log says so at most once a minute.
+  if (server_.ShouldLogSecurityWarning(NowMs())) {
+    server_.logger().Warning(absl::StrCat(
+        "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to strata. "
+        "This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your strata "
+        "instance. Connection aborted. (client id=", id_, " addr=", peer_address_, ")"));
+  }
+  output_.clear();
+  Close();
 }
 
 void Connection::NoteSlowCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t nanos) {
@@ -506,6 +588,8 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   // Asked under the locks: a client that blocked (or watched) before them is seen here, one
   // that comes after them sees this write.
   if (replaying_loaded_command_) txn.set_count_families(false);
+  // CLIENT NO-TOUCH, as Redis: every command but TOUCH leaves the keys' access data alone.
+  if (no_touch_ && spec.name != "touch") [[unlikely]] txn.set_no_touch(true);
   const bool observed = (spec.flags & flags::kWrite) && server_.WritesObserved();
   if (observed) txn.RecordModifications();
   txn.set_writer(id_);
@@ -624,7 +708,10 @@ int64_t Connection::RunHeld(const CommandSpec& spec, std::span<const std::string
   RunHeldCommand(spec, args, now_ms, reply);
   const int64_t nanos = MonotonicNs() - start_ns;
   const uint64_t errors = reply.errors_written() - errors_before;
-  if (&reply == &reply_) nested_errors_ += errors;
+  // EXEC's commands reply into reply_; a script's into its own builder.
+  const bool from_script = &reply != &reply_;
+  if (!from_script) nested_errors_ += errors;
+  if (server_.monitors().active()) [[unlikely]] FeedMonitors(spec, args, from_script);
   thread_.command_stats().Record(spec.id, nanos, errors != 0,
                                  server_.config().latency_tracking.load(std::memory_order_relaxed));
   return nanos;
@@ -843,6 +930,10 @@ void Connection::LeaveBlockedWait() {
 }
 
 void Connection::OnBlockDeadline(int64_t now_ms) {
+  if (parked_ == Parked::kPaused) {
+    if (now_ms >= pause_wake_ms_) ResumeAfterPause();
+    return;
+  }
   if (parked_ == Parked::kBlocked && blocked_->deadline_ms != 0 && blocked_->deadline_ms <= now_ms) {
     server_.blocking().CancelWait(id_, BlockingRegistry::Cancel::kTimeout);
   }
@@ -1048,8 +1139,10 @@ void Connection::DeliverWrittenMessage(std::string_view bytes) {
 
 bool Connection::WithinOutputLimit() {
   if (closing_ || close_asap_) return false;
-  const Config::ClientClass client_class =
-      subscriptions_ != nullptr ? Config::ClientClass::kPubSub : Config::ClientClass::kNormal;
+  // As Redis: a monitor is limited as a replica is (its output is a feed, not replies).
+  const Config::ClientClass client_class = monitoring_               ? Config::ClientClass::kReplica
+                                           : subscriptions_ != nullptr ? Config::ClientClass::kPubSub
+                                                                       : Config::ClientClass::kNormal;
   const Config::OutputLimit& limit = server_.config().output_limits[static_cast<int>(client_class)];
   const int64_t hard = limit.hard.load(std::memory_order_relaxed);
   const int64_t soft = limit.soft.load(std::memory_order_relaxed);
@@ -1187,6 +1280,7 @@ void Connection::Close() {
   Unwatch();
   UnsubscribeAll();
   DisableTracking();
+  StopMonitoring();
   server_.clients().Remove(this);
   thread_.Forget(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClose);
@@ -1222,6 +1316,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   if (channels + patterns + shard_channels > 0) flags += 'P';
   const int64_t redirect = tracking_redirect_.load(std::memory_order_relaxed);
   if (redirect >= 0) flags += 't';
+  if (no_touch_for_info_.load(std::memory_order_relaxed)) flags += 'T';
   if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);
   std::string name, lib_name, lib_version;

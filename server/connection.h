@@ -158,6 +158,21 @@ class Connection {
 
   // Finish the current replies, then close (QUIT, protocol errors, CLIENT KILL of self).
   void CloseAfterReply() { close_after_reply_ = true; }
+  // CLIENT PAUSE: whether this client's command waits for the pause to end; ResumeAfterPause
+  // runs it (again: a pause extended meanwhile parks it again).
+  bool paused() const { return parked_ == Parked::kPaused; }
+  void ResumeAfterPause();
+  // CLIENT NO-TOUCH.
+  void set_no_touch(bool on) {
+    no_touch_ = on;
+    no_touch_for_info_.store(on, std::memory_order_relaxed);
+  }
+  bool no_touch() const { return no_touch_; }
+  int64_t created_ms() const { return created_ms_; }
+  // MONITOR: this client receives every command's line until it leaves (or RESET).
+  void StartMonitoring();
+  void StopMonitoring();
+  bool monitoring() const { return monitoring_; }
   // Close now (any pending output is dropped).
   void Close();
 
@@ -206,6 +221,12 @@ class Connection {
   // monitor, as their own thresholds say.
   void NoteSlowCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t nanos);
   void LogSlow(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros);
+  // MONITOR's line for a command this client ran (or its script ran).
+  void FeedMonitors(const CommandSpec& spec, std::span<const std::string_view> args, bool from_script);
+  // CLIENT PAUSE's step of the command path: true when the command must wait (it is parked).
+  bool ParkIfPaused(const CommandSpec& spec, std::span<const std::string_view> args);
+  // A request that is HTTP (POST, Host:): the connection is closed without a reply.
+  void RefuseCrossProtocol();
   // Passwords (AUTH, HELLO AUTH, CONFIG SET requirepass...) replaced by "(redacted)".
   static void RedactSecrets(const CommandSpec& spec, std::vector<std::string_view>* args);
   void RunHeldCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
@@ -288,7 +309,7 @@ class Connection {
 
   // Parking: one command at a time waits, for loads or (blocking commands) for a key to fill;
   // the pipeline behind it waits too.
-  enum class Parked { kNo, kOnLoads, kBlocked };
+  enum class Parked { kNo, kOnLoads, kBlocked, kPaused };
   Parked parked_ = Parked::kNo;
   std::shared_ptr<BlockedClient> blocked_;
   bool replaying_loaded_command_ = false;
@@ -343,6 +364,9 @@ class Connection {
   uint64_t nested_errors_ = 0;
   // A blocked command slow enough for the slow log: its run's time, logged when it is served.
   int64_t blocked_run_nanos_ = -1;
+  bool monitoring_ = false;
+  bool no_touch_ = false;
+  int64_t pause_wake_ms_ = 0;  // the wake-up a paused command waits for
   std::string pushes_before_reply_, pushes_after_reply_;
   int64_t output_soft_limit_since_ms_ = 0;  // 0: under the soft limit
   bool close_asap_ = false;  // past its output limit: closed at the next flush (SendPendingOutput)
@@ -354,6 +378,7 @@ class Connection {
   // Read by other threads (CLIENT LIST/INFO).
   std::atomic<int> db_{0};
   std::atomic<bool> no_evict_{false};
+  std::atomic<bool> no_touch_for_info_{false};  // CLIENT LIST's 'T' (read by other threads)
   std::atomic<bool> blocked_for_info_{false};
   std::atomic<int> resp_{2};
   std::atomic<int> multi_queued_{-1};  // CLIENT LIST's multi=

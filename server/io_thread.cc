@@ -254,11 +254,19 @@ void IoThread::DeliverLater(std::function<void()> delivery) {
 void IoThread::FlushSoon(Connection* connection) {
   if (connection->flush_scheduled()) return;
   connection->set_flush_scheduled(true);
-  if (flush_soon_.empty()) {
+  if (flush_soon_.empty() && monitor_lines_.empty()) {
     uv_check_start(&flush_check_, OnFlushCheck);
     uv_idle_start(&flush_idle_, OnFlushIdle);
   }
   flush_soon_.push_back(connection->id());
+}
+
+void IoThread::AppendMonitorLine(std::string_view line) {
+  if (monitor_lines_.empty() && flush_soon_.empty()) {
+    uv_check_start(&flush_check_, OnFlushCheck);
+    uv_idle_start(&flush_idle_, OnFlushIdle);
+  }
+  monitor_lines_.append(line);
 }
 
 void IoThread::OnFlushCheck(uv_check_t* handle) {
@@ -267,6 +275,11 @@ void IoThread::OnFlushCheck(uv_check_t* handle) {
   ids.swap(self->flush_soon_);
   uv_check_stop(&self->flush_check_);
   uv_idle_stop(&self->flush_idle_);
+  if (!self->monitor_lines_.empty()) {
+    std::string lines;
+    lines.swap(self->monitor_lines_);
+    self->server_.monitors().Deliver(std::move(lines));
+  }
   for (uint64_t id : ids) {
     if (Connection* c = self->FindConnection(id)) {
       c->set_flush_scheduled(false);
@@ -303,6 +316,17 @@ void IoThread::WakeAt(int64_t at_ms, uint64_t connection_id) {
   const bool earliest = wakes_.empty() || at_ms < wakes_.begin()->first;
   wakes_.emplace(at_ms, connection_id);
   if (earliest) ArmWakeTimer();
+}
+
+void IoThread::ResumePausedClients() {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, connection] : connections_) {
+    if (connection->paused()) ids.push_back(id);
+  }
+  // By id: a resumed command may close connections (CLIENT KILL).
+  for (uint64_t id : ids) {
+    if (Connection* c = FindConnection(id)) c->ResumeAfterPause();
+  }
 }
 
 void IoThread::ForgetWake(int64_t at_ms, uint64_t connection_id) { wakes_.erase({at_ms, connection_id}); }

@@ -56,6 +56,9 @@ class IoThread {
   uv_loop_t* loop() { return &loop_; }
   Server& server() { return server_; }
   IoThreadStats& stats() { return stats_; }
+  // MONITOR (server/monitor.h): a line for the monitors, shipped to them once this loop
+  // iteration's work is done. This thread only.
+  void AppendMonitorLine(std::string_view line);
   // The commands this thread ran (server/command_stats.h); only this thread writes it.
   CommandStats& command_stats() { return command_stats_; }
 
@@ -82,6 +85,8 @@ class IoThread {
   // Loop thread only: calls the connection's OnBlockDeadline at (or just after) at_ms, unless
   // ForgetWake(at_ms, id) comes first.
   void WakeAt(int64_t at_ms, uint64_t connection_id);
+  // CLIENT UNPAUSE: runs the held command of every client of this thread that a pause parked.
+  void ResumePausedClients();
   void ForgetWake(int64_t at_ms, uint64_t connection_id);
 
   // Loop thread only: writes a published message to those of `receivers` still connected here.
@@ -151,6 +156,7 @@ class IoThread {
   std::unique_ptr<char[]> shared_read_buffer_;
   IoThreadStats stats_;
   CommandStats command_stats_;
+  std::string monitor_lines_;  // for MonitorRegistry::Deliver at the next flush check
   size_t next_thread_ = 0;  // round-robin target for accepted sockets
   std::unique_ptr<scripting::LuaEngine> lua_;
   bool serving_while_busy_ = false;

@@ -362,6 +362,22 @@ void Server::OnEvictionTimer(uv_timer_t* handle) {
 
 void Server::OnCron(uv_timer_t* handle) { static_cast<Server*>(handle->data)->Cron(); }
 
+void Server::Pause(PauseMode mode, int64_t until_ms) {
+  int64_t previous = pause_until_ms_.load();
+  while (previous < until_ms && !pause_until_ms_.compare_exchange_weak(previous, until_ms)) {
+  }
+  pause_mode_.store(static_cast<int>(mode), std::memory_order_release);
+}
+
+void Server::Unpause() {
+  pause_mode_.store(0, std::memory_order_release);
+  pause_until_ms_.store(0);
+  for (auto& t : io_threads_) {
+    IoThread* thread = t.get();
+    thread->Post([thread] { thread->ResumePausedClients(); });
+  }
+}
+
 void Server::ApplyDiagnosticsConfig() {
   int64_t notable = INT64_MAX;
   if (const int64_t slower_than_us = config_.slowlog_log_slower_than.load(); slower_than_us >= 0) {
@@ -404,7 +420,10 @@ void Server::Cron() {
   const int64_t budget_ns = period_ns * (25 + 2 * (effort - 1)) / 100;
   const int64_t expire_start_ns = MonotonicNs();
   uint64_t sampled = 0;
-  const uint64_t expired = keyspace_->ActiveExpireCycle(now, expire_start_ns + budget_ns, &sampled);
+  int64_t pause_until;
+  // A pause (CLIENT PAUSE) stops keys expiring in the background, as in Redis.
+  const bool expire = active_expire_.load(std::memory_order_relaxed) && PausedAt(now, &pause_until) == PauseMode::kNone;
+  const uint64_t expired = expire ? keyspace_->ActiveExpireCycle(now, expire_start_ns + budget_ns, &sampled) : 0;
   const int64_t expire_ns = MonotonicNs() - expire_start_ns;
   if (sampled > 0) {
     // Redis's running estimate of the share of keys with a TTL that are expired but not yet gone.
@@ -426,7 +445,9 @@ void Server::Cron() {
   if (used > peak_memory_.load(std::memory_order_relaxed)) peak_memory_.store(used, std::memory_order_relaxed);
   // Memory can grow without a write command asking (loader pools, client buffers): the cron
   // starts the background pass when it finds memory over the limit.
-  if (evictor_->BackgroundPass(now)) OnEvictionWanted(&eviction_async_);
+  if (PausedAt(now, &pause_until) == PauseMode::kNone && evictor_->BackgroundPass(now)) {
+    OnEvictionWanted(&eviction_async_);
+  }
   tracking_->EnforceLimit();
 
   const uint64_t commands = TotalCommands();

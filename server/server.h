@@ -30,6 +30,7 @@
 #include "server/loader_store.h"
 #include "server/logger.h"
 #include "server/memory.h"
+#include "server/monitor.h"
 #include "server/pubsub.h"
 #include "server/spill_promoter.h"
 #include "server/tracking.h"
@@ -102,6 +103,7 @@ class Server {
   ErrorStats& error_stats() { return error_stats_; }
   SlowLog& slowlog() { return slowlog_; }
   LatencyMonitor& latency_monitor() { return latency_monitor_; }
+  MonitorRegistry& monitors() { return monitors_; }
   const storage::WallClock& wall_clock() const { return wall_clock_; }
   // The latency monitor's hook (any thread): the event goes into its series when it took at
   // least latency-monitor-threshold ms; one atomic load otherwise.
@@ -138,6 +140,29 @@ class Server {
   IoThread& io_thread(size_t i) { return *io_threads_[i]; }
   size_t io_thread_count() const { return io_threads_.size(); }
 
+  int64_t start_time_ms() const { return start_time_ms_; }
+  // CLIENT PAUSE (any thread). While a pause holds, the commands it covers park until it ends:
+  // every command (kAll) or those that write (kWrite: writes, scripts, PUBLISH, PFCOUNT); and
+  // keys neither expire nor are evicted in the background.
+  enum class PauseMode : int { kNone = 0, kWrite = 1, kAll = 2 };
+  bool pause_may_hold() const { return pause_mode_.load(std::memory_order_relaxed) != 0; }
+  // The pause in force at now_ms, and when it ends.
+  PauseMode PausedAt(int64_t now_ms, int64_t* until_ms) const {
+    const int mode = pause_mode_.load(std::memory_order_acquire);
+    *until_ms = pause_until_ms_.load(std::memory_order_relaxed);
+    return mode != 0 && now_ms < *until_ms ? static_cast<PauseMode>(mode) : PauseMode::kNone;
+  }
+  // As Redis: the new mode replaces the old, and the pause lasts until the later end.
+  void Pause(PauseMode mode, int64_t until_ms);
+  // Ends the pause and wakes every paused client on its own I/O thread.
+  void Unpause();
+  // Cross-protocol attempts are logged at most once a minute (any thread).
+  bool ShouldLogSecurityWarning(int64_t now_ms) {
+    int64_t last = last_security_warning_ms_.load(std::memory_order_relaxed);
+    return now_ms - last >= 60000 && last_security_warning_ms_.compare_exchange_strong(last, now_ms);
+  }
+  // DEBUG SET-ACTIVE-EXPIRE: whether the cron reclaims expired keys (any thread).
+  void set_active_expire(bool on) { active_expire_.store(on, std::memory_order_relaxed); }
   uint64_t NextClientId() { return next_client_id_.fetch_add(1, std::memory_order_relaxed); }
   // Any thread: the INFO text for the requested sections ("default" when empty).
   std::string Info(const std::vector<std::string>& sections);
@@ -194,6 +219,7 @@ class Server {
   ErrorStats error_stats_;
   SlowLog slowlog_;
   LatencyMonitor latency_monitor_;
+  MonitorRegistry monitors_;
   storage::WallClock wall_clock_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint64_t> next_client_id_{1};
@@ -232,6 +258,10 @@ class Server {
   // Active expiry: CPU time spent (ns), and cycles that stopped at their time budget.
   std::atomic<uint64_t> expire_cycle_ns_{0}, expire_cycles_capped_{0};
   std::atomic<double> expired_stale_ratio_{0};
+  std::atomic<bool> active_expire_{true};
+  std::atomic<int> pause_mode_{0};
+  std::atomic<int64_t> pause_until_ms_{0};
+  std::atomic<int64_t> last_security_warning_ms_{-60000};
   uint64_t stats_commands_base_ = 0;
   // Last: destroyed first, so no scrape runs while the rest goes away.
   std::unique_ptr<MetricsExporter> metrics_;

@@ -599,7 +599,7 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
     if (keyspace_.has_key_families() && count_families_) [[unlikely]] keyspace_.CountFamilyLookup(shard, key, e != nullptr);
     if (e == nullptr && notify_miss) Notify(notify::kKeyMiss, "keymiss", db, key);
   }
-  if (touch) {
+  if (touch && !no_touch_) {
     if (e != nullptr) {
       keyspace_.RecordAccess(shard, *e, hash, now_ms_, count_hit);
     } else if (count_hit) {

@@ -553,6 +553,8 @@ class Transaction {
   // Key families: whether Find's counted lookups count for them too. A command run again once
   // its loads are done does not: its reads were counted when it parked (CountFamilyLookup).
   void set_count_families(bool on) { count_families_ = on; }
+  // CLIENT NO-TOUCH: lookups leave the keys' LRU/LFU data as it was.
+  void set_no_touch(bool on) { no_touch_ = on; }
   void CountFamilyLookup(std::string_view key, bool hit) {
     if (keyspace_.has_key_families()) keyspace_.CountFamilyLookup(ShardFor(Hash(key)), key, hit);
   }
@@ -612,6 +614,7 @@ class Transaction {
   uint8_t slow_notes_ = 0;
   uint64_t writer_ = 0;
   bool count_families_ = true;
+  bool no_touch_ = false;
   std::vector<std::pair<int, std::string>> modified_;
 };
 

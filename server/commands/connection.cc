@@ -158,6 +158,8 @@ void Quit(CommandContext& ctx) {
 }
 
 void Reset(CommandContext& ctx) {
+  ctx.client.StopMonitoring();
+  ctx.client.set_no_touch(false);
   ctx.client.DiscardMulti();
   ctx.client.UnsubscribeAll();
   ctx.client.DisableTracking();
@@ -167,6 +169,11 @@ void Reset(CommandContext& ctx) {
   ctx.client.set_no_evict(false);
   ctx.client.set_authenticated(ctx.server.config().requirepass().empty());
   ctx.reply.SimpleString("RESET");
+}
+
+void Monitor(CommandContext& ctx) {
+  ctx.client.StartMonitoring();
+  ctx.reply.Ok();
 }
 
 void ClientId(CommandContext& ctx) { ctx.reply.Integer(static_cast<int64_t>(ctx.client.id())); }
@@ -258,6 +265,7 @@ void ClientKill(CommandContext& ctx) {
     return;
   }
   uint64_t id = 0;
+  int64_t max_age_seconds = 0;
   std::string_view addr, laddr;
   bool skip_me = true, match_none = false;
   for (size_t i = 2; i < args.size(); i += 2) {
@@ -277,6 +285,12 @@ void ClientKill(CommandContext& ctx) {
       addr = value;
     } else if (EqualsIgnoreCase(option, "laddr")) {
       laddr = value;
+    } else if (EqualsIgnoreCase(option, "maxage")) {
+      // Redis 7.4's filter: connections older than this many seconds.
+      if (!ParseInteger(value, &max_age_seconds) || max_age_seconds < 0) {
+        ctx.reply.Error(errors::kNotInteger);
+        return;
+      }
     } else if (EqualsIgnoreCase(option, "type")) {
       if (!EqualsIgnoreCase(value, "normal")) match_none = true;
     } else if (EqualsIgnoreCase(option, "user")) {
@@ -301,6 +315,7 @@ void ClientKill(CommandContext& ctx) {
       if (id != 0 && c.id() != id) return;
       if (!addr.empty() && c.peer_address() != addr) return;
       if (!laddr.empty() && c.local_address() != laddr) return;
+      if (max_age_seconds != 0 && (ctx.now_ms - c.created_ms()) / 1000 <= max_age_seconds) return;
       if (skip_me && &c == &ctx.client) return;
       KillClient(ctx, c);
       ++killed;
@@ -322,6 +337,51 @@ void ClientSetInfo(CommandContext& ctx) {
     }
   }
   ctx.client.set_lib_info(attribute, std::string(ctx.args[3]));
+  ctx.reply.Ok();
+}
+
+void ClientNoTouch(CommandContext& ctx) {
+  if (EqualsIgnoreCase(ctx.args[2], "on")) {
+    ctx.client.set_no_touch(true);
+  } else if (EqualsIgnoreCase(ctx.args[2], "off")) {
+    ctx.client.set_no_touch(false);
+  } else {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  ctx.reply.Ok();
+}
+
+// CLIENT PAUSE timeout [WRITE|ALL]: commands of every client (the ones that write, with WRITE)
+// wait until `timeout` ms have passed or CLIENT UNPAUSE; they then run in the order they came.
+void ClientPause(CommandContext& ctx) {
+  int64_t timeout;
+  if (!ParseInteger(ctx.args[2], &timeout)) {
+    ctx.reply.Error("ERR timeout is not an integer or out of range");
+    return;
+  }
+  if (timeout < 0) {
+    ctx.reply.Error(errors::kTimeoutNegative);
+    return;
+  }
+  Server::PauseMode mode = Server::PauseMode::kAll;
+  if (ctx.args.size() == 4) {
+    if (EqualsIgnoreCase(ctx.args[3], "write")) {
+      mode = Server::PauseMode::kWrite;
+    } else if (!EqualsIgnoreCase(ctx.args[3], "all")) {
+      ctx.reply.Error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+      return;
+    }
+  } else if (ctx.args.size() > 4) {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  ctx.server.Pause(mode, NowMs() + timeout);
+  ctx.reply.Ok();
+}
+
+void ClientUnpause(CommandContext& ctx) {
+  ctx.server.Unpause();
   ctx.reply.Ok();
 }
 
@@ -525,13 +585,17 @@ void ClientHelp(CommandContext& ctx) {
       "KILL <ip:port>", "    Kill connection made from <ip:port>.",
       "KILL <option> <value> [<option> <value> [...]]",
       "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>,",
-      "    TYPE normal, USER default, SKIPME (YES|NO).",
+      "    TYPE normal, USER default, SKIPME (YES|NO), MAXAGE <seconds>.",
       "LIST [options ...]", "    Return information about client connections. Options: TYPE <type>, ID <id> [...].",
       "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+      "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
+      "PAUSE <timeout> [WRITE|ALL]",
+      "    Suspend all, or just write, clients for <timeout> milliseconds.",
       "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
       "SETNAME <name>", "    Assign the name <name> to the current connection.",
       "UNBLOCK <clientid> [TIMEOUT|ERROR]",
       "    Unblock the specified blocked client.",
+      "UNPAUSE", "    Stop the current client pause, resuming traffic.",
       "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
       "         [OPTIN] [OPTOUT] [NOLOOP]",
       "    Control server assisted client side caching.",
@@ -551,6 +615,9 @@ constexpr CommandSpec kClientSubcommands[] = {
     {"client|info", 2, kSession, 0, 0, 0, ClientInfo, {}, "Returns information about the current client connection"},
     {"client|kill", -3, flags::kAdmin | kSession, 0, 0, 0, ClientKill, {}, "Kill the connection of a client"},
     {"client|setinfo", 4, kSession, 0, 0, 0, ClientSetInfo, {}, "Set client or connection specific info"},
+    {"client|no-touch", 3, kSession, 0, 0, 0, ClientNoTouch, {}, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access"},
+    {"client|pause", -3, flags::kAdmin | kSession, 0, 0, 0, ClientPause, {}, "Suspend processing of commands from clients"},
+    {"client|unpause", 2, flags::kAdmin | kSession, 0, 0, 0, ClientUnpause, {}, "Resume processing of clients that were paused"},
     {"client|no-evict", 3, flags::kAdmin | kSession, 0, 0, 0, ClientNoEvict, {}, "Set client eviction mode"},
     {"client|unblock", -3, flags::kAdmin | kSession, 0, 0, 0, ClientUnblock, {}, "Unblock a client blocked in a blocking command from a different connection"},
     {"client|tracking", -3, kSession, 0, 0, 0, ClientTracking, {}, "Enable or disable server assisted client side caching support"},
@@ -568,6 +635,7 @@ constexpr CommandSpec kConnectionCommands[] = {
     // Allowed in scripts, as in Redis: the script's later calls use the database it selects, the
     // caller's stays as it was.
     {"select", 2, kSession & ~flags::kNoScript, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
+    {"monitor", 1, flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale | flags::kNoMulti, 0, 0, 0, Monitor, {}, "Listen for all requests received by the server in real time"},
     {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Quit, {}, "Close the connection"},
     {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Reset, {}, "Reset the connection"},
     {"client", -2, flags::kStale, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},

@@ -2,10 +2,13 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/command.h"
 #include "server/connection.h"
@@ -128,12 +131,11 @@ void ConfigSet(CommandContext& ctx) {
     ctx.reply.Error(errors::WrongArity(ctx.spec.name));
     return;
   }
-  for (size_t i = 2; i < ctx.args.size(); i += 2) {
-    if (absl::Status s = ctx.server.config().Set(ctx.args[i], ctx.args[i + 1]); !s.ok()) {
-      ctx.server.ApplyConfig();  // the pairs before this one took effect
-      ctx.reply.Error(absl::StrCat("ERR ", s.message()));
-      return;
-    }
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  for (size_t i = 2; i < ctx.args.size(); i += 2) pairs.emplace_back(ctx.args[i], ctx.args[i + 1]);
+  if (absl::Status s = ctx.server.config().SetAll(pairs); !s.ok()) {
+    ctx.reply.Error(absl::StrCat("ERR ", s.message()));
+    return;
   }
   ctx.server.ApplyConfig();
   ctx.reply.Ok();
@@ -317,6 +319,76 @@ void CommandHelp(CommandContext& ctx) {
 
 constexpr uint32_t kAdminStale = flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale;
 
+// WAIT numreplicas timeout: strata has no replicas, so no write is ever acknowledged by one;
+// the answer is 0 at once (Redis would wait out the timeout first to say the same).
+void Wait(CommandContext& ctx) {
+  int64_t replicas, timeout;
+  if (!ParseInteger(ctx.args[1], &replicas)) {
+    ctx.reply.Error(errors::kNotInteger);
+    return;
+  }
+  if (!ParseInteger(ctx.args[2], &timeout)) {
+    ctx.reply.Error("ERR timeout is not an integer or out of range");
+    return;
+  }
+  if (timeout < 0) {
+    ctx.reply.Error(errors::kTimeoutNegative);
+    return;
+  }
+  ctx.reply.Integer(0);
+}
+
+// LASTSAVE: strata writes no snapshot; the answer is INFO's rdb_last_save_time, the start time,
+// as Redis answers before its first save.
+void LastSave(CommandContext& ctx) { ctx.reply.Integer(ctx.server.start_time_ms() / 1000); }
+
+// SAVE / BGSAVE: a cache without persistence says so rather than pretending to have saved.
+void Save(CommandContext& ctx) {
+  ctx.reply.Error("ERR strata keeps no snapshot: its data is rebuilt from its sources (spill-dir and "
+                  "spill-on-shutdown keep values across restarts)");
+}
+
+void DebugSleep(CommandContext& ctx) {
+  double seconds;
+  if (!absl::SimpleAtod(Absl(ctx.args[2]), &seconds) || !(seconds >= 0) || seconds > 3600) {
+    ctx.reply.Error("ERR value is not a valid float");
+    return;
+  }
+  // As Redis: the server (here, this client's I/O thread) does nothing else meanwhile.
+  std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
+  ctx.reply.Ok();
+}
+
+void DebugSetActiveExpire(CommandContext& ctx) {
+  int64_t on;
+  if (!ParseInteger(ctx.args[2], &on)) {
+    ctx.reply.Error(errors::kNotInteger);
+    return;
+  }
+  ctx.server.set_active_expire(on != 0);
+  ctx.reply.Ok();
+}
+
+void DebugHelp(CommandContext& ctx) {
+  constexpr std::string_view kLines[] = {
+      "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "SLEEP <seconds>",
+      "    Stop the server (this client's I/O thread) for <seconds>. Decimals allowed.",
+      "SET-ACTIVE-EXPIRE <0|1>",
+      "    Setting it to 0 disables expiring keys in the background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
+      "HELP",
+      "    Prints this help.",
+      "(strata answers this subset of Redis's DEBUG; the rest read as unknown subcommands.)",
+  };
+  ReplyHelp(ctx, kLines);
+}
+
+constexpr CommandSpec kDebugSubcommands[] = {
+    {"debug|sleep", 3, kAdminStale, 0, 0, 0, DebugSleep, {}, "Stop the server for a while"},
+    {"debug|set-active-expire", 3, kAdminStale, 0, 0, 0, DebugSetActiveExpire, {}, "Turn active expiry off or on"},
+    {"debug|help", 2, kAdminStale, 0, 0, 0, DebugHelp, {}, "Show helpful text about the different subcommands"},
+};
+
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, kAdminStale, 0, 0, 0, ConfigGet, {}, "Get the values of configuration parameters"},
     {"config|set", -4, kAdminStale, 0, 0, 0, ConfigSet, {}, "Set configuration parameters to the given values"},
@@ -341,6 +413,11 @@ constexpr CommandSpec kServerCommands[] = {
     {"swapdb", 3, flags::kWrite | flags::kFast | flags::kKeyspace, 0, 0, 0, SwapDb, {}, "Swaps two Redis databases"},
     {"time", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, Time, {}, "Return the current server time"},
     {"shutdown", -1, kAdminStale | flags::kAllowBusy, 0, 0, 0, Shutdown, {}, "Stop the server"},
+    {"wait", 3, flags::kNoScript, 0, 0, 0, Wait, {}, "Wait for the synchronous replication of all the write commands sent in the context of the current connection"},
+    {"lastsave", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, LastSave, {}, "Get the UNIX time stamp of the last successful save to disk"},
+    {"save", 1, kAdminStale, 0, 0, 0, Save, {}, "Synchronously save the dataset to disk"},
+    {"bgsave", -1, kAdminStale, 0, 0, 0, Save, {}, "Asynchronously save the dataset to disk"},
+    {"debug", -2, 0, 0, 0, 0, nullptr, kDebugSubcommands, "A container for debugging commands"},
     {"config", -2, 0, 0, 0, 0, nullptr, kConfigSubcommands, "A container for server configuration commands"},
     {"command", -1, flags::kLoading | flags::kStale, 0, 0, 0, Command, kCommandSubcommands, "Get array of command details"},
 };
