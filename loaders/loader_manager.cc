@@ -138,7 +138,11 @@ absl::Status LoaderManager::AddLoader(const std::vector<std::string>& words) {
 
 absl::Status LoaderManager::Start() {
   for (auto& source : sources_) {
-    if (invalidation_message_handler_) source->set_invalidation_handler(invalidation_message_handler_);
+    if (invalidation_message_handler_) {
+      source->set_invalidation_handler([handler = invalidation_message_handler_, name = source->name()](std::string payload) {
+        handler(name, std::move(payload));
+      });
+    }
     if (absl::Status s = source->Start(); !s.ok()) {
       return absl::InternalError(absl::StrCat("source ", source->name(), ": ", s.message()));
     }

@@ -114,8 +114,9 @@ class LoaderManager {
   // fresh load), and remembered misses of them are forgotten.
   void Supersede(int db, const std::vector<std::string>& keys);
   void SupersedeMatching(int db, std::string_view pattern);
-  // Where the sources' invalidation messages (PostgreSQL NOTIFY) go; set before Start.
-  void set_invalidation_message_handler(std::function<void(std::string)> handler) {
+  // Where the sources' invalidation messages (PostgreSQL NOTIFY) go, with the name of the source
+  // they came from; set before Start.
+  void set_invalidation_message_handler(std::function<void(const std::string& source, std::string payload)> handler) {
     invalidation_message_handler_ = std::move(handler);
   }
 
@@ -145,7 +146,7 @@ class LoaderManager {
   absl::flat_hash_map<FlightKey, std::unique_ptr<Flight>> flights_;
 
   absl::Mutex negative_mu_;
-  std::function<void(std::string)> invalidation_message_handler_;
+  std::function<void(const std::string& source, std::string payload)> invalidation_message_handler_;
   absl::flat_hash_map<FlightKey, int64_t> negative_until_ms_;
   size_t negative_key_bytes_ = 0;
   int64_t next_negative_sweep_ms_ = 0;

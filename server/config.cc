@@ -196,6 +196,7 @@ Config::Config() {
   text("pidfile", &Config::pidfile_, false);
   text("dir", &Config::dir_, false);
   text("spill-dir", &Config::spill_dir_, false);
+  text("audit-log", &Config::audit_log_, false);
   integer("spill-max-size", &Config::spill_max_size, 0, INT64_MAX, true, true);
   boolean("spill-on-shutdown", &Config::spill_on_shutdown, true);
   directives_.push_back(Directive{
@@ -371,6 +372,11 @@ std::string FormatPercentile(double p) {
   while (text.back() == '0') text.pop_back();
   if (text.back() == '.') text.pop_back();
   return text;
+}
+
+std::string Config::audit_log() const {
+  absl::MutexLock lock(&mu_);
+  return audit_log_;
 }
 
 std::vector<std::pair<std::string, std::string>> Config::key_families() const {

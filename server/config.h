@@ -140,6 +140,8 @@ class Config {
   std::string dir() const;
   // The spill tier's RocksDB directory (DESIGN section 8); empty: no spill.
   std::string spill_dir() const;
+  // audit-log FILE (server/audit_log.h); empty: the log's notice lines only.
+  std::string audit_log() const;
   std::string config_file() const;
   std::vector<std::string> invalidation_channels() const;
   std::vector<LoaderDirective> loader_directives() const;
@@ -162,6 +164,7 @@ class Config {
   std::string pidfile_;
   std::string dir_;
   std::string spill_dir_;
+  std::string audit_log_;
   std::string tls_cert_file_, tls_key_file_, tls_ca_cert_file_;
   std::string config_file_;
   std::vector<std::string> invalidation_channels_ = {"__strata__:invalidate"};

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "protocol/reply_builder.h"
 #include "protocol/request_parser.h"
+#include "server/audit_log.h"
 #include "loaders/loader_manager.h"
 #include "server/command.h"
 #include "server/pubsub.h"
@@ -169,6 +170,11 @@ class Connection {
   }
   bool no_touch() const { return no_touch_; }
   int64_t created_ms() const { return created_ms_; }
+  // Passwords (AUTH, HELLO AUTH, CONFIG SET requirepass...) replaced by "(redacted)": what the
+  // slow log, MONITOR and the audit log show of a command.
+  static void RedactSecrets(const CommandSpec& spec, std::vector<std::string_view>* args);
+  // Who this client is, for the audit log.
+  AuditActor AuditIdentity() const { return AuditActor{id_, peer_address_, "default", name()}; }
   // MONITOR: this client receives every command's line until it leaves (or RESET).
   void StartMonitoring();
   void StopMonitoring();
@@ -227,8 +233,7 @@ class Connection {
   bool ParkIfPaused(const CommandSpec& spec, std::span<const std::string_view> args);
   // A request that is HTTP (POST, Host:): the connection is closed without a reply.
   void RefuseCrossProtocol();
-  // Passwords (AUTH, HELLO AUTH, CONFIG SET requirepass...) replaced by "(redacted)".
-  static void RedactSecrets(const CommandSpec& spec, std::vector<std::string_view>* args);
+
   void RunHeldCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
                       protocol::ReplyBuilder& reply);
   // True when a watched key changed (or expired) since WATCH; under the EXEC's locks.

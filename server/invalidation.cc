@@ -10,12 +10,13 @@
 
 namespace strata::server {
 
-Invalidator::Invalidator(storage::Keyspace& keyspace, loaders::LoaderManager& loaders, WatchRegistry& watches)
-    : keyspace_(keyspace), loaders_(loaders), watches_(watches), sweeper_([this] { SweepLoop(); }) {}
+Invalidator::Invalidator(storage::Keyspace& keyspace, loaders::LoaderManager& loaders, WatchRegistry& watches,
+                         AuditLog& audit)
+    : keyspace_(keyspace), loaders_(loaders), watches_(watches), audit_(audit), sweeper_([this] { SweepLoop(); }) {}
 
 Invalidator::~Invalidator() { Stop(); }
 
-absl::Status Invalidator::ApplyMessage(std::string_view payload) {
+absl::Status Invalidator::ApplyMessage(std::string_view payload, const AuditActor& origin) {
   auto request = loaders::ParseInvalidationMessage(payload, keyspace_.databases());
   if (!request.ok()) {
     malformed_.fetch_add(1, std::memory_order_relaxed);
@@ -38,7 +39,7 @@ absl::Status Invalidator::ApplyMessage(std::string_view payload) {
     std::lock_guard lock(mu_);
     size_t last_job = 0;  // of this message's jobs, the one that ends last
     if (keys_pending) {
-      jobs_.push_back({request->db, std::move(request->keys), std::nullopt, {}});
+      jobs_.push_back({request->db, std::move(request->keys), std::nullopt, {}, {}});
       last_job = jobs_.size() - 1;
     }
     for (std::string& pattern : request->patterns) {
@@ -47,7 +48,7 @@ absl::Status Invalidator::ApplyMessage(std::string_view payload) {
       auto same = std::find_if(jobs_.begin(), jobs_.end(), [&](const Job& job) {
         return job.pattern == pattern && job.db == request->db;
       });
-      if (same == jobs_.end()) same = jobs_.insert(jobs_.end(), Job{request->db, {}, std::move(pattern), {}});
+      if (same == jobs_.end()) same = jobs_.insert(jobs_.end(), Job{request->db, {}, std::move(pattern), {}, origin});
       last_job = std::max(last_job, static_cast<size_t>(same - jobs_.begin()));
     }
     // The lag is that job's: the keys are all gone only when it ends.
@@ -119,9 +120,12 @@ void Invalidator::SweepLoop() {
     lock.unlock();
     if (job.pattern) {
       // One shard at a time, each under its own lock: nobody waits longer than one shard's scan.
+      uint64_t dropped = 0;
       for (size_t shard = 0; shard < keyspace_.shard_count() && !stopping(); ++shard) {
-        DropMatchingInShard(shard, job.db, *job.pattern);
+        dropped += DropMatchingInShard(shard, job.db, *job.pattern);
       }
+      audit_.Record(job.origin, "invalidate-pattern",
+                    {{"pattern", AuditLog::Quote(*job.pattern)}, {"db", absl::StrCat(job.db)}}, dropped);
     } else {
       // Keys a busy script's shards held back: try again until the script lets go.
       while (!DropKeys(job.db, job.keys) && !stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "loaders/invalidation_message.h"
 #include "loaders/loader_manager.h"
+#include "server/audit_log.h"
 #include "server/watch.h"
 #include "storage/keyspace.h"
 
@@ -40,13 +41,15 @@ namespace strata::server {
 
 class Invalidator {
  public:
-  Invalidator(storage::Keyspace& keyspace, loaders::LoaderManager& loaders, WatchRegistry& watches);
+  Invalidator(storage::Keyspace& keyspace, loaders::LoaderManager& loaders, WatchRegistry& watches, AuditLog& audit);
   ~Invalidator();
   Invalidator(const Invalidator&) = delete;
   Invalidator& operator=(const Invalidator&) = delete;
 
-  // Applies a message; a malformed one is counted and its parse error returned.
-  absl::Status ApplyMessage(std::string_view payload);
+  // Applies a message; a malformed one is counted and its parse error returned. `origin` is who
+  // sent it (the publishing client, or the source whose notification it was): a pattern's sweep
+  // is recorded in the audit log under that name once it is done, with the keys it dropped.
+  absl::Status ApplyMessage(std::string_view payload, const AuditActor& origin);
   // LOADER INVALIDATE: drops `pattern`'s keys in every database now (on the caller's thread,
   // shard by shard) and returns how many.
   uint64_t DropMatchingNow(std::string_view pattern);
@@ -68,6 +71,7 @@ class Invalidator {
     std::vector<std::string> keys;
     std::optional<std::string> pattern;
     std::vector<int64_t> ts_ms;  // the messages' change times, for the lag once the job is done
+    AuditActor origin;           // a pattern's: who asked (the first, when copies merged)
   };
   // Drops named keys under their shards' locks; false (nothing done) when a busy script holds one.
   bool DropKeys(int db, const std::vector<std::string>& keys);
@@ -79,6 +83,7 @@ class Invalidator {
   storage::Keyspace& keyspace_;
   loaders::LoaderManager& loaders_;
   WatchRegistry& watches_;
+  AuditLog& audit_;
 
   mutable std::mutex mu_;
   std::condition_variable work_ready_;

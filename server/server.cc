@@ -124,9 +124,14 @@ int Server::Run() {
   evictor_ = std::make_unique<Evictor>(config_, *keyspace_, memory_meter_);
   value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_, watches_, *evictor_);
   loaders_ = std::make_unique<loaders::LoaderManager>(*value_store_);
-  invalidator_ = std::make_unique<Invalidator>(*keyspace_, *loaders_, watches_);
-  loaders_->set_invalidation_message_handler(
-      [this](std::string payload) { invalidator_->ApplyMessage(payload).IgnoreError(); });
+  if (absl::Status s = audit_.Open(config_.audit_log()); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
+  invalidator_ = std::make_unique<Invalidator>(*keyspace_, *loaders_, watches_, audit_);
+  loaders_->set_invalidation_message_handler([this](const std::string& source, std::string payload) {
+    invalidator_->ApplyMessage(payload, AuditActor{0, absl::StrCat("source:", source), "", ""}).IgnoreError();
+  });
   invalidation_channels_ = config_.invalidation_channels();
   if (absl::Status s = StartLoaders(); !s.ok()) {
     logger_.Warning(Std(s.message()));

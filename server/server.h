@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "server/audit_log.h"
 #include "server/blocking.h"
 #include "server/command.h"
 #include "server/command_stats.h"
@@ -104,6 +105,7 @@ class Server {
   SlowLog& slowlog() { return slowlog_; }
   LatencyMonitor& latency_monitor() { return latency_monitor_; }
   MonitorRegistry& monitors() { return monitors_; }
+  AuditLog& audit() { return audit_; }
   const storage::WallClock& wall_clock() const { return wall_clock_; }
   // The latency monitor's hook (any thread): the event goes into its series when it took at
   // least latency-monitor-threshold ms; one atomic load otherwise.
@@ -220,6 +222,7 @@ class Server {
   SlowLog slowlog_;
   LatencyMonitor latency_monitor_;
   MonitorRegistry monitors_;
+  AuditLog audit_{logger_};
   storage::WallClock wall_clock_;
   std::vector<std::unique_ptr<IoThread>> io_threads_;
   std::atomic<uint64_t> next_client_id_{1};

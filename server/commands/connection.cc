@@ -258,6 +258,8 @@ void ClientKill(CommandContext& ctx) {
       }
     });
     if (found) {
+      ctx.server.audit().Record(ctx.client.AuditIdentity(), "client-kill",
+                                {{"filter", AuditLog::Quote(args[2])}, {"killed", "1"}}, std::nullopt);
       ctx.reply.Ok();
     } else {
       ctx.reply.Error(errors::kNoSuchClient);
@@ -321,6 +323,10 @@ void ClientKill(CommandContext& ctx) {
       ++killed;
     });
   }
+  std::string filter;
+  for (size_t i = 2; i < args.size(); ++i) absl::StrAppend(&filter, i > 2 ? " " : "", Absl(args[i]));
+  ctx.server.audit().Record(ctx.client.AuditIdentity(), "client-kill",
+                            {{"filter", AuditLog::Quote(filter)}, {"killed", absl::StrCat(killed)}}, std::nullopt);
   ctx.reply.Integer(killed);
 }
 

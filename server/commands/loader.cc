@@ -79,7 +79,10 @@ void LoaderRefresh(CommandContext& ctx) {
 }
 
 void LoaderInvalidate(CommandContext& ctx) {
-  ctx.reply.Integer(static_cast<int64_t>(ctx.server.invalidator().DropMatchingNow(ctx.args[2])));
+  const uint64_t dropped = ctx.server.invalidator().DropMatchingNow(ctx.args[2]);
+  ctx.server.audit().Record(ctx.client.AuditIdentity(), "loader-invalidate", {{"pattern", AuditLog::Quote(ctx.args[2])}},
+                            dropped);
+  ctx.reply.Integer(static_cast<int64_t>(dropped));
 }
 
 void LoaderHelp(CommandContext& ctx) {

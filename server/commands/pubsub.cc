@@ -28,7 +28,7 @@ void PublishTo(CommandContext& ctx, SubscriptionKind kind) {
   // An invalidation message is applied first, then delivered as usual (DESIGN.md section 7); a
   // malformed one is delivered all the same (and counted).
   if (kind == SubscriptionKind::kChannel && ctx.server.IsInvalidationChannel(ctx.args[1])) {
-    ctx.server.invalidator().ApplyMessage(ctx.args[2]).IgnoreError();
+    ctx.server.invalidator().ApplyMessage(ctx.args[2], ctx.client.AuditIdentity()).IgnoreError();
   }
   ctx.reply.Integer(ctx.server.pubsub().Publish(kind, ctx.args[1], ctx.args[2]));
 }

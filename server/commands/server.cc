@@ -38,18 +38,38 @@ bool ParseFlushMode(CommandContext& ctx) {
   return true;
 }
 
+// The audit log's record of a flush: its mode as given, and the keys it removed.
+std::vector<std::pair<std::string, std::string>> FlushDetails(CommandContext& ctx, int db) {
+  std::vector<std::pair<std::string, std::string>> details;
+  if (db >= 0) details.emplace_back("db", absl::StrCat(db));
+  details.emplace_back("mode", AuditLog::Quote(ctx.args.size() == 2 ? absl::AsciiStrToLower(Absl(ctx.args[1])) : "sync"));
+  return details;
+}
+
 void FlushDb(CommandContext& ctx) {
   if (!ParseFlushMode(ctx)) return;
+  const uint64_t keys = ctx.server.keyspace().DbSize(ctx.client.db());
   ctx.server.TouchWatchedBeforeFlush(ctx.client.db());
   ctx.server.keyspace().FlushDb(ctx.client.db());
+  ctx.server.audit().Record(ctx.client.AuditIdentity(), "flushdb", FlushDetails(ctx, ctx.client.db()), keys);
   ctx.reply.Ok();
 }
 
 void FlushAll(CommandContext& ctx) {
   if (!ParseFlushMode(ctx)) return;
+  uint64_t keys = 0;
+  for (const storage::DbInfo& db : ctx.server.keyspace().DbInfos()) keys += db.keys;
   ctx.server.TouchWatchedBeforeFlush(-1);
   ctx.server.keyspace().FlushAll();
+  ctx.server.audit().Record(ctx.client.AuditIdentity(), "flushall", FlushDetails(ctx, -1), keys);
   ctx.reply.Ok();
+}
+
+// `args` as a JSON array of strings.
+std::string JsonArray(std::span<const std::string_view> args) {
+  std::string out = "[";
+  for (size_t i = 0; i < args.size(); ++i) absl::StrAppend(&out, i ? "," : "", AuditLog::Quote(args[i]));
+  return out + "]";
 }
 
 void SwapDb(CommandContext& ctx) {
@@ -111,6 +131,8 @@ void Shutdown(CommandContext& ctx) {
     if (EqualsIgnoreCase(ctx.args[i], "nosave")) spill_memory = Server::ShutdownSpill::kNo;
   }
   // As in Redis, a successful SHUTDOWN has no reply: the connection just closes.
+  ctx.server.audit().Record(ctx.client.AuditIdentity(), "shutdown", {{"args", JsonArray(ctx.args.subspan(1))}},
+                            std::nullopt);
   ctx.server.logger().Warning("User requested shutdown...");
   ctx.client.CloseAfterReply();
   ctx.server.RequestShutdown(spill_memory);
@@ -138,6 +160,15 @@ void ConfigSet(CommandContext& ctx) {
     return;
   }
   ctx.server.ApplyConfig();
+  // The values as set, passwords redacted as in the slow log.
+  std::vector<std::string_view> shown(ctx.args.begin(), ctx.args.end());
+  Connection::RedactSecrets(ctx.spec, &shown);
+  std::string params = "{";
+  for (size_t i = 2; i + 1 < shown.size(); i += 2) {
+    absl::StrAppend(&params, i > 2 ? "," : "", AuditLog::Quote(absl::AsciiStrToLower(Absl(shown[i]))), ":",
+                    AuditLog::Quote(shown[i + 1]));
+  }
+  ctx.server.audit().Record(ctx.client.AuditIdentity(), "config-set", {{"params", params + "}"}}, std::nullopt);
   ctx.reply.Ok();
 }
 
