@@ -1,11 +1,15 @@
 #include "server/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -174,7 +178,19 @@ Config::Config() {
   integer("maxmemory-eviction-tenacity", &Config::maxmemory_eviction_tenacity, 0, 100, true);
   integer("lfu-log-factor", &Config::lfu_log_factor, 0, INT32_MAX, true);
   integer("lfu-decay-time", &Config::lfu_decay_time, 0, INT32_MAX, true);
-  integer("hz", &Config::hz, 1, 500, true);
+  directives_.push_back(Directive{
+      "hz", true,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        int64_t value;
+        if (args.size() != 1 || !storage::ParseInt64(args[0], &value)) {
+          return BadValue("argument couldn't be parsed into an integer");
+        }
+        if (value < 0 || value > INT32_MAX) return BadValue("argument must be between 0 and 2147483647 inclusive");
+        // As Redis: accepted, then held to 1..500.
+        c.hz.store(std::clamp<int64_t>(value, 1, 500));
+        return absl::OkStatus();
+      },
+      [](const Config& c) { return absl::StrCat(c.hz.load()); }});
   integer("active-expire-effort", &Config::active_expire_effort, 1, 10, true);
   integer("list-max-listpack-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
   integer("list-max-ziplist-size", &Config::list_max_listpack_size, INT32_MIN, INT32_MAX, true);
@@ -422,10 +438,126 @@ absl::Status Config::Apply(const std::vector<std::string>& words, const std::str
 
 absl::Status Config::LoadFile(const std::string& path) {
   {
+    // Absolute, as Redis keeps it: `dir` changes the working directory before CONFIG REWRITE.
+    char resolved[PATH_MAX];
     absl::MutexLock lock(&mu_);
-    config_file_ = path;
+    config_file_ = realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : path;
   }
   return LoadFileAt(path, 0);
+}
+
+namespace {
+
+// A value as a config line writes it: quoted (with redis.conf's escapes) when it is empty or has
+// characters a bare word cannot.
+std::string ConfigWord(std::string_view value) {
+  const bool bare = !value.empty() && std::all_of(value.begin(), value.end(), [](unsigned char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '\\';
+  });
+  if (bare) return std::string(value);
+  std::string out = "\"";
+  for (unsigned char c : value) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < ' ' || c >= 0x7f) {
+          out += absl::StrFormat("\\x%02x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+bool Config::IsRepeatable(const Directive& d) { return d.name == "stats-key-family" || d.name == "invalidation-channel"; }
+
+std::string Config::RewriteLine(const Directive& d) const {
+  const std::string value = d.get(*this);
+  // Several words where the directive takes several (bind a b, client-output-buffer-limit ...).
+  if (IsMultiWordDirective(d) || d.name == "latency-tracking-info-percentiles") {
+    return absl::StrCat(d.name, " ", value.empty() ? "\"\"" : value);
+  }
+  return absl::StrCat(d.name, " ", ConfigWord(value));
+}
+
+absl::Status Config::Rewrite() {
+  const std::string path = config_file();
+  if (path.empty()) return absl::FailedPreconditionError("The server is running without a config file");
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(path);
+    if (!in) return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(errno)));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  // As Redis: a directive's line keeps its place with the current value (its later lines go);
+  // comments, blank lines and what is not a single-valued directive (source, loader, include,
+  // the repeatable ones) stay as they are; directives whose value is not the default and that
+  // the file lacks are appended. Defaults are a fresh Config's.
+  const Config defaults;
+  std::vector<std::string> out;
+  absl::flat_hash_set<const Directive*> written;
+  for (const std::string& line : lines) {
+    std::string_view trimmed = Std(absl::StripAsciiWhitespace(line));
+    if (trimmed.empty() || trimmed[0] == '#') {
+      out.push_back(line);
+      continue;
+    }
+    auto words = SplitConfigLine(trimmed);
+    const Directive* d = words.ok() && !words->empty() ? FindDirective((*words)[0]) : nullptr;
+    if (d == nullptr || IsRepeatable(*d)) {
+      out.push_back(line);
+      continue;
+    }
+    if (!written.insert(d).second) continue;
+    out.push_back(RewriteLine(*d));
+  }
+  bool header = false;
+  for (const Directive& d : directives_) {
+    if (written.contains(&d) || IsRepeatable(d)) continue;
+    const Directive* fresh = defaults.FindDirective(d.name);
+    if (fresh != nullptr && fresh->get(defaults) == d.get(*this)) continue;
+    // An alias (lua-time-limit, list-max-ziplist-size...) shares its value with the name written.
+    bool alias_written = false;
+    for (const Directive* w : written) alias_written |= w->get(*this) == d.get(*this) && AliasOf(w->name, d.name);
+    if (alias_written) continue;
+    if (!header) {
+      out.push_back("# Generated by CONFIG REWRITE");
+      header = true;
+    }
+    out.push_back(RewriteLine(d));
+    written.insert(&d);
+  }
+  // Written whole to a temporary file, then renamed over the old one: a crash leaves one or the other.
+  const std::string temporary = absl::StrCat(path, ".rewrite-", getpid());
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    for (const std::string& line : out) file << line << "\n";
+    file.flush();
+    if (!file) return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(errno)));
+  }
+  if (rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    unlink(temporary.c_str());
+    return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
+bool Config::AliasOf(std::string_view a, std::string_view b) {
+  auto base = [](std::string_view name) -> std::string {
+    if (name == "lua-time-limit") return "busy-reply-threshold";
+    std::string text(name);
+    if (auto at = text.find("ziplist"); at != std::string::npos) text.replace(at, 7, "listpack");
+    return text;
+  };
+  return base(a) == base(b);
 }
 
 absl::Status Config::LoadFileAt(const std::string& path, int depth) {

@@ -52,6 +52,9 @@ class Config {
   std::vector<std::pair<std::string, std::string>> Get(const std::vector<std::string_view>& patterns);
   // CONFIG SET of one directive at run time; errors use Redis's wording.
   absl::Status Set(std::string_view name, std::string_view value);
+  // CONFIG REWRITE: the config file the server started with, rewritten with the current values
+  // (comments, unknown and repeatable lines kept), replaced atomically.
+  absl::Status Rewrite();
   // CONFIG SET of several pairs, all or nothing, as Redis 7.0: a duplicate name or a refused
   // value leaves every setting as it was.
   absl::Status SetAll(const std::vector<std::pair<std::string_view, std::string_view>>& pairs);
@@ -155,6 +158,11 @@ class Config {
   const Directive* FindDirective(std::string_view name) const;
   // Directives whose value is several words (bind, client-output-buffer-limit).
   static bool IsMultiWordDirective(const Directive& d);
+  // Directives a file may give several times (each line adds): CONFIG REWRITE keeps their lines.
+  static bool IsRepeatable(const Directive& d);
+  // Two names of one setting (lua-time-limit and busy-reply-threshold, *-ziplist-* and *-listpack-*).
+  static bool AliasOf(std::string_view a, std::string_view b);
+  std::string RewriteLine(const Directive& d) const;
   absl::Status LoadFileAt(const std::string& path, int depth);
 
   mutable absl::Mutex mu_;

@@ -395,12 +395,16 @@ void Connection::FeedMonitors(const CommandSpec& spec, std::span<const std::stri
 
 void Connection::StartMonitoring() {
   monitoring_ = true;
+  SetMode(kModeMonitor, true);
+  monitoring_for_info_.store(true, std::memory_order_relaxed);
   server_.monitors().Add(&thread_, id_);
 }
 
 void Connection::StopMonitoring() {
   if (!monitoring_) return;
   monitoring_ = false;
+  SetMode(kModeMonitor, false);
+  monitoring_for_info_.store(false, std::memory_order_relaxed);
   server_.monitors().Remove(id_);
 }
 
@@ -504,11 +508,16 @@ bool Connection::MayGrowMemory(const CommandSpec& spec) const {
 }
 
 bool Connection::ModeMayRefuse() const {
-  return (modes_ & (kModeMulti | kModeSubscribed)) || thread_.serving_while_busy() ||
+  return (modes_ & (kModeMulti | kModeSubscribed | kModeMonitor)) || thread_.serving_while_busy() ||
          server_.keyspace().busy_scripts().load(std::memory_order_relaxed) != 0;
 }
 
 bool Connection::RefusedInThisMode(const CommandSpec& spec) {
+  // As Redis, whose monitors are replicas: a monitor may not read or write keys.
+  if (monitoring_ && (spec.flags & (flags::kWrite | flags::kReadOnly | flags::kLocksOwnKeys))) {
+    reply_.Error("ERR Replica can't interact with the keyspace");
+    return true;
+  }
   if (in_subscribed_mode() && !(spec.flags & flags::kSubscribedMode)) {
     // (MULTI is among the refused, so no transaction is open to abort.)
     reply_.Error(absl::StrCat("ERR Can't execute '", Absl(spec.name),
@@ -1139,10 +1148,9 @@ void Connection::DeliverWrittenMessage(std::string_view bytes) {
 
 bool Connection::WithinOutputLimit() {
   if (closing_ || close_asap_) return false;
-  // As Redis: a monitor is limited as a replica is (its output is a feed, not replies).
-  const Config::ClientClass client_class = monitoring_               ? Config::ClientClass::kReplica
-                                           : subscriptions_ != nullptr ? Config::ClientClass::kPubSub
-                                                                       : Config::ClientClass::kNormal;
+  // (A monitor is a normal client here, as in Redis.)
+  const Config::ClientClass client_class =
+      subscriptions_ != nullptr ? Config::ClientClass::kPubSub : Config::ClientClass::kNormal;
   const Config::OutputLimit& limit = server_.config().output_limits[static_cast<int>(client_class)];
   const int64_t hard = limit.hard.load(std::memory_order_relaxed);
   const int64_t soft = limit.soft.load(std::memory_order_relaxed);
@@ -1317,6 +1325,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   const int64_t redirect = tracking_redirect_.load(std::memory_order_relaxed);
   if (redirect >= 0) flags += 't';
   if (no_touch_for_info_.load(std::memory_order_relaxed)) flags += 'T';
+  if (monitoring_for_info_.load(std::memory_order_relaxed)) flags += 'O';
   if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);
   std::string name, lib_name, lib_version;

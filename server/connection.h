@@ -357,7 +357,7 @@ class Connection {
   bool executing_ = false;
   // What sets this client apart from a plain RESP2 one, in one byte: a plain client's command
   // pays one test for all of them (CommandScope, ModeMayRefuse).
-  enum Mode : uint8_t { kModeMulti = 1, kModeSubscribed = 2, kModeTracking = 4, kModeResp3 = 8 };
+  enum Mode : uint8_t { kModeMulti = 1, kModeSubscribed = 2, kModeTracking = 4, kModeResp3 = 8, kModeMonitor = 16 };
   uint8_t modes_ = 0;
   void SetMode(Mode mode, bool on) { modes_ = on ? (modes_ | mode) : (modes_ & ~mode); }
   size_t command_output_start_ = 0;
@@ -383,7 +383,8 @@ class Connection {
   // Read by other threads (CLIENT LIST/INFO).
   std::atomic<int> db_{0};
   std::atomic<bool> no_evict_{false};
-  std::atomic<bool> no_touch_for_info_{false};  // CLIENT LIST's 'T' (read by other threads)
+  std::atomic<bool> no_touch_for_info_{false};
+  std::atomic<bool> monitoring_for_info_{false};  // CLIENT LIST's 'O'  // CLIENT LIST's 'T' (read by other threads)
   std::atomic<bool> blocked_for_info_{false};
   std::atomic<int> resp_{2};
   std::atomic<int> multi_queued_{-1};  // CLIENT LIST's multi=

@@ -167,6 +167,28 @@ std::string AllocatorName() {
 #endif
 }
 
+std::string AllocatorStatsReport() {
+#ifdef STRATA_HAVE_JEMALLOC
+  std::string report;
+  malloc_stats_print([](void* out, const char* text) { static_cast<std::string*>(out)->append(text); }, &report,
+                     nullptr);
+  return report;
+#else
+  return "Stats not supported for the current allocator";
+#endif
+}
+
+bool PurgeAllocator() {
+#ifdef STRATA_HAVE_JEMALLOC
+  // "arena.<MALLCTL_ARENAS_ALL>.purge", as Redis's jemalloc_purge does.
+  char name[64];
+  snprintf(name, sizeof(name), "arena.%u.purge", static_cast<unsigned>(MALLCTL_ARENAS_ALL));
+  return mallctl(name, nullptr, nullptr, nullptr, 0) == 0;
+#else
+  return false;
+#endif
+}
+
 uint64_t TotalSystemMemory() {
   return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }

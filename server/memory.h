@@ -18,6 +18,11 @@ uint64_t UsedMemory();
 uint64_t ResidentMemory();
 // "jemalloc-5.3.0" (as Redis's mem_allocator), "asan" or "libc".
 std::string AllocatorName();
+// MEMORY MALLOC-STATS: jemalloc's own statistics report (malloc_stats_print), or a line saying
+// the allocator has none.
+std::string AllocatorStatsReport();
+// MEMORY PURGE: returns the allocator's dirty pages to the system (jemalloc); false without one.
+bool PurgeAllocator();
 // Total RAM of the machine.
 uint64_t TotalSystemMemory();
 

@@ -171,7 +171,14 @@ void Reset(CommandContext& ctx) {
   ctx.reply.SimpleString("RESET");
 }
 
+// MONITOR. As Redis: inside a transaction it is queued and refused by EXEC (a monitor cannot
+// be a transaction's step), and a client already monitoring gets no second reply.
 void Monitor(CommandContext& ctx) {
+  if (ctx.blocking == BlockingMode::kNever) {
+    ctx.reply.Error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+    return;
+  }
+  if (ctx.client.monitoring()) return;
   ctx.client.StartMonitoring();
   ctx.reply.Ok();
 }
@@ -641,7 +648,7 @@ constexpr CommandSpec kConnectionCommands[] = {
     // Allowed in scripts, as in Redis: the script's later calls use the database it selects, the
     // caller's stays as it was.
     {"select", 2, kSession & ~flags::kNoScript, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
-    {"monitor", 1, flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale | flags::kNoMulti, 0, 0, 0, Monitor, {}, "Listen for all requests received by the server in real time"},
+    {"monitor", 1, flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale, 0, 0, 0, Monitor, {}, "Listen for all requests received by the server in real time"},
     {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Quit, {}, "Close the connection"},
     {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Reset, {}, "Reset the connection"},
     {"client", -2, flags::kStale, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},

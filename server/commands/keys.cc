@@ -428,11 +428,23 @@ void MemoryStats(CommandContext& ctx) { ctx.server.MemoryStats(ctx.reply); }
 
 void MemoryDoctor(CommandContext& ctx) { ctx.reply.Verbatim(ctx.server.MemoryDoctor()); }
 
+void MemoryMallocStats(CommandContext& ctx) { ctx.reply.Verbatim(AllocatorStatsReport()); }
+
+// As Redis: OK whether or not the allocator had anything to give back.
+void MemoryPurge(CommandContext& ctx) {
+  PurgeAllocator();
+  ctx.reply.Ok();
+}
+
 void MemoryHelp(CommandContext& ctx) {
   constexpr std::string_view kLines[] = {
       "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
       "DOCTOR",
       "    Return memory problems reports.",
+      "MALLOC-STATS",
+      "    Return internal statistics report from the memory allocator.",
+      "PURGE",
+      "    Attempt to purge dirty pages for reclamation by the allocator.",
       "STATS",
       "    Return information about the memory usage of the server.",
       "USAGE <key> [SAMPLES <count>]",
@@ -445,6 +457,8 @@ void MemoryHelp(CommandContext& ctx) {
 
 constexpr CommandSpec kMemorySubcommands[] = {
     {"memory|doctor", 2, 0, 0, 0, 0, MemoryDoctor, {}, "Outputs memory problems report"},
+    {"memory|malloc-stats", 2, 0, 0, 0, 0, MemoryMallocStats, {}, "Show allocator internal stats"},
+    {"memory|purge", 2, 0, 0, 0, 0, MemoryPurge, {}, "Ask the allocator to release memory"},
     {"memory|stats", 2, 0, 0, 0, 0, MemoryStats, {}, "Show memory usage details"},
     {"memory|usage", -3, flags::kReadOnly, 2, 2, 1, MemoryUsage, {}, "Estimate the memory usage of a key"},
     {"memory|help", 2, flags::kReadOnly, 0, 0, 0, MemoryHelp, {}, "Show helpful text about the different subcommands"},

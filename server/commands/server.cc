@@ -150,7 +150,7 @@ void ConfigGet(CommandContext& ctx) {
 
 void ConfigSet(CommandContext& ctx) {
   if (ctx.args.size() % 2 != 0) {
-    ctx.reply.Error(errors::WrongArity(ctx.spec.name));
+    ctx.reply.Error(errors::kSyntax);
     return;
   }
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
@@ -172,6 +172,15 @@ void ConfigSet(CommandContext& ctx) {
   ctx.reply.Ok();
 }
 
+void ConfigRewrite(CommandContext& ctx) {
+  if (absl::Status s = ctx.server.config().Rewrite(); !s.ok()) {
+    ctx.reply.Error(absl::StrCat("ERR ", s.message()));
+    return;
+  }
+  ctx.server.logger().Notice("CONFIG REWRITE executed with success.");
+  ctx.reply.Ok();
+}
+
 void ConfigResetStat(CommandContext& ctx) {
   ctx.server.ResetStats();
   ctx.reply.Ok();
@@ -186,6 +195,8 @@ void ConfigHelp(CommandContext& ctx) {
       "    Set the configuration <directive> to <value>.",
       "RESETSTAT",
       "    Reset statistics reported by the INFO command.",
+      "REWRITE",
+      "    Rewrite the configuration file.",
       "HELP",
       "    Print this help.",
   };
@@ -379,50 +390,43 @@ void Save(CommandContext& ctx) {
                   "spill-on-shutdown keep values across restarts)");
 }
 
-void DebugSleep(CommandContext& ctx) {
-  double seconds;
-  if (!absl::SimpleAtod(Absl(ctx.args[2]), &seconds) || !(seconds >= 0) || seconds > 3600) {
-    ctx.reply.Error("ERR value is not a valid float");
-    return;
-  }
-  // As Redis: the server (here, this client's I/O thread) does nothing else meanwhile.
-  std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
-  ctx.reply.Ok();
-}
-
-void DebugSetActiveExpire(CommandContext& ctx) {
-  int64_t on;
-  if (!ParseInteger(ctx.args[2], &on)) {
-    ctx.reply.Error(errors::kNotInteger);
-    return;
-  }
-  ctx.server.set_active_expire(on != 0);
-  ctx.reply.Ok();
-}
-
-void DebugHelp(CommandContext& ctx) {
-  constexpr std::string_view kLines[] = {
-      "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-      "SLEEP <seconds>",
-      "    Stop the server (this client's I/O thread) for <seconds>. Decimals allowed.",
-      "SET-ACTIVE-EXPIRE <0|1>",
-      "    Setting it to 0 disables expiring keys in the background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
-      "HELP",
-      "    Prints this help.",
-      "(strata answers this subset of Redis's DEBUG; the rest read as unknown subcommands.)",
+// DEBUG: the subset strata answers. As Redis parses them: numbers leniently (what does not parse
+// reads as 0), and a wrong subcommand or argument count gets the one error.
+void Debug(CommandContext& ctx) {
+  const std::string_view sub = ctx.args[1];
+  auto lenient = [](std::string_view text) {
+    double value = 0;
+    return absl::SimpleAtod(Absl(text), &value) && value > 0 ? value : 0.0;
   };
-  ReplyHelp(ctx, kLines);
+  if (EqualsIgnoreCase(sub, "sleep") && ctx.args.size() == 3) {
+    // As Redis: the server (here, this client's I/O thread) does nothing else meanwhile.
+    const double seconds = std::min(lenient(ctx.args[2]), 3600.0);
+    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6)));
+    ctx.reply.Ok();
+  } else if (EqualsIgnoreCase(sub, "set-active-expire") && ctx.args.size() == 3) {
+    ctx.server.set_active_expire(lenient(ctx.args[2]) >= 1);
+    ctx.reply.Ok();
+  } else if (EqualsIgnoreCase(sub, "help") && ctx.args.size() == 2) {
+    constexpr std::string_view kLines[] = {
+        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "SLEEP <seconds>",
+        "    Stop the server (this client's I/O thread) for <seconds>. Decimals allowed.",
+        "SET-ACTIVE-EXPIRE <0|1>",
+        "    Setting it to 0 disables expiring keys in the background when they are not accessed (otherwise the Redis behavior). Setting it to 1 reenables back the default.",
+        "HELP",
+        "    Prints this help.",
+        "(strata answers this subset of Redis's DEBUG; the rest read as unknown subcommands.)",
+    };
+    ReplyHelp(ctx, kLines);
+  } else {
+    ctx.reply.Error(errors::SubcommandSyntax(sub, "DEBUG"));
+  }
 }
-
-constexpr CommandSpec kDebugSubcommands[] = {
-    {"debug|sleep", 3, kAdminStale, 0, 0, 0, DebugSleep, {}, "Stop the server for a while"},
-    {"debug|set-active-expire", 3, kAdminStale, 0, 0, 0, DebugSetActiveExpire, {}, "Turn active expiry off or on"},
-    {"debug|help", 2, kAdminStale, 0, 0, 0, DebugHelp, {}, "Show helpful text about the different subcommands"},
-};
 
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, kAdminStale, 0, 0, 0, ConfigGet, {}, "Get the values of configuration parameters"},
     {"config|set", -4, kAdminStale, 0, 0, 0, ConfigSet, {}, "Set configuration parameters to the given values"},
+    {"config|rewrite", 2, kAdminStale, 0, 0, 0, ConfigRewrite, {}, "Overwrite the configuration file"},
     {"config|resetstat", 2, kAdminStale | flags::kKeyspace, 0, 0, 0, ConfigResetStat, {}, "Reset the stats returned by INFO"},
     {"config|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, ConfigHelp, {}, "Show helpful text about subcommands"},
 };
@@ -448,7 +452,7 @@ constexpr CommandSpec kServerCommands[] = {
     {"lastsave", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, LastSave, {}, "Get the UNIX time stamp of the last successful save to disk"},
     {"save", 1, kAdminStale, 0, 0, 0, Save, {}, "Synchronously save the dataset to disk"},
     {"bgsave", -1, kAdminStale, 0, 0, 0, Save, {}, "Asynchronously save the dataset to disk"},
-    {"debug", -2, 0, 0, 0, 0, nullptr, kDebugSubcommands, "A container for debugging commands"},
+    {"debug", -2, kAdminStale, 0, 0, 0, Debug, {}, "A container for debugging commands"},
     {"config", -2, 0, 0, 0, 0, nullptr, kConfigSubcommands, "A container for server configuration commands"},
     {"command", -1, flags::kLoading | flags::kStale, 0, 0, 0, Command, kCommandSubcommands, "Get array of command details"},
 };
