@@ -252,7 +252,7 @@ TEST(Config, BadValueNamesTheLineAndTheDirective) {
 
 TEST(Config, OutOfRangeValuesAreErrors) {
   TempDir dir;
-  for (const char* line : {"port 65536", "port -1", "hz 0", "maxmemory -5mb", "databases 0", "maxclients 0",
+  for (const char* line : {"port 65536", "port -1", "hz -1", "maxmemory -5mb", "databases 0", "maxclients 0",
                            "maxmemory-policy lru", "protected-mode maybe", "port 1 2", "port"}) {
     std::string file = dir.Write("range.conf", std::string(line) + "\n");
     Config config;
@@ -401,10 +401,15 @@ TEST(Config, SetOfABadIntegerNamesTheDirectiveAndKeepsTheOldValue) {
             "CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an "
             "integer");
   EXPECT_EQ(config.maxclients.load(), 10000);
-  s = config.Set("hz", "0");
+  s = config.Set("hz", "-1");
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), HasSubstr("'hz'"));
   EXPECT_EQ(config.hz.load(), 10);
+  // As Redis: hz is accepted from 0 and held to 1..500.
+  EXPECT_TRUE(config.Set("hz", "0").ok());
+  EXPECT_EQ(config.hz.load(), 1);
+  EXPECT_TRUE(config.Set("hz", "100000").ok());
+  EXPECT_EQ(config.hz.load(), 500);
   EXPECT_FALSE(config.Set("maxclients", " 5").ok());
   EXPECT_FALSE(config.Set("maxclients", "5 ").ok());
 }
