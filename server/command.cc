@@ -51,39 +51,41 @@ std::string UnsupportedOption(std::string_view option) { return absl::StrCat("ER
 }  // namespace errors
 
 CommandTable::CommandTable() {
-  Register(ConnectionCommands());
-  Register(PubSubCommands());
-  Register(ServerCommands());
-  Register(DiagnosticsCommands());
-  Register(StringCommands());
-  Register(BitmapCommands());
-  Register(SortCommands());
-  Register(HyperLogLogCommands());
-  Register(KeyCommands());
-  Register(HashCommands());
-  Register(ListCommands());
-  Register(SetCommands());
-  Register(ZSetCommands());
-  Register(LoaderCommands());
-  Register(TransactionCommands());
-  Register(ScriptingCommands());
+  // Each family with the group COMMAND DOCS reports for its commands (Redis's groups).
+  Register(ConnectionCommands(), "connection");
+  Register(PubSubCommands(), "server");
+  Register(ServerCommands(), "server");
+  Register(DiagnosticsCommands(), "server");
+  Register(StringCommands(), "string");
+  Register(BitmapCommands(), "bitmap");
+  Register(SortCommands(), "generic");
+  Register(HyperLogLogCommands(), "hyperloglog");
+  Register(KeyCommands(), "generic");
+  Register(HashCommands(), "hash");
+  Register(ListCommands(), "list");
+  Register(SetCommands(), "set");
+  Register(ZSetCommands(), "sorted-set");
+  Register(LoaderCommands(), "loader");
+  Register(TransactionCommands(), "transactions");
+  Register(ScriptingCommands(), "scripting");
 }
 
-std::span<const CommandSpec> CommandTable::Adopt(std::span<const CommandSpec> specs) {
+std::span<const CommandSpec> CommandTable::Adopt(std::span<const CommandSpec> specs, std::string_view group) {
   auto copies = std::make_unique<CommandSpec[]>(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
     copies[i] = specs[i];
     copies[i].id = static_cast<uint16_t>(by_id_.size());
     by_id_.push_back(&copies[i]);
-    if (!specs[i].subcommands.empty()) copies[i].subcommands = Adopt(specs[i].subcommands);
+    group_by_id_.push_back(group);
+    if (!specs[i].subcommands.empty()) copies[i].subcommands = Adopt(specs[i].subcommands, group);
   }
   std::span<const CommandSpec> adopted(copies.get(), specs.size());
   owned_.push_back(std::move(copies));
   return adopted;
 }
 
-void CommandTable::Register(std::span<const CommandSpec> family) {
-  for (const CommandSpec& spec : Adopt(family)) {
+void CommandTable::Register(std::span<const CommandSpec> family, std::string_view group) {
+  for (const CommandSpec& spec : Adopt(family, group)) {
     by_name_[std::string(spec.name)] = &spec;
     all_.push_back(&spec);
   }

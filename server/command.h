@@ -108,19 +108,22 @@ class CommandTable {
   // Every command and subcommand, indexed by CommandSpec::id.
   const std::vector<const CommandSpec*>& by_id() const { return by_id_; }
 
-  // Adds a family's commands; names must be unique.
-  void Register(std::span<const CommandSpec> specs);
+  // Adds a family's commands (their COMMAND DOCS group); names must be unique.
+  void Register(std::span<const CommandSpec> specs, std::string_view group);
+  // The group of the family that registered the command.
+  std::string_view group(const CommandSpec& spec) const { return group_by_id_[spec.id]; }
 
   // The argument indexes of the command's keys, per its key positions (or its KeyFinder).
   static void KeyIndexes(const CommandSpec& spec, std::span<const std::string_view> args, std::vector<size_t>* out);
 
  private:
   // Copies `specs` (and their subcommands) into storage the table owns, numbering each.
-  std::span<const CommandSpec> Adopt(std::span<const CommandSpec> specs);
+  std::span<const CommandSpec> Adopt(std::span<const CommandSpec> specs, std::string_view group);
 
   absl::flat_hash_map<std::string, const CommandSpec*> by_name_;
   std::vector<const CommandSpec*> all_;
   std::vector<const CommandSpec*> by_id_;
+  std::vector<std::string_view> group_by_id_;
   std::vector<std::unique_ptr<CommandSpec[]>> owned_;
 };
 

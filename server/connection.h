@@ -188,6 +188,9 @@ class Connection {
   size_t MemoryBytes() const {
     return query_buffer_capacity_.load(std::memory_order_relaxed) + output_bytes_.load(std::memory_order_relaxed);
   }
+  // The query buffer's bytes and the pending output's (INFO client_recent_max_*; any thread).
+  size_t QueryBufferBytes() const { return query_buffer_bytes_.load(std::memory_order_relaxed); }
+  size_t OutputBufferBytes() const { return output_bytes_.load(std::memory_order_relaxed); }
   std::string peer_address() const { return peer_address_; }
   std::string local_address() const { return local_address_; }
   int64_t idle_ms(int64_t now_ms) const { return now_ms - last_interaction_ms_.load(std::memory_order_relaxed); }

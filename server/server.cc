@@ -504,6 +504,12 @@ std::string HumanBytes(uint64_t n) {
   return absl::StrFormat("%.2fG", d / (1024.0 * 1024 * 1024));
 }
 
+int64_t ServerTimeMicros() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
 std::vector<const CommandSpec*> SortedByName(std::vector<const CommandSpec*> specs) {
   std::sort(specs.begin(), specs.end(), [](const CommandSpec* a, const CommandSpec* b) { return a->name < b->name; });
   return specs;
@@ -704,13 +710,26 @@ std::string Server::Info(const std::vector<std::string>& requested) {
                     "\r\nuptime_in_seconds:", (now - start_time_ms_) / 1000,
                     "\r\nuptime_in_days:", (now - start_time_ms_) / 86400000, "\r\nhz:", config_.hz.load(),
                     "\r\nio_threads_active:", io_threads_.size(), "\r\nexecutable:/proc/", getpid(),
-                    "/exe\r\nconfig_file:", config_.config_file(), "\r\n");
+                    "/exe\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:", kStrataVersion,
+                    "\r\nmonotonic_clock:POSIX clock_gettime\r\natomicvar_api:c11-builtin\r\ngcc_version:",
+                    __GNUC__, ".", __GNUC_MINOR__, ".", __GNUC_PATCHLEVEL__, "\r\nprocess_supervised:no",
+                    "\r\nserver_time_usec:", ServerTimeMicros(), "\r\nconfigured_hz:", config_.hz.load(),
+                    "\r\nlru_clock:", (now / 1000) & ((1 << 24) - 1), "\r\nconfig_file:", config_.config_file(),
+                    "\r\n");
   }
   if (Wants(sections, "clients", true)) {
     section("Clients");
-    absl::StrAppend(&out, "connected_clients:", clients_.size(), "\r\nmaxclients:", config_.maxclients.load(),
-                    "\r\nblocked_clients:", blocking_.size(), "\r\ntracking_clients:", tracking_->tracking_clients(),
-                    "\r\n");
+    // Redis's "recent" maxima are over its last seconds of cron samples; here, over the clients now.
+    size_t max_input = 0, max_output = 0;
+    clients_.ForEach([&](Connection& c) {
+      max_input = std::max(max_input, c.QueryBufferBytes());
+      max_output = std::max(max_output, c.OutputBufferBytes());
+    });
+    absl::StrAppend(&out, "connected_clients:", clients_.size(), "\r\ncluster_connections:0\r\nmaxclients:",
+                    config_.maxclients.load(), "\r\nclient_recent_max_input_buffer:", max_input,
+                    "\r\nclient_recent_max_output_buffer:", max_output, "\r\nblocked_clients:", blocking_.size(),
+                    "\r\ntracking_clients:", tracking_->tracking_clients(),
+                    "\r\nclients_in_timeout_table:", blocking_.size(), "\r\n");
   }
   if (Wants(sections, "memory", true)) {
     section("Memory");
@@ -896,6 +915,7 @@ std::string Server::Info(const std::vector<std::string>& requested) {
     section("Invalidation");
     out += invalidator_->InfoFields();
   }
+  if (Wants(sections, "modules", true)) section("Modules");  // strata loads no modules
   if (Wants(sections, "commandstats", false)) {
     section("Commandstats");
     for (const CommandSpec* spec : SortedByName(commands_.by_id())) {
@@ -928,6 +948,10 @@ std::string Server::Info(const std::vector<std::string>& requested) {
       }
       out += "\r\n";
     }
+  }
+  if (Wants(sections, "cluster", true)) {
+    section("Cluster");
+    out += "cluster_enabled:0\r\n";
   }
   if (Wants(sections, "keyspace", true)) {
     section("Keyspace");

@@ -265,25 +265,7 @@ void CommandInfo(CommandContext& ctx) {
 }
 
 // The group COMMAND DOCS reports, from the family a command was registered in.
-std::string_view GroupOf(CommandContext& ctx, const CommandSpec& spec) {
-  auto in = [&](std::span<const CommandSpec> family) {
-    return &spec >= family.data() && &spec < family.data() + family.size();
-  };
-  if (in(StringCommands())) return "string";
-  if (in(KeyCommands())) return "generic";
-  if (in(HashCommands())) return "hash";
-  if (in(LoaderCommands())) return "loader";
-  if (in(ConnectionCommands())) return "connection";
-  if (in(ListCommands())) return "list";
-  if (in(SetCommands())) return "set";
-  if (in(ZSetCommands())) return "sorted-set";
-  if (in(BitmapCommands())) return "bitmap";
-  if (in(HyperLogLogCommands())) return "hyperloglog";
-  if (in(SortCommands())) return "generic";
-  if (in(TransactionCommands())) return "transactions";
-  if (in(ScriptingCommands())) return "scripting";
-  return "server";
-}
+std::string_view GroupOf(CommandContext& ctx, const CommandSpec& spec) { return ctx.server.commands().group(spec); }
 
 void DocumentCommand(CommandContext& ctx, const CommandSpec& spec) {
   ctx.reply.Bulk(spec.name);
