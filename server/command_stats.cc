@@ -37,15 +37,20 @@ CommandTotals CommandStatsReader::SumOverThreads(uint16_t id) const {
 }
 
 CommandTotals CommandStatsReader::Totals(uint16_t id) const {
-  CommandTotals sum = SumOverThreads(id);
-  absl::MutexLock lock(&mu_);
-  if (auto it = base_.find(id); it != base_.end()) {
-    // Counters only grow, so the difference is never negative.
-    sum.calls -= it->second.calls;
-    sum.nanos -= it->second.nanos;
-    sum.rejected_calls -= it->second.rejected_calls;
-    sum.failed_calls -= it->second.failed_calls;
+  // The snapshot first, then the sum: the counters only grow, so a sum read after the snapshot is
+  // never below it, even with a CONFIG RESETSTAT in between (then the figure is since the older
+  // reset, and the next read is since the newer one).
+  CommandTotals base;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = base_.find(id); it != base_.end()) base = it->second;
   }
+  CommandTotals sum = SumOverThreads(id);
+  auto since = [](uint64_t now, uint64_t then) { return now >= then ? now - then : 0; };
+  sum.calls = since(sum.calls, base.calls);
+  sum.nanos = since(sum.nanos, base.nanos);
+  sum.rejected_calls = since(sum.rejected_calls, base.rejected_calls);
+  sum.failed_calls = since(sum.failed_calls, base.failed_calls);
   return sum;
 }
 
@@ -61,13 +66,15 @@ void CommandStatsReader::SumHistogram(uint16_t id, std::vector<uint64_t>* counts
 }
 
 bool CommandStatsReader::Histogram(uint16_t id, std::vector<uint64_t>* counts) const {
+  std::vector<uint64_t> base;  // the snapshot first, as in Totals
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = base_histograms_.find(id); it != base_histograms_.end()) base = it->second;
+  }
   bool any;
   SumHistogram(id, counts, &any);
   if (!any) return false;
-  absl::MutexLock lock(&mu_);
-  if (auto it = base_histograms_.find(id); it != base_histograms_.end()) {
-    for (int b = 0; b < LatencyHistogram::kBuckets; ++b) (*counts)[b] -= it->second[b];
-  }
+  for (size_t b = 0; b < base.size(); ++b) (*counts)[b] = (*counts)[b] >= base[b] ? (*counts)[b] - base[b] : 0;
   return std::any_of(counts->begin(), counts->end(), [](uint64_t c) { return c != 0; });
 }
 

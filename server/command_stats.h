@@ -5,8 +5,8 @@
 // Contract: each I/O thread owns one CommandStats and is the only writer of it, so counting a
 // command is a few plain stores, never a lock or a locked instruction; any thread may read.
 // Readers sum the threads' tables (CommandStatsReader). CONFIG RESETSTAT does not write the
-// tables: it takes a snapshot that later reads subtract, so a reset is exact while the
-// threads keep counting.
+// tables: it takes a snapshot that later reads subtract (read before the sum, so a figure never
+// goes below zero), so a reset is exact while the threads keep counting.
 #pragma once
 
 #include <atomic>

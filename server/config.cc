@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -266,6 +267,7 @@ Config::Config() {
         }
         return text;
       }});
+  integer("stats-key-family-census-effort", &Config::key_family_census_effort, 1, 25, true);
   integer("slowlog-log-slower-than", &Config::slowlog_log_slower_than, -1, INT64_MAX, true);
   integer("slowlog-max-len", &Config::slowlog_max_len, 0, INT64_MAX, true);
   integer("latency-monitor-threshold", &Config::latency_monitor_threshold, 0, INT64_MAX, true);
@@ -488,6 +490,8 @@ std::string Config::RewriteLine(const Directive& d) const {
 }
 
 absl::Status Config::Rewrite() {
+  // One rewrite at a time (two I/O threads may both be asked).
+  absl::MutexLock rewriting(&rewrite_mu_);
   const std::string path = config_file();
   if (path.empty()) return absl::FailedPreconditionError("The server is running without a config file");
   std::vector<std::string> lines;
@@ -534,18 +538,29 @@ absl::Status Config::Rewrite() {
     out.push_back(RewriteLine(d));
     written.insert(&d);
   }
-  // Written whole to a temporary file, then renamed over the old one: a crash leaves one or the other.
-  const std::string temporary = absl::StrCat(path, ".rewrite-", getpid());
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    for (const std::string& line : out) file << line << "\n";
-    file.flush();
-    if (!file) return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(errno)));
+  // Written whole to a temporary file of its own, synced, then renamed over the old one: a crash
+  // or a power loss leaves one or the other, never a half-written file.
+  std::string temporary = absl::StrCat(path, ".rewrite-XXXXXX");
+  const int fd = mkstemp(temporary.data());
+  if (fd < 0) return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(errno)));
+  // The file keeps its permissions (mkstemp makes the new one 0600).
+  if (struct stat original; stat(path.c_str(), &original) == 0) fchmod(fd, original.st_mode & 07777);
+  std::string text;
+  for (const std::string& line : out) absl::StrAppend(&text, line, "\n");
+  bool ok = true;
+  for (size_t written_bytes = 0; ok && written_bytes < text.size();) {
+    const ssize_t n = write(fd, text.data() + written_bytes, text.size() - written_bytes);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) written_bytes += static_cast<size_t>(n);
   }
-  if (rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
+  const int error = ok ? 0 : errno;
+  ok = ok && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(temporary.c_str(), path.c_str()) != 0) {
+    const int failure = error != 0 ? error : errno;
     unlink(temporary.c_str());
-    return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(error)));
+    return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(failure)));
   }
   return absl::OkStatus();
 }

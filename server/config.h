@@ -113,6 +113,8 @@ class Config {
   std::atomic<int64_t> slowlog_max_len{128};
   // The latency monitor (server/latency_monitor.h): events of at least this many ms (0: off).
   std::atomic<int64_t> latency_monitor_threshold{0};
+  // The key-family census's share of each cron period, in percent (storage/key_families.h).
+  std::atomic<int64_t> key_family_census_effort{1};
   // Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM, /metrics).
   std::atomic<bool> latency_tracking{true};
   // Client-side caching: keys the tracking table remembers at most (0: no limit).
@@ -166,6 +168,7 @@ class Config {
   absl::Status LoadFileAt(const std::string& path, int depth);
 
   mutable absl::Mutex mu_;
+  absl::Mutex rewrite_mu_;  // CONFIG REWRITE; never held with mu_ taken first
   std::vector<std::string> bind_;
   std::string requirepass_;
   std::string logfile_;

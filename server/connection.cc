@@ -271,7 +271,8 @@ void Connection::EndCommandPushes() {
 }
 
 void Connection::Execute(std::span<const std::string_view> args) {
-  if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
+  if (!replaying_loaded_command_ && !counted_already_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
+  counted_already_ = false;
   const int64_t start_ns = command_clock_ns_ != 0 ? command_clock_ns_ : MonotonicNs();
   command_clock_ns_ = 0;  // until this command ends normally
   const CommandScope command_scope(*this);
@@ -313,18 +314,23 @@ void Connection::Execute(std::span<const std::string_view> args) {
   }
   const uint64_t errors_before = reply_.errors_written() - nested_errors_;
   // As Redis shows them: a script's line comes before the lines of the commands it runs.
-  const bool monitored_before = (spec->flags & flags::kLocksOwnKeys) && server_.monitors().active();
+  const bool monitored_before =
+      (spec->flags & flags::kLocksOwnKeys) && server_.monitors().active() && !replaying_loaded_command_;
   if (monitored_before) [[unlikely]] FeedMonitors(*spec, args, /*from_script=*/false);
   Run(*spec, args, server_.wall_clock().MsAt(start_ns));
   const int64_t end_ns = MonotonicNs();
-  command_clock_ns_ = end_ns;
+  // The next command of this read starts here; a command that parked ends nothing yet (it may run
+  // again much later, outside this read).
+  command_clock_ns_ = parked_ == Parked::kNo ? end_ns : 0;
   // The statistics step. A command parked for a load or a spill read is counted when it runs again.
   if (parked_ != Parked::kOnLoads) [[likely]] {
     const int64_t nanos = end_ns - start_ns;
     // Errors of the commands an EXEC ran are theirs, not the EXEC's (as Redis counts them).
     thread_.command_stats().Record(spec->id, nanos, reply_.errors_written() - nested_errors_ != errors_before,
                                    server_.config().latency_tracking.load(std::memory_order_relaxed));
-    if (server_.monitors().active() && !monitored_before) [[unlikely]] FeedMonitors(*spec, args, /*from_script=*/false);
+    if (server_.monitors().active() && !(spec->flags & flags::kLocksOwnKeys)) [[unlikely]] {
+      FeedMonitors(*spec, args, /*from_script=*/false);
+    }
     if (nanos >= server_.notable_command_ns()) [[unlikely]] {
       // As Redis: a command that blocked goes into the slow log when it is served (and never when
       // it times out), with the time it ran.
@@ -346,10 +352,15 @@ void Connection::Execute(std::span<const std::string_view> args) {
 
 bool Connection::ParkIfPaused(const CommandSpec& spec, std::span<const std::string_view> args) {
   int64_t until_ms;
-  const Server::PauseMode mode = server_.PausedAt(NowMs(), &until_ms);
-  if (mode == Server::PauseMode::kNone) return false;
-  // CLIENT UNPAUSE is never held, or an ALL pause could only end by its timeout.
-  if (spec.name == "client|unpause") return false;
+  const int64_t now_ms = NowMs();
+  const Server::PauseMode mode = server_.PausedAt(now_ms, &until_ms);
+  if (mode == Server::PauseMode::kNone) {
+    server_.ClearExpiredPause(now_ms);  // so the next command pays one branch again
+    return false;
+  }
+  // CLIENT UNPAUSE is never held, or an ALL pause could only end by its timeout; QUIT is
+  // answered at once, as in Redis.
+  if (spec.name == "client|unpause" || spec.name == "quit") return false;
   if (mode == Server::PauseMode::kWrite) {
     // Redis's "may replicate": writes, scripts, PUBLISH, PFCOUNT, and an EXEC that queued a write.
     const bool writes = (spec.flags & (flags::kWrite | flags::kLocksOwnKeys)) || spec.name == "publish" ||
@@ -360,6 +371,7 @@ bool Connection::ParkIfPaused(const CommandSpec& spec, std::span<const std::stri
     if (!writes) return false;
   }
   parked_ = Parked::kPaused;
+  server_.NotePausedClient(+1);
   waiting_command_.assign(args.begin(), args.end());
   pause_wake_ms_ = until_ms;
   thread_.WakeAt(until_ms, id_);
@@ -370,10 +382,12 @@ void Connection::ResumeAfterPause() {
   if (parked_ != Parked::kPaused) return;
   thread_.ForgetWake(pause_wake_ms_, id_);
   parked_ = Parked::kNo;
+  server_.NotePausedClient(-1);
   if (closing_) return;
   std::vector<std::string> command = std::move(waiting_command_);
   waiting_command_.clear();
   std::vector<std::string_view> args(command.begin(), command.end());
+  counted_already_ = true;  // counted in total_commands_processed when it arrived
   Execute(args);
   if (parked_ != Parked::kNo) {  // paused again (the pause was extended), or parked for a load
     Flush();
@@ -1285,6 +1299,7 @@ void Connection::Close() {
     server_.blocking().CancelWait(id_, BlockingRegistry::Cancel::kGone);
     LeaveBlockedWait();
   }
+  if (parked_ == Parked::kPaused) server_.NotePausedClient(-1);
   Unwatch();
   UnsubscribeAll();
   DisableTracking();

@@ -73,7 +73,8 @@ class Connection {
   // `served`: the command ran (not a timeout or CLIENT UNBLOCK).
   void ResumeBlocked(std::string_view reply, bool served);
   void OnBlockDeadline(int64_t now_ms);
-  bool blocked() const { return parked_ == Parked::kBlocked; }
+  // Waiting for another client (a blocking pop, or a pause): exempt from the idle timeout.
+  bool blocked() const { return parked_ == Parked::kBlocked || parked_ == Parked::kPaused; }
 
   // For a command whose data names more keys than its arguments (SORT ... BY/GET): it has not
   // replied; it runs again from the top with `keys` locked as well.
@@ -373,6 +374,7 @@ class Connection {
   // A blocked command slow enough for the slow log: its run's time, logged when it is served.
   int64_t blocked_run_nanos_ = -1;
   bool monitoring_ = false;
+  bool counted_already_ = false;  // the next Execute is a command counted when it first came
   bool no_touch_ = false;
   int64_t pause_wake_ms_ = 0;  // the wake-up a paused command waits for
   std::string pushes_before_reply_, pushes_after_reply_;

@@ -124,10 +124,6 @@ int Server::Run() {
   evictor_ = std::make_unique<Evictor>(config_, *keyspace_, memory_meter_);
   value_store_ = std::make_unique<KeyspaceValueStore>(*keyspace_, watches_, *evictor_);
   loaders_ = std::make_unique<loaders::LoaderManager>(*value_store_);
-  if (absl::Status s = audit_.Open(config_.audit_log()); !s.ok()) {
-    logger_.Warning(Std(s.message()));
-    return 1;
-  }
   invalidator_ = std::make_unique<Invalidator>(*keyspace_, *loaders_, watches_, audit_);
   loaders_->set_invalidation_message_handler([this](const std::string& source, std::string payload) {
     invalidator_->ApplyMessage(payload, AuditActor{0, absl::StrCat("source:", source), "", ""}).IgnoreError();
@@ -157,6 +153,12 @@ int Server::Run() {
     logger_.Warning(absl::StrCat("Can't chdir to '", dir, "': ", strerror(errno)));
     return 1;
   }
+  // After the chdir: a relative audit-log path is in `dir`, as the pidfile is.
+  if (absl::Status s = audit_.Open(config_.audit_log()); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
+
   std::vector<int> listen_fds;
   if (absl::Status s = Listen(&listen_fds); !s.ok()) {
     logger_.Warning(Std(s.message()));
@@ -368,10 +370,14 @@ void Server::OnEvictionTimer(uv_timer_t* handle) {
 void Server::OnCron(uv_timer_t* handle) { static_cast<Server*>(handle->data)->Cron(); }
 
 void Server::Pause(PauseMode mode, int64_t until_ms) {
+  int64_t current_until;
+  // A pause still in force keeps its mode if that is the stricter (ALL over WRITE).
+  const PauseMode current = PausedAt(NowMs(), &current_until);
+  const int wanted = std::max(static_cast<int>(mode), static_cast<int>(current));
   int64_t previous = pause_until_ms_.load();
   while (previous < until_ms && !pause_until_ms_.compare_exchange_weak(previous, until_ms)) {
   }
-  pause_mode_.store(static_cast<int>(mode), std::memory_order_release);
+  pause_mode_.store(wanted, std::memory_order_release);
 }
 
 void Server::Unpause() {
@@ -439,8 +445,8 @@ void Server::Cron() {
   expire_cycle_ns_.fetch_add(static_cast<uint64_t>(expire_ns), std::memory_order_relaxed);
   if (expire_ns >= budget_ns) expire_cycles_capped_.fetch_add(1, std::memory_order_relaxed);
   NoteLatency("expire-cycle", expire_ns);
-  // The key-family census: 1% of the period (its figures are a few seconds old at most).
-  keyspace_->KeyFamilyCensusStep(now, MonotonicNs() + period_ns / 100);
+  // The key-family census: stats-key-family-census-effort percent of the period.
+  keyspace_->KeyFamilyCensusStep(now, MonotonicNs() + period_ns * config_.key_family_census_effort.load() / 100);
   // spill-max-size: the oldest spilled keys leave the disk for good (a quarter period at most).
   if (const int64_t spill_max = config_.spill_max_size.load(); spill_ != nullptr && spill_max > 0) {
     keyspace_->TrimSpill(static_cast<uint64_t>(spill_max), now, MonotonicNs() + period_ns / 4);
@@ -727,7 +733,8 @@ std::string Server::Info(const std::vector<std::string>& requested) {
     });
     absl::StrAppend(&out, "connected_clients:", clients_.size(), "\r\ncluster_connections:0\r\nmaxclients:",
                     config_.maxclients.load(), "\r\nclient_recent_max_input_buffer:", max_input,
-                    "\r\nclient_recent_max_output_buffer:", max_output, "\r\nblocked_clients:", blocking_.size(),
+                    "\r\nclient_recent_max_output_buffer:", max_output,
+                    "\r\nblocked_clients:", blocking_.size() + static_cast<size_t>(std::max<int64_t>(0, paused_clients_.load())),
                     "\r\ntracking_clients:", tracking_->tracking_clients(),
                     "\r\nclients_in_timeout_table:", blocking_.size(), "\r\n");
   }

@@ -154,8 +154,17 @@ class Server {
     *until_ms = pause_until_ms_.load(std::memory_order_relaxed);
     return mode != 0 && now_ms < *until_ms ? static_cast<PauseMode>(mode) : PauseMode::kNone;
   }
-  // As Redis: the new mode replaces the old, and the pause lasts until the later end.
+  // As Redis: while a pause holds, the stricter mode and the later end win.
   void Pause(PauseMode mode, int64_t until_ms);
+  // A pause that has run out is forgotten, so commands stop looking at it.
+  void ClearExpiredPause(int64_t now_ms) {
+    int mode = pause_mode_.load(std::memory_order_relaxed);
+    if (mode != 0 && now_ms >= pause_until_ms_.load(std::memory_order_relaxed)) {
+      pause_mode_.compare_exchange_strong(mode, 0);
+    }
+  }
+  // Clients whose command waits for a pause (INFO blocked_clients counts them, as Redis does).
+  void NotePausedClient(int delta) { paused_clients_.fetch_add(delta, std::memory_order_relaxed); }
   // Ends the pause and wakes every paused client on its own I/O thread.
   void Unpause();
   // Cross-protocol attempts are logged at most once a minute (any thread).
@@ -263,6 +272,7 @@ class Server {
   std::atomic<double> expired_stale_ratio_{0};
   std::atomic<bool> active_expire_{true};
   std::atomic<int> pause_mode_{0};
+  std::atomic<int64_t> paused_clients_{0};
   std::atomic<int64_t> pause_until_ms_{0};
   std::atomic<int64_t> last_security_warning_ms_{-60000};
   uint64_t stats_commands_base_ = 0;

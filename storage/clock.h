@@ -29,10 +29,14 @@ class WallClock {
  public:
   WallClock() { Calibrate(); }
   void Calibrate() {
+    // The wall clock read between two monotonic readings, paired with their midpoint: a
+    // preemption between the reads cannot skew the offset by more than half their distance.
+    const int64_t before = MonotonicNs();
     timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    const int64_t after = MonotonicNs();
     const int64_t realtime_ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-    offset_ns_.store(realtime_ns - MonotonicNs(), std::memory_order_relaxed);
+    offset_ns_.store(realtime_ns - (before + (after - before) / 2), std::memory_order_relaxed);
   }
   int64_t MsAt(int64_t monotonic_ns) const {
     return (monotonic_ns + offset_ns_.load(std::memory_order_relaxed)) / 1000000;

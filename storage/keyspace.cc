@@ -214,33 +214,33 @@ void Keyspace::CountFamilyEviction(Shard& shard, std::string_view key) {
 
 void Keyspace::KeyFamilyCensusStep(int64_t now_ms, int64_t deadline_ns) {
   if (families_ == nullptr) return;
+  // A slice of one table at a time under its shard's lock, taken only if free (a busy script's
+  // shard waits for the next step; the main thread never waits behind one), until the deadline.
+  constexpr size_t kBucketsPerSlice = 64;
   do {
     Shard& shard = *shards_[census_next_shard_];
     {
-      WideShardLock lock(shard);
-      for (const Table& table : shard.tables()) {
-        table.dict.Scan(0, SIZE_MAX, [&](Entry* e) {
-          if (IsExpired(*e, now_ms)) return;
-          const int family = families_->Classify(e->key());
-          if (family < 0) return;
-          ++census_keys_[family];
-          census_bytes_[family] += e->AllocatedSize() + sizeof(Entry*);
-        });
-        table.spilled.ForEach([&](uint64_t, const SpilledKey& spilled) {
-          if (IsExpiredAt(spilled.expire_at_ms, now_ms)) return;
-          const int family = families_->Classify(spilled.key);
-          if (family >= 0) ++census_keys_[family];
-        });
-      }
+      std::unique_lock<std::timed_mutex> lock(shard.mu, std::try_to_lock);
+      if (!lock.owns_lock()) return;
+      const Table& table = shard.table(census_db_);
+      census_cursor_ = table.dict.Scan(census_cursor_, kBucketsPerSlice, [&](Entry* e) {
+        if (IsExpired(*e, now_ms)) return;
+        const int family = families_->Classify(e->key());
+        if (family < 0) return;
+        ++census_keys_[family];
+        census_bytes_[family] += e->AllocatedSize() + sizeof(Entry*);
+      });
     }
-    if (++census_next_shard_ == shards_.size()) {
-      census_next_shard_ = 0;
-      absl::MutexLock lock(&census_mu_);
-      published_keys_.swap(census_keys_);
-      published_bytes_.swap(census_bytes_);
-      census_keys_.assign(families_->size(), 0);
-      census_bytes_.assign(families_->size(), 0);
-    }
+    if (census_cursor_ != 0) continue;  // more of this table
+    if (++census_db_ < options_.databases) continue;
+    census_db_ = 0;
+    if (++census_next_shard_ < shards_.size()) continue;
+    census_next_shard_ = 0;
+    absl::MutexLock lock(&census_mu_);
+    published_keys_.swap(census_keys_);
+    published_bytes_.swap(census_bytes_);
+    census_keys_.assign(families_->size(), 0);
+    census_bytes_.assign(families_->size(), 0);
   } while (MonotonicNs() < deadline_ns);
 }
 

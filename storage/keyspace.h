@@ -179,9 +179,11 @@ class Keyspace {
   // their keys are then counted per family; without families they cost one branch.
   void SetKeyFamilies(std::unique_ptr<const KeyFamilies> families);
   bool has_key_families() const { return families_ != nullptr; }
-  // One step of the census of keys and memory per family, from the cron: walks shards (one
-  // lock at a time) from where the last step stopped until `deadline_ns` passes, at least one
-  // shard; a completed pass replaces the figures KeyFamilyStatsNow reports. Main thread only.
+  // One step of the census of keys and memory per family (the memory tier's), from the cron:
+  // walks the tables from where the last step stopped, a slice of buckets at a time under the
+  // shard's lock (taken only when free), until `deadline_ns` passes; a completed pass replaces
+  // the figures KeyFamilyStatsNow reports. (A table resized during its walk may have keys counted
+  // twice in that pass, as SCAN may return them twice.) Main thread only.
   void KeyFamilyCensusStep(int64_t now_ms, int64_t deadline_ns);
   // Every family's figures (any thread): counters now, keys and memory as of the last census.
   std::vector<KeyFamilyStats> KeyFamilyStatsNow() const;
@@ -383,6 +385,8 @@ class Keyspace {
   std::unique_ptr<const KeyFamilies> families_;
   // The census in progress (main thread only), and the last complete one.
   size_t census_next_shard_ = 0;
+  int census_db_ = 0;
+  uint64_t census_cursor_ = 0;
   std::vector<uint64_t> census_keys_, census_bytes_;
   mutable absl::Mutex census_mu_;
   std::vector<uint64_t> published_keys_ ABSL_GUARDED_BY(census_mu_), published_bytes_ ABSL_GUARDED_BY(census_mu_);

@@ -119,7 +119,8 @@ void ReplyHistogram(CommandContext& ctx, const CommandSpec& spec, const std::vec
     while (bucket < LatencyHistogram::kBuckets && LatencyHistogram::BucketUpperBound(bucket) < bound_ns) {
       cumulative += counts[bucket++];
     }
-    if (cumulative == 0) continue;
+    // As Redis: a bucket is listed only when calls fell in it.
+    if (cumulative == 0 || (!buckets.empty() && buckets.back().second == cumulative)) continue;
     buckets.push_back({static_cast<int64_t>((bound_ns + bound_ns / 128 - 1) / 1000), cumulative});
   }
   ctx.reply.Bulk(spec.name);

@@ -153,3 +153,34 @@ def test_kill_maxage_closes_only_connections_older_than_the_age(strata):
     ids = {c["id"] for c in admin.client_list()}
     assert str(old_id) not in ids
     assert str(young.client_id()) in ids and str(admin.client_id()) in ids
+
+
+def test_a_pause_in_force_keeps_the_stricter_mode(strata):
+    admin, client, other = strata.client(), strata.client(), strata.client()
+    pipe = admin.pipeline(transaction=True)  # both pauses in one EXEC: the second finds ALL in force
+    pipe.execute_command("CLIENT", "PAUSE", "10000", "ALL")
+    pipe.execute_command("CLIENT", "PAUSE", "10", "WRITE")
+    assert pipe.execute() == ["OK", "OK"]
+    thread, result = in_background(lambda: client.get("k"))
+    time.sleep(0.3)
+    assert thread.is_alive(), "still ALL, until the later end: a read is held"
+    other.execute_command("CLIENT", "UNPAUSE")
+    thread.join(5)
+    assert result["seconds"] >= 0.25
+
+
+def test_paused_clients_count_as_blocked_and_quit_is_answered(strata):
+    admin, client, observer = strata.client(), strata.client(), strata.client()
+    admin.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
+    thread, _ = in_background(lambda: client.set("k", "v"))
+    deadline = time.monotonic() + 5
+    while observer.info("clients")["blocked_clients"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert observer.info("clients")["blocked_clients"] == 1
+    quitter = redis.Redis(host="127.0.0.1", port=strata.port)
+    _, seconds = timed(lambda: quitter.execute_command("QUIT"))
+    assert seconds < 0.5
+    observer.execute_command("CLIENT", "UNPAUSE")
+    thread.join(5)
+    assert observer.info("clients")["blocked_clients"] == 0
+    assert observer.get("k") == "v"

@@ -128,7 +128,7 @@ def test_metrics_parse_as_prometheus_text_and_agree_with_info(observed):
     assert value(samples, "strata_keyfamily_hits_total", family="users") == 20
     assert value(samples, "strata_keyfamily_misses_total", family="users") == 20
     assert value(samples, "strata_keyfamily_hit_ratio", family="users") == 0.5
-    assert value(samples, "strata_keyfamily_keys", family="users") == 20
+    assert value(samples, "strata_keyfamily_keys", family="users") == by_name["users"]["keys"] <= 20
     assert value(samples, "strata_keyfamily_hits_total", family="sessions") == 20
     assert value(samples, "strata_keyfamily_misses_total", family="product:{id}") == 10
     # Memory is the memory tier's: the fill pushed most of these keys to the spill.
