@@ -271,8 +271,7 @@ void Connection::EndCommandPushes() {
 }
 
 void Connection::Execute(std::span<const std::string_view> args) {
-  if (!replaying_loaded_command_ && !counted_already_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
-  counted_already_ = false;
+  if (!replaying_loaded_command_) IoThreadStats::Bump(thread_.stats().commands_processed, 1);
   const int64_t start_ns = command_clock_ns_ != 0 ? command_clock_ns_ : MonotonicNs();
   command_clock_ns_ = 0;  // until this command ends normally
   const CommandScope command_scope(*this);
@@ -387,7 +386,8 @@ void Connection::ResumeAfterPause() {
   std::vector<std::string> command = std::move(waiting_command_);
   waiting_command_.clear();
   std::vector<std::string_view> args(command.begin(), command.end());
-  counted_already_ = true;  // counted in total_commands_processed when it arrived
+  // Counted in total_commands_processed when it arrived: Execute's count is taken back.
+  IoThreadStats::Bump(thread_.stats().commands_processed, ~uint64_t{0});
   Execute(args);
   if (parked_ != Parked::kNo) {  // paused again (the pause was extended), or parked for a load
     Flush();

@@ -374,7 +374,6 @@ class Connection {
   // A blocked command slow enough for the slow log: its run's time, logged when it is served.
   int64_t blocked_run_nanos_ = -1;
   bool monitoring_ = false;
-  bool counted_already_ = false;  // the next Execute is a command counted when it first came
   bool no_touch_ = false;
   int64_t pause_wake_ms_ = 0;  // the wake-up a paused command waits for
   std::string pushes_before_reply_, pushes_after_reply_;
