@@ -12,6 +12,8 @@
 // Every error message ends with the byte offset where the problem was found.
 #include "loaders/json.h"
 
+#include "absl/strings/str_format.h"
+
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
@@ -403,5 +405,26 @@ std::string JsonValue::ScalarText() const {
 }
 
 absl::StatusOr<JsonValue> ParseJson(std::string_view text) { return JsonParser(text).ParseDocument(); }
+
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
 
 }  // namespace strata::loaders

@@ -39,4 +39,8 @@ class JsonValue {
 
 absl::StatusOr<JsonValue> ParseJson(std::string_view text);
 
+// `text` as a JSON string literal, quotes included: '"', '\\' and control characters escaped,
+// other bytes (UTF-8) as they are.
+std::string JsonQuote(std::string_view text);
+
 }  // namespace strata::loaders

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "loaders/json.h"
 #include "server/absl_compat.h"
 
 namespace strata::server {
@@ -25,26 +26,7 @@ absl::Status AuditLog::Open(const std::string& path) {
   return absl::OkStatus();
 }
 
-std::string AuditLog::Quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);  // UTF-8 passes through; other bytes as they are
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string AuditLog::Quote(std::string_view text) { return loaders::JsonQuote(text); }
 
 void AuditLog::Record(const AuditActor& who, std::string_view event,
                       const std::vector<std::pair<std::string, std::string>>& details, std::optional<uint64_t> keys) {

@@ -116,6 +116,18 @@ const CommandSpec* CommandTable::FindWithSubcommand(std::span<const std::string_
   return nullptr;
 }
 
+bool ParseTimeout(CommandContext& ctx, std::string_view text, int64_t* timeout) {
+  if (!ParseInteger(text, timeout)) {
+    ctx.reply.Error("ERR timeout is not an integer or out of range");
+    return false;
+  }
+  if (*timeout < 0) {
+    ctx.reply.Error(errors::kTimeoutNegative);
+    return false;
+  }
+  return true;
+}
+
 void CommandTable::KeyIndexes(const CommandSpec& spec, std::span<const std::string_view> args,
                               std::vector<size_t>* out) {
   out->clear();

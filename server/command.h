@@ -204,6 +204,9 @@ void ReplyElementScan(CommandContext& ctx, bool present, uint64_t cursor, bool w
 
 // Shared parsing helpers for handlers.
 bool ParseInteger(std::string_view text, int64_t* value);
+// A whole-number timeout (WAIT, CLIENT PAUSE): false after replying Redis's error ("timeout is
+// not an integer or out of range", "timeout is negative").
+bool ParseTimeout(CommandContext& ctx, std::string_view text, int64_t* timeout);
 bool ParseDouble(std::string_view text, long double* value);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

@@ -11,27 +11,8 @@ namespace strata_bench {
 
 namespace {
 
-// `text` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
+// The loaders' JSON writer, for absl's string_view too.
+std::string JsonQuote(absl::string_view text) { return strata::loaders::JsonQuote(std::string_view(text.data(), text.size())); }
 
 }  // namespace
 

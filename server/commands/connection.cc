@@ -369,14 +369,7 @@ void ClientNoTouch(CommandContext& ctx) {
 // wait until `timeout` ms have passed or CLIENT UNPAUSE; they then run in the order they came.
 void ClientPause(CommandContext& ctx) {
   int64_t timeout;
-  if (!ParseInteger(ctx.args[2], &timeout)) {
-    ctx.reply.Error("ERR timeout is not an integer or out of range");
-    return;
-  }
-  if (timeout < 0) {
-    ctx.reply.Error(errors::kTimeoutNegative);
-    return;
-  }
+  if (!ParseTimeout(ctx, ctx.args[2], &timeout)) return;
   Server::PauseMode mode = Server::PauseMode::kAll;
   if (ctx.args.size() == 4) {
     if (EqualsIgnoreCase(ctx.args[3], "write")) {

@@ -351,14 +351,7 @@ void Wait(CommandContext& ctx) {
     ctx.reply.Error(errors::kNotInteger);
     return;
   }
-  if (!ParseInteger(ctx.args[2], &timeout)) {
-    ctx.reply.Error("ERR timeout is not an integer or out of range");
-    return;
-  }
-  if (timeout < 0) {
-    ctx.reply.Error(errors::kTimeoutNegative);
-    return;
-  }
+  if (!ParseTimeout(ctx, ctx.args[2], &timeout)) return;
   ctx.reply.Integer(0);
 }
 
