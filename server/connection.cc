@@ -445,17 +445,19 @@ void Connection::LogSlow(const CommandSpec& spec, std::span<const std::string_vi
   // As Redis: EXEC is not logged (the commands it ran are, each on its own), and passwords are
   // never written into the log.
   if (spec.name == "exec") return;
-  std::vector<std::string_view> logged(args.begin(), args.end());
-  RedactSecrets(spec, &logged);
-  server_.slowlog().Add(logged, NowMs() / 1000, micros, peer_address_, name(),
-                        static_cast<size_t>(server_.config().slowlog_max_len.load(std::memory_order_relaxed)));
+  AddToSlowLog(spec, args, micros, peer_address_, name());
 }
 
 void Connection::LogSlowFromScript(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros) {
   // As Redis: a script's own commands are logged as the script's client, which has no address.
+  AddToSlowLog(spec, args, micros, "?:0", "");
+}
+
+void Connection::AddToSlowLog(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros,
+                              std::string peer, std::string client_name) {
   std::vector<std::string_view> logged(args.begin(), args.end());
   RedactSecrets(spec, &logged);
-  server_.slowlog().Add(logged, NowMs() / 1000, micros, "?:0", "",
+  server_.slowlog().Add(logged, NowMs() / 1000, micros, std::move(peer), std::move(client_name),
                         static_cast<size_t>(server_.config().slowlog_max_len.load(std::memory_order_relaxed)));
 }
 

@@ -231,6 +231,8 @@ class Connection {
   // monitor, as their own thresholds say.
   void NoteSlowCommand(const CommandSpec& spec, std::span<const std::string_view> args, int64_t nanos);
   void LogSlow(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros);
+  void AddToSlowLog(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros, std::string peer,
+                    std::string client_name);
   // MONITOR's line for a command this client ran (or its script ran).
   void FeedMonitors(const CommandSpec& spec, std::span<const std::string_view> args, bool from_script);
   // CLIENT PAUSE's step of the command path: true when the command must wait (it is parked).

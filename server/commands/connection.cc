@@ -353,17 +353,20 @@ void ClientSetInfo(CommandContext& ctx) {
   ctx.reply.Ok();
 }
 
-void ClientNoTouch(CommandContext& ctx) {
+// CLIENT NO-TOUCH / NO-EVICT on|off: sets the client's switch and replies OK, or a syntax error.
+void ClientSwitch(CommandContext& ctx, void (Connection::*set)(bool)) {
   if (EqualsIgnoreCase(ctx.args[2], "on")) {
-    ctx.client.set_no_touch(true);
+    (ctx.client.*set)(true);
   } else if (EqualsIgnoreCase(ctx.args[2], "off")) {
-    ctx.client.set_no_touch(false);
+    (ctx.client.*set)(false);
   } else {
     ctx.reply.Error(errors::kSyntax);
     return;
   }
   ctx.reply.Ok();
 }
+
+void ClientNoTouch(CommandContext& ctx) { ClientSwitch(ctx, &Connection::set_no_touch); }
 
 // CLIENT PAUSE timeout [WRITE|ALL]: commands of every client (the ones that write, with WRITE)
 // wait until `timeout` ms have passed or CLIENT UNPAUSE; they then run in the order they came.
@@ -391,17 +394,7 @@ void ClientUnpause(CommandContext& ctx) {
   ctx.reply.Ok();
 }
 
-void ClientNoEvict(CommandContext& ctx) {
-  if (EqualsIgnoreCase(ctx.args[2], "on")) {
-    ctx.client.set_no_evict(true);
-  } else if (EqualsIgnoreCase(ctx.args[2], "off")) {
-    ctx.client.set_no_evict(false);
-  } else {
-    ctx.reply.Error(errors::kSyntax);
-    return;
-  }
-  ctx.reply.Ok();
-}
+void ClientNoEvict(CommandContext& ctx) { ClientSwitch(ctx, &Connection::set_no_evict); }
 
 // CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: ends another client's blocking command as a timeout
 // (the default) or with an error; 1 if that client was blocked.
