@@ -400,12 +400,6 @@ void Server::ApplyDiagnosticsConfig() {
   notable_command_ns_.store(notable, std::memory_order_relaxed);
 }
 
-uint64_t Server::TotalRejectedCalls() const {
-  uint64_t total = 0;
-  for (const CommandSpec* spec : commands_.by_id()) total += command_stats_.Totals(spec->id).rejected_calls;
-  return total;
-}
-
 uint64_t Server::RateSamples::Add(uint64_t total, int64_t elapsed_ms) {
   samples[index] = (total - last_total) * 1000 / static_cast<uint64_t>(elapsed_ms);
   index = (index + 1) % kOpsSamples;

@@ -199,7 +199,6 @@ class Server {
   absl::Status OpenSpill();
   void Cron();
   uint64_t TotalCommands();
-  uint64_t TotalRejectedCalls() const;
 
   Config& config_;
   Logger& logger_;
