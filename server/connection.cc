@@ -408,15 +408,13 @@ void Connection::FeedMonitors(const CommandSpec& spec, std::span<const std::stri
 }
 
 void Connection::StartMonitoring() {
-  monitoring_ = true;
   SetMode(kModeMonitor, true);
   monitoring_for_info_.store(true, std::memory_order_relaxed);
   server_.monitors().Add(&thread_, id_);
 }
 
 void Connection::StopMonitoring() {
-  if (!monitoring_) return;
-  monitoring_ = false;
+  if (!monitoring()) return;
   SetMode(kModeMonitor, false);
   monitoring_for_info_.store(false, std::memory_order_relaxed);
   server_.monitors().Remove(id_);
@@ -530,7 +528,7 @@ bool Connection::ModeMayRefuse() const {
 
 bool Connection::RefusedInThisMode(const CommandSpec& spec) {
   // As Redis, whose monitors are replicas: a monitor may not read or write keys.
-  if (monitoring_ && (spec.flags & (flags::kWrite | flags::kReadOnly | flags::kLocksOwnKeys))) {
+  if (monitoring() && (spec.flags & (flags::kWrite | flags::kReadOnly | flags::kLocksOwnKeys))) {
     reply_.Error("ERR Replica can't interact with the keyspace");
     return true;
   }
@@ -614,7 +612,7 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   // that comes after them sees this write.
   if (replaying_loaded_command_) txn.set_count_families(false);
   // CLIENT NO-TOUCH, as Redis: every command but TOUCH leaves the keys' access data alone.
-  if (no_touch_ && spec.name != "touch") [[unlikely]] txn.set_no_touch(true);
+  if (no_touch() && spec.name != "touch") [[unlikely]] txn.set_no_touch(true);
   const bool observed = (spec.flags & flags::kWrite) && server_.WritesObserved();
   if (observed) txn.RecordModifications();
   txn.set_writer(id_);
@@ -1341,7 +1339,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   if (channels + patterns + shard_channels > 0) flags += 'P';
   const int64_t redirect = tracking_redirect_.load(std::memory_order_relaxed);
   if (redirect >= 0) flags += 't';
-  if (no_touch_for_info_.load(std::memory_order_relaxed)) flags += 'T';
+  if (no_touch()) flags += 'T';
   if (monitoring_for_info_.load(std::memory_order_relaxed)) flags += 'O';
   if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);

@@ -165,11 +165,8 @@ class Connection {
   bool paused() const { return parked_ == Parked::kPaused; }
   void ResumeAfterPause();
   // CLIENT NO-TOUCH.
-  void set_no_touch(bool on) {
-    no_touch_ = on;
-    no_touch_for_info_.store(on, std::memory_order_relaxed);
-  }
-  bool no_touch() const { return no_touch_; }
+  void set_no_touch(bool on) { no_touch_.store(on, std::memory_order_relaxed); }
+  bool no_touch() const { return no_touch_.load(std::memory_order_relaxed); }
   int64_t created_ms() const { return created_ms_; }
   // Passwords (AUTH, HELLO AUTH, CONFIG SET requirepass...) replaced by "(redacted)": what the
   // slow log, MONITOR and the audit log show of a command.
@@ -179,7 +176,7 @@ class Connection {
   // MONITOR: this client receives every command's line until it leaves (or RESET).
   void StartMonitoring();
   void StopMonitoring();
-  bool monitoring() const { return monitoring_; }
+  bool monitoring() const { return (modes_ & kModeMonitor) != 0; }
   // Close now (any pending output is dropped).
   void Close();
 
@@ -375,8 +372,6 @@ class Connection {
   uint64_t nested_errors_ = 0;
   // A blocked command slow enough for the slow log: its run's time, logged when it is served.
   int64_t blocked_run_nanos_ = -1;
-  bool monitoring_ = false;
-  bool no_touch_ = false;
   int64_t pause_wake_ms_ = 0;  // the wake-up a paused command waits for
   std::string pushes_before_reply_, pushes_after_reply_;
   int64_t output_soft_limit_since_ms_ = 0;  // 0: under the soft limit
@@ -389,8 +384,8 @@ class Connection {
   // Read by other threads (CLIENT LIST/INFO).
   std::atomic<int> db_{0};
   std::atomic<bool> no_evict_{false};
-  std::atomic<bool> no_touch_for_info_{false};
-  std::atomic<bool> monitoring_for_info_{false};  // CLIENT LIST's 'O'  // CLIENT LIST's 'T' (read by other threads)
+  std::atomic<bool> no_touch_{false};             // CLIENT NO-TOUCH; CLIENT LIST's 'T'
+  std::atomic<bool> monitoring_for_info_{false};  // CLIENT LIST's 'O'
   std::atomic<bool> blocked_for_info_{false};
   std::atomic<int> resp_{2};
   std::atomic<int> multi_queued_{-1};  // CLIENT LIST's multi=

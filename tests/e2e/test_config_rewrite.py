@@ -69,7 +69,4 @@ def test_rewrite_without_a_config_file_is_refused_as_in_redis(r):
         r.execute_command("CONFIG", "REWRITE")
 
 
-def test_memory_malloc_stats_and_purge(r):
-    stats = r.execute_command("MEMORY", "MALLOC-STATS")
-    assert "jemalloc" in stats or stats == "Stats not supported for the current allocator"
-    assert r.execute_command("MEMORY", "PURGE") == "OK"
+
