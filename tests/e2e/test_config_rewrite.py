@@ -70,3 +70,13 @@ def test_rewrite_without_a_config_file_is_refused_as_in_redis(r):
 
 
 
+
+
+def test_memory_malloc_stats_and_purge(r):
+    stats = r.execute_command("MEMORY", "MALLOC-STATS")
+    # The report is the allocator's own: jemalloc's in a normal build, none under the sanitizers.
+    if r.info("memory")["mem_allocator"].startswith("jemalloc"):
+        assert stats.startswith("___ Begin jemalloc statistics ___") and "Allocated:" in stats
+    else:
+        assert stats == "Stats not supported for the current allocator"
+    assert r.execute_command("MEMORY", "PURGE") == "OK"
