@@ -75,6 +75,9 @@ struct Config::Directive {
   // Applies the directive's arguments (the words after its name).
   std::function<absl::Status(Config&, const std::vector<std::string>&)> set;
   std::function<std::string(const Config&)> get;
+  // Refused by CONFIG SET as Redis refuses a protected config while enable-protected-configs
+  // is no (strata's is always no).
+  bool protected_config = false;
 };
 
 Config::Config() {
@@ -367,6 +370,215 @@ Config::Config() {
       },
       [](const Config&) { return std::string("no"); }});
 
+  // Every other Redis 7.0 parameter names something strata does not have (persistence,
+  // replication, cluster, active defragmentation, daemon mode...) or does one fixed way. Each
+  // answers CONFIG GET with the value that describes strata (Redis's default unless strata does
+  // otherwise), so redis.conf files and tools that read settings work; a file or CONFIG SET may
+  // give only that value, in any spelling Redis accepts for it, and anything else is refused
+  // with what strata lacks.
+  enum class Fixed { kBool, kInteger, kMemory, kText };
+  struct FixedParameter {
+    const char* name;
+    const char* value;
+    Fixed kind;
+    const char* lacks;  // "strata has no ..." / "strata ..."
+  };
+  static constexpr const char* kPersistence = "strata has no snapshots or append-only file";
+  static constexpr const char* kReplication = "strata has no replication";
+  static constexpr const char* kCluster = "strata has no cluster mode";
+  static constexpr const char* kDefrag = "strata has no active defragmentation";
+  static constexpr const char* kProcess = "strata has no such process setting";
+  static constexpr const char* kTls = "strata does not serve TLS yet";
+  static constexpr const char* kAcl = "strata has no ACL users yet";
+  static constexpr const char* kLazyFree = "strata frees a value where it is deleted, never in the background";
+  static constexpr const char* kStreams = "strata has no streams";
+  static constexpr const char* kModules = "strata has no modules";
+  static constexpr FixedParameter kFixedParameters[] = {
+      {"acl-pubsub-default", "resetchannels", Fixed::kText, kAcl},
+      {"aclfile", "", Fixed::kText, kAcl},
+      {"acllog-max-len", "128", Fixed::kInteger, kAcl},
+      {"active-defrag-cycle-max", "25", Fixed::kInteger, kDefrag},
+      {"active-defrag-cycle-min", "1", Fixed::kInteger, kDefrag},
+      {"active-defrag-ignore-bytes", "104857600", Fixed::kMemory, kDefrag},
+      {"active-defrag-max-scan-fields", "1000", Fixed::kInteger, kDefrag},
+      {"active-defrag-threshold-lower", "10", Fixed::kInteger, kDefrag},
+      {"active-defrag-threshold-upper", "100", Fixed::kInteger, kDefrag},
+      {"activedefrag", "no", Fixed::kBool, kDefrag},
+      {"activerehashing", "yes", Fixed::kBool, "strata's tables always rehash incrementally"},
+      {"always-show-logo", "no", Fixed::kBool, "strata has no logo"},
+      {"aof-disable-auto-gc", "no", Fixed::kBool, kPersistence},
+      {"aof-load-truncated", "yes", Fixed::kBool, kPersistence},
+      {"aof-rewrite-incremental-fsync", "yes", Fixed::kBool, kPersistence},
+      {"aof-timestamp-enabled", "no", Fixed::kBool, kPersistence},
+      {"aof-use-rdb-preamble", "yes", Fixed::kBool, kPersistence},
+      {"aof_rewrite_cpulist", "", Fixed::kText, kPersistence},
+      {"appenddirname", "appendonlydir", Fixed::kText, kPersistence},
+      {"appendfilename", "appendonly.aof", Fixed::kText, kPersistence},
+      {"appendfsync", "everysec", Fixed::kText, kPersistence},
+      {"auto-aof-rewrite-min-size", "67108864", Fixed::kMemory, kPersistence},
+      {"auto-aof-rewrite-percentage", "100", Fixed::kInteger, kPersistence},
+      {"bgsave_cpulist", "", Fixed::kText, kPersistence},
+      {"bind-source-addr", "", Fixed::kText, kReplication},
+      {"bio_cpulist", "", Fixed::kText, kProcess},
+      {"cluster-allow-pubsubshard-when-down", "yes", Fixed::kBool, kCluster},
+      {"cluster-allow-reads-when-down", "no", Fixed::kBool, kCluster},
+      {"cluster-allow-replica-migration", "yes", Fixed::kBool, kCluster},
+      {"cluster-announce-bus-port", "0", Fixed::kInteger, kCluster},
+      {"cluster-announce-hostname", "", Fixed::kText, kCluster},
+      {"cluster-announce-ip", "", Fixed::kText, kCluster},
+      {"cluster-announce-port", "0", Fixed::kInteger, kCluster},
+      {"cluster-announce-tls-port", "0", Fixed::kInteger, kCluster},
+      {"cluster-config-file", "nodes.conf", Fixed::kText, kCluster},
+      {"cluster-enabled", "no", Fixed::kBool, kCluster},
+      {"cluster-link-sendbuf-limit", "0", Fixed::kMemory, kCluster},
+      {"cluster-migration-barrier", "1", Fixed::kInteger, kCluster},
+      {"cluster-node-timeout", "15000", Fixed::kInteger, kCluster},
+      {"cluster-port", "0", Fixed::kInteger, kCluster},
+      {"cluster-preferred-endpoint-type", "ip", Fixed::kText, kCluster},
+      {"cluster-replica-no-failover", "no", Fixed::kBool, kCluster},
+      {"cluster-replica-validity-factor", "10", Fixed::kInteger, kCluster},
+      {"cluster-require-full-coverage", "yes", Fixed::kBool, kCluster},
+      {"cluster-slave-no-failover", "no", Fixed::kBool, kCluster},
+      {"cluster-slave-validity-factor", "10", Fixed::kInteger, kCluster},
+      {"crash-log-enabled", "yes", Fixed::kBool, kProcess},
+      {"crash-memcheck-enabled", "no", Fixed::kBool, "strata runs no memory test after a crash"},
+      {"daemonize", "no", Fixed::kBool, "strata does not daemonize: run it under a supervisor (systemd, a container)"},
+      {"dbfilename", "dump.rdb", Fixed::kText, kPersistence},
+      {"disable-thp", "yes", Fixed::kBool, kProcess},
+      {"dynamic-hz", "yes", Fixed::kBool, kProcess},
+      {"enable-debug-command", "yes", Fixed::kText, "strata does not gate DEBUG yet"},
+      {"enable-module-command", "no", Fixed::kText, kModules},
+      {"enable-protected-configs", "no", Fixed::kText, "strata has no protected configs"},
+      {"ignore-warnings", "", Fixed::kText, kProcess},
+      {"io-threads-do-reads", "yes", Fixed::kBool, "strata's I/O threads always read and parse"},
+      {"jemalloc-bg-thread", "yes", Fixed::kBool, kProcess},
+      {"lazyfree-lazy-eviction", "no", Fixed::kBool, kLazyFree},
+      {"lazyfree-lazy-expire", "no", Fixed::kBool, kLazyFree},
+      {"lazyfree-lazy-server-del", "no", Fixed::kBool, kLazyFree},
+      {"lazyfree-lazy-user-del", "no", Fixed::kBool, kLazyFree},
+      {"lazyfree-lazy-user-flush", "no", Fixed::kBool, kLazyFree},
+      {"masterauth", "", Fixed::kText, kReplication},
+      {"masteruser", "", Fixed::kText, kReplication},
+      {"maxmemory-clients", "0", Fixed::kMemory, "strata does not evict clients for memory"},
+      {"min-replicas-max-lag", "10", Fixed::kInteger, kReplication},
+      {"min-replicas-to-write", "0", Fixed::kInteger, kReplication},
+      {"min-slaves-max-lag", "10", Fixed::kInteger, kReplication},
+      {"min-slaves-to-write", "0", Fixed::kInteger, kReplication},
+      {"no-appendfsync-on-rewrite", "no", Fixed::kBool, kPersistence},
+      {"oom-score-adj", "no", Fixed::kText, kProcess},
+      {"oom-score-adj-values", "0 200 800", Fixed::kText, kProcess},
+      {"proc-title-template", "{title} {listen-addr} {server-mode}", Fixed::kText, kProcess},
+      {"propagation-error-behavior", "ignore", Fixed::kText, kReplication},
+      {"rdb-del-sync-files", "no", Fixed::kBool, kPersistence},
+      {"rdb-save-incremental-fsync", "yes", Fixed::kBool, kPersistence},
+      {"rdbchecksum", "yes", Fixed::kBool, kPersistence},
+      {"rdbcompression", "yes", Fixed::kBool, kPersistence},
+      {"repl-backlog-size", "1048576", Fixed::kMemory, kReplication},
+      {"repl-backlog-ttl", "3600", Fixed::kInteger, kReplication},
+      {"repl-disable-tcp-nodelay", "no", Fixed::kBool, kReplication},
+      {"repl-diskless-load", "disabled", Fixed::kText, kReplication},
+      {"repl-diskless-sync", "yes", Fixed::kBool, kReplication},
+      {"repl-diskless-sync-delay", "5", Fixed::kInteger, kReplication},
+      {"repl-diskless-sync-max-replicas", "0", Fixed::kInteger, kReplication},
+      {"repl-ping-replica-period", "10", Fixed::kInteger, kReplication},
+      {"repl-ping-slave-period", "10", Fixed::kInteger, kReplication},
+      {"repl-timeout", "60", Fixed::kInteger, kReplication},
+      {"replica-announce-ip", "", Fixed::kText, kReplication},
+      {"replica-announce-port", "0", Fixed::kInteger, kReplication},
+      {"replica-announced", "yes", Fixed::kBool, kReplication},
+      {"replica-ignore-disk-write-errors", "no", Fixed::kBool, kReplication},
+      {"replica-ignore-maxmemory", "yes", Fixed::kBool, kReplication},
+      {"replica-lazy-flush", "no", Fixed::kBool, kReplication},
+      {"replica-priority", "100", Fixed::kInteger, kReplication},
+      {"replica-read-only", "yes", Fixed::kBool, kReplication},
+      {"replica-serve-stale-data", "yes", Fixed::kBool, kReplication},
+      {"replicaof", "", Fixed::kText, kReplication},
+      {"sanitize-dump-payload", "no", Fixed::kText, "strata has no RESTORE"},
+      {"server_cpulist", "", Fixed::kText, kProcess},
+      {"set-proc-title", "yes", Fixed::kBool, kProcess},
+      {"shutdown-on-sigint", "default", Fixed::kText, kPersistence},
+      {"shutdown-on-sigterm", "default", Fixed::kText, kPersistence},
+      {"shutdown-timeout", "10", Fixed::kInteger, kReplication},
+      {"slave-announce-ip", "", Fixed::kText, kReplication},
+      {"slave-announce-port", "0", Fixed::kInteger, kReplication},
+      {"slave-ignore-maxmemory", "yes", Fixed::kBool, kReplication},
+      {"slave-lazy-flush", "no", Fixed::kBool, kReplication},
+      {"slave-priority", "100", Fixed::kInteger, kReplication},
+      {"slave-read-only", "yes", Fixed::kBool, kReplication},
+      {"slave-serve-stale-data", "yes", Fixed::kBool, kReplication},
+      {"slaveof", "", Fixed::kText, kReplication},
+      {"socket-mark-id", "0", Fixed::kInteger, kProcess},
+      {"stop-writes-on-bgsave-error", "yes", Fixed::kBool, kPersistence},
+      {"stream-node-max-bytes", "4096", Fixed::kMemory, kStreams},
+      {"stream-node-max-entries", "100", Fixed::kInteger, kStreams},
+      {"supervised", "no", Fixed::kText, "strata does not signal a supervisor"},
+      {"syslog-enabled", "no", Fixed::kBool, "strata does not log to syslog"},
+      {"syslog-facility", "local0", Fixed::kText, "strata does not log to syslog"},
+      {"syslog-ident", "redis", Fixed::kText, "strata does not log to syslog"},
+      {"tcp-backlog", "511", Fixed::kInteger, "strata listens with a backlog of 511"},
+      {"tls-auth-clients", "yes", Fixed::kText, kTls},
+      {"tls-ca-cert-dir", "", Fixed::kText, kTls},
+      {"tls-ciphers", "", Fixed::kText, kTls},
+      {"tls-ciphersuites", "", Fixed::kText, kTls},
+      {"tls-client-cert-file", "", Fixed::kText, kTls},
+      {"tls-client-key-file", "", Fixed::kText, kTls},
+      {"tls-client-key-file-pass", "", Fixed::kText, kTls},
+      {"tls-cluster", "no", Fixed::kBool, kTls},
+      {"tls-dh-params-file", "", Fixed::kText, kTls},
+      {"tls-key-file-pass", "", Fixed::kText, kTls},
+      {"tls-prefer-server-ciphers", "no", Fixed::kBool, kTls},
+      {"tls-protocols", "", Fixed::kText, kTls},
+      {"tls-replication", "no", Fixed::kBool, kTls},
+      {"tls-session-cache-size", "20480", Fixed::kInteger, kTls},
+      {"tls-session-cache-timeout", "300", Fixed::kInteger, kTls},
+      {"tls-session-caching", "yes", Fixed::kBool, kTls},
+      {"unixsocket", "", Fixed::kText, "strata listens on TCP only"},
+      {"unixsocketperm", "0", Fixed::kInteger, "strata listens on TCP only"},
+  };
+  // Those Redis sets only at start-up: CONFIG SET refuses them as immutable, as Redis does.
+  static constexpr std::string_view kStartupOnly[] = {
+      "aclfile", "always-show-logo", "aof_rewrite_cpulist", "appenddirname", "appendfilename",
+      "bgsave_cpulist", "bio_cpulist", "cluster-config-file", "cluster-enabled", "cluster-port",
+      "daemonize", "disable-thp", "enable-debug-command", "enable-module-command",
+      "enable-protected-configs", "io-threads-do-reads", "rdbchecksum", "replicaof",
+      "server_cpulist", "set-proc-title", "slaveof", "socket-mark-id", "supervised",
+      "syslog-enabled", "syslog-facility", "syslog-ident", "tcp-backlog", "unixsocket", "unixsocketperm",
+  };
+  for (const FixedParameter& p : kFixedParameters) {
+    const bool startup_only = std::find(std::begin(kStartupOnly), std::end(kStartupOnly), p.name) != std::end(kStartupOnly);
+    directives_.push_back(Directive{
+        p.name, /*runtime_settable=*/!startup_only,
+        [p](Config&, const std::vector<std::string>& args) -> absl::Status {
+          const std::string given = absl::StrJoin(args, " ");
+          bool same = false;
+          switch (p.kind) {
+            case Fixed::kBool: {
+              auto parsed = ParseYesNo(given);
+              same = parsed.ok() && *parsed == IEquals(p.value, "yes");
+              break;
+            }
+            case Fixed::kInteger: {
+              int64_t value, expected;
+              same = storage::ParseInt64(given, &value) && storage::ParseInt64(p.value, &expected) && value == expected;
+              break;
+            }
+            case Fixed::kMemory: {
+              auto value = ParseMemory(given);
+              auto expected = ParseMemory(p.value);
+              same = value.ok() && expected.ok() && *value == *expected;
+              break;
+            }
+            case Fixed::kText:
+              same = IEquals(given, p.value);
+              break;
+          }
+          if (same) return absl::OkStatus();
+          return BadValue(absl::StrCat(p.lacks, ": only ", p.name, " ", *p.value ? p.value : "\"\"", " is accepted"));
+        },
+        [p](const Config&) { return std::string(p.value); }});
+    directives_.back().protected_config = std::string_view(p.name) == "dbfilename";
+  }
+
   // Redis's defaults.
   output_limits[static_cast<int>(ClientClass::kReplica)].Set({256LL << 20, 64LL << 20, 60});
   output_limits[static_cast<int>(ClientClass::kPubSub)].Set({32LL << 20, 8LL << 20, 60});
@@ -635,7 +847,7 @@ absl::Status Config::SetAll(const std::vector<std::pair<std::string_view, std::s
   // restores the ones set before it, so the command takes effect whole or not at all.
   for (size_t i = 0; i < pairs.size(); ++i) {
     const Directive* d = FindDirective(pairs[i].first);
-    if (d == nullptr || !d->runtime_settable) return Set(pairs[i].first, pairs[i].second);  // its error
+    if (d == nullptr || !d->runtime_settable || d->protected_config) return Set(pairs[i].first, pairs[i].second);  // its error
     for (size_t j = 0; j < i; ++j) {
       if (FindDirective(pairs[j].first) == d) {
         return BadValue(absl::StrCat("CONFIG SET failed (possibly related to argument '", Absl(pairs[i].first),
@@ -664,6 +876,10 @@ absl::Status Config::Set(std::string_view name, std::string_view value) {
   if (!d->runtime_settable) {
     return BadValue(absl::StrCat("CONFIG SET failed (possibly related to argument '", d->name,
                                  "') - can't set immutable config"));
+  }
+  if (d->protected_config) {
+    return BadValue(absl::StrCat("CONFIG SET failed (possibly related to argument '", d->name,
+                                 "') - can't set protected config"));
   }
   std::vector<std::string> args;
   if (IsMultiWordDirective(*d)) {

@@ -323,7 +323,8 @@ TEST(Config, GetWithAGlobReturnsEveryMatchingDirective) {
   Config config;
   auto got = config.Get({"maxmemory*"});
   EXPECT_THAT(got, UnorderedElementsAre(Pair("maxmemory", "0"), Pair("maxmemory-policy", "noeviction"),
-                                        Pair("maxmemory-samples", "5"), Pair("maxmemory-eviction-tenacity", "10")));
+                                        Pair("maxmemory-samples", "5"), Pair("maxmemory-eviction-tenacity", "10"),
+                                        Pair("maxmemory-clients", "0")));
 }
 
 TEST(Config, GetPatternsAreCaseInsensitive) {
@@ -336,7 +337,30 @@ TEST(Config, GetWithSeveralPatternsReturnsEachDirectiveOnce) {
   auto got = config.Get({"port", "p*", "hz"});
   std::vector<std::string> names;
   for (const auto& [name, value] : got) names.push_back(name);
-  EXPECT_THAT(names, UnorderedElementsAre("port", "protected-mode", "pidfile", "proto-max-bulk-len", "hz"));
+  EXPECT_THAT(names, UnorderedElementsAre("port", "protected-mode", "pidfile", "proto-max-bulk-len", "hz",
+                                          "proc-title-template", "propagation-error-behavior"));
+}
+
+// Redis parameters for what strata does not have read as the value that describes strata and
+// take only that value, in any spelling Redis accepts.
+TEST(Config, AParameterStrataLacksTakesOnlyItsOwnValue) {
+  Config config;
+  EXPECT_THAT(config.Get({"repl-backlog-size"}), ElementsAre(Pair("repl-backlog-size", "1048576")));
+  EXPECT_TRUE(config.Set("repl-backlog-size", "1mb").ok());
+  EXPECT_TRUE(config.Set("activedefrag", "NO").ok());
+  EXPECT_TRUE(config.Set("appendfsync", "EverySec").ok());
+  absl::Status refused = config.Set("appendfsync", "always");
+  EXPECT_EQ(refused.message(),
+            "CONFIG SET failed (possibly related to argument 'appendfsync') - strata has no snapshots or append-only "
+            "file: only appendfsync everysec is accepted");
+  EXPECT_FALSE(config.Set("repl-backlog-size", "2mb").ok());
+  EXPECT_FALSE(config.Set("activedefrag", "maybe").ok());
+  EXPECT_THAT(config.Set("daemonize", "no").message(), testing::HasSubstr("can't set immutable config"));
+  EXPECT_THAT(config.Set("dbfilename", "dump.rdb").message(), testing::HasSubstr("can't set protected config"));
+  // A config file may give them (Debian's redis.conf does): the same rules, at start-up.
+  EXPECT_TRUE(config.Apply({"oom-score-adj-values", "0", "200", "800"}, "test").ok());
+  EXPECT_TRUE(config.Apply({"daemonize", "no"}, "test").ok());
+  EXPECT_THAT(config.Apply({"daemonize", "yes"}, "test").message(), testing::HasSubstr("supervisor"));
 }
 
 TEST(Config, GetOfAnUnknownNameReturnsNothing) {
