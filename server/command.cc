@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "protocol/request_parser.h"
 #include "storage/glob.h"
 #include "storage/numbers.h"
@@ -53,7 +56,7 @@ std::string UnsupportedOption(std::string_view option) { return absl::StrCat("ER
 CommandTable::CommandTable() {
   // Each family with the group COMMAND DOCS reports for its commands (Redis's groups).
   Register(ConnectionCommands(), "connection");
-  Register(PubSubCommands(), "server");
+  Register(PubSubCommands(), "pubsub");
   Register(ServerCommands(), "server");
   Register(DiagnosticsCommands(), "server");
   Register(StringCommands(), "string");
@@ -68,6 +71,58 @@ CommandTable::CommandTable() {
   Register(LoaderCommands(), "loader");
   Register(TransactionCommands(), "transactions");
   Register(ScriptingCommands(), "scripting");
+  AttachDocs();
+}
+
+void CommandTable::AttachDocs() {
+  absl::flat_hash_map<std::string_view, const CommandDoc*> doc_by_name;
+  for (const CommandDoc& doc : CommandDocs()) {
+    if (!doc_by_name.emplace(doc.name, &doc).second) doc_problems_.push_back(absl::StrCat("two docs for ", Absl(doc.name)));
+  }
+  for (const CommandSpec* spec : by_id_) {
+    Documentation& docs = docs_by_id_[spec->id];
+    uint32_t not_implied = 0;
+    auto it = doc_by_name.find(spec->name);
+    if (it == doc_by_name.end()) {
+      doc_problems_.push_back(absl::StrCat("no doc for ", Absl(spec->name)));
+    } else {
+      docs.doc = it->second;
+      doc_by_name.erase(it);
+      if (!docs.doc->group.empty()) docs.group = docs.doc->group;
+      const int first_argument = spec->name.find('|') == std::string_view::npos ? 1 : 2;
+      const std::string_view default_key_flags = (spec->flags & flags::kReadOnly) ? "RO,access" : "";
+      absl::StatusOr<ParsedSyntax> parsed = ParseCommandSyntax(docs.doc->syntax, first_argument, default_key_flags);
+      if (parsed.ok()) {
+        docs.syntax = *std::move(parsed);
+      } else {
+        doc_problems_.push_back(absl::StrCat(Absl(spec->name), ": ", parsed.status().message()));
+      }
+      for (absl::string_view name : absl::StrSplit(Absl(docs.doc->acl_categories), ' ', absl::SkipEmpty())) {
+        // "-@keyspace": a category the group would imply that Redis does not give (SORT, WAIT).
+        const bool removed = absl::ConsumePrefix(&name, "-");
+        const uint32_t category = AclCategoryByName(Std(absl::StripPrefix(name, "@")));
+        if (category == 0) doc_problems_.push_back(absl::StrCat(Absl(spec->name), ": no ACL category ", name));
+        (removed ? not_implied : docs.acl_categories) |= category;
+      }
+    }
+    docs.legacy_range = LegacyKeyRangeOf(docs.syntax.key_specs);
+    // The categories Redis implies from flags (setImplicitACLCategories), and the group's.
+    uint32_t& acl = docs.acl_categories;
+    // A container (CONFIG, CLIENT...) is not run itself: only its subcommands have a group's.
+    const bool container = spec->handler == nullptr && !spec->subcommands.empty();
+    if (!container) acl |= AclCategoryOfGroup(docs.group) & ~not_implied;
+    if (spec->flags & flags::kWrite) acl |= kAclWrite;
+    if ((spec->flags & flags::kReadOnly) && !(acl & kAclScripting)) acl |= kAclRead;
+    if (spec->flags & flags::kAdmin) acl |= kAclAdmin | kAclDangerous;
+    if (spec->flags & flags::kPubSub) acl |= kAclPubSub;
+    if (spec->flags & flags::kFast) acl |= kAclFast;
+    if (spec->flags & flags::kBlocking) acl |= kAclBlocking;
+    if (!(acl & kAclFast)) acl |= kAclSlow;
+  }
+  for (const auto& [name, doc] : doc_by_name) doc_problems_.push_back(absl::StrCat("doc for unknown command ", Absl(name)));
+  // A bad table is a programming error the unit tests catch; a server built with one still runs,
+  // with those commands undocumented.
+  for (const std::string& problem : doc_problems_) std::fprintf(stderr, "command docs: %s\n", problem.c_str());
 }
 
 std::span<const CommandSpec> CommandTable::Adopt(std::span<const CommandSpec> specs, std::string_view group) {
@@ -76,7 +131,7 @@ std::span<const CommandSpec> CommandTable::Adopt(std::span<const CommandSpec> sp
     copies[i] = specs[i];
     copies[i].id = static_cast<uint16_t>(by_id_.size());
     by_id_.push_back(&copies[i]);
-    group_by_id_.push_back(group);
+    docs_by_id_.emplace_back().group = group;
     if (!specs[i].subcommands.empty()) copies[i].subcommands = Adopt(specs[i].subcommands, group);
   }
   std::span<const CommandSpec> adopted(copies.get(), specs.size());

@@ -17,6 +17,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "protocol/reply_builder.h"
+#include "server/command_docs.h"
 #include "storage/keyspace.h"
 
 namespace strata::server {
@@ -46,6 +47,11 @@ inline constexpr uint32_t kNotQueued = 1 << 15; // runs at once inside MULTI (EX
 inline constexpr uint32_t kLocksOwnKeys = 1 << 16;
 // Runs in RESP2 subscribed mode: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET.
 inline constexpr uint32_t kSubscribedMode = 1 << 17;
+// Names its keys through an argument that may say "none" (EVAL, FCALL): COMMAND INFO's
+// no_mandatory_keys, which tells cluster clients any node may serve it.
+inline constexpr uint32_t kNoMandatoryKeys = 1 << 18;
+// Never in the slow log itself (EXEC: the commands it ran are logged, each on its own).
+inline constexpr uint32_t kSkipSlowlog = 1 << 19;
 }  // namespace flags
 
 struct CommandContext;
@@ -110,8 +116,22 @@ class CommandTable {
 
   // Adds a family's commands (their COMMAND DOCS group); names must be unique.
   void Register(std::span<const CommandSpec> specs, std::string_view group);
-  // The group of the family that registered the command.
-  std::string_view group(const CommandSpec& spec) const { return group_by_id_[spec.id]; }
+  // What COMMAND INFO and COMMAND DOCS say of a command beyond its spec (command_docs.h).
+  struct Documentation {
+    std::string_view group;    // COMMAND DOCS's group: the family's, or the doc's override
+    uint32_t acl_categories = 0;  // AclCategory bits: implied by flags and group, plus the doc's
+    const CommandDoc* doc = nullptr;  // nullptr: the command has no doc entry
+    ParsedSyntax syntax;       // its arguments and key specs
+    // COMMAND INFO's first/last/step and movablekeys, from the key specs as Redis derives them
+    // (the dispatcher's own positions, in the CommandSpec, may differ: LMPOP's are 2, 2, 1).
+    LegacyKeyRange legacy_range;
+  };
+  const Documentation& docs(const CommandSpec& spec) const { return docs_by_id_[spec.id]; }
+  std::string_view group(const CommandSpec& spec) const { return docs_by_id_[spec.id].group; }
+  uint32_t acl_categories(const CommandSpec& spec) const { return docs_by_id_[spec.id].acl_categories; }
+  // Problems found attaching the docs (a command without one, a doc naming no command, a syntax
+  // that does not parse); empty when every command is documented.
+  const std::vector<std::string>& doc_problems() const { return doc_problems_; }
 
   // The argument indexes of the command's keys, per its key positions (or its KeyFinder).
   static void KeyIndexes(const CommandSpec& spec, std::span<const std::string_view> args, std::vector<size_t>* out);
@@ -119,11 +139,14 @@ class CommandTable {
  private:
   // Copies `specs` (and their subcommands) into storage the table owns, numbering each.
   std::span<const CommandSpec> Adopt(std::span<const CommandSpec> specs, std::string_view group);
+  // Fills docs_by_id_ from CommandDocs(), once every family is registered.
+  void AttachDocs();
 
   absl::flat_hash_map<std::string, const CommandSpec*> by_name_;
   std::vector<const CommandSpec*> all_;
   std::vector<const CommandSpec*> by_id_;
-  std::vector<std::string_view> group_by_id_;
+  std::vector<Documentation> docs_by_id_;
+  std::vector<std::string> doc_problems_;
   std::vector<std::unique_ptr<CommandSpec[]>> owned_;
 };
 
@@ -177,6 +200,9 @@ bool ParseIntersectionLimit(CommandContext& ctx, size_t from, int64_t* limit);
 
 // Replies with the integer, or with the error text the Status carries.
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result);
+
+// OBJECT ENCODING's answer for a value (DEBUG OBJECT's encoding too).
+std::string_view ObjectEncodingName(const storage::Entry& e);
 
 // Replies with a HELP text: one simple string per line.
 void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines);

@@ -442,7 +442,7 @@ void Connection::NoteSlowCommand(const CommandSpec& spec, std::span<const std::s
 void Connection::LogSlow(const CommandSpec& spec, std::span<const std::string_view> args, int64_t micros) {
   // As Redis: EXEC is not logged (the commands it ran are, each on its own), and passwords are
   // never written into the log.
-  if (spec.name == "exec") return;
+  if (spec.flags & flags::kSkipSlowlog) return;
   AddToSlowLog(spec, args, micros, peer_address_, name());
 }
 

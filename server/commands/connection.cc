@@ -605,39 +605,41 @@ void ClientHelp(CommandContext& ctx) {
 }
 
 constexpr uint32_t kSession = flags::kNoScript | flags::kLoading | flags::kStale | flags::kFast;
+// CLIENT's subcommands: as kSession but not @fast (Redis files them under @slow).
+constexpr uint32_t kClientSession = flags::kNoScript | flags::kLoading | flags::kStale;
 
 constexpr CommandSpec kClientSubcommands[] = {
-    {"client|id", 2, kSession, 0, 0, 0, ClientId, {}, "Returns the client ID for the current connection"},
-    {"client|setname", 3, kSession, 0, 0, 0, ClientSetName, {}, "Set the current connection name"},
-    {"client|getname", 2, kSession, 0, 0, 0, ClientGetName, {}, "Get the current connection name"},
-    {"client|list", -2, flags::kAdmin | kSession, 0, 0, 0, ClientList, {}, "Get the list of client connections"},
-    {"client|info", 2, kSession, 0, 0, 0, ClientInfo, {}, "Returns information about the current client connection"},
-    {"client|kill", -3, flags::kAdmin | kSession, 0, 0, 0, ClientKill, {}, "Kill the connection of a client"},
-    {"client|setinfo", 4, kSession, 0, 0, 0, ClientSetInfo, {}, "Set client or connection specific info"},
-    {"client|no-touch", 3, kSession, 0, 0, 0, ClientNoTouch, {}, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access"},
-    {"client|pause", -3, flags::kAdmin | kSession, 0, 0, 0, ClientPause, {}, "Suspend processing of commands from clients"},
-    {"client|unpause", 2, flags::kAdmin | kSession, 0, 0, 0, ClientUnpause, {}, "Resume processing of clients that were paused"},
-    {"client|no-evict", 3, flags::kAdmin | kSession, 0, 0, 0, ClientNoEvict, {}, "Set client eviction mode"},
-    {"client|unblock", -3, flags::kAdmin | kSession, 0, 0, 0, ClientUnblock, {}, "Unblock a client blocked in a blocking command from a different connection"},
-    {"client|tracking", -3, kSession, 0, 0, 0, ClientTracking, {}, "Enable or disable server assisted client side caching support"},
-    {"client|caching", 3, kSession, 0, 0, 0, ClientCaching, {}, "Instruct the server about tracking or not keys in the next request"},
-    {"client|getredir", 2, kSession, 0, 0, 0, ClientGetRedir, {}, "Get tracking notifications redirection client ID if any"},
-    {"client|trackinginfo", 2, kSession, 0, 0, 0, ClientTrackingInfo, {}, "Return information about server assisted client side caching for the current connection"},
-    {"client|help", 2, kSession, 0, 0, 0, ClientHelp, {}, "Show helpful text about the different subcommands"},
+    {"client|id", 2, kClientSession, 0, 0, 0, ClientId, {}, "Returns the client ID for the current connection"},
+    {"client|setname", 3, kClientSession, 0, 0, 0, ClientSetName, {}, "Set the current connection name"},
+    {"client|getname", 2, kClientSession, 0, 0, 0, ClientGetName, {}, "Get the current connection name"},
+    {"client|list", -2, flags::kAdmin | kClientSession, 0, 0, 0, ClientList, {}, "Get the list of client connections"},
+    {"client|info", 2, kClientSession, 0, 0, 0, ClientInfo, {}, "Returns information about the current client connection"},
+    {"client|kill", -3, flags::kAdmin | kClientSession, 0, 0, 0, ClientKill, {}, "Kill the connection of a client"},
+    {"client|setinfo", 4, kClientSession, 0, 0, 0, ClientSetInfo, {}, "Set client or connection specific info"},
+    {"client|no-touch", 3, kClientSession, 0, 0, 0, ClientNoTouch, {}, "Controls whether commands sent by the client will alter the LRU/LFU of the keys they access"},
+    {"client|pause", -3, flags::kAdmin | kClientSession, 0, 0, 0, ClientPause, {}, "Suspend processing of commands from clients"},
+    {"client|unpause", 2, flags::kAdmin | kClientSession, 0, 0, 0, ClientUnpause, {}, "Resume processing of clients that were paused"},
+    {"client|no-evict", 3, flags::kAdmin | kClientSession, 0, 0, 0, ClientNoEvict, {}, "Set client eviction mode"},
+    {"client|unblock", -3, flags::kAdmin | kClientSession, 0, 0, 0, ClientUnblock, {}, "Unblock a client blocked in a blocking command from a different connection"},
+    {"client|tracking", -3, kClientSession, 0, 0, 0, ClientTracking, {}, "Enable or disable server assisted client side caching support"},
+    {"client|caching", 3, kClientSession, 0, 0, 0, ClientCaching, {}, "Instruct the server about tracking or not keys in the next request"},
+    {"client|getredir", 2, kClientSession, 0, 0, 0, ClientGetRedir, {}, "Get tracking notifications redirection client ID if any"},
+    {"client|trackinginfo", 2, kClientSession, 0, 0, 0, ClientTrackingInfo, {}, "Return information about server assisted client side caching for the current connection"},
+    {"client|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, ClientHelp, {}, "Show helpful text about the different subcommands"},
 };
 
 constexpr CommandSpec kConnectionCommands[] = {
     {"ping", -1, flags::kFast | flags::kSubscribedMode, 0, 0, 0, Ping, {}, "Ping the server"},
-    {"echo", 2, flags::kFast, 0, 0, 0, Echo, {}, "Echo the given string"},
-    {"auth", -2, kSession | flags::kNoAuth, 0, 0, 0, Auth, {}, "Authenticate to the server"},
-    {"hello", -1, kSession | flags::kNoAuth, 0, 0, 0, Hello, {}, "Handshake with Redis"},
+    {"echo", 2, flags::kFast | flags::kLoading | flags::kStale, 0, 0, 0, Echo, {}, "Echo the given string"},
+    {"auth", -2, kSession | flags::kNoAuth | flags::kAllowBusy, 0, 0, 0, Auth, {}, "Authenticate to the server"},
+    {"hello", -1, kSession | flags::kNoAuth | flags::kAllowBusy, 0, 0, 0, Hello, {}, "Handshake with Redis"},
     // Allowed in scripts, as in Redis: the script's later calls use the database it selects, the
     // caller's stays as it was.
     {"select", 2, kSession & ~flags::kNoScript, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
     {"monitor", 1, flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale, 0, 0, 0, Monitor, {}, "Listen for all requests received by the server in real time"},
     {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Quit, {}, "Close the connection"},
     {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Reset, {}, "Reset the connection"},
-    {"client", -2, flags::kStale, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},
+    {"client", -2, 0, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},
 };
 
 }  // namespace

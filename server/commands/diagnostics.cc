@@ -189,9 +189,9 @@ void LatencyHelp(CommandContext& ctx) {
 constexpr uint32_t kAdminStale = flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale;
 
 constexpr CommandSpec kSlowlogSubcommands[] = {
-    {"slowlog|get", -2, kAdminStale, 0, 0, 0, SlowlogGet, {}, "Get the slow log's entries"},
-    {"slowlog|len", 2, kAdminStale, 0, 0, 0, SlowlogLen, {}, "Get the slow log's length"},
-    {"slowlog|reset", 2, kAdminStale, 0, 0, 0, SlowlogReset, {}, "Clear all entries from the slow log"},
+    {"slowlog|get", -2, flags::kAdmin | flags::kLoading | flags::kStale, 0, 0, 0, SlowlogGet, {}, "Get the slow log's entries"},
+    {"slowlog|len", 2, flags::kAdmin | flags::kLoading | flags::kStale, 0, 0, 0, SlowlogLen, {}, "Get the slow log's length"},
+    {"slowlog|reset", 2, flags::kAdmin | flags::kLoading | flags::kStale, 0, 0, 0, SlowlogReset, {}, "Clear all entries from the slow log"},
     {"slowlog|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, SlowlogHelp, {}, "Show helpful text about the different subcommands"},
 };
 

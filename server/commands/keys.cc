@@ -330,13 +330,7 @@ void ObjectEncoding(CommandContext& ctx) {
     ctx.reply.Null();
     return;
   }
-  switch (e->type()) {
-    case storage::ValueType::kHash: ctx.reply.Bulk(storage::ValueView<storage::HashValue>(*e)->encoding()); break;
-    case storage::ValueType::kList: ctx.reply.Bulk("quicklist"); break;  // Redis 7.0: every list
-    case storage::ValueType::kSet: ctx.reply.Bulk(storage::ValueView<storage::SetValue>(*e)->encoding_name()); break;
-    case storage::ValueType::kZSet: ctx.reply.Bulk(storage::ValueView<storage::ZSetValue>(*e)->encoding()); break;
-    default: ctx.reply.Bulk(storage::StringEncoding(*e)); break;
-  }
+  ctx.reply.Bulk(ObjectEncodingName(*e));
 }
 
 void ObjectRefcount(CommandContext& ctx) {
@@ -461,7 +455,7 @@ constexpr CommandSpec kMemorySubcommands[] = {
     {"memory|purge", 2, 0, 0, 0, 0, MemoryPurge, {}, "Ask the allocator to release memory"},
     {"memory|stats", 2, 0, 0, 0, 0, MemoryStats, {}, "Show memory usage details"},
     {"memory|usage", -3, flags::kReadOnly, 2, 2, 1, MemoryUsage, {}, "Estimate the memory usage of a key"},
-    {"memory|help", 2, flags::kReadOnly, 0, 0, 0, MemoryHelp, {}, "Show helpful text about the different subcommands"},
+    {"memory|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, MemoryHelp, {}, "Show helpful text about the different subcommands"},
 };
 
 constexpr CommandSpec kObjectSubcommands[] = {
@@ -469,7 +463,7 @@ constexpr CommandSpec kObjectSubcommands[] = {
     {"object|freq", 3, flags::kReadOnly, 2, 2, 1, ObjectFreq, {}, "Get the logarithmic access frequency counter"},
     {"object|idletime", 3, flags::kReadOnly, 2, 2, 1, ObjectIdletime, {}, "Get the time since the last access"},
     {"object|refcount", 3, flags::kReadOnly, 2, 2, 1, ObjectRefcount, {}, "Get the reference count"},
-    {"object|help", 2, flags::kReadOnly, 0, 0, 0, ObjectHelp, {}, "Show helpful text about the different subcommands"},
+    {"object|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, ObjectHelp, {}, "Show helpful text about the different subcommands"},
 };
 
 constexpr CommandSpec kKeyCommands[] = {
@@ -494,11 +488,21 @@ constexpr CommandSpec kKeyCommands[] = {
     {"keys", 2, flags::kReadOnly | flags::kKeyspace, 0, 0, 0, Keys, {}, "Find all keys matching the given pattern"},
     {"scan", -2, flags::kReadOnly | flags::kKeyspace, 0, 0, 0, Scan, {}, "Incrementally iterate the keys space"},
     {"randomkey", 1, flags::kReadOnly | flags::kKeyspace, 0, 0, 0, RandomKey, {}, "Return a random key from the keyspace"},
-    {"object", -2, flags::kReadOnly, 0, 0, 0, nullptr, kObjectSubcommands, "A container for object introspection commands"},
-    {"memory", -2, flags::kReadOnly, 0, 0, 0, nullptr, kMemorySubcommands, "A container for memory diagnostics commands"},
+    {"object", -2, 0, 0, 0, 0, nullptr, kObjectSubcommands, "A container for object introspection commands"},
+    {"memory", -2, 0, 0, 0, 0, nullptr, kMemorySubcommands, "A container for memory diagnostics commands"},
 };
 
 }  // namespace
+
+std::string_view ObjectEncodingName(const storage::Entry& e) {
+  switch (e.type()) {
+    case storage::ValueType::kHash: return storage::ValueView<storage::HashValue>(e)->encoding();
+    case storage::ValueType::kList: return "quicklist";  // Redis 7.0: every list
+    case storage::ValueType::kSet: return storage::ValueView<storage::SetValue>(e)->encoding_name();
+    case storage::ValueType::kZSet: return storage::ValueView<storage::ZSetValue>(e)->encoding();
+    default: return storage::StringEncoding(e);
+  }
+}
 
 std::span<const CommandSpec> KeyCommands() { return kKeyCommands; }
 

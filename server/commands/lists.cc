@@ -580,7 +580,7 @@ constexpr CommandSpec kListCommands[] = {
     {"brpop", -3, flags::kWrite | flags::kNoScript | flags::kBlocking, 1, -2, 1, BRPop, {}, "Remove and get the last element in a list, or block until one is available"},
     {"blmove", 6, kWriteOom | flags::kNoScript | flags::kBlocking, 1, 2, 1, BLMove, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
     {"brpoplpush", 4, kWriteOom | flags::kNoScript | flags::kBlocking, 1, 2, 1, BRPopLPush, {}, "Pop an element from a list, push it to another list and return it; or block until one is available"},
-    {"blmpop", -5, flags::kWrite | flags::kNoScript | flags::kBlocking, 3, 3, 1, BLMPop, {}, "Pop elements from a list, or block until one is available", KeysAfterTimeoutAndNumkeys},
+    {"blmpop", -5, flags::kWrite | flags::kBlocking, 3, 3, 1, BLMPop, {}, "Pop elements from a list, or block until one is available", KeysAfterTimeoutAndNumkeys},
 };
 
 }  // namespace

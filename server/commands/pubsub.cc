@@ -92,7 +92,7 @@ constexpr CommandSpec kPubSubSubcommands[] = {
     {"pubsub|numpat", 2, kIntrospection, 0, 0, 0, PubSubNumPat, {}, "Get the count of unique patterns pattern subscriptions"},
     {"pubsub|shardchannels", -2, kIntrospection, 0, 0, 0, PubSubShardChannels, {}, "List active shard channels"},
     {"pubsub|shardnumsub", -2, kIntrospection, 0, 0, 0, PubSubShardNumSub, {}, "Get the count of subscribers for shard channels"},
-    {"pubsub|help", 2, kIntrospection, 0, 0, 0, PubSubHelp, {}, "Show helpful text about the different subcommands"},
+    {"pubsub|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, PubSubHelp, {}, "Show helpful text about the different subcommands"},
 };
 
 constexpr CommandSpec kPubSubCommands[] = {
@@ -104,7 +104,7 @@ constexpr CommandSpec kPubSubCommands[] = {
     {"sunsubscribe", -1, kSubscribing, 0, 0, 0, SUnsubscribe, {}, "Stop listening for messages posted to the given shard channels"},
     {"publish", 3, kPublishing, 0, 0, 0, Publish, {}, "Post a message to a channel"},
     {"spublish", 3, kPublishing, 0, 0, 0, SPublish, {}, "Post a message to a shard channel"},
-    {"pubsub", -2, flags::kStale, 0, 0, 0, nullptr, kPubSubSubcommands, "A container for Pub/Sub commands"},
+    {"pubsub", -2, 0, 0, 0, 0, nullptr, kPubSubSubcommands, "A container for Pub/Sub commands"},
 };
 
 }  // namespace

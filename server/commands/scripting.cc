@@ -474,24 +474,24 @@ void FunctionHelp(CommandContext& ctx) {
   ReplyHelp(ctx, kLines);
 }
 
-constexpr uint32_t kScriptFlags = flags::kNoScript | flags::kLocksOwnKeys | flags::kLoads | flags::kStale;
+constexpr uint32_t kScriptFlags = flags::kNoScript | flags::kLocksOwnKeys | flags::kLoads | flags::kStale | flags::kNoMandatoryKeys;
 
 constexpr CommandSpec kScriptSubcommands[] = {
     {"script|load", 3, flags::kNoScript | flags::kStale, 0, 0, 0, ScriptLoad, {}, "Load a script into the scripts cache"},
-    {"script|exists", -3, flags::kNoScript | flags::kStale, 0, 0, 0, ScriptExists, {},
+    {"script|exists", -3, flags::kNoScript, 0, 0, 0, ScriptExists, {},
      "Check existence of scripts in the script cache"},
-    {"script|flush", -2, flags::kNoScript | flags::kStale, 0, 0, 0, ScriptFlush, {}, "Remove all the scripts from the script cache"},
+    {"script|flush", -2, flags::kNoScript, 0, 0, 0, ScriptFlush, {}, "Remove all the scripts from the script cache"},
     {"script|kill", 2, flags::kNoScript | flags::kAllowBusy, 0, 0, 0, ScriptKill, {},
      "Kill the script currently in execution"},
-    {"script|help", 2, flags::kNoScript | flags::kStale, 0, 0, 0, ScriptHelp, {}, "Show helpful text about the different subcommands"},
+    {"script|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, ScriptHelp, {}, "Show helpful text about the different subcommands"},
 };
 
 constexpr uint32_t kFunctionAdmin = flags::kNoScript | flags::kWrite | flags::kDenyOom;
 
 constexpr CommandSpec kFunctionSubcommands[] = {
     {"function|load", -3, kFunctionAdmin, 0, 0, 0, FunctionLoad, {}, "Create a function library"},
-    {"function|delete", 3, kFunctionAdmin, 0, 0, 0, FunctionDelete, {}, "Delete a library and all its functions"},
-    {"function|flush", -2, kFunctionAdmin, 0, 0, 0, FunctionFlush, {}, "Delete all libraries and functions"},
+    {"function|delete", 3, flags::kNoScript | flags::kWrite, 0, 0, 0, FunctionDelete, {}, "Delete a library and all its functions"},
+    {"function|flush", -2, flags::kNoScript | flags::kWrite, 0, 0, 0, FunctionFlush, {}, "Delete all libraries and functions"},
     {"function|list", -2, flags::kNoScript, 0, 0, 0, FunctionList, {}, "List information about all the functions"},
     {"function|dump", 2, flags::kNoScript, 0, 0, 0, FunctionDump, {}, "Dump all functions into a serialized binary payload"},
     {"function|restore", -3, kFunctionAdmin, 0, 0, 0, FunctionRestore, {}, "Restore all the functions on the given payload"},
@@ -499,7 +499,7 @@ constexpr CommandSpec kFunctionSubcommands[] = {
      "Return information about the function currently running"},
     {"function|kill", 2, flags::kNoScript | flags::kAllowBusy, 0, 0, 0, FunctionKill, {},
      "Kill the function currently in execution"},
-    {"function|help", 2, flags::kNoScript, 0, 0, 0, FunctionHelp, {}, "Show helpful text about the different subcommands"},
+    {"function|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, FunctionHelp, {}, "Show helpful text about the different subcommands"},
 };
 
 constexpr CommandSpec kScriptingCommands[] = {

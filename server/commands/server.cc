@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +11,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "storage/glob.h"
+#include "storage/spill_codec.h"
 #include "server/command.h"
 #include "server/connection.h"
 #include "server/errors.h"
@@ -203,32 +208,91 @@ void ConfigHelp(CommandContext& ctx) {
   ReplyHelp(ctx, kLines);
 }
 
+// {"type": type, "spec": {name: value...}}: the shape of a key spec's begin_search and find_keys.
+void ReplyKeySearchStep(protocol::ReplyBuilder& reply, std::string_view type,
+                        std::initializer_list<std::pair<std::string_view, int64_t>> fields) {
+  reply.MapHeader(2);
+  reply.Bulk("type");
+  reply.Bulk(type);
+  reply.Bulk("spec");
+  reply.MapHeader(fields.size());
+  for (const auto& [name, value] : fields) {
+    reply.Bulk(name);
+    reply.Integer(value);
+  }
+}
+
+// COMMAND INFO's key specs, as Redis 7 describes them.
+void ReplyKeySpec(protocol::ReplyBuilder& reply, const KeySpecDoc& spec) {
+  reply.MapHeader(3);
+  reply.Bulk("flags");
+  reply.SetHeader(spec.flags.size());
+  for (const std::string& flag : spec.flags) reply.SimpleString(flag);
+  reply.Bulk("begin_search");
+  if (spec.begin == KeySpecDoc::Begin::kIndex) {
+    ReplyKeySearchStep(reply, "index", {{"index", spec.index}});
+  } else {
+    ReplyKeySearchStep(reply, "unknown", {});
+  }
+  reply.Bulk("find_keys");
+  switch (spec.find) {
+    case KeySpecDoc::Find::kRange:
+      ReplyKeySearchStep(reply, "range", {{"lastkey", spec.last_key}, {"keystep", spec.key_step}, {"limit", spec.limit}});
+      break;
+    case KeySpecDoc::Find::kKeyNum:
+      ReplyKeySearchStep(reply, "keynum",
+                         {{"keynumidx", spec.key_num_index}, {"firstkey", spec.first_key}, {"keystep", spec.key_step}});
+      break;
+    case KeySpecDoc::Find::kUnknown:
+      ReplyKeySearchStep(reply, "unknown", {});
+      break;
+  }
+}
+
 // COMMAND's view of a spec: Redis 7's ten-element description.
 void DescribeCommand(CommandContext& ctx, const CommandSpec& spec) {
+  const CommandTable::Documentation& docs = ctx.server.commands().docs(spec);
   std::vector<std::string_view> flag_names;
   struct FlagName { uint32_t bit; std::string_view name; };
+  // In Redis's order; movablekeys is derived from the key specs, not stored.
+  constexpr uint32_t kMovableKeys = 0;
   static constexpr FlagName kFlagNames[] = {
-      {flags::kWrite, "write"},       {flags::kReadOnly, "readonly"}, {flags::kDenyOom, "denyoom"},
-      {flags::kAdmin, "admin"},       {flags::kPubSub, "pubsub"},     {flags::kNoScript, "noscript"},
-      {flags::kLoading, "loading"},   {flags::kStale, "stale"},       {flags::kFast, "fast"},
-      {flags::kNoAuth, "no_auth"},    {flags::kBlocking, "blocking"}, {flags::kNoMulti, "no_multi"},
-      {flags::kAllowBusy, "allow_busy"},
+      {flags::kWrite, "write"},          {flags::kReadOnly, "readonly"},
+      {flags::kDenyOom, "denyoom"},      {flags::kAdmin, "admin"},
+      {flags::kPubSub, "pubsub"},        {flags::kNoScript, "noscript"},
+      {flags::kBlocking, "blocking"},    {flags::kLoading, "loading"},
+      {flags::kStale, "stale"},          {flags::kSkipSlowlog, "skip_slowlog"},
+      {flags::kFast, "fast"},            {flags::kNoAuth, "no_auth"},
+      {flags::kNoMandatoryKeys, "no_mandatory_keys"}, {flags::kNoMulti, "no_multi"},
+      {kMovableKeys, "movablekeys"},     {flags::kAllowBusy, "allow_busy"},
   };
   for (const FlagName& f : kFlagNames) {
-    if (spec.flags & f.bit) flag_names.push_back(f.name);
+    const bool set = f.bit == kMovableKeys ? docs.legacy_range.movable_keys : (spec.flags & f.bit) != 0;
+    if (set) flag_names.push_back(f.name);
+  }
+  std::vector<std::string> categories;
+  const auto category_names = AclCategoryNames();
+  for (size_t i = 0; i < category_names.size(); ++i) {
+    if (docs.acl_categories & (1u << i)) categories.push_back(absl::StrCat("@", Absl(category_names[i])));
   }
   ctx.reply.ArrayHeader(10);
   ctx.reply.Bulk(spec.name);
   ctx.reply.Integer(spec.arity);
   ctx.reply.SetHeader(flag_names.size());
   for (std::string_view name : flag_names) ctx.reply.SimpleString(name);
-  ctx.reply.Integer(spec.first_key);
-  ctx.reply.Integer(spec.last_key);
-  ctx.reply.Integer(spec.key_step);
-  ctx.reply.SetHeader(0);  // ACL categories
-  ctx.reply.SetHeader(0);  // tips
-  ctx.reply.ArrayHeader(0);  // key specs
-  ctx.reply.ArrayHeader(spec.subcommands.size());
+  ctx.reply.Integer(docs.legacy_range.first_key);
+  ctx.reply.Integer(docs.legacy_range.last_key);
+  ctx.reply.Integer(docs.legacy_range.key_step);
+  ctx.reply.SetHeader(categories.size());
+  for (const std::string& name : categories) ctx.reply.SimpleString(name);
+  const std::vector<absl::string_view> tips =
+      docs.doc == nullptr ? std::vector<absl::string_view>{} : absl::StrSplit(Absl(docs.doc->tips), ' ', absl::SkipEmpty());
+  ctx.reply.SetHeader(tips.size());
+  for (absl::string_view tip : tips) ctx.reply.Bulk(Std(tip));
+  // Key specs and subcommands are sets in RESP3, as Redis 7.0 sends them.
+  ctx.reply.SetHeader(docs.syntax.key_specs.size());
+  for (const KeySpecDoc& key_spec : docs.syntax.key_specs) ReplyKeySpec(ctx.reply, key_spec);
+  ctx.reply.SetHeader(spec.subcommands.size());
   for (const CommandSpec& sub : spec.subcommands) DescribeCommand(ctx, sub);
 }
 
@@ -242,10 +306,50 @@ void CommandCount(CommandContext& ctx) {
   ctx.reply.Integer(static_cast<int64_t>(ctx.server.commands().all().size()));
 }
 
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: a filter matches
+// subcommands too, as in Redis; strata has no modules, so MODULE matches nothing.
 void CommandList(CommandContext& ctx) {
-  const auto& all = ctx.server.commands().all();
-  ctx.reply.ArrayHeader(all.size());
-  for (const CommandSpec* spec : all) ctx.reply.Bulk(spec->name);
+  const CommandTable& table = ctx.server.commands();
+  if (ctx.args.size() == 2) {
+    ctx.reply.ArrayHeader(table.all().size());
+    for (const CommandSpec* spec : table.all()) ctx.reply.Bulk(spec->name);
+    return;
+  }
+  if (ctx.args.size() != 5 || !EqualsIgnoreCase(ctx.args[2], "filterby")) {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  const std::string_view kind = ctx.args[3], value = ctx.args[4];
+  std::function<bool(const CommandSpec&)> matches;
+  if (EqualsIgnoreCase(kind, "module")) {
+    matches = [](const CommandSpec&) { return false; };
+  } else if (EqualsIgnoreCase(kind, "aclcat")) {
+    const uint32_t category = AclCategoryByName(value);
+    matches = [&table, category](const CommandSpec& spec) { return (table.acl_categories(spec) & category) != 0; };
+  } else if (EqualsIgnoreCase(kind, "pattern")) {
+    matches = [value](const CommandSpec& spec) { return storage::GlobMatch(value, spec.name, /*nocase=*/true); };
+  } else {
+    ctx.reply.Error(errors::kSyntax);
+    return;
+  }
+  std::vector<std::string_view> names;
+  for (const CommandSpec* spec : table.all()) {
+    if (matches(*spec)) names.push_back(spec->name);
+    for (const CommandSpec& sub : spec->subcommands) {
+      if (matches(sub)) names.push_back(sub.name);
+    }
+  }
+  ctx.reply.ArrayHeader(names.size());
+  for (std::string_view name : names) ctx.reply.Bulk(name);
+}
+
+// A command named as COMMAND INFO and DOCS accept it: "get", or "config|get" for a subcommand.
+const CommandSpec* FindByFullName(const CommandTable& table, std::string_view name) {
+  const size_t bar = name.find('|');
+  if (bar == std::string_view::npos) return table.Find(name);
+  const std::string_view parts[] = {name.substr(0, bar), name.substr(bar + 1)};
+  const CommandSpec* spec = table.FindWithSubcommand(parts);
+  return spec != nullptr && spec->name.find('|') != std::string_view::npos ? spec : nullptr;
 }
 
 void CommandInfo(CommandContext& ctx) {
@@ -255,7 +359,7 @@ void CommandInfo(CommandContext& ctx) {
   }
   ctx.reply.ArrayHeader(ctx.args.size() - 2);
   for (size_t i = 2; i < ctx.args.size(); ++i) {
-    const CommandSpec* spec = ctx.server.commands().Find(ctx.args[i]);
+    const CommandSpec* spec = FindByFullName(ctx.server.commands(), ctx.args[i]);
     if (spec == nullptr) {
       ctx.reply.NullArray();
     } else {
@@ -264,30 +368,69 @@ void CommandInfo(CommandContext& ctx) {
   }
 }
 
-// The group COMMAND DOCS reports, from the family a command was registered in.
-std::string_view GroupOf(CommandContext& ctx, const CommandSpec& spec) { return ctx.server.commands().group(spec); }
+// One argument of COMMAND DOCS, as Redis 7.0 describes it.
+void ReplyArgumentDoc(protocol::ReplyBuilder& reply, const ArgumentDoc& arg) {
+  std::vector<std::string_view> arg_flags;
+  if (arg.optional) arg_flags.push_back("optional");
+  if (arg.multiple) arg_flags.push_back("multiple");
+  if (arg.multiple_token) arg_flags.push_back("multiple_token");
+  // A shard channel has a key spec (for cluster routing) but is documented as the string it is.
+  const bool not_key = arg.key_flags.find("not_key") != std::string::npos;
+  const bool has_key_spec = arg.key_spec_index >= 0 && !not_key;
+  reply.MapHeader(2 + has_key_spec + !arg.token.empty() + !arg_flags.empty() + !arg.arguments.empty());
+  reply.Bulk("name");
+  reply.Bulk(arg.name);
+  reply.Bulk("type");
+  reply.Bulk(ArgumentTypeName(not_key ? ArgumentDoc::Type::kString : arg.type));
+  if (has_key_spec) {
+    reply.Bulk("key_spec_index");
+    reply.Integer(arg.key_spec_index);
+  }
+  if (!arg.token.empty()) {
+    reply.Bulk("token");
+    reply.Bulk(arg.token);
+  }
+  if (!arg_flags.empty()) {
+    reply.Bulk("flags");
+    reply.SetHeader(arg_flags.size());
+    for (std::string_view flag : arg_flags) reply.SimpleString(flag);
+  }
+  if (!arg.arguments.empty()) {
+    reply.Bulk("arguments");
+    reply.ArrayHeader(arg.arguments.size());
+    for (const ArgumentDoc& child : arg.arguments) ReplyArgumentDoc(reply, child);
+  }
+}
 
+// A command's COMMAND DOCS map: summary, since, group, complexity, arguments, subcommands.
 void DocumentCommand(CommandContext& ctx, const CommandSpec& spec) {
-  ctx.reply.Bulk(spec.name);
-  ctx.reply.MapHeader(spec.subcommands.empty() ? 3 : 4);
+  const CommandTable::Documentation& docs = ctx.server.commands().docs(spec);
+  const bool has_doc = docs.doc != nullptr;
+  const bool has_arguments = !docs.syntax.arguments.empty();
+  ctx.reply.MapHeader(2 + has_doc * 2 + has_arguments + !spec.subcommands.empty());
   ctx.reply.Bulk("summary");
   ctx.reply.Bulk(spec.summary);
-  ctx.reply.Bulk("since");
-  ctx.reply.Bulk("1.0.0");
+  if (has_doc) {
+    ctx.reply.Bulk("since");
+    ctx.reply.Bulk(docs.doc->since);
+  }
   ctx.reply.Bulk("group");
-  ctx.reply.Bulk(GroupOf(ctx, spec));
+  ctx.reply.Bulk(docs.group);
+  if (has_doc) {
+    ctx.reply.Bulk("complexity");
+    ctx.reply.Bulk(docs.doc->complexity);
+  }
+  if (has_arguments) {
+    ctx.reply.Bulk("arguments");
+    ctx.reply.ArrayHeader(docs.syntax.arguments.size());
+    for (const ArgumentDoc& arg : docs.syntax.arguments) ReplyArgumentDoc(ctx.reply, arg);
+  }
   if (!spec.subcommands.empty()) {
     ctx.reply.Bulk("subcommands");
     ctx.reply.MapHeader(spec.subcommands.size());
     for (const CommandSpec& sub : spec.subcommands) {
       ctx.reply.Bulk(sub.name);
-      ctx.reply.MapHeader(3);
-      ctx.reply.Bulk("summary");
-      ctx.reply.Bulk(sub.summary);
-      ctx.reply.Bulk("since");
-      ctx.reply.Bulk("1.0.0");
-      ctx.reply.Bulk("group");
-      ctx.reply.Bulk(GroupOf(ctx, spec));
+      DocumentCommand(ctx, sub);
     }
   }
 }
@@ -298,11 +441,14 @@ void CommandDocs(CommandContext& ctx) {
     specs = ctx.server.commands().all();
   } else {
     for (size_t i = 2; i < ctx.args.size(); ++i) {
-      if (const CommandSpec* spec = ctx.server.commands().Find(ctx.args[i])) specs.push_back(spec);
+      if (const CommandSpec* spec = FindByFullName(ctx.server.commands(), ctx.args[i])) specs.push_back(spec);
     }
   }
   ctx.reply.MapHeader(specs.size());
-  for (const CommandSpec* spec : specs) DocumentCommand(ctx, *spec);
+  for (const CommandSpec* spec : specs) {
+    ctx.reply.Bulk(spec->name);
+    DocumentCommand(ctx, *spec);
+  }
 }
 
 void CommandGetKeys(CommandContext& ctx) {
@@ -365,8 +511,84 @@ void Save(CommandContext& ctx) {
                   "spill-on-shutdown keep values across restarts)");
 }
 
-// DEBUG: the subset strata answers. As Redis parses them: numbers leniently (what does not parse
-// reads as 0), and a wrong subcommand or argument count gets the one error.
+// DEBUG OBJECT key: Redis's one-line description. serializedlength is the size of the value in
+// strata's own serialization (the spill tier's record), as Redis's is the size of its RDB form.
+void DebugObject(CommandContext& ctx) {
+  const storage::Entry* e = ctx.keys().Peek(ctx.args[2]);
+  if (e == nullptr) {
+    ctx.reply.Error("ERR no such key");
+    return;
+  }
+  const int64_t idle_seconds = static_cast<int64_t>(ctx.server.keyspace().IdleMsOf(*e, ctx.now_ms) / 1000);
+  // Redis's LRU clock: seconds, 24 bits.
+  const int64_t lru = (ctx.now_ms / 1000 - idle_seconds) & ((1 << 24) - 1);
+  ctx.reply.SimpleString(absl::StrFormat("Value at:%p refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d",
+                                         static_cast<const void*>(e), Absl(ObjectEncodingName(*e)),
+                                         storage::EncodeSpillRecord(*e).size(), lru, idle_seconds));
+}
+
+// DEBUG PROTOCOL type: one reply of each RESP type, as Redis sends them (client libraries test
+// their parsers with it).
+void DebugProtocol(CommandContext& ctx) {
+  const std::string_view type = ctx.args[2];
+  protocol::ReplyBuilder& reply = ctx.reply;
+  auto small_collection = [&](auto header) {
+    header(3);
+    for (int i = 0; i < 3; ++i) reply.Integer(i);
+  };
+  if (EqualsIgnoreCase(type, "string")) {
+    reply.Bulk("Hello World");
+  } else if (EqualsIgnoreCase(type, "integer")) {
+    reply.Integer(12345);
+  } else if (EqualsIgnoreCase(type, "double")) {
+    reply.Raw(reply.resp3() ? ",3.141\r\n" : "$5\r\n3.141\r\n");
+  } else if (EqualsIgnoreCase(type, "bignum")) {
+    reply.Raw(reply.resp3() ? "(1234567999999999999999999999999999999\r\n"
+                            : "$37\r\n1234567999999999999999999999999999999\r\n");
+  } else if (EqualsIgnoreCase(type, "null")) {
+    reply.Null();
+  } else if (EqualsIgnoreCase(type, "array")) {
+    small_collection([&](size_t n) { reply.ArrayHeader(n); });
+  } else if (EqualsIgnoreCase(type, "set")) {
+    small_collection([&](size_t n) { reply.SetHeader(n); });
+  } else if (EqualsIgnoreCase(type, "map")) {
+    reply.MapHeader(3);
+    for (int i = 0; i < 3; ++i) {
+      reply.Integer(i);
+      reply.Boolean(i == 1);
+    }
+  } else if (EqualsIgnoreCase(type, "attrib")) {
+    if (reply.resp3()) reply.Raw("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n");
+    reply.Bulk("Some real reply following the attribute");
+  } else if (EqualsIgnoreCase(type, "push")) {
+    if (!reply.resp3()) {
+      reply.Error("ERR RESP2 is not supported by this command");
+      return;
+    }
+    reply.PushHeader(2);
+    reply.Bulk("server-cpu-usage");
+    reply.Integer(42);
+    reply.Bulk("Some real reply following the push reply");
+  } else if (EqualsIgnoreCase(type, "verbatim")) {
+    reply.Verbatim("This is a verbatim\nstring");
+  } else if (EqualsIgnoreCase(type, "true") || EqualsIgnoreCase(type, "false")) {
+    reply.Boolean(EqualsIgnoreCase(type, "true"));
+  } else {
+    reply.Error("ERR Wrong protocol type name. Please use one of the following: "
+                "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false");
+  }
+}
+
+// DEBUG OBJECT's key, for the dispatcher to lock; DEBUG's other forms name none.
+void DebugKeys(std::span<const std::string_view> args, std::vector<size_t>* out) {
+  if (args.size() == 3 && EqualsIgnoreCase(args[1], "object")) out->push_back(2);
+}
+
+// DEBUG: the subset strata answers (HELP lists it). As Redis parses them: numbers leniently
+// (what does not parse reads as 0), and a wrong subcommand or argument count gets the one
+// error. Redis's subcommands that crash, reload or rewrite the dataset on purpose (SEGFAULT,
+// PANIC, RELOAD, LOADAOF, RESTART...) are unknown here: no command may stop the server but
+// SHUTDOWN.
 void Debug(CommandContext& ctx) {
   const std::string_view sub = ctx.args[1];
   auto lenient = [](std::string_view text) {
@@ -381,9 +603,19 @@ void Debug(CommandContext& ctx) {
   } else if (EqualsIgnoreCase(sub, "set-active-expire") && ctx.args.size() == 3) {
     ctx.server.set_active_expire(lenient(ctx.args[2]) >= 1);
     ctx.reply.Ok();
+  } else if (EqualsIgnoreCase(sub, "object") && ctx.args.size() == 3) {
+    DebugObject(ctx);
+  } else if (EqualsIgnoreCase(sub, "protocol") && ctx.args.size() == 3) {
+    DebugProtocol(ctx);
   } else if (EqualsIgnoreCase(sub, "help") && ctx.args.size() == 2) {
     constexpr std::string_view kLines[] = {
         "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "OBJECT <key>",
+        "    Show low level info about the <key> and associated value.",
+        "PROTOCOL <type>",
+        "    Reply with a test value of the specified type. <type> can be: string,",
+        "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+        "    true, false.",
         "SLEEP <seconds>",
         "    Stop the server (this client's I/O thread) for <seconds>. Decimals allowed.",
         "SET-ACTIVE-EXPIRE <0|1>",
@@ -411,7 +643,7 @@ constexpr CommandSpec kCommandSubcommands[] = {
     {"command|list", -2, flags::kLoading | flags::kStale, 0, 0, 0, CommandList, {}, "Get an array of command names"},
     {"command|info", -2, flags::kLoading | flags::kStale, 0, 0, 0, CommandInfo, {}, "Get details about commands"},
     {"command|docs", -2, flags::kLoading | flags::kStale, 0, 0, 0, CommandDocs, {}, "Get documentary information"},
-    {"command|getkeys", -3, flags::kLoading | flags::kStale, 0, 0, 0, CommandGetKeys, {}, "Extract keys from a command"},
+    {"command|getkeys", -4, flags::kLoading | flags::kStale, 0, 0, 0, CommandGetKeys, {}, "Extract keys from a command"},
     {"command|help", 2, flags::kLoading | flags::kStale, 0, 0, 0, CommandHelp, {}, "Show helpful text"},
 };
 
@@ -422,12 +654,12 @@ constexpr CommandSpec kServerCommands[] = {
     {"flushall", -1, flags::kWrite | flags::kKeyspace, 0, 0, 0, FlushAll, {}, "Remove all keys from all databases"},
     {"swapdb", 3, flags::kWrite | flags::kFast | flags::kKeyspace, 0, 0, 0, SwapDb, {}, "Swaps two Redis databases"},
     {"time", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, Time, {}, "Return the current server time"},
-    {"shutdown", -1, kAdminStale | flags::kAllowBusy, 0, 0, 0, Shutdown, {}, "Stop the server"},
+    {"shutdown", -1, kAdminStale | flags::kAllowBusy | flags::kNoMulti, 0, 0, 0, Shutdown, {}, "Stop the server"},
     {"wait", 3, flags::kNoScript, 0, 0, 0, Wait, {}, "Wait for the synchronous replication of all the write commands sent in the context of the current connection"},
     {"lastsave", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, LastSave, {}, "Get the UNIX time stamp of the last successful save to disk"},
-    {"save", 1, kAdminStale, 0, 0, 0, Save, {}, "Synchronously save the dataset to disk"},
-    {"bgsave", -1, kAdminStale, 0, 0, 0, Save, {}, "Asynchronously save the dataset to disk"},
-    {"debug", -2, kAdminStale, 0, 0, 0, Debug, {}, "A container for debugging commands"},
+    {"save", 1, flags::kAdmin | flags::kNoScript | flags::kNoMulti, 0, 0, 0, Save, {}, "Synchronously save the dataset to disk"},
+    {"bgsave", -1, flags::kAdmin | flags::kNoScript, 0, 0, 0, Save, {}, "Asynchronously save the dataset to disk"},
+    {"debug", -2, kAdminStale, 2, 2, 1, Debug, {}, "A container for debugging commands", DebugKeys},
     {"config", -2, 0, 0, 0, 0, nullptr, kConfigSubcommands, "A container for server configuration commands"},
     {"command", -1, flags::kLoading | flags::kStale, 0, 0, 0, Command, kCommandSubcommands, "Get array of command details"},
 };

@@ -52,7 +52,7 @@ constexpr uint32_t kControl = flags::kNoScript | flags::kLoading | flags::kStale
 constexpr CommandSpec kTransactionCommands[] = {
     {"multi", 1, kControl | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Multi, {},
      "Start a transaction block"},
-    {"exec", 1, flags::kNoScript | flags::kLoading | flags::kStale | flags::kNotQueued, 0, 0, 0, Exec, {},
+    {"exec", 1, flags::kNoScript | flags::kLoading | flags::kStale | flags::kNotQueued | flags::kSkipSlowlog, 0, 0, 0, Exec, {},
      "Execute all commands issued after MULTI"},
     {"discard", 1, kControl | flags::kNotQueued | flags::kAllowBusy, 0, 0, 0, Discard, {},
      "Discard all commands issued after MULTI"},

@@ -980,7 +980,7 @@ constexpr CommandSpec kZSetCommands[] = {
     {"zmpop", -4, flags::kWrite, 2, 2, 1, ZMPop, {}, "Remove and return members with scores in a sorted set", KeysAfterNumkeys},
     {"bzpopmin", -3, flags::kWrite | flags::kFast | flags::kNoScript | flags::kBlocking, 1, -2, 1, BZPopMin, {}, "Remove and return the member with the lowest score from one of the sorted sets, or block until one is available"},
     {"bzpopmax", -3, flags::kWrite | flags::kFast | flags::kNoScript | flags::kBlocking, 1, -2, 1, BZPopMax, {}, "Remove and return the member with the highest score from one of the sorted sets, or block until one is available"},
-    {"bzmpop", -5, flags::kWrite | flags::kNoScript | flags::kBlocking, 3, 3, 1, BZMPop, {}, "Remove and return members with scores in a sorted set, or block until one is available", KeysAfterTimeoutAndNumkeys},
+    {"bzmpop", -5, flags::kWrite | flags::kBlocking, 3, 3, 1, BZMPop, {}, "Remove and return members with scores in a sorted set, or block until one is available", KeysAfterTimeoutAndNumkeys},
     {"zrandmember", -2, kRead, 1, 1, 1, ZRandMember, {}, "Get one or multiple random elements from a sorted set"},
     {"zunion", -3, kRead, 2, 2, 1, ZUnion, {}, "Add multiple sorted sets", KeysAfterNumkeys},
     {"zinter", -3, kRead, 2, 2, 1, ZInter, {}, "Intersect multiple sorted sets", KeysAfterNumkeys},

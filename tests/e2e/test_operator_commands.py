@@ -680,6 +680,83 @@ def test_debug_wrong_arguments_and_unknown_subcommands_are_redis_errors(debug_pa
     ])
 
 
+DEBUG_OBJECT_LINE = re.compile(r"^Value at:0x[0-9a-f]+ refcount:1 encoding:(\S+) serializedlength:(\d+) "
+                               r"lru:(\d+) lru_seconds_idle:(\d+)")
+
+
+def test_debug_object_describes_a_key_in_redis_format(debug_pair):
+    def scenario(server):
+        with RespConnection(server.port) as conn:
+            conn.call("SET", "s", "bar")
+            conn.call("SET", "n", "12345")
+            conn.call("HSET", "h", "f", "v")
+            conn.call("SADD", "set", "1", "2")
+            lines = [conn.call("DEBUG", "OBJECT", key) for key in ("s", "n", "h", "set")]
+            missing = conn.call("DEBUG", "OBJECT", "nosuch")
+        assert all(line.kind == "+" for line in lines), lines
+        matches = [DEBUG_OBJECT_LINE.match(line.value.decode()) for line in lines]
+        assert all(matches), lines
+        assert all(int(m.group(2)) > 0 and int(m.group(4)) < 60 for m in matches), lines
+        return [m.group(1) for m in matches], missing
+
+    assert_both_equal(on_both(debug_pair, scenario), (["embstr", "int", "listpack", "intset"], error("ERR no such key")))
+
+
+def raw_replies(port, commands, protocol):
+    """The bytes the server sends for `commands` after HELLO `protocol` (HELLO's reply dropped)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"HELLO {protocol}\r\n".encode())
+        reader = _Reader(sock)
+        reader.raw_one()
+        sock.sendall(b"".join(commands))
+        return [reader.raw_one() for _ in commands]
+
+
+class _Reader:
+    """Reads whole RESP replies off a socket, as raw bytes."""
+
+    def __init__(self, sock):
+        self.sock, self.buffer = sock, b""
+
+    def _line(self):
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            assert chunk, "connection closed"
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line + b"\r\n"
+
+    def _exactly(self, n):
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(65536)
+            assert chunk, "connection closed"
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def raw_one(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:-2]
+        if kind in b"$=" and rest != b"-1":
+            return line + self._exactly(int(rest) + 2)
+        if kind in b"*~>" and rest != b"-1":
+            return line + b"".join(self.raw_one() for _ in range(int(rest)))
+        if kind in b"%|":
+            return line + b"".join(self.raw_one() for _ in range(2 * int(rest)))
+        return line
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_debug_protocol_sends_each_resp_type_byte_for_byte_as_redis(debug_pair, protocol):
+    types = ["string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
+             "verbatim", "true", "false", "nosuch"]
+    commands = [f"DEBUG PROTOCOL {t}\r\n".encode() for t in types]
+    strata, oracle = debug_pair
+    got = raw_replies(strata.port, commands, protocol)
+    expected = raw_replies(oracle.port, commands, protocol)
+    assert got == expected
+
+
 # ---------------------------------------------------------------------------------------------
 # Cross-protocol protection
 
