@@ -52,6 +52,10 @@ inline constexpr uint32_t kSubscribedMode = 1 << 17;
 inline constexpr uint32_t kNoMandatoryKeys = 1 << 18;
 // Never in the slow log itself (EXEC: the commands it ran are logged, each on its own).
 inline constexpr uint32_t kSkipSlowlog = 1 << 19;
+// Not a write, but would reach a replica in Redis (PUBLISH, PFCOUNT's cache update, EVAL,
+// FCALL): CLIENT PAUSE WRITE holds it, as Redis holds "may replicate" commands. Not shown by
+// COMMAND INFO, as in Redis.
+inline constexpr uint32_t kMayReplicate = 1 << 20;
 }  // namespace flags
 
 struct CommandContext;

@@ -361,9 +361,9 @@ bool Connection::ParkIfPaused(const CommandSpec& spec, std::span<const std::stri
   // answered at once, as in Redis.
   if (spec.name == "client|unpause" || spec.name == "quit") return false;
   if (mode == Server::PauseMode::kWrite) {
-    // Redis's "may replicate": writes, scripts, PUBLISH, PFCOUNT, and an EXEC that queued a write.
-    const bool writes = (spec.flags & (flags::kWrite | flags::kLocksOwnKeys)) || spec.name == "publish" ||
-                        spec.name == "spublish" || spec.name == "pfcount" ||
+    // As Redis: writes, "may replicate" commands (EVAL, FCALL, PUBLISH, PFCOUNT; not EVAL_RO), and
+    // an EXEC that queued a write.
+    const bool writes = (spec.flags & (flags::kWrite | flags::kMayReplicate)) ||
                         (spec.name == "exec" && multi_ != nullptr &&
                          std::any_of(multi_->commands.begin(), multi_->commands.end(),
                                      [](const QueuedCommand& q) { return (q.spec->flags & flags::kWrite) != 0; }));

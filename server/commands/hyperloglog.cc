@@ -133,7 +133,7 @@ void PfMerge(CommandContext& ctx) {
 
 constexpr CommandSpec kHyperLogLogCommands[] = {
     {"pfadd", -2, flags::kWrite | flags::kDenyOom | flags::kFast, 1, 1, 1, PfAdd, {}, "Adds the specified elements to the specified HyperLogLog."},
-    {"pfcount", -2, flags::kReadOnly, 1, -1, 1, PfCount, {}, "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."},
+    {"pfcount", -2, flags::kReadOnly | flags::kMayReplicate, 1, -1, 1, PfCount, {}, "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."},
     {"pfmerge", -2, flags::kWrite | flags::kDenyOom, 1, -1, 1, PfMerge, {}, "Merge N different HyperLogLogs into a single one."},
 };
 

@@ -102,8 +102,8 @@ constexpr CommandSpec kPubSubCommands[] = {
     {"unsubscribe", -1, kSubscribing, 0, 0, 0, Unsubscribe, {}, "Stop listening for messages posted to the given channels"},
     {"punsubscribe", -1, kSubscribing, 0, 0, 0, PUnsubscribe, {}, "Stop listening for messages posted to channels matching the given patterns"},
     {"sunsubscribe", -1, kSubscribing, 0, 0, 0, SUnsubscribe, {}, "Stop listening for messages posted to the given shard channels"},
-    {"publish", 3, kPublishing, 0, 0, 0, Publish, {}, "Post a message to a channel"},
-    {"spublish", 3, kPublishing, 0, 0, 0, SPublish, {}, "Post a message to a shard channel"},
+    {"publish", 3, kPublishing | flags::kMayReplicate, 0, 0, 0, Publish, {}, "Post a message to a channel"},
+    {"spublish", 3, kPublishing | flags::kMayReplicate, 0, 0, 0, SPublish, {}, "Post a message to a shard channel"},
     {"pubsub", -2, 0, 0, 0, 0, nullptr, kPubSubSubcommands, "A container for Pub/Sub commands"},
 };
 

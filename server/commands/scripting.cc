@@ -503,12 +503,12 @@ constexpr CommandSpec kFunctionSubcommands[] = {
 };
 
 constexpr CommandSpec kScriptingCommands[] = {
-    {"fcall", -3, kScriptFlags, 3, -1, 1, FCallCommand, {}, "Invoke a function", KeysAfterScriptNumkeys},
+    {"fcall", -3, kScriptFlags | flags::kMayReplicate, 3, -1, 1, FCallCommand, {}, "Invoke a function", KeysAfterScriptNumkeys},
     {"fcall_ro", -3, kScriptFlags | flags::kReadOnly, 3, -1, 1, FCallRo, {}, "Invoke a read-only function",
      KeysAfterScriptNumkeys},
     {"function", -2, 0, 0, 0, 0, nullptr, kFunctionSubcommands, "A container for function commands"},
-    {"eval", -3, kScriptFlags, 3, -1, 1, Eval, {}, "Execute a Lua script server side", KeysAfterScriptNumkeys},
-    {"evalsha", -3, kScriptFlags, 3, -1, 1, EvalShaCommand, {}, "Execute a Lua script server side",
+    {"eval", -3, kScriptFlags | flags::kMayReplicate, 3, -1, 1, Eval, {}, "Execute a Lua script server side", KeysAfterScriptNumkeys},
+    {"evalsha", -3, kScriptFlags | flags::kMayReplicate, 3, -1, 1, EvalShaCommand, {}, "Execute a Lua script server side",
      KeysAfterScriptNumkeys},
     {"eval_ro", -3, kScriptFlags | flags::kReadOnly, 3, -1, 1, EvalRo, {}, "Execute a read-only Lua script server side",
      KeysAfterScriptNumkeys},

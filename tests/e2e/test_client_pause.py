@@ -9,6 +9,8 @@ import time
 import pytest
 import redis
 
+from helpers import pair  # noqa: F401  (a fixture: a fresh strata and redis-server)
+
 
 def timed(fn):
     started = time.monotonic()
@@ -184,3 +186,50 @@ def test_paused_clients_count_as_blocked_and_quit_is_answered(strata):
     thread.join(5)
     assert observer.info("clients")["blocked_clients"] == 0
     assert observer.get("k") == "v"
+
+
+# ---------------------------------------------------------------------------------------------
+# Against Redis 7.0: which commands each pause mode holds.
+
+PAUSE_MS = 300
+HELD_AFTER = 0.2    # a held command answers after most of the pause
+PROMPT_UNDER = 0.1  # one that is not held answers well before it
+
+
+def pause_outcomes(server, mode, commands):
+    """For each command: pause the server in `mode`, run the command from another client, and
+    say whether it was held (and what it answered). Fresh pauses keep the commands independent."""
+    admin, client = server.client(), server.client()
+    client.set("k", "1")
+    client.rpush("list", "a")
+    outcomes = []
+    for command in commands:
+        assert admin.execute_command("CLIENT", "PAUSE", PAUSE_MS, mode) == "OK"
+        try:
+            reply, seconds = timed(lambda: client.execute_command(*command))
+        except redis.RedisError as e:
+            reply, seconds = f"error: {e}", 0.0
+        held = "held" if seconds >= HELD_AFTER else "prompt" if seconds < PROMPT_UNDER else f"unclear ({seconds:.2f}s)"
+        outcomes.append((command[0], held, reply))
+        admin.execute_command("CLIENT", "UNPAUSE")
+    admin.close()
+    client.close()
+    return outcomes
+
+
+def test_pause_write_holds_the_same_commands_as_redis(pair):
+    commands = [("GET", "k"), ("SET", "k", "2"), ("INCR", "n"), ("LRANGE", "list", 0, -1), ("LPOP", "list"),
+                ("DEL", "nosuch"), ("EXPIRE", "k", 100), ("PUBLISH", "ch", "m"), ("EVAL", "return 1", 0),
+                ("EVAL_RO", "return 1", 0), ("PING",), ("ECHO", "x"), ("DBSIZE",), ("FLUSHALL",),
+                ("CLIENT", "ID")]
+    strata, oracle = pair
+    got, expected = pause_outcomes(strata, "WRITE", commands), pause_outcomes(oracle, "WRITE", commands)
+    assert [(name, held) for name, held, _ in got] == [(name, held) for name, held, _ in expected]
+    assert [reply for *_, reply in got][:-1] == [reply for *_, reply in expected][:-1], "CLIENT ID differs by nature"
+
+
+def test_pause_all_holds_the_same_commands_as_redis(pair):
+    commands = [("GET", "k"), ("SET", "k", "2"), ("PING",), ("INFO", "server"), ("CLIENT", "ID")]
+    strata, oracle = pair
+    got, expected = pause_outcomes(strata, "ALL", commands), pause_outcomes(oracle, "ALL", commands)
+    assert [(name, held) for name, held, _ in got] == [(name, held) for name, held, _ in expected]
