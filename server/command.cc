@@ -171,6 +171,14 @@ const CommandSpec* CommandTable::FindWithSubcommand(std::span<const std::string_
   return nullptr;
 }
 
+const CommandSpec* CommandTable::FindByFullName(std::string_view name) const {
+  const size_t bar = name.find('|');
+  if (bar == std::string_view::npos) return Find(name);
+  const std::string_view parts[] = {name.substr(0, bar), name.substr(bar + 1)};
+  const CommandSpec* spec = FindWithSubcommand(parts);
+  return spec != nullptr && spec->name.find('|') != std::string_view::npos ? spec : nullptr;
+}
+
 bool ParseTimeout(CommandContext& ctx, std::string_view text, int64_t* timeout) {
   if (!ParseInteger(text, timeout)) {
     ctx.reply.Error("ERR timeout is not an integer or out of range");

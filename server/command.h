@@ -110,6 +110,9 @@ class CommandTable {
   // nullptr when either is unknown (*unknown_subcommand tells which; a container given no
   // subcommand is returned itself, for the arity check to refuse).
   const CommandSpec* FindWithSubcommand(std::span<const std::string_view> args, bool* unknown_subcommand = nullptr) const;
+  // A command by the name COMMAND INFO, COMMAND DOCS and LATENCY HISTOGRAM accept: "get", or
+  // "config|get" for a subcommand; nullptr when unknown.
+  const CommandSpec* FindByFullName(std::string_view name) const;
   static bool ArityOk(const CommandSpec& spec, size_t argc) {
     const int n = static_cast<int>(argc);
     return spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
@@ -118,8 +121,6 @@ class CommandTable {
   // Every command and subcommand, indexed by CommandSpec::id.
   const std::vector<const CommandSpec*>& by_id() const { return by_id_; }
 
-  // Adds a family's commands (their COMMAND DOCS group); names must be unique.
-  void Register(std::span<const CommandSpec> specs, std::string_view group);
   // What COMMAND INFO and COMMAND DOCS say of a command beyond its spec (command_docs.h).
   struct Documentation {
     std::string_view group;    // COMMAND DOCS's group: the family's, or the doc's override
@@ -143,6 +144,9 @@ class CommandTable {
  private:
   // Copies `specs` (and their subcommands) into storage the table owns, numbering each.
   std::span<const CommandSpec> Adopt(std::span<const CommandSpec> specs, std::string_view group);
+  // Adds a family's commands (their COMMAND DOCS group); names must be unique. Only the
+  // constructor registers: the docs are attached once, after every family.
+  void Register(std::span<const CommandSpec> specs, std::string_view group);
   // Fills docs_by_id_ from CommandDocs(), once every family is registered.
   void AttachDocs();
 
@@ -204,6 +208,10 @@ bool ParseIntersectionLimit(CommandContext& ctx, size_t from, int64_t* limit);
 
 // Replies with the integer, or with the error text the Status carries.
 void ReplyIntegerOrError(CommandContext& ctx, const absl::StatusOr<int64_t>& result);
+
+// Whether the script EVAL / EVALSHA runs, or the function FCALL calls, declares no-writes
+// (CLIENT PAUSE WRITE lets it through, as Redis does); false when it does not or is unknown.
+bool ScriptDeclaresNoWrites(Server& server, const CommandSpec& spec, std::span<const std::string_view> args);
 
 // OBJECT ENCODING's answer for a value (DEBUG OBJECT's encoding too).
 std::string_view ObjectEncodingName(const storage::Entry& e);

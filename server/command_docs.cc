@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -168,6 +170,13 @@ class SyntaxParser {
         Fail("key flags on an argument that is neither a key nor a pattern");
       }
       arg.key_flags = std::string(TakeWhile([](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ','; }));
+      static constexpr std::string_view kKeySpecFlags[] = {"RO", "RW", "OW", "RM", "access", "update", "insert",
+                                                           "delete", "not_key", "incomplete", "variable_flags"};
+      for (absl::string_view flag : absl::StrSplit(arg.key_flags, ',')) {
+        if (std::find(std::begin(kKeySpecFlags), std::end(kKeySpecFlags), Std(flag)) == std::end(kKeySpecFlags)) {
+          Fail("unknown key spec flag");
+        }
+      }
     }
     return arg;
   }
@@ -271,7 +280,8 @@ class KeySpecBuilder {
           spec.key_num_index = 0;
           spec.first_key = 1;
           spec.key_step = 1;
-        } else if (fixed && arg.token.empty() && (!arg.optional || i + 1 == args.size())) {
+        } else if (fixed && arg.token.empty() && (!arg.optional || i + 1 == args.size()) &&
+                   (!arg.multiple || FixedTail(args, i + 1) >= 0)) {
           // An optional run of keys at the end counts as a range that may be empty.
           spec.begin = KeySpecDoc::Begin::kIndex;
           spec.index = pos;
@@ -279,7 +289,7 @@ class KeySpecBuilder {
           spec.last_key = arg.multiple ? -1 - FixedTail(args, i + 1) : 0;
         }
       } else if (arg.type == ArgumentDoc::Type::kBlock && arg.multiple && !arg.optional && fixed &&
-                 arg.token.empty() && AllSimple(arg.arguments)) {
+                 arg.token.empty() && AllSimple(arg.arguments) && FixedTail(args, i + 1) >= 0) {
         // A repeated block of one-word arguments (MSET key value ...): each key is every width-th.
         const int width = static_cast<int>(arg.arguments.size());
         for (int j = 0; j < width; ++j) {
@@ -307,6 +317,7 @@ class KeySpecBuilder {
   bool ExtendsPreviousKey(ArgumentDoc& key, int pos) {
     if (previous_single_key_ < 0) return false;
     KeySpecDoc& spec = (*specs_)[previous_single_key_];
+    if (spec.begin != KeySpecDoc::Begin::kIndex || spec.find != KeySpecDoc::Find::kRange) return false;
     const std::string_view flags = key.key_flags.empty() ? default_flags_ : std::string_view(key.key_flags);
     if (absl::StrJoin(spec.flags, ",") != flags || spec.index + spec.last_key != pos - 1) return false;
     ++spec.last_key;
@@ -318,13 +329,13 @@ class KeySpecBuilder {
       return FixedWidth(a) == 1 && a.token.empty();
     });
   }
-  // The words the required arguments after `from` take (BLPOP key... timeout: 1); 0 when one
-  // of them varies, as the keys then run to the end.
+  // The words the arguments after `from` take (BLPOP key... timeout: 1); -1 when one of them
+  // varies, so where a run of keys before them ends is unknown.
   static int FixedTail(const std::vector<ArgumentDoc>& args, size_t from) {
     int words = 0;
     for (size_t i = from; i < args.size(); ++i) {
       const int w = FixedWidth(args[i]);
-      if (w < 0) return 0;
+      if (w < 0) return -1;
       words += w;
     }
     return words;

@@ -97,7 +97,8 @@ struct ParsedSyntax {
 };
 
 // COMMAND INFO's first key, last key and step: the one range the key specs reduce to, as Redis
-// derives it (populateCommandLegacyRangeSpec); *movable_keys when some keys lie outside it.
+// 7.2 derives it (populateCommandLegacyRangeSpec; for every command Redis 7.0 has, 7.0's rule
+// gives the same); movable_keys when some keys lie outside it.
 struct LegacyKeyRange {
   int first_key = 0, last_key = 0, key_step = 0;
   bool movable_keys = false;

@@ -361,12 +361,14 @@ bool Connection::ParkIfPaused(const CommandSpec& spec, std::span<const std::stri
   // answered at once, as in Redis.
   if (spec.name == "client|unpause" || spec.name == "quit") return false;
   if (mode == Server::PauseMode::kWrite) {
-    // As Redis: writes, "may replicate" commands (EVAL, FCALL, PUBLISH, PFCOUNT; not EVAL_RO), and
-    // an EXEC that queued a write.
-    const bool writes = (spec.flags & (flags::kWrite | flags::kMayReplicate)) ||
-                        (spec.name == "exec" && multi_ != nullptr &&
-                         std::any_of(multi_->commands.begin(), multi_->commands.end(),
-                                     [](const QueuedCommand& q) { return (q.spec->flags & flags::kWrite) != 0; }));
+    // As Redis: writes, "may replicate" commands (EVAL, FCALL, PUBLISH, PFCOUNT; not EVAL_RO, nor
+    // a script or function that declares no-writes), and an EXEC that queued either.
+    constexpr uint32_t kHeld = flags::kWrite | flags::kMayReplicate;
+    const bool writes =
+        ((spec.flags & kHeld) && !((spec.flags & flags::kLocksOwnKeys) && ScriptDeclaresNoWrites(server_, spec, args))) ||
+        (spec.name == "exec" && multi_ != nullptr &&
+         std::any_of(multi_->commands.begin(), multi_->commands.end(),
+                     [](const QueuedCommand& q) { return (q.spec->flags & kHeld) != 0; }));
     if (!writes) return false;
   }
   parked_ = Parked::kPaused;

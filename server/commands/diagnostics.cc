@@ -141,9 +141,10 @@ void LatencyHistogramCommand(CommandContext& ctx) {
   if (ctx.args.size() == 2) {
     wanted = table.by_id();
   } else {
-    // Named commands; a container names its subcommands; unknown names are left out.
+    // Named commands ("config|get" too); a container names its subcommands; unknown names are
+    // left out.
     for (size_t i = 2; i < ctx.args.size(); ++i) {
-      const CommandSpec* spec = table.Find(ctx.args[i]);
+      const CommandSpec* spec = table.FindByFullName(ctx.args[i]);
       if (spec == nullptr) continue;
       if (spec->subcommands.empty()) {
         wanted.push_back(spec);

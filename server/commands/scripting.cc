@@ -519,6 +519,24 @@ constexpr CommandSpec kScriptingCommands[] = {
 
 }  // namespace
 
+bool ScriptDeclaresNoWrites(Server& server, const CommandSpec& spec, std::span<const std::string_view> args) {
+  if (args.size() < 2) return false;
+  if (spec.name == "fcall" || spec.name == "fcall_ro") {
+    scripting::FunctionInfo info;
+    return server.scripts().FindFunction(args[1], &info) && info.no_writes();
+  }
+  std::optional<std::string> stored;
+  std::string_view body = args[1];
+  if (spec.name == "evalsha" || spec.name == "evalsha_ro") {
+    stored = server.scripts().Find(args[1]);
+    if (!stored) return false;
+    body = *stored;
+  }
+  std::string code;
+  scripting::ScriptFlags script_flags;
+  return scripting::ParseScriptShebang(body, &code, &script_flags).ok() && script_flags.no_writes;
+}
+
 std::span<const CommandSpec> ScriptingCommands() { return kScriptingCommands; }
 
 }  // namespace strata::server

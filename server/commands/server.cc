@@ -289,10 +289,14 @@ void DescribeCommand(CommandContext& ctx, const CommandSpec& spec) {
       docs.doc == nullptr ? std::vector<absl::string_view>{} : absl::StrSplit(Absl(docs.doc->tips), ' ', absl::SkipEmpty());
   ctx.reply.SetHeader(tips.size());
   for (absl::string_view tip : tips) ctx.reply.Bulk(Std(tip));
-  // Key specs and subcommands are sets in RESP3, as Redis 7.0 sends them.
+  // RESP3 types as Redis 7.0 sends them: key specs a set; subcommands an array, or an empty set.
   ctx.reply.SetHeader(docs.syntax.key_specs.size());
   for (const KeySpecDoc& key_spec : docs.syntax.key_specs) ReplyKeySpec(ctx.reply, key_spec);
-  ctx.reply.SetHeader(spec.subcommands.size());
+  if (spec.subcommands.empty()) {
+    ctx.reply.SetHeader(0);
+  } else {
+    ctx.reply.ArrayHeader(spec.subcommands.size());
+  }
   for (const CommandSpec& sub : spec.subcommands) DescribeCommand(ctx, sub);
 }
 
@@ -306,31 +310,28 @@ void CommandCount(CommandContext& ctx) {
   ctx.reply.Integer(static_cast<int64_t>(ctx.server.commands().all().size()));
 }
 
-// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: a filter matches
-// subcommands too, as in Redis; strata has no modules, so MODULE matches nothing.
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: commands and their
+// subcommands, as in Redis; strata has no modules, so MODULE matches nothing.
 void CommandList(CommandContext& ctx) {
   const CommandTable& table = ctx.server.commands();
-  if (ctx.args.size() == 2) {
-    ctx.reply.ArrayHeader(table.all().size());
-    for (const CommandSpec* spec : table.all()) ctx.reply.Bulk(spec->name);
-    return;
-  }
-  if (ctx.args.size() != 5 || !EqualsIgnoreCase(ctx.args[2], "filterby")) {
-    ctx.reply.Error(errors::kSyntax);
-    return;
-  }
-  const std::string_view kind = ctx.args[3], value = ctx.args[4];
-  std::function<bool(const CommandSpec&)> matches;
-  if (EqualsIgnoreCase(kind, "module")) {
-    matches = [](const CommandSpec&) { return false; };
-  } else if (EqualsIgnoreCase(kind, "aclcat")) {
-    const uint32_t category = AclCategoryByName(value);
-    matches = [&table, category](const CommandSpec& spec) { return (table.acl_categories(spec) & category) != 0; };
-  } else if (EqualsIgnoreCase(kind, "pattern")) {
-    matches = [value](const CommandSpec& spec) { return storage::GlobMatch(value, spec.name, /*nocase=*/true); };
-  } else {
-    ctx.reply.Error(errors::kSyntax);
-    return;
+  std::function<bool(const CommandSpec&)> matches = [](const CommandSpec&) { return true; };
+  if (ctx.args.size() != 2) {
+    if (ctx.args.size() != 5 || !EqualsIgnoreCase(ctx.args[2], "filterby")) {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
+    const std::string_view kind = ctx.args[3], value = ctx.args[4];
+    if (EqualsIgnoreCase(kind, "module")) {
+      matches = [](const CommandSpec&) { return false; };
+    } else if (EqualsIgnoreCase(kind, "aclcat")) {
+      const uint32_t category = AclCategoryByName(value);
+      matches = [&table, category](const CommandSpec& spec) { return (table.acl_categories(spec) & category) != 0; };
+    } else if (EqualsIgnoreCase(kind, "pattern")) {
+      matches = [value](const CommandSpec& spec) { return storage::GlobMatch(value, spec.name, /*nocase=*/true); };
+    } else {
+      ctx.reply.Error(errors::kSyntax);
+      return;
+    }
   }
   std::vector<std::string_view> names;
   for (const CommandSpec* spec : table.all()) {
@@ -343,15 +344,6 @@ void CommandList(CommandContext& ctx) {
   for (std::string_view name : names) ctx.reply.Bulk(name);
 }
 
-// A command named as COMMAND INFO and DOCS accept it: "get", or "config|get" for a subcommand.
-const CommandSpec* FindByFullName(const CommandTable& table, std::string_view name) {
-  const size_t bar = name.find('|');
-  if (bar == std::string_view::npos) return table.Find(name);
-  const std::string_view parts[] = {name.substr(0, bar), name.substr(bar + 1)};
-  const CommandSpec* spec = table.FindWithSubcommand(parts);
-  return spec != nullptr && spec->name.find('|') != std::string_view::npos ? spec : nullptr;
-}
-
 void CommandInfo(CommandContext& ctx) {
   if (ctx.args.size() == 2) {
     Command(ctx);
@@ -359,9 +351,9 @@ void CommandInfo(CommandContext& ctx) {
   }
   ctx.reply.ArrayHeader(ctx.args.size() - 2);
   for (size_t i = 2; i < ctx.args.size(); ++i) {
-    const CommandSpec* spec = FindByFullName(ctx.server.commands(), ctx.args[i]);
+    const CommandSpec* spec = ctx.server.commands().FindByFullName(ctx.args[i]);
     if (spec == nullptr) {
-      ctx.reply.NullArray();
+      ctx.reply.Null();
     } else {
       DescribeCommand(ctx, *spec);
     }
@@ -441,7 +433,7 @@ void CommandDocs(CommandContext& ctx) {
     specs = ctx.server.commands().all();
   } else {
     for (size_t i = 2; i < ctx.args.size(); ++i) {
-      if (const CommandSpec* spec = FindByFullName(ctx.server.commands(), ctx.args[i])) specs.push_back(spec);
+      if (const CommandSpec* spec = ctx.server.commands().FindByFullName(ctx.args[i])) specs.push_back(spec);
     }
   }
   ctx.reply.MapHeader(specs.size());
@@ -516,7 +508,7 @@ void Save(CommandContext& ctx) {
 void DebugObject(CommandContext& ctx) {
   const storage::Entry* e = ctx.keys().Peek(ctx.args[2]);
   if (e == nullptr) {
-    ctx.reply.Error("ERR no such key");
+    ctx.reply.Error(errors::kNoSuchKey);
     return;
   }
   const int64_t idle_seconds = static_cast<int64_t>(ctx.server.keyspace().IdleMsOf(*e, ctx.now_ms) / 1000);

@@ -202,6 +202,11 @@ def pause_outcomes(server, mode, commands):
     admin, client = server.client(), server.client()
     client.set("k", "1")
     client.rpush("list", "a")
+    client.execute_command("FUNCTION", "LOAD", "REPLACE",
+                           "#!lua name=lib\n"
+                           "redis.register_function{function_name='reader', callback=function() return 1 end, "
+                           "flags={'no-writes'}}\n"
+                           "redis.register_function('writer', function() return 2 end)")
     outcomes = []
     for command in commands:
         assert admin.execute_command("CLIENT", "PAUSE", PAUSE_MS, mode) == "OK"
@@ -220,7 +225,9 @@ def pause_outcomes(server, mode, commands):
 def test_pause_write_holds_the_same_commands_as_redis(pair):
     commands = [("GET", "k"), ("SET", "k", "2"), ("INCR", "n"), ("LRANGE", "list", 0, -1), ("LPOP", "list"),
                 ("DEL", "nosuch"), ("EXPIRE", "k", 100), ("PUBLISH", "ch", "m"), ("EVAL", "return 1", 0),
-                ("EVAL_RO", "return 1", 0), ("PING",), ("ECHO", "x"), ("DBSIZE",), ("FLUSHALL",),
+                ("EVAL_RO", "return 1", 0), ("EVAL", "#!lua flags=no-writes\nreturn 1", 0),
+                ("FCALL", "reader", 0), ("FCALL", "writer", 0), ("PFCOUNT", "hll"),
+                ("PING",), ("ECHO", "x"), ("DBSIZE",), ("FLUSHALL",),
                 ("CLIENT", "ID")]
     strata, oracle = pair
     got, expected = pause_outcomes(strata, "WRITE", commands), pause_outcomes(oracle, "WRITE", commands)
@@ -233,3 +240,18 @@ def test_pause_all_holds_the_same_commands_as_redis(pair):
     strata, oracle = pair
     got, expected = pause_outcomes(strata, "ALL", commands), pause_outcomes(oracle, "ALL", commands)
     assert [(name, held) for name, held, _ in got] == [(name, held) for name, held, _ in expected]
+
+
+def test_pause_write_holds_an_exec_that_queued_a_publish_as_redis_does(pair):
+    def scenario(server):
+        admin, client = server.client(), server.client()
+        pipe = client.pipeline(transaction=True)
+        pipe.publish("ch", "m")
+        pipe.get("k")
+        admin.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
+        reply, seconds = timed(pipe.execute)
+        admin.execute_command("CLIENT", "UNPAUSE")
+        return reply, seconds >= HELD_AFTER
+
+    strata, oracle = pair
+    assert scenario(strata) == scenario(oracle) == ([0, None], True)

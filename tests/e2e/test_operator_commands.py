@@ -709,7 +709,14 @@ def raw_replies(port, commands, protocol):
         reader = _Reader(sock)
         reader.raw_one()
         sock.sendall(b"".join(commands))
-        return [reader.raw_one() for _ in commands]
+        replies = []
+        for _ in commands:
+            reply = piece = reader.raw_one()
+            while piece[:1] in (b">", b"|"):  # a push or an attribute comes before the reply itself
+                piece = reader.raw_one()
+                reply += piece
+            replies.append(reply)
+        return replies
 
 
 class _Reader:

@@ -317,6 +317,40 @@ def test_connections_opened_while_a_script_is_busy_get_busy_replies(server_facto
             c.close()
 
 
+def test_a_client_arriving_while_a_script_is_busy_can_authenticate_and_kill_it(server_factory):
+    # As Redis: AUTH and HELLO are served while a script is busy (allow_busy), so with a password
+    # set an operator can still connect and SCRIPT KILL.
+    server = server_factory("--busy-reply-threshold", THRESHOLD_MS, "--requirepass", "secret")
+    probe, runner = RespConnection(server.port, timeout=5), RespConnection(server.port, timeout=10)
+    newcomers = []
+    try:
+        for c in (probe, runner):
+            assert c.call("AUTH", "secret").text() == "OK"
+        runner.send("EVAL", LOOP, 1, "busy:key")
+
+        def busy():
+            reply = probe.call("GET", "busy:key")
+            return reply.is_error and reply.value.startswith(BUSY_PREFIX)
+
+        assert wait_until(busy, timeout=5, interval=0.02), "the script never got busy"
+        newcomers = [RespConnection(server.port, timeout=2) for _ in range(4)]
+        for c in newcomers[:-1]:
+            assert c.call("AUTH", "secret").text() == "OK"
+            assert c.call("GET", "busy:key").value.startswith(BUSY_PREFIX)
+        hello = newcomers[-1].call("HELLO", "2", "AUTH", "default", "secret")
+        assert not hello.is_error, hello
+        assert newcomers[-1].call("SCRIPT", "KILL").text() == "OK"
+        killed = runner.read_reply()
+        assert killed.is_error and KILLED in killed.text(), killed
+    finally:
+        for c in [probe, runner, *newcomers]:
+            try:
+                c.call("SCRIPT", "KILL")
+            except (OSError, ConnectionClosed):
+                pass
+            c.close()
+
+
 def test_busy_threshold_set_with_config_set_and_its_lua_time_limit_alias(server_factory):
     server = server_factory()
     with RespConnection(server.port) as c:

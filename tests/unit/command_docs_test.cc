@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <string>
 
 #include "server/command.h"
 
@@ -122,10 +124,13 @@ TEST(CommandSyntax, KeySpecsFollowTheKeysPositions) {
 
 TEST(CommandSyntax, MalformedLinesAreRefusedWithWhere) {
   for (std::string_view bad : {"key [NX | XX", "key (a b", "key value:float", "value!RW", "key ]", "key [ ]",
-                               "KEY...", "key $"}) {
+                               "KEY...", "key $", "key [NX |]", "[=x]", "key!RW,sometimes", "key!rw"}) {
     absl::StatusOr<ParsedSyntax> parsed = ParseCommandSyntax(bad, 1, "");
     EXPECT_FALSE(parsed.ok()) << bad;
   }
+  absl::StatusOr<ParsedSyntax> parsed = ParseCommandSyntax("key value $", 1, "");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(), "unexpected character at offset 10 of \"key value $\"");
 }
 
 TEST(AclCategories, NamesAndGroupsMapToBits) {
@@ -192,10 +197,30 @@ SampleCommand SampleOf(const CommandSpec& spec, const ParsedSyntax& syntax) {
 TEST(CommandDocsTable, EveryCommandIsDocumentedAndEverySyntaxParses) {
   CommandTable table;
   EXPECT_TRUE(table.doc_problems().empty()) << table.doc_problems().front();
-  for (const CommandSpec* spec : table.by_id()) {
-    EXPECT_NE(table.docs(*spec).doc, nullptr) << spec->name;
-    EXPECT_NE(table.acl_categories(*spec) & (kAclFast | kAclSlow), 0u) << spec->name;
+  for (const CommandSpec* spec : table.by_id()) EXPECT_NE(table.docs(*spec).doc, nullptr) << spec->name;
+  auto categories_of = [&](std::string_view name) { return table.acl_categories(*table.FindByFullName(name)); };
+  EXPECT_EQ(categories_of("get"), kAclRead | kAclString | kAclFast);
+  EXPECT_EQ(categories_of("keys"), kAclKeyspace | kAclRead | kAclSlow | kAclDangerous);
+  EXPECT_EQ(categories_of("sort"), kAclWrite | kAclSet | kAclSortedSet | kAclList | kAclSlow | kAclDangerous)
+      << "-@keyspace takes away the generic group's category";
+  EXPECT_EQ(categories_of("eval_ro"), kAclScripting | kAclSlow) << "a script is not @read, as in Redis";
+  EXPECT_EQ(categories_of("config"), kAclSlow) << "a container has no group category";
+  EXPECT_EQ(categories_of("loader|invalidate"), kAclLoader | kAclAdmin | kAclDangerous | kAclWrite | kAclSlow);
+}
+
+// The keys a key spec names in a command line; false when the spec cannot say (unknown).
+bool ResolveKeySpec(const KeySpecDoc& spec, const std::vector<std::string_view>& args, std::set<size_t>* keys) {
+  if (spec.begin != KeySpecDoc::Begin::kIndex || spec.find == KeySpecDoc::Find::kUnknown) return false;
+  const int argc = static_cast<int>(args.size());
+  if (spec.find == KeySpecDoc::Find::kRange) {
+    const int last = spec.last_key >= 0 ? spec.index + spec.last_key : argc + spec.last_key;
+    for (int i = spec.index; i <= last && i < argc; i += spec.key_step) keys->insert(static_cast<size_t>(i));
+    return true;
   }
+  const int count = std::stoi(std::string(args[static_cast<size_t>(spec.index + spec.key_num_index)]));
+  const int first = spec.index + spec.first_key;
+  for (int k = 0; k < count; ++k) keys->insert(static_cast<size_t>(first + k * spec.key_step));
+  return true;
 }
 
 // The docs and the dispatch table describe the same commands: a command line made from a
@@ -207,6 +232,7 @@ TEST(CommandDocsTable, SyntaxAgreesWithArityAndKeyPositions) {
   const std::set<std::string_view> kLocksItsKeyLater = {"loader|refresh"};
   CommandTable table;
   std::vector<size_t> dispatch_keys;
+  int commands_with_keys_resolved = 0;
   for (const CommandSpec* spec : table.by_id()) {
     if (spec->handler == nullptr) continue;  // a container: its subcommands are checked
     const CommandTable::Documentation& docs = table.docs(*spec);
@@ -219,8 +245,24 @@ TEST(CommandDocsTable, SyntaxAgreesWithArityAndKeyPositions) {
       EXPECT_TRUE(dispatch_keys.empty()) << spec->name;
       continue;
     }
-    EXPECT_EQ(std::set<size_t>(dispatch_keys.begin(), dispatch_keys.end()), sample.key_indexes) << spec->name;
+    const std::set<size_t> dispatched(dispatch_keys.begin(), dispatch_keys.end());
+    EXPECT_EQ(dispatched, sample.key_indexes) << spec->name;
+    // The key specs derived from the syntax name those keys too (all of them, unless a spec's
+    // position is unknown).
+    std::set<size_t> resolved;
+    bool all_known = true;
+    for (const KeySpecDoc& key_spec : docs.syntax.key_specs) {
+      if (std::find(key_spec.flags.begin(), key_spec.flags.end(), "not_key") != key_spec.flags.end()) continue;
+      all_known &= ResolveKeySpec(key_spec, args, &resolved);
+    }
+    if (all_known) {
+      commands_with_keys_resolved += !resolved.empty();
+      EXPECT_EQ(resolved, dispatched) << spec->name << ": derived key specs";
+    } else {
+      EXPECT_TRUE(std::includes(dispatched.begin(), dispatched.end(), resolved.begin(), resolved.end())) << spec->name;
+    }
   }
+  EXPECT_GT(commands_with_keys_resolved, 120) << "the check above ran on most commands with keys";
 }
 
 }  // namespace
