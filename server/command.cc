@@ -59,6 +59,7 @@ CommandTable::CommandTable() {
   Register(PubSubCommands(), "pubsub");
   Register(ServerCommands(), "server");
   Register(DiagnosticsCommands(), "server");
+  Register(AclCommands(), "server");
   Register(StringCommands(), "string");
   Register(BitmapCommands(), "bitmap");
   Register(SortCommands(), "generic");

@@ -163,6 +163,7 @@ std::span<const CommandSpec> ConnectionCommands();
 std::span<const CommandSpec> PubSubCommands();
 std::span<const CommandSpec> ServerCommands();
 std::span<const CommandSpec> DiagnosticsCommands();
+std::span<const CommandSpec> AclCommands();
 std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> BitmapCommands();
 std::span<const CommandSpec> SortCommands();

@@ -6,6 +6,11 @@ namespace strata::server {
 namespace {
 constexpr CommandDoc kCommandDocs[] = {
     // name, since, complexity, syntax[, group override][, extra ACL categories][, command tips]
+    {"acl", "6.0.0", "Depends on subcommand.", ""},
+    {"acl|cat", "6.0.0", "O(1) since the categories and commands are a fixed set.", "[category]"},
+    {"acl|genpass", "6.0.0", "O(N), N being the number of bits asked for.", "[bits:integer]"},
+    {"acl|help", "6.0.0", "O(1)", ""},
+    {"acl|whoami", "6.0.0", "O(1)", ""},
     {"append", "2.0.0", "O(1) amortized.", "key!RW,insert value"},
     {"auth", "1.0.0", "O(1)", "[username] password"},
     {"bgsave", "1.0.0", "O(1): strata keeps no snapshot.", "[SCHEDULE]"},
