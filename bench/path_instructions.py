@@ -21,6 +21,7 @@ limit. Takes about a minute per build and load.
 """
 import argparse
 import pathlib
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -52,7 +53,8 @@ def instructions_per_request(build, load, args, workdir):
     spec = LOADS[load]
     out = pathlib.Path(tempfile.mkdtemp(dir=workdir)) / f"callgrind.{load}"
     server = PinnedServer(["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
-                           str(pathlib.Path(build) / "strata-server"), "--io-threads", "1"],
+                           str(pathlib.Path(build) / "strata-server"), "--io-threads", "1",
+                           *shlex.split(args.server_args)],
                           args.server_core, workdir, f"strata-{load}")
     bench = args.bench
     try:
@@ -89,13 +91,16 @@ def main():
     parser.add_argument("--loads", default=",".join(LOADS), help=f"comma-separated, of {', '.join(LOADS)}")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--server-args", default="",
+                        help="more strata-server directives for every run, e.g. '--latency-tracking no'")
     args = parser.parse_args()
     builds = [str(pathlib.Path(b) if pathlib.Path(b).is_absolute() else ROOT / b) for b in args.builds.split(",")]
     loads = args.loads.split(",")
     for load in loads:
         if load not in LOADS:
             sys.exit(f"unknown load {load!r}")
-    print("Instructions per request (callgrind, strata --io-threads 1, all threads, after a warm-up)\n")
+    print("Instructions per request (callgrind, strata --io-threads 1, all threads, after a warm-up)")
+    print(f"server directives: {args.server_args or '(defaults)'}\n")
     print(f"{'build':<40}" + "".join(f"{load:>14}" for load in loads))
     with tempfile.TemporaryDirectory() as workdir:
         for build in builds:

@@ -1,5 +1,8 @@
 #include "storage/key_families.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "storage/glob.h"
 
 namespace strata::storage {
@@ -18,6 +21,13 @@ KeyFamilies::KeyFamilies(std::vector<Family> families) : families_(std::move(fam
     m.prefix = glob.substr(0, literal);
     m.prefix_only = literal + 1 == glob.size() && glob[literal] == '*';
     m.glob = glob;
+    const size_t head_length = std::min<size_t>(literal, 8);
+    unsigned char mask_bytes[8] = {};
+    std::memset(mask_bytes, 0xff, head_length);
+    std::memcpy(&m.head_mask, mask_bytes, 8);
+    unsigned char head_bytes[8] = {};
+    std::memcpy(head_bytes, m.prefix.data(), head_length);
+    std::memcpy(&m.head, head_bytes, 8);
     matchers_.push_back(m);
     const auto index = static_cast<uint16_t>(i);
     if (literal > 0) {
@@ -29,9 +39,6 @@ KeyFamilies::KeyFamilies(std::vector<Family> families) : families_(std::move(fam
   }
 }
 
-bool KeyFamilies::Matches(const Matcher& m, std::string_view key) {
-  if (key.size() < m.prefix.size() || key.compare(0, m.prefix.size(), m.prefix) != 0) return false;
-  return m.prefix_only || GlobMatch(m.glob, key);
-}
+bool KeyFamilies::MatchesGlob(const Matcher& m, std::string_view key) { return GlobMatch(m.glob, key); }
 
 }  // namespace strata::storage

@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,8 +49,24 @@ class KeyFamilies {
     bool prefix_only;    // glob is prefix + "*": a memcmp
     std::string prefix;  // the literal text before the first special character
     std::string glob;
+    // The prefix's first 8 bytes as a word, and the mask of the bytes it has: a key of 8 bytes
+    // or more is told apart with one load and compare (this runs for every read of a key).
+    uint64_t head = 0, head_mask = 0;
   };
-  static bool Matches(const Matcher& m, std::string_view key);
+  static bool Matches(const Matcher& m, std::string_view key) {
+    const size_t n = m.prefix.size();
+    if (key.size() < n) return false;
+    if (key.size() >= 8) {
+      uint64_t word;
+      std::memcpy(&word, key.data(), 8);
+      if ((word & m.head_mask) != m.head) return false;
+      if (n > 8 && std::memcmp(key.data() + 8, m.prefix.data() + 8, n - 8) != 0) return false;
+    } else if (std::memcmp(key.data(), m.prefix.data(), n) != 0) {
+      return false;
+    }
+    return m.prefix_only || MatchesGlob(m, key);
+  }
+  static bool MatchesGlob(const Matcher& m, std::string_view key);
 
   std::vector<Family> families_;
   std::vector<Matcher> matchers_;

@@ -82,5 +82,22 @@ TEST(KeyFamilies, LookupsAndEvictionsAreCountedPerFamily) {
   EXPECT_EQ(keyspace.KeyFamilyStatsNow()[0].hits, 0u);
 }
 
+// Prefixes are compared a word at a time for keys of 8 bytes or more, bytewise for shorter
+// ones, and past the first 8 bytes for longer prefixes: every case classifies as a memcmp would.
+TEST(KeyFamilies, PrefixesOfEveryLengthMatchExactlyTheirKeys) {
+  KeyFamilies families({{"short", "key:*"}, {"long", "averylongprefix:*"}, {"glob", "feed:*:items"}});
+  EXPECT_EQ(families.Classify("key:1"), 0);
+  EXPECT_EQ(families.Classify("key:12345678"), 0);
+  EXPECT_EQ(families.Classify("key"), -1);
+  EXPECT_EQ(families.Classify("kez:12345678"), -1);
+  EXPECT_EQ(families.Classify("averylongprefix:x"), 1);
+  EXPECT_EQ(families.Classify("averylongprefiy:x"), -1) << "differs after the first 8 bytes";
+  EXPECT_EQ(families.Classify("averylon"), -1);
+  EXPECT_EQ(families.Classify("averylonXprefix:x"), -1) << "differs within the first 8 bytes";
+  EXPECT_EQ(families.Classify("feed:42:items"), 2);
+  EXPECT_EQ(families.Classify("feed:42:itemz"), -1);
+  EXPECT_EQ(families.Classify(""), -1);
+}
+
 }  // namespace
 }  // namespace strata::storage
