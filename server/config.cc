@@ -377,11 +377,15 @@ Config::Config() {
   // give only that value, in any spelling Redis accepts for it, and anything else is refused
   // with what strata lacks.
   enum class Fixed { kBool, kInteger, kMemory, kText };
+  // When CONFIG SET may give it, as Redis: at runtime, only at start-up (immutable), or only
+  // with enable-protected-configs (strata's is always no).
+  enum class Settable { kRuntime, kStartupOnly, kProtected };
   struct FixedParameter {
     const char* name;
     const char* value;
     Fixed kind;
     const char* lacks;  // "strata has no ..." / "strata ..."
+    Settable settable = Settable::kRuntime;
   };
   static constexpr const char* kPersistence = "strata has no snapshots or append-only file";
   static constexpr const char* kReplication = "strata has no replication";
@@ -395,7 +399,7 @@ Config::Config() {
   static constexpr const char* kModules = "strata has no modules";
   static constexpr FixedParameter kFixedParameters[] = {
       {"acl-pubsub-default", "resetchannels", Fixed::kText, kAcl},
-      {"aclfile", "", Fixed::kText, kAcl},
+      {"aclfile", "", Fixed::kText, kAcl, Settable::kStartupOnly},
       {"acllog-max-len", "128", Fixed::kInteger, kAcl},
       {"active-defrag-cycle-max", "25", Fixed::kInteger, kDefrag},
       {"active-defrag-cycle-min", "1", Fixed::kInteger, kDefrag},
@@ -405,21 +409,21 @@ Config::Config() {
       {"active-defrag-threshold-upper", "100", Fixed::kInteger, kDefrag},
       {"activedefrag", "no", Fixed::kBool, kDefrag},
       {"activerehashing", "yes", Fixed::kBool, "strata's tables always rehash incrementally"},
-      {"always-show-logo", "no", Fixed::kBool, "strata has no logo"},
+      {"always-show-logo", "no", Fixed::kBool, "strata has no logo", Settable::kStartupOnly},
       {"aof-disable-auto-gc", "no", Fixed::kBool, kPersistence},
       {"aof-load-truncated", "yes", Fixed::kBool, kPersistence},
       {"aof-rewrite-incremental-fsync", "yes", Fixed::kBool, kPersistence},
       {"aof-timestamp-enabled", "no", Fixed::kBool, kPersistence},
       {"aof-use-rdb-preamble", "yes", Fixed::kBool, kPersistence},
-      {"aof_rewrite_cpulist", "", Fixed::kText, kPersistence},
-      {"appenddirname", "appendonlydir", Fixed::kText, kPersistence},
-      {"appendfilename", "appendonly.aof", Fixed::kText, kPersistence},
+      {"aof_rewrite_cpulist", "", Fixed::kText, kPersistence, Settable::kStartupOnly},
+      {"appenddirname", "appendonlydir", Fixed::kText, kPersistence, Settable::kStartupOnly},
+      {"appendfilename", "appendonly.aof", Fixed::kText, kPersistence, Settable::kStartupOnly},
       {"appendfsync", "everysec", Fixed::kText, kPersistence},
       {"auto-aof-rewrite-min-size", "67108864", Fixed::kMemory, kPersistence},
       {"auto-aof-rewrite-percentage", "100", Fixed::kInteger, kPersistence},
-      {"bgsave_cpulist", "", Fixed::kText, kPersistence},
+      {"bgsave_cpulist", "", Fixed::kText, kPersistence, Settable::kStartupOnly},
       {"bind-source-addr", "", Fixed::kText, kReplication},
-      {"bio_cpulist", "", Fixed::kText, kProcess},
+      {"bio_cpulist", "", Fixed::kText, kProcess, Settable::kStartupOnly},
       {"cluster-allow-pubsubshard-when-down", "yes", Fixed::kBool, kCluster},
       {"cluster-allow-reads-when-down", "no", Fixed::kBool, kCluster},
       {"cluster-allow-replica-migration", "yes", Fixed::kBool, kCluster},
@@ -428,12 +432,12 @@ Config::Config() {
       {"cluster-announce-ip", "", Fixed::kText, kCluster},
       {"cluster-announce-port", "0", Fixed::kInteger, kCluster},
       {"cluster-announce-tls-port", "0", Fixed::kInteger, kCluster},
-      {"cluster-config-file", "nodes.conf", Fixed::kText, kCluster},
-      {"cluster-enabled", "no", Fixed::kBool, kCluster},
+      {"cluster-config-file", "nodes.conf", Fixed::kText, kCluster, Settable::kStartupOnly},
+      {"cluster-enabled", "no", Fixed::kBool, kCluster, Settable::kStartupOnly},
       {"cluster-link-sendbuf-limit", "0", Fixed::kMemory, kCluster},
       {"cluster-migration-barrier", "1", Fixed::kInteger, kCluster},
       {"cluster-node-timeout", "15000", Fixed::kInteger, kCluster},
-      {"cluster-port", "0", Fixed::kInteger, kCluster},
+      {"cluster-port", "0", Fixed::kInteger, kCluster, Settable::kStartupOnly},
       {"cluster-preferred-endpoint-type", "ip", Fixed::kText, kCluster},
       {"cluster-replica-no-failover", "no", Fixed::kBool, kCluster},
       {"cluster-replica-validity-factor", "10", Fixed::kInteger, kCluster},
@@ -442,15 +446,15 @@ Config::Config() {
       {"cluster-slave-validity-factor", "10", Fixed::kInteger, kCluster},
       {"crash-log-enabled", "yes", Fixed::kBool, kProcess},
       {"crash-memcheck-enabled", "no", Fixed::kBool, "strata runs no memory test after a crash"},
-      {"daemonize", "no", Fixed::kBool, "strata does not daemonize: run it under a supervisor (systemd, a container)"},
-      {"dbfilename", "dump.rdb", Fixed::kText, kPersistence},
-      {"disable-thp", "yes", Fixed::kBool, kProcess},
+      {"daemonize", "no", Fixed::kBool, "strata does not daemonize: run it under a supervisor (systemd, a container)", Settable::kStartupOnly},
+      {"dbfilename", "dump.rdb", Fixed::kText, kPersistence, Settable::kProtected},
+      {"disable-thp", "yes", Fixed::kBool, kProcess, Settable::kStartupOnly},
       {"dynamic-hz", "yes", Fixed::kBool, kProcess},
-      {"enable-debug-command", "yes", Fixed::kText, "strata does not gate DEBUG yet"},
-      {"enable-module-command", "no", Fixed::kText, kModules},
-      {"enable-protected-configs", "no", Fixed::kText, "strata has no protected configs"},
+      {"enable-debug-command", "yes", Fixed::kText, "strata does not gate DEBUG yet", Settable::kStartupOnly},
+      {"enable-module-command", "no", Fixed::kText, kModules, Settable::kStartupOnly},
+      {"enable-protected-configs", "no", Fixed::kText, "strata has no protected configs", Settable::kStartupOnly},
       {"ignore-warnings", "", Fixed::kText, kProcess},
-      {"io-threads-do-reads", "yes", Fixed::kBool, "strata's I/O threads always read and parse"},
+      {"io-threads-do-reads", "yes", Fixed::kBool, "strata's I/O threads always read and parse", Settable::kStartupOnly},
       {"jemalloc-bg-thread", "yes", Fixed::kBool, kProcess},
       {"lazyfree-lazy-eviction", "no", Fixed::kBool, kLazyFree},
       {"lazyfree-lazy-expire", "no", Fixed::kBool, kLazyFree},
@@ -471,7 +475,7 @@ Config::Config() {
       {"propagation-error-behavior", "ignore", Fixed::kText, kReplication},
       {"rdb-del-sync-files", "no", Fixed::kBool, kPersistence},
       {"rdb-save-incremental-fsync", "yes", Fixed::kBool, kPersistence},
-      {"rdbchecksum", "yes", Fixed::kBool, kPersistence},
+      {"rdbchecksum", "yes", Fixed::kBool, kPersistence, Settable::kStartupOnly},
       {"rdbcompression", "yes", Fixed::kBool, kPersistence},
       {"repl-backlog-size", "1048576", Fixed::kMemory, kReplication},
       {"repl-backlog-ttl", "3600", Fixed::kInteger, kReplication},
@@ -492,10 +496,10 @@ Config::Config() {
       {"replica-priority", "100", Fixed::kInteger, kReplication},
       {"replica-read-only", "yes", Fixed::kBool, kReplication},
       {"replica-serve-stale-data", "yes", Fixed::kBool, kReplication},
-      {"replicaof", "", Fixed::kText, kReplication},
+      {"replicaof", "", Fixed::kText, kReplication, Settable::kStartupOnly},
       {"sanitize-dump-payload", "no", Fixed::kText, "strata has no RESTORE"},
-      {"server_cpulist", "", Fixed::kText, kProcess},
-      {"set-proc-title", "yes", Fixed::kBool, kProcess},
+      {"server_cpulist", "", Fixed::kText, kProcess, Settable::kStartupOnly},
+      {"set-proc-title", "yes", Fixed::kBool, kProcess, Settable::kStartupOnly},
       {"shutdown-on-sigint", "default", Fixed::kText, kPersistence},
       {"shutdown-on-sigterm", "default", Fixed::kText, kPersistence},
       {"shutdown-timeout", "10", Fixed::kInteger, kReplication},
@@ -506,16 +510,16 @@ Config::Config() {
       {"slave-priority", "100", Fixed::kInteger, kReplication},
       {"slave-read-only", "yes", Fixed::kBool, kReplication},
       {"slave-serve-stale-data", "yes", Fixed::kBool, kReplication},
-      {"slaveof", "", Fixed::kText, kReplication},
-      {"socket-mark-id", "0", Fixed::kInteger, kProcess},
+      {"slaveof", "", Fixed::kText, kReplication, Settable::kStartupOnly},
+      {"socket-mark-id", "0", Fixed::kInteger, kProcess, Settable::kStartupOnly},
       {"stop-writes-on-bgsave-error", "yes", Fixed::kBool, kPersistence},
       {"stream-node-max-bytes", "4096", Fixed::kMemory, kStreams},
       {"stream-node-max-entries", "100", Fixed::kInteger, kStreams},
-      {"supervised", "no", Fixed::kText, "strata does not signal a supervisor"},
-      {"syslog-enabled", "no", Fixed::kBool, "strata does not log to syslog"},
-      {"syslog-facility", "local0", Fixed::kText, "strata does not log to syslog"},
-      {"syslog-ident", "redis", Fixed::kText, "strata does not log to syslog"},
-      {"tcp-backlog", "511", Fixed::kInteger, "strata listens with a backlog of 511"},
+      {"supervised", "no", Fixed::kText, "strata does not signal a supervisor", Settable::kStartupOnly},
+      {"syslog-enabled", "no", Fixed::kBool, "strata does not log to syslog", Settable::kStartupOnly},
+      {"syslog-facility", "local0", Fixed::kText, "strata does not log to syslog", Settable::kStartupOnly},
+      {"syslog-ident", "redis", Fixed::kText, "strata does not log to syslog", Settable::kStartupOnly},
+      {"tcp-backlog", "511", Fixed::kInteger, "strata listens with a backlog of 511", Settable::kStartupOnly},
       {"tls-auth-clients", "yes", Fixed::kText, kTls},
       {"tls-ca-cert-dir", "", Fixed::kText, kTls},
       {"tls-ciphers", "", Fixed::kText, kTls},
@@ -532,22 +536,12 @@ Config::Config() {
       {"tls-session-cache-size", "20480", Fixed::kInteger, kTls},
       {"tls-session-cache-timeout", "300", Fixed::kInteger, kTls},
       {"tls-session-caching", "yes", Fixed::kBool, kTls},
-      {"unixsocket", "", Fixed::kText, "strata listens on TCP only"},
-      {"unixsocketperm", "0", Fixed::kInteger, "strata listens on TCP only"},
-  };
-  // Those Redis sets only at start-up: CONFIG SET refuses them as immutable, as Redis does.
-  static constexpr std::string_view kStartupOnly[] = {
-      "aclfile", "always-show-logo", "aof_rewrite_cpulist", "appenddirname", "appendfilename",
-      "bgsave_cpulist", "bio_cpulist", "cluster-config-file", "cluster-enabled", "cluster-port",
-      "daemonize", "disable-thp", "enable-debug-command", "enable-module-command",
-      "enable-protected-configs", "io-threads-do-reads", "rdbchecksum", "replicaof",
-      "server_cpulist", "set-proc-title", "slaveof", "socket-mark-id", "supervised",
-      "syslog-enabled", "syslog-facility", "syslog-ident", "tcp-backlog", "unixsocket", "unixsocketperm",
+      {"unixsocket", "", Fixed::kText, "strata listens on TCP only", Settable::kStartupOnly},
+      {"unixsocketperm", "0", Fixed::kInteger, "strata listens on TCP only", Settable::kStartupOnly},
   };
   for (const FixedParameter& p : kFixedParameters) {
-    const bool startup_only = std::find(std::begin(kStartupOnly), std::end(kStartupOnly), p.name) != std::end(kStartupOnly);
     directives_.push_back(Directive{
-        p.name, /*runtime_settable=*/!startup_only,
+        p.name, /*runtime_settable=*/p.settable != Settable::kStartupOnly,
         [p](Config&, const std::vector<std::string>& args) -> absl::Status {
           const std::string given = absl::StrJoin(args, " ");
           bool same = false;
@@ -576,7 +570,7 @@ Config::Config() {
           return BadValue(absl::StrCat(p.lacks, ": only ", p.name, " ", *p.value ? p.value : "\"\"", " is accepted"));
         },
         [p](const Config&) { return std::string(p.value); }});
-    directives_.back().protected_config = std::string_view(p.name) == "dbfilename";
+    directives_.back().protected_config = p.settable == Settable::kProtected;
   }
 
   // Redis's defaults.

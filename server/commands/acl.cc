@@ -4,6 +4,8 @@
 #include <sys/random.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -72,6 +74,10 @@ void AclGenpass(CommandContext& ctx) {
   const size_t bytes = (hex_digits + 1) / 2;
   for (size_t filled = 0; filled < bytes;) {
     const ssize_t n = getrandom(random.data() + filled, bytes - filled, 0);
+    if (n < 0 && errno != EINTR) {
+      ctx.reply.Error(absl::StrCat("ERR ACL GENPASS: no randomness from the kernel: ", strerror(errno)));
+      return;
+    }
     if (n > 0) filled += static_cast<size_t>(n);
   }
   static constexpr char kHex[] = "0123456789abcdef";
