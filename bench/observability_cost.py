@@ -2,12 +2,14 @@
 """What observability costs on the command path (issue: operations), strata and redis-server side by
 side on bench/vs_redis.py's load (redis-benchmark SET and GET, 50 clients, 32-byte values).
 
-Configurations, each started fresh per round, rounds alternating their order:
+Configurations, all started fresh per round and run at once, each load run on each of them in
+turn (the order alternating):
   strata-off      latency-tracking no, no key families (the path with everything off)
   strata          strata's defaults (latency-tracking yes, no key families)
   strata-on       latency-tracking yes (the default) and 10 key families, one of which
                   ("key:*", the benchmark's keys) every request's key belongs to; three others
-                  start with the same byte, so each lookup tries four families before it matches
+                  start with the same byte, so classifying a key tries four families before it
+                  matches (a key found is classified once: its entry remembers its family)
   strata-monitor  strata's defaults with one MONITOR client attached (redis-cli, reading everything)
   redis           Debian's redis-server, defaults (latency tracking on)
   redis-monitor   the same with one MONITOR client
@@ -81,22 +83,34 @@ def main():
     results = {c: {} for c in configs}
     with tempfile.TemporaryDirectory() as workdir:
         for round_index in range(args.rounds):
-            order = configs if round_index % 2 == 0 else list(reversed(configs))
-            for config in order:
-                server = Server(config, strata, args.server_core, workdir)
-                try:
-                    for pipeline, requests in ((1, args.requests_p1), (16, args.requests_p16)):
-                        for test in ("set", "get"):
-                            r = run_load(server, test, pipeline, requests, 50, args.client_core)
+            # Every configuration's server runs at once (idle but one), and each load runs on
+            # them one after the other: the runs compared are seconds apart, so a shared
+            # machine's drift over minutes falls on both sides of a ratio.
+            servers = {}
+            try:
+                for config in configs:
+                    servers[config] = Server(config, strata, args.server_core, workdir)
+                step = 0
+                for pipeline, requests in ((1, args.requests_p1), (16, args.requests_p16)):
+                    for test in ("set", "get"):
+                        order = configs if (round_index + step) % 2 == 0 else list(reversed(configs))
+                        step += 1
+                        for config in order:
+                            r = run_load(servers[config], test, pipeline, requests, 50, args.client_core)
                             results[config].setdefault((test, pipeline), []).append(r)
-                finally:
+            finally:
+                for server in servers.values():
                     server.stop()
             print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
 
     def median(config, key, metric):
         return statistics.median(r[metric] for r in results[config][key])
 
-    print(f"\nmedian of {args.rounds} rounds; servers on core {args.server_core}, redis-benchmark on core "
+    def median_ratio(config, base, key, metric):
+        """The median over rounds of each round's ratio (runs of one round are seconds apart)."""
+        return statistics.median(a[metric] / b[metric] for a, b in zip(results[config][key], results[base][key]))
+
+    print(f"\nmedian of {args.rounds} rounds (ratios: median of the rounds' ratios); servers on core {args.server_core}, redis-benchmark on core "
           f"{args.client_core}; cpu = server CPU seconds per million requests\n")
     header = f"{'configuration':<16}{'test':<6}{'P16 ops/s':>12}{'P16 cpu':>10}{'P1 cpu':>10}{'P1 user':>10}"
     print(header)
@@ -109,9 +123,9 @@ def main():
     print()
     if "strata-on" in configs and "strata-off" in configs:
         for test in ("set", "get"):
-            ops = median("strata-on", (test, 16), "ops") / median("strata-off", (test, 16), "ops")
-            cpu16 = median("strata-on", (test, 16), "cpu_per_m") / median("strata-off", (test, 16), "cpu_per_m")
-            cpu1 = median("strata-on", (test, 1), "cpu_per_m") / median("strata-off", (test, 1), "cpu_per_m")
+            ops = median_ratio("strata-on", "strata-off", (test, 16), "ops")
+            cpu16 = median_ratio("strata-on", "strata-off", (test, 16), "cpu_per_m")
+            cpu1 = median_ratio("strata-on", "strata-off", (test, 1), "cpu_per_m")
             print(f"tracking+10 families / off, {test.upper()}: P16 ops/s {ops:.3f}, P16 cpu {cpu16:.3f}, "
                   f"P1 cpu {cpu1:.3f}  (target: within 3%)")
     if all(c in configs for c in ("strata-monitor", "redis-monitor", "redis")):

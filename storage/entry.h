@@ -6,7 +6,7 @@
 //
 //   offset 0   Entry* next        the hash-table chain (Dict is intrusive)
 //          8   uint32 access      LRU clock of the last access (seconds, wraps; see Keyspace)
-//         12   uint8  type        ValueType
+//         12   uint8  type        ValueType (low 3 bits) | key family tag (high 5 bits, below)
 //         13   uint8  flags       kHasExpiry | kRawEncoding | kNoIntEncoding | kHasFreshUntil
 //         14   [int64 expire_at_ms, uint32 volatile_slot]   only with kHasExpiry
 //              [int64 fresh_until_ms]                       only with kHasFreshUntil
@@ -116,7 +116,17 @@ class Entry {
   void set_next(Entry* next) { next_ = next; }
   Entry** next_link() { return &next_; }
 
-  ValueType type() const { return static_cast<ValueType>(type_); }
+  ValueType type() const { return static_cast<ValueType>(type_ & kTypeMask); }
+  // The key family of this entry's key, remembered so that a read which finds the key counts
+  // its family's hit without classifying the key (Keyspace::FamilyOf; families never change
+  // once the server serves). A new entry starts at kFamilyUnknown, so an entry made under
+  // another key (RENAME, COPY) is classified again. Tags 2..31 name families 0..29; a key of a
+  // later family keeps kFamilyUnknown and is classified on every read.
+  static constexpr uint8_t kFamilyUnknown = 0;
+  static constexpr uint8_t kFamilyNone = 1;
+  static constexpr int kTaggedFamilies = 30;
+  uint8_t family_tag() const { return type_ >> kTypeBits; }
+  void set_family_tag(uint8_t tag) { type_ = static_cast<uint8_t>((type_ & kTypeMask) | (tag << kTypeBits)); }
   uint8_t flags() const { return flags_; }
   bool has_expiry() const { return flags_ & kHasExpiry; }
   int64_t expire_at_ms() const;     // kNoExpiry when !has_expiry()
@@ -167,8 +177,11 @@ class Entry {
   const unsigned char* PayloadStart() const;
 
   Entry* next_;
+  static constexpr int kTypeBits = 3;
+  static constexpr uint8_t kTypeMask = (1 << kTypeBits) - 1;
+
   uint32_t access_clock_;
-  uint8_t type_;
+  uint8_t type_;  // ValueType | family tag << kTypeBits
   uint8_t flags_;
   // Variable part follows (see the layout above).
 };

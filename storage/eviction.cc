@@ -366,7 +366,7 @@ void Keyspace::RemoveVictim(Shard& shard, int db, Entry* victim, EvictionOutcome
     KeyChanged(victim->key(), hash);
     shard.evicted_keys.Add();
   }
-  if (families_ != nullptr) CountFamilyEviction(shard, victim->key());
+  if (families_ != nullptr) CountFamilyEviction(shard, *victim);
   ++outcome->keys;
   ReleaseEntry(shard, victim);
 }

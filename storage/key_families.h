@@ -5,9 +5,11 @@
 //
 // How a key is classified, fast enough for every lookup: families are tried in the order given
 // and the first that matches wins. A glob that is a literal prefix followed by one '*' (the usual
-// "user:*") is a memcmp; any other glob is a glob match. Before any of that, a table by the key's
-// first byte lists the families that could match a key starting with it: for "user:*" and
-// "product:*", a key "key:42" is refused by one table read, and "user:7" tries one memcmp.
+// "user:*") is a compare of the key's first word; any other glob is a glob match after that.
+// Before any of that, a table by the key's first byte lists the families that could match a key
+// starting with it: for "user:*" and "product:*", a key "key:42" is refused by one table read,
+// and "user:7" tries one compare. (A key found in the keyspace is classified once: its entry
+// remembers its family, Entry::family_tag.)
 //
 // Contract: immutable once built (made at start-up, before serving); any thread may classify.
 #pragma once
@@ -35,9 +37,14 @@ class KeyFamilies {
 
   // The index of the first family whose glob matches `key`, or -1.
   int Classify(std::string_view key) const {
-    const std::vector<uint16_t>& candidates = by_first_byte_[key.empty() ? 256 : static_cast<unsigned char>(key[0])];
-    for (uint16_t index : candidates) {
-      if (Matches(matchers_[index], key)) return index;
+    const ProbeRange range = by_first_byte_[key.empty() ? 256 : static_cast<unsigned char>(key[0])];
+    if (key.size() < 8) return ClassifyShortKey(key, range);
+    uint64_t head;
+    std::memcpy(&head, key.data(), 8);
+    for (const Probe *probe = probes_.data() + range.begin, *end = probe + range.count; probe != end; ++probe) {
+      if ((head & probe->head_mask) == probe->head && (!probe->check_rest || MatchesRest(probe->family, key))) {
+        return probe->family;
+      }
     }
     return -1;
   }
@@ -45,33 +52,31 @@ class KeyFamilies {
   const Family& family(size_t index) const { return families_[index]; }
 
  private:
-  struct Matcher {
-    bool prefix_only;    // glob is prefix + "*": a memcmp
-    std::string prefix;  // the literal text before the first special character
-    std::string glob;
-    // The prefix's first 8 bytes as a word, and the mask of the bytes it has: a key of 8 bytes
-    // or more is told apart with one load and compare (this runs for every read of a key).
-    uint64_t head = 0, head_mask = 0;
+  // One family as tried for keys of a first byte: the glob's literal prefix, up to its first
+  // 8 bytes, as a word and the mask of the bytes it has, so that for a key of 8 bytes or more a
+  // family whose glob is a prefix of at most 8 bytes and one '*' (the usual "user:*") is told
+  // apart with one load, mask and compare. The probes of a first byte are contiguous and in
+  // the families' order (the first that matches wins).
+  struct Probe {
+    uint64_t head = 0;
+    uint64_t head_mask = 0;
+    uint16_t family = 0;
+    bool check_rest = false;  // a longer prefix or a general glob: MatchesRest decides
   };
-  static bool Matches(const Matcher& m, std::string_view key) {
-    const size_t n = m.prefix.size();
-    if (key.size() < n) return false;
-    if (key.size() >= 8) {
-      uint64_t word;
-      std::memcpy(&word, key.data(), 8);
-      if ((word & m.head_mask) != m.head) return false;
-      if (n > 8 && std::memcmp(key.data() + 8, m.prefix.data() + 8, n - 8) != 0) return false;
-    } else if (std::memcmp(key.data(), m.prefix.data(), n) != 0) {
-      return false;
-    }
-    return m.prefix_only || MatchesGlob(m, key);
-  }
-  static bool MatchesGlob(const Matcher& m, std::string_view key);
+  struct ProbeRange {
+    uint32_t begin = 0, count = 0;
+  };
+  // For a key whose first 8 bytes matched the probe's: the rest of the prefix, then the glob.
+  bool MatchesRest(uint16_t family, std::string_view key) const;
+  // Keys of under 8 bytes: the prefix bytewise, then the glob.
+  int ClassifyShortKey(std::string_view key, ProbeRange range) const;
 
   std::vector<Family> families_;
-  std::vector<Matcher> matchers_;
-  // [first byte of the key] -> families that may match, in order; [256]: the empty key.
-  std::array<std::vector<uint16_t>, 257> by_first_byte_;
+  std::vector<std::string> prefixes_;  // [family]: the glob's text before its first special character
+  std::vector<bool> prefix_only_;      // [family]: the glob is that prefix and one '*'
+  std::vector<Probe> probes_;
+  // [first byte of the key] -> its probes in probes_; [256]: the empty key.
+  std::array<ProbeRange, 257> by_first_byte_;
 };
 
 // Per shard, per family: lookups that hit or missed, keys evicted. Written under the shard's

@@ -205,11 +205,10 @@ void Keyspace::SetKeyFamilies(std::unique_ptr<const KeyFamilies> families) {
   families_ = std::move(families);
 }
 
-void Keyspace::CountFamilyEviction(Shard& shard, std::string_view key) {
-  const int family = families_->Classify(key);
-  if (family < 0) return;
-  std::atomic<uint64_t>& c = shard.family_counters[family].evictions;
-  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+int Keyspace::ClassifyAndTag(Entry& entry) {
+  const int family = families_->Classify(entry.key());
+  if (family < Entry::kTaggedFamilies) entry.set_family_tag(static_cast<uint8_t>(family + 2));
+  return family;
 }
 
 void Keyspace::KeyFamilyCensusStep(int64_t now_ms, int64_t deadline_ns) {
@@ -225,7 +224,7 @@ void Keyspace::KeyFamilyCensusStep(int64_t now_ms, int64_t deadline_ns) {
       const Table& table = shard.table(census_db_);
       census_cursor_ = table.dict.Scan(census_cursor_, kBucketsPerSlice, [&](Entry* e) {
         if (IsExpired(*e, now_ms)) return;
-        const int family = families_->Classify(e->key());
+        const int family = FamilyOf(*e);
         if (family < 0) return;
         ++census_keys_[family];
         census_bytes_[family] += e->AllocatedSize() + sizeof(Entry*);
@@ -596,7 +595,13 @@ Entry* Transaction::Find(int db, std::string_view key, bool count_hit, bool touc
   if (e == nullptr && !table.spilled.empty()) [[unlikely]] e = PromoteNow(shard, table, db, key, hash);
   if (count_hit) {
     (e != nullptr ? shard.keyspace_hits : shard.keyspace_misses).Add();
-    if (keyspace_.has_key_families() && count_families_) [[unlikely]] keyspace_.CountFamilyLookup(shard, key, e != nullptr);
+    if (keyspace_.has_key_families() && count_families_) [[unlikely]] {
+      if (e != nullptr) {
+        keyspace_.CountFamilyHit(shard, *e);
+      } else {
+        keyspace_.CountFamilyLookup(shard, key, /*hit=*/false);
+      }
+    }
     if (e == nullptr && notify_miss) Notify(notify::kKeyMiss, "keymiss", db, key);
   }
   if (touch && !no_touch_) {

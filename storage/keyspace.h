@@ -187,15 +187,16 @@ class Keyspace {
   void KeyFamilyCensusStep(int64_t now_ms, int64_t deadline_ns);
   // Every family's figures (any thread): counters now, keys and memory as of the last census.
   std::vector<KeyFamilyStats> KeyFamilyStatsNow() const;
-  // The counters' side of a lookup or eviction of `key` (under the key's shard lock).
+  // The counters' side of a lookup or eviction (under the key's shard lock): of a key found,
+  // by its entry (whose family is remembered in it), or of a key by its name.
+  void CountFamilyHit(Shard& shard, Entry& entry) { CountFamilyEvent(shard.family_counters, FamilyOf(entry), &KeyFamilyCounters::hits); }
   void CountFamilyLookup(Shard& shard, std::string_view key, bool hit) {
-    const int family = families_->Classify(key);
-    if (family < 0) return;
-    // Under the shard lock: a plain add (ShardCounter's idiom), not a locked one.
-    std::atomic<uint64_t>& c = hit ? shard.family_counters[family].hits : shard.family_counters[family].misses;
-    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    CountFamilyEvent(shard.family_counters, families_->Classify(key), hit ? &KeyFamilyCounters::hits : &KeyFamilyCounters::misses);
   }
-  void CountFamilyEviction(Shard& shard, std::string_view key);
+  void CountFamilyEviction(Shard& shard, Entry& entry) { CountFamilyEvent(shard.family_counters, FamilyOf(entry), &KeyFamilyCounters::evictions); }
+  void CountFamilyEviction(Shard& shard, std::string_view key) {
+    CountFamilyEvent(shard.family_counters, families_->Classify(key), &KeyFamilyCounters::evictions);
+  }
 
   void FlushDb(int db);
   void FlushAll();
@@ -379,6 +380,21 @@ class Keyspace {
   // write for it, or "" when its clean copy is on disk already (Entry::kSpillCopy).
   std::string IndexAsSpilled(Table& table, uint64_t hash, const Entry& entry);
   uint64_t NextEvictionRandom();
+  // The family of a live entry's key, from its tag (Entry::family_tag), classifying the key and
+  // tagging the entry the first time (under its shard's lock, as every write of an entry).
+  int FamilyOf(Entry& entry) {
+    const uint8_t tag = entry.family_tag();
+    if (tag != Entry::kFamilyUnknown) [[likely]] return tag - 2;  // kFamilyNone -> -1
+    return ClassifyAndTag(entry);
+  }
+  int ClassifyAndTag(Entry& entry);
+  // Under the shard lock: a plain add (ShardCounter's idiom), not a locked one.
+  static void CountFamilyEvent(const std::unique_ptr<KeyFamilyCounters[]>& counters, int family,
+                               std::atomic<uint64_t> KeyFamilyCounters::*event) {
+    if (family < 0) return;
+    std::atomic<uint64_t>& c = counters[family].*event;
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   KeyspaceOptions options_;
   int shard_shift_ = 63;

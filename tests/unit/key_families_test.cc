@@ -99,5 +99,74 @@ TEST(KeyFamilies, PrefixesOfEveryLengthMatchExactlyTheirKeys) {
   EXPECT_EQ(families.Classify(""), -1);
 }
 
+// A read that finds its key counts the family remembered in the entry; the entry of a key
+// under a new name (RENAME) is classified again, so it counts under its new family.
+TEST(KeyFamilies, AFoundKeyCountsUnderTheFamilyOfItsCurrentName) {
+  Keyspace keyspace;
+  keyspace.SetKeyFamilies(std::make_unique<const KeyFamilies>(
+      std::vector<KeyFamilies::Family>{{"users", "user:*"}, {"carts", "cart:*"}}));
+  const int64_t now = 1000;
+  {
+    const std::string_view keys[] = {"user:1"};
+    Transaction txn(keyspace, 0, keys, now);
+    ASSERT_NE(txn.SetString("user:1", "v", Entry::kNoExpiry), nullptr);
+  }
+  auto get = [&](std::string_view key) {
+    const std::string_view keys[] = {key};
+    Transaction txn(keyspace, 0, keys, now);
+    return txn.Find(0, key, /*count_hit=*/true, /*touch=*/true) != nullptr;
+  };
+  EXPECT_TRUE(get("user:1"));
+  EXPECT_TRUE(get("user:1"));
+  {
+    const std::string_view keys[] = {"user:1", "cart:9"};
+    Transaction txn(keyspace, 0, keys, now);
+    txn.Rename("user:1", "cart:9");
+  }
+  EXPECT_TRUE(get("cart:9"));
+  const std::vector<KeyFamilyStats> stats = keyspace.KeyFamilyStatsNow();
+  EXPECT_EQ(stats[0].hits, 2u);
+  EXPECT_EQ(stats[1].hits, 1u);
+}
+
+// An entry remembers at most Entry::kTaggedFamilies families; a key of a later one is
+// classified on every read and counted all the same.
+TEST(KeyFamilies, FamiliesBeyondWhatAnEntryRemembersAreCountedToo) {
+  std::vector<KeyFamilies::Family> many;
+  for (int i = 0; i < Entry::kTaggedFamilies + 5; ++i) many.push_back({"f" + std::to_string(i), "f" + std::to_string(i) + ":*"});
+  Keyspace keyspace;
+  keyspace.SetKeyFamilies(std::make_unique<const KeyFamilies>(std::move(many)));
+  const int64_t now = 1000;
+  const std::string late = "f" + std::to_string(Entry::kTaggedFamilies + 3) + ":x";
+  const std::string early = "f2:x";
+  for (const std::string& key : {late, early}) {
+    const std::string_view keys[] = {key};
+    Transaction txn(keyspace, 0, keys, now);
+    ASSERT_NE(txn.SetString(key, "v", Entry::kNoExpiry), nullptr);
+  }
+  for (int i = 0; i < 3; ++i) {
+    for (const std::string& key : {late, early}) {
+      const std::string_view keys[] = {key};
+      Transaction txn(keyspace, 0, keys, now);
+      EXPECT_NE(txn.Find(0, key, /*count_hit=*/true, /*touch=*/true), nullptr);
+    }
+  }
+  const std::vector<KeyFamilyStats> stats = keyspace.KeyFamilyStatsNow();
+  EXPECT_EQ(stats[Entry::kTaggedFamilies + 3].hits, 3u);
+  EXPECT_EQ(stats[2].hits, 3u);
+}
+
+// The family tag shares its byte with the value's type, and never changes the type.
+TEST(KeyFamilies, AnEntryRemembersItsFamilyBesideItsType) {
+  Entry* entry = Entry::NewString("user:1", "v", Entry::kNoExpiry);
+  EXPECT_EQ(entry->family_tag(), Entry::kFamilyUnknown);
+  for (uint8_t tag : {Entry::kFamilyNone, uint8_t{2}, uint8_t{Entry::kTaggedFamilies + 1}}) {
+    entry->set_family_tag(tag);
+    EXPECT_EQ(entry->family_tag(), tag);
+    EXPECT_EQ(entry->type(), ValueType::kString);
+  }
+  Entry::Free(entry);
+}
+
 }  // namespace
 }  // namespace strata::storage
