@@ -13,7 +13,7 @@ PYTHON := /usr/bin/python3
 BUILD_PKGS := cmake make g++ pkg-config ccache \
         libuv1-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev \
         libsqlite3-dev libpq-dev libcurl4-openssl-dev libjemalloc-dev liblz4-dev librocksdb-dev \
-        liblua5.1-0-dev lua-cjson-dev lua-bitop-dev prometheus-cpp-dev
+        liblua5.1-0-dev lua-cjson-dev lua-bitop-dev prometheus-cpp-dev libssl-dev
 RUN_PKGS := sqlite3
 TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
         gnuplot-nox python3-prometheus-client prometheus prometheus-redis-exporter

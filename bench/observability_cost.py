@@ -11,12 +11,14 @@ turn (the order alternating):
                   start with the same byte, so classifying a key tries four families before it
                   matches (a key found is classified once: its entry remembers its family)
   strata-monitor  strata's defaults with one MONITOR client attached (redis-cli, reading everything)
+  strata-acl      strata's defaults, the load run by an ACL user of 20 rules (ACL_USER: 7 key
+                  patterns, the benchmark's last; channels; categories and commands taken away)
   redis           Debian's redis-server, defaults (latency tracking on)
   redis-monitor   the same with one MONITOR client
 Printed: ops/s at pipeline 16 and the server's CPU seconds per million requests at pipeline 1 and
 16 (utime+stime from /proc/PID/stat), per configuration, then the ratios the issue asks for:
-strata-on / strata-off (target: within 3%), and MONITOR's extra CPU per request in strata
-against Redis's (target: no more).
+strata-on / strata-off (target: within 3%), strata-acl / strata (target: within 3%), and
+MONITOR's extra CPU per request in strata against Redis's (target: no more).
 
 Only 127.0.0.1 is used; every process started here is stopped by its PID.
 """
@@ -37,12 +39,20 @@ FAMILIES = ["users", "user:*", "sessions", "session:*", "products", "product:*",
             "keys-old", "keyold:*", "bench", "key:*"]
 
 
+# An application's user: 20 rules, its keys allowed by the last of 7 key patterns.
+ACL_USER = ["app", "on", ">secret", "~user:*", "~session:*", "~product:*", "~cart:*", "%R~catalog:*", "%W~audit:*",
+            "~key:*", "&events:*", "&news:*", "+@all", "-@dangerous", "-@admin", "-@scripting", "-@blocking",
+            "+config|get", "+client|setname", "+info", "-keys"]
+
+
 class Server(PinnedServer):
     def __init__(self, config, strata, core, workdir):
         if config.startswith("strata"):
             argv = [strata, "--io-threads", "1"]
             if config == "strata-off":
                 argv += ["--latency-tracking", "no"]
+            elif config == "strata-acl":
+                argv += ["--user", *ACL_USER]
             elif config == "strata-on":
                 argv += ["--latency-tracking", "yes"]
                 for name, glob in zip(FAMILIES[::2], FAMILIES[1::2]):
@@ -50,6 +60,7 @@ class Server(PinnedServer):
         else:
             argv = ["/usr/bin/redis-server", "--save", "", "--appendonly", "no", "--dir", workdir]
         super().__init__(argv, core, workdir, config)
+        self.bench_args = ["--user", ACL_USER[0], "-a", ACL_USER[2][1:]] if config == "strata-acl" else []
         self.monitor = None
         if config.endswith("-monitor"):
             # The watcher reads on the load generator's core, as a developer's terminal would.
@@ -74,7 +85,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests-p1", type=int, default=200000)
     parser.add_argument("--requests-p16", type=int, default=1000000)
-    parser.add_argument("--configs", default="strata-off,strata,strata-on,strata-monitor,redis,redis-monitor")
+    parser.add_argument("--configs", default="strata-off,strata,strata-on,strata-acl,strata-monitor,redis,redis-monitor")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
     args = parser.parse_args()
@@ -96,7 +107,8 @@ def main():
                         order = configs if (round_index + step) % 2 == 0 else list(reversed(configs))
                         step += 1
                         for config in order:
-                            r = run_load(servers[config], test, pipeline, requests, 50, args.client_core)
+                            r = run_load(servers[config], test, pipeline, requests, 50, args.client_core,
+                                         servers[config].bench_args)
                             results[config].setdefault((test, pipeline), []).append(r)
             finally:
                 for server in servers.values():
@@ -121,13 +133,18 @@ def main():
                   f"{median(config, (test, 16), 'cpu_per_m'):>10.2f}{median(config, (test, 1), 'cpu_per_m'):>10.2f}"
                   f"{median(config, (test, 1), 'user_per_m'):>10.2f}")
     print()
-    if "strata-on" in configs and "strata-off" in configs:
+    def print_ratios(config, base, label):
         for test in ("set", "get"):
-            ops = median_ratio("strata-on", "strata-off", (test, 16), "ops")
-            cpu16 = median_ratio("strata-on", "strata-off", (test, 16), "cpu_per_m")
-            cpu1 = median_ratio("strata-on", "strata-off", (test, 1), "cpu_per_m")
-            print(f"tracking+10 families / off, {test.upper()}: P16 ops/s {ops:.3f}, P16 cpu {cpu16:.3f}, "
-                  f"P1 cpu {cpu1:.3f}  (target: within 3%)")
+            ops = median_ratio(config, base, (test, 16), "ops")
+            cpu16 = median_ratio(config, base, (test, 16), "cpu_per_m")
+            cpu1 = median_ratio(config, base, (test, 1), "cpu_per_m")
+            print(f"{label}, {test.upper()}: P16 ops/s {ops:.3f}, P16 cpu {cpu16:.3f}, P1 cpu {cpu1:.3f}  "
+                  f"(target: within 3%)")
+
+    if "strata-on" in configs and "strata-off" in configs:
+        print_ratios("strata-on", "strata-off", "tracking+10 families / off")
+    if "strata-acl" in configs and "strata" in configs:
+        print_ratios("strata-acl", "strata", "ACL user of 20 rules / default user")
     if all(c in configs for c in ("strata-monitor", "redis-monitor", "redis")):
         base = "strata" if "strata" in configs else "strata-off"
         for test in ("set", "get"):

@@ -29,6 +29,7 @@ import tempfile
 from benchlib import PinnedServer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+BENCH_ARGS = []  # --bench-args, for every strata-bench run
 RUN_TIMEOUT = 600  # seconds per load-generator run (the server runs under valgrind)
 KEYS = 100_000
 LOADS = {
@@ -43,7 +44,7 @@ LOADS["get-tracking"] = dict(LOADS["get"], argv=[*LOADS["get"]["argv"], "--track
 
 def run_bench(bench, port, core, argv, requests):
     proc = subprocess.run(["taskset", "-c", str(core), bench, "--host", "127.0.0.1", "--port", str(port),
-                           "--threads", "1", "--requests", str(requests), *argv],
+                           "--threads", "1", "--requests", str(requests), *argv, *BENCH_ARGS],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
     if proc.returncode != 0:
         raise RuntimeError(f"strata-bench failed: {proc.stderr.strip()[-500:]}")
@@ -93,7 +94,10 @@ def main():
     parser.add_argument("--client-core", type=int, default=1)
     parser.add_argument("--server-args", default="",
                         help="more strata-server directives for every run, e.g. '--latency-tracking no'")
+    parser.add_argument("--bench-args", default="",
+                        help="more strata-bench options for every run, e.g. '--auth app:secret' (an ACL user)")
     args = parser.parse_args()
+    BENCH_ARGS.extend(shlex.split(args.bench_args))
     builds = [str(pathlib.Path(b) if pathlib.Path(b).is_absolute() else ROOT / b) for b in args.builds.split(",")]
     loads = args.loads.split(",")
     for load in loads:

@@ -74,13 +74,13 @@ class Server(PinnedServer):
         raise KeyError(field)
 
 
-def run_load(server, test, pipeline, requests, clients, client_core):
+def run_load(server, test, pipeline, requests, clients, client_core, extra_args=()):
     user_before, system_before = server.cpu_seconds()
     started = time.monotonic()
     out = subprocess.run(
         ["taskset", "-c", str(client_core), "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
          "-t", test, "-n", str(requests), "-c", str(clients), "-P", str(pipeline), "-d", "32",
-         "-r", "100000", "--csv", "-q"],
+         "-r", "100000", "--csv", "-q", *extra_args],
         capture_output=True, text=True, check=True, timeout=300).stdout
     wall = time.monotonic() - started
     user_after, system_after = server.cpu_seconds()

@@ -169,6 +169,8 @@ Config::Config() {
   integer("lua-time-limit", &Config::busy_reply_threshold_ms, 0, INT64_MAX, true);
   boolean("lua-allow-undeclared-keys", &Config::lua_allow_undeclared_keys, true);
   text("requirepass", &Config::requirepass_, true);
+  text("aclfile", &Config::aclfile_, false);
+  integer("acllog-max-len", &Config::acllog_max_len, 0, INT64_MAX, true);
   integer("maxclients", &Config::maxclients, 1, 1000000, true);
   integer("timeout", &Config::timeout_seconds, 0, INT32_MAX, true);
   integer("tcp-keepalive", &Config::tcp_keepalive, 0, INT32_MAX, true);
@@ -393,14 +395,12 @@ Config::Config() {
   static constexpr const char* kDefrag = "strata has no active defragmentation";
   static constexpr const char* kProcess = "strata has no such process setting";
   static constexpr const char* kTls = "strata does not serve TLS yet";
-  static constexpr const char* kAcl = "strata has no ACL users yet";
+  static constexpr const char* kAcl = "strata's new ACL users start with no channels (resetchannels)";
   static constexpr const char* kLazyFree = "strata frees a value where it is deleted, never in the background";
   static constexpr const char* kStreams = "strata has no streams";
   static constexpr const char* kModules = "strata has no modules";
   static constexpr FixedParameter kFixedParameters[] = {
       {"acl-pubsub-default", "resetchannels", Fixed::kText, kAcl},
-      {"aclfile", "", Fixed::kText, kAcl, Settable::kStartupOnly},
-      {"acllog-max-len", "128", Fixed::kInteger, kAcl},
       {"active-defrag-cycle-max", "25", Fixed::kInteger, kDefrag},
       {"active-defrag-cycle-min", "1", Fixed::kInteger, kDefrag},
       {"active-defrag-ignore-bytes", "104857600", Fixed::kMemory, kDefrag},
@@ -603,6 +603,16 @@ std::string Config::audit_log() const {
   return audit_log_;
 }
 
+std::string Config::aclfile() const {
+  absl::MutexLock lock(&mu_);
+  return aclfile_;
+}
+
+std::vector<LoaderDirective> Config::user_directives() const {
+  absl::MutexLock lock(&mu_);
+  return user_directives_;
+}
+
 std::vector<std::pair<std::string, std::string>> Config::key_families() const {
   absl::MutexLock lock(&mu_);
   return key_families_;
@@ -618,6 +628,13 @@ absl::Status Config::Apply(const std::vector<std::string>& words, const std::str
   if (IEquals(words[0], "include")) {
     if (words.size() != 2) return BadValue(absl::StrCat(origin, ": include takes one file"));
     return LoadFileAt(words[1], 1);
+  }
+  if (IEquals(words[0], "user")) {
+    // ACL users (server/acl.h), applied at start-up once every line is read.
+    if (words.size() < 2) return BadValue(absl::StrCat(origin, ": user takes NAME [rule ...]"));
+    absl::MutexLock lock(&mu_);
+    user_directives_.push_back(LoaderDirective{"user", std::vector<std::string>(words.begin() + 1, words.end()), origin});
+    return absl::OkStatus();
   }
   if (IEquals(words[0], "source") || IEquals(words[0], "loader")) {
     const bool is_source = IEquals(words[0], "source");

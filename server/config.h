@@ -115,6 +115,7 @@ class Config {
   std::atomic<int64_t> latency_monitor_threshold{0};
   // The key-family census's share of each cron period, in percent (storage/key_families.h).
   std::atomic<int64_t> key_family_census_effort{1};
+  std::atomic<int64_t> acllog_max_len{128};
   // Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM, /metrics).
   std::atomic<bool> latency_tracking{true};
   // Client-side caching: keys the tracking table remembers at most (0: no limit).
@@ -150,6 +151,9 @@ class Config {
   std::string config_file() const;
   std::vector<std::string> invalidation_channels() const;
   std::vector<LoaderDirective> loader_directives() const;
+  // `user NAME rules...` lines (kind "user"; words: the name and its rules), in order.
+  std::vector<LoaderDirective> user_directives() const;
+  std::string aclfile() const;
   // stats-key-family NAME GLOB lines, in order (storage/key_families.h).
   std::vector<std::pair<std::string, std::string>> key_families() const;
   // latency-tracking-info-percentiles: the percentiles INFO latencystats reports.
@@ -171,6 +175,8 @@ class Config {
   absl::Mutex rewrite_mu_;  // CONFIG REWRITE; never held with mu_ taken first
   std::vector<std::string> bind_;
   std::string requirepass_;
+  std::string aclfile_;
+  std::vector<LoaderDirective> user_directives_;
   std::string logfile_;
   std::string pidfile_;
   std::string dir_;

@@ -55,8 +55,64 @@ bool CommandNeedsAllShards(Server& server, const CommandSpec& spec, std::span<co
 Connection::Connection(IoThread& thread, uint64_t id, int64_t now_ms)
     : thread_(thread), server_(thread.server()), id_(id), created_ms_(now_ms), reply_(&output_),
       last_interaction_ms_(now_ms) {
-  set_authenticated(server_.config().requirepass().empty());
+  ResetUser();
   reply_.set_error_observer(&server_.error_stats());
+}
+
+void Connection::SetUser(std::shared_ptr<const AclUser> user) {
+  acl_checks_ = !user->unrestricted;
+  {
+    absl::MutexLock lock(&info_mu_);
+    if (user_name_ != user->name) user_name_ = user->name;
+  }
+  user_ = std::move(user);
+}
+
+void Connection::AuthenticateAs(std::shared_ptr<const AclUser> user) {
+  // The snapshot was taken before now: a change since (SETUSER, DELUSER) must still reach this
+  // connection, so its next command takes the user's current snapshot (generations start at 1).
+  acl_generation_ = 0;
+  SetUser(std::move(user));
+  set_authenticated(true);
+}
+
+void Connection::ResetUser() {
+  // The generation before the snapshot: a change between the two is seen at the next command.
+  acl_generation_ = server_.acl().generation();
+  SetUser(server_.acl().default_user());
+  set_authenticated(user_->enabled && user_->nopass);
+}
+
+std::string Connection::user_name() const {
+  absl::MutexLock lock(&info_mu_);
+  return user_name_;
+}
+
+bool Connection::RefreshUser() {
+  const uint64_t generation = server_.acl().generation();
+  std::shared_ptr<const AclUser> current = server_.acl().Find(user_->name);
+  if (current == nullptr || current->incarnation != user_->incarnation) {
+    Close();
+    return false;
+  }
+  acl_generation_ = generation;
+  SetUser(std::move(current));
+  return true;
+}
+
+AclDenial Connection::CheckAcl(const CommandSpec& spec, std::span<const std::string_view> args,
+                               std::string_view context) {
+  const AclDenial denial = server_.acl().Check(*user_, spec, args);
+  if (denial.reason == AclDenial::kNone) return denial;
+  AclLog::Entry entry;
+  entry.reason = denial.reason;
+  entry.context = std::string(context);
+  entry.object = denial.reason == AclDenial::kCommand ? std::string(spec.name) : std::string(args[denial.arg_index]);
+  entry.username = user_->name;
+  entry.time_ms = NowMs();
+  entry.client_info = DescribeForClientList(entry.time_ms);
+  server_.acl_log().Add(std::move(entry), static_cast<size_t>(server_.config().acllog_max_len.load()));
+  return denial;
 }
 
 void Connection::set_authenticated(bool on) {
@@ -293,6 +349,18 @@ void Connection::Execute(std::span<const std::string_view> args) {
       return;
     }
   }
+  last_command_.store(spec, std::memory_order_relaxed);
+  // The ACL step: a user's change reaches the connection at its next command; the default user,
+  // allowed everything, costs the two tests.
+  if (server_.acl().generation() != acl_generation_ && !RefreshUser()) [[unlikely]] return;
+  if (acl_checks_ && !server_.acl().QuickAllows(*user_, *spec, args)) [[unlikely]] {
+    if (const AclDenial denial = CheckAcl(*spec, args, multi_ != nullptr ? "multi" : "toplevel");
+        denial.reason != AclDenial::kNone) {
+      thread_.command_stats().Reject(spec->id);
+      Reject(args, errors::NoPermission(denial, spec->name));
+      return;
+    }
+  }
   if (server_.pause_may_hold() && ParkIfPaused(*spec, args)) [[unlikely]] return;
   if (ModeMayRefuse() && RefusedInThisMode(*spec)) {
     thread_.command_stats().Reject(spec->id);
@@ -303,7 +371,6 @@ void Connection::Execute(std::span<const std::string_view> args) {
     Reject(args, errors::kOom);
     return;
   }
-  last_command_.store(spec, std::memory_order_relaxed);
   if (multi_ != nullptr && !(spec->flags & flags::kNotQueued)) {
     multi_->deny_oom |= (spec->flags & flags::kDenyOom) != 0;
     multi_->commands.push_back({spec, std::vector<std::string>(args.begin(), args.end())});
@@ -472,6 +539,9 @@ void Connection::RedactSecrets(const CommandSpec& spec, std::vector<std::string_
         break;
       }
     }
+  } else if (spec.name == "acl|setuser") {
+    // As Redis: the user and every rule (a rule may be a password).
+    for (size_t i = 2; i < logged.size(); ++i) logged[i] = "(redacted)";
   } else if (spec.name == "config|set") {
     // Redis's sensitive parameters: their values never reach the log.
     for (size_t i = 2; i + 1 < logged.size(); i += 2) {
@@ -716,6 +786,13 @@ void Connection::ExecMulti(std::span<const std::string_view> exec_args) {
       const int64_t slower_than_us = server_.config().slowlog_log_slower_than.load(std::memory_order_relaxed);
       for (size_t i = 0; i < argvs.size(); ++i) {
         const CommandSpec& spec = *multi_->commands[i].spec;
+        // As Redis: rules changed since the command was queued are applied at EXEC.
+        if (acl_checks_) [[unlikely]] {
+          if (const AclDenial denial = CheckAcl(spec, argvs[i], "multi"); denial.reason != AclDenial::kNone) {
+            reply_.Error(errors::NoPermissionAtExec(denial));
+            continue;
+          }
+        }
         const int64_t micros = RunHeld(spec, argvs[i], now_ms, reply_) / 1000;
         if (slower_than_us >= 0 && micros >= slower_than_us) LogSlow(spec, argvs[i], micros);
       }
@@ -1345,10 +1422,11 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
   if (monitoring_for_info_.load(std::memory_order_relaxed)) flags += 'O';
   if (flags.empty()) flags = "N";
   const CommandSpec* last = last_command_.load(std::memory_order_relaxed);
-  std::string name, lib_name, lib_version;
+  std::string name, lib_name, lib_version, user;
   {
     absl::MutexLock lock(&info_mu_);
     name = name_;
+    user = user_name_;
     lib_name = lib_name_;
     lib_version = lib_version_;
   }
@@ -1360,7 +1438,7 @@ std::string Connection::DescribeForClientList(int64_t now_ms) const {
                       " flags=", flags, " db=", db(), " sub=", channels, " psub=", patterns, " ssub=", shard_channels, " multi=", multi_queued, " qbuf=", qbuf, " qbuf-free=", qbuf_capacity - qbuf,
                       " argv-mem=0 multi-mem=0 rbs=", qbuf_capacity, " rbp=0 obl=0 oll=0 omem=", omem,
                       " tot-mem=", qbuf_capacity + omem, " events=r cmd=", last ? std::string(last->name) : "NULL",
-                      " user=default redir=", redirect, " resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,
+                      " user=", user, " redir=", redirect, " resp=", resp_.load(std::memory_order_relaxed), " lib-name=", lib_name,
                       " lib-ver=", lib_version);
 }
 

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "protocol/reply_builder.h"
 #include "protocol/request_parser.h"
+#include "server/acl.h"
 #include "server/audit_log.h"
 #include "loaders/loader_manager.h"
 #include "server/command.h"
@@ -54,6 +55,23 @@ class Connection {
   bool authenticated() const { return authenticated_; }
   // Also applies Redis's limits on what an unauthenticated client may send.
   void set_authenticated(bool on);
+  // The ACL user this client runs as (loop thread): AUTH / HELLO AUTH make it `user`,
+  // authenticated; RESET makes it the default user, authenticated if that needs no password.
+  void AuthenticateAs(std::shared_ptr<const AclUser> user);
+  void ResetUser();
+  const AclUser& user() const { return *user_; }
+  // Any thread: the user's name (CLIENT LIST, CLIENT KILL USER, ACL DELUSER).
+  std::string user_name() const;
+  // Any thread: subscribed to some channel, pattern or shard channel (ACL SETUSER's check).
+  bool has_subscriptions() const {
+    return channel_count_.load(std::memory_order_relaxed) + pattern_count_.load(std::memory_order_relaxed) +
+               shard_channel_count_.load(std::memory_order_relaxed) > 0;
+  }
+  // The ACL step for a command run on this client's behalf (a script's calls, EXEC's queue):
+  // whether its user may run it; a refusal is written to the ACL log under `context`.
+  AclDenial CheckAcl(const CommandSpec& spec, std::span<const std::string_view> args, std::string_view context);
+  // Whether the user is restricted at all (the default user is not): CheckAcl is needed.
+  bool acl_restricted() const { return acl_checks_; }
   void set_no_evict(bool on) { no_evict_.store(on, std::memory_order_relaxed); }
 
   std::string name() const;
@@ -172,7 +190,7 @@ class Connection {
   // slow log, MONITOR and the audit log show of a command.
   static void RedactSecrets(const CommandSpec& spec, std::vector<std::string_view>* args);
   // Who this client is, for the audit log.
-  AuditActor AuditIdentity() const { return AuditActor{id_, peer_address_, "default", name()}; }
+  AuditActor AuditIdentity() const { return AuditActor{id_, peer_address_, user_name(), name()}; }
   // MONITOR: this client receives every command's line until it leaves (or RESET).
   void StartMonitoring();
   void StopMonitoring();
@@ -378,6 +396,15 @@ class Connection {
   bool close_asap_ = false;  // past its output limit: closed at the next flush (SendPendingOutput)
 
   bool authenticated_ = true;
+  // The ACL user's snapshot and the Acl generation it was taken at (server/acl.h); acl_checks_:
+  // the user is restricted, so every command passes Acl::Check.
+  std::shared_ptr<const AclUser> user_;
+  uint64_t acl_generation_ = 0;
+  bool acl_checks_ = false;
+  // Takes the user's current snapshot; false when the user is gone (deleted, or the ACL reloaded
+  // without it): the connection is closed, as Redis kills such clients.
+  bool RefreshUser();
+  void SetUser(std::shared_ptr<const AclUser> user);
   bool close_after_reply_ = false;
   bool closing_ = false;
 
@@ -401,6 +428,7 @@ class Connection {
   int fd_ = -1;
   mutable absl::Mutex info_mu_;
   std::string name_;
+  std::string user_name_ = "default";
   std::string lib_name_;
   std::string lib_version_;
 };

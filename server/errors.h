@@ -6,6 +6,10 @@
 #include <string>
 #include <string_view>
 
+namespace strata::server {
+struct AclDenial;
+}
+
 namespace strata::server::errors {
 
 inline constexpr std::string_view kSyntax = "ERR syntax error";
@@ -110,5 +114,10 @@ std::string UnknownSubcommand(std::string_view subcommand, std::string_view cont
 std::string SubcommandSyntax(std::string_view subcommand, std::string_view container);
 std::string InvalidExpireTime(std::string_view command_fullname);
 std::string UnsupportedOption(std::string_view option);
+// ACL refusals (server/acl.h), in Redis 7.0's words: of a command, at EXEC (rules changed since
+// it was queued), and inside a script.
+std::string NoPermission(const AclDenial& denial, std::string_view command_fullname);
+std::string NoPermissionAtExec(const AclDenial& denial);
+std::string NoPermissionInScript(const AclDenial& denial);
 
 }  // namespace strata::server::errors

@@ -170,7 +170,7 @@ void IoThread::AcceptPending(int listen_fd) {
       return;
     }
     server.total_connections_received.fetch_add(1, std::memory_order_relaxed);
-    if (server.config().protected_mode.load() && !IsLoopback(peer) && server.config().requirepass().empty()) {
+    if (server.config().protected_mode.load() && !IsLoopback(peer) && server.acl().default_user_nopass()) {
       // Redis's protected mode: without a password, only this host may talk to the server.
       std::string denied = absl::StrCat("-", Absl(errors::kProtectedMode), "\r\n");
       ssize_t ignored = write(fd, denied.data(), denied.size());

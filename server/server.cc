@@ -159,6 +159,12 @@ int Server::Run() {
     return 1;
   }
 
+  // After the chdir: a relative aclfile is in `dir`, as Redis reads it.
+  if (absl::Status s = LoadAclUsers(); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
+
   std::vector<int> listen_fds;
   if (absl::Status s = Listen(&listen_fds); !s.ok()) {
     logger_.Warning(Std(s.message()));
@@ -285,6 +291,36 @@ absl::Status Server::OpenSpill() {
   spill_promoter_->Start();
   logger_.Notice(absl::StrFormat("Spill tier in %s: %d keys from an earlier run, %d expired ones dropped", dir,
                                  indexed, dropped));
+  return absl::OkStatus();
+}
+
+absl::Status Server::LoadAclUsers() {
+  if (const std::string password = config_.requirepass(); !password.empty()) acl_.SetDefaultPassword(password);
+  const std::vector<LoaderDirective> users = config_.user_directives();
+  const std::string aclfile = config_.aclfile();
+  if (!aclfile.empty() && !users.empty()) {
+    return absl::InvalidArgumentError(
+        "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This "
+        "setup is very likely to lead to configuration errors and security holes, please define either an ACL file "
+        "or declare users directly in your redis.conf, but not both.");
+  }
+  std::vector<Acl::UserDefinition> definitions;
+  for (size_t i = 0; i < users.size(); ++i) definitions.push_back({users[i].words, users[i].origin, i + 1});
+  if (absl::Status s = acl_.LoadUsers(definitions, /*replace_all=*/false); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Critical error while loading ACLs: ", s.message()));
+  }
+  if (!aclfile.empty()) {
+    if (absl::Status s = LoadAclFile(acl_, aclfile); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("Aborting Redis startup because of ACL errors: ", s.message()));
+    }
+  }
+  for (const auto& user : acl_.Users()) {
+    if (!user->enabled) {
+      logger_.Notice(absl::StrCat("The user '", user->name,
+                                  "' is disabled (there is no 'on' modifier in the user description). Make sure this "
+                                  "is not a configuration error."));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/audit_log.h"
 #include "server/blocking.h"
+#include "server/acl.h"
 #include "server/command.h"
 #include "server/command_stats.h"
 #include "server/config.h"
@@ -82,6 +83,8 @@ class Server {
   storage::Keyspace& keyspace() { return *keyspace_; }
   loaders::LoaderManager& loaders() { return *loaders_; }
   const CommandTable& commands() const { return commands_; }
+  Acl& acl() { return acl_; }
+  AclLog& acl_log() { return acl_log_; }
   ClientRegistry& clients() { return clients_; }
   BlockingRegistry& blocking() { return blocking_; }
   WatchRegistry& watches() { return watches_; }
@@ -210,6 +213,11 @@ class Server {
   std::unique_ptr<KeyspaceValueStore> value_store_;
   std::unique_ptr<loaders::LoaderManager> loaders_;
   CommandTable commands_;
+  // After commands_: the users' rules are bitmaps over its command ids.
+  Acl acl_{commands_};
+  AclLog acl_log_;
+  // requirepass, the `user` directives and aclfile, at start-up (Redis's order).
+  absl::Status LoadAclUsers();
   ClientRegistry clients_;
   BlockingRegistry blocking_;
   WatchRegistry watches_;

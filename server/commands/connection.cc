@@ -23,11 +23,23 @@ bool ValidClientName(std::string_view name) {
   return true;
 }
 
-// AUTH's check for the single "default" user that requirepass defines.
-bool CredentialsValid(CommandContext& ctx, std::string_view user, std::string_view password) {
-  if (user != "default") return false;
-  std::string expected = ctx.server.config().requirepass();
-  return expected.empty() || expected == password;
+// AUTH and HELLO AUTH: the client becomes `user` when `password` opens it; a failure is in the
+// ACL log (reason auth, the command's name as given), as Redis records it.
+bool Authenticate(CommandContext& ctx, std::string_view user, std::string_view password) {
+  if (std::shared_ptr<const AclUser> opened = ctx.server.acl().Authenticate(user, password)) {
+    ctx.client.AuthenticateAs(std::move(opened));
+    return true;
+  }
+  AclLog::Entry entry;
+  entry.reason = AclDenial::kAuth;
+  entry.context = ctx.client.in_multi() ? "multi" : "toplevel";
+  entry.object = std::string(ctx.args[0]);
+  entry.username = std::string(user);
+  entry.time_ms = NowMs();
+  entry.client_info = ctx.client.DescribeForClientList(entry.time_ms);
+  ctx.server.acl_log().Add(std::move(entry), static_cast<size_t>(ctx.server.config().acllog_max_len.load()));
+  ctx.reply.Error(errors::kWrongPass);
+  return false;
 }
 
 void Ping(CommandContext& ctx) {
@@ -56,16 +68,11 @@ void Auth(CommandContext& ctx) {
   if (ctx.args.size() == 3) {
     user = ctx.args[1];
     password = ctx.args[2];
-  } else if (ctx.server.config().requirepass().empty()) {
+  } else if (std::shared_ptr<const AclUser> fallback = ctx.server.acl().default_user(); fallback->nopass) {
     ctx.reply.Error(errors::kAuthNotConfigured);
     return;
   }
-  if (!CredentialsValid(ctx, user, password)) {
-    ctx.reply.Error(errors::kWrongPass);
-    return;
-  }
-  ctx.client.set_authenticated(true);
-  ctx.reply.Ok();
+  if (Authenticate(ctx, user, password)) ctx.reply.Ok();
 }
 
 void Hello(CommandContext& ctx) {
@@ -104,13 +111,7 @@ void Hello(CommandContext& ctx) {
       return;
     }
   }
-  if (has_auth) {
-    if (!CredentialsValid(ctx, user, password)) {
-      ctx.reply.Error(errors::kWrongPass);
-      return;
-    }
-    ctx.client.set_authenticated(true);
-  }
+  if (has_auth && !Authenticate(ctx, user, password)) return;
   if (!ctx.client.authenticated()) {
     ctx.reply.Error(errors::kHelloNoAuth);
     return;
@@ -167,7 +168,7 @@ void Reset(CommandContext& ctx) {
   ctx.client.set_resp3(false);
   ctx.client.set_name("");
   ctx.client.set_no_evict(false);
-  ctx.client.set_authenticated(ctx.server.config().requirepass().empty());
+  ctx.client.ResetUser();
   ctx.reply.SimpleString("RESET");
 }
 
@@ -241,18 +242,6 @@ void ClientInfo(CommandContext& ctx) {
   ctx.reply.Verbatim(absl::StrCat(ctx.client.DescribeForClientList(ctx.now_ms), "\n"));
 }
 
-// Closes another client on its own thread; this one after its reply.
-void KillClient(CommandContext& ctx, Connection& target) {
-  if (&target == &ctx.client) {
-    ctx.client.CloseAfterReply();
-    return;
-  }
-  IoThread& thread = target.thread();
-  const uint64_t id = target.id();
-  thread.Post([&thread, id] {
-    if (Connection* c = thread.FindConnection(id)) c->Close();
-  });
-}
 
 void ClientKill(CommandContext& ctx) {
   const auto& args = ctx.args;
@@ -275,7 +264,7 @@ void ClientKill(CommandContext& ctx) {
   }
   uint64_t id = 0;
   int64_t max_age_seconds = 0;
-  std::string_view addr, laddr;
+  std::string_view addr, laddr, user;
   bool skip_me = true, match_none = false;
   for (size_t i = 2; i < args.size(); i += 2) {
     if (i + 1 >= args.size()) {
@@ -303,7 +292,11 @@ void ClientKill(CommandContext& ctx) {
     } else if (EqualsIgnoreCase(option, "type")) {
       if (!EqualsIgnoreCase(value, "normal")) match_none = true;
     } else if (EqualsIgnoreCase(option, "user")) {
-      if (value != "default") match_none = true;
+      if (ctx.server.acl().Find(value) == nullptr) {
+        ctx.reply.Error(absl::StrCat("ERR No such user '", Absl(value), "'"));
+        return;
+      }
+      user = value;
     } else if (EqualsIgnoreCase(option, "skipme")) {
       if (EqualsIgnoreCase(value, "yes")) {
         skip_me = true;
@@ -324,6 +317,7 @@ void ClientKill(CommandContext& ctx) {
       if (id != 0 && c.id() != id) return;
       if (!addr.empty() && c.peer_address() != addr) return;
       if (!laddr.empty() && c.local_address() != laddr) return;
+      if (!user.empty() && c.user_name() != user) return;
       if (max_age_seconds != 0 && (ctx.now_ms - c.created_ms()) / 1000 <= max_age_seconds) return;
       if (skip_me && &c == &ctx.client) return;
       KillClient(ctx, c);
@@ -643,6 +637,18 @@ constexpr CommandSpec kConnectionCommands[] = {
 };
 
 }  // namespace
+
+void KillClient(CommandContext& ctx, Connection& target) {
+  if (&target == &ctx.client) {
+    ctx.client.CloseAfterReply();
+    return;
+  }
+  IoThread& thread = target.thread();
+  const uint64_t id = target.id();
+  thread.Post([&thread, id] {
+    if (Connection* c = thread.FindConnection(id)) c->Close();
+  });
+}
 
 std::span<const CommandSpec> ConnectionCommands() { return kConnectionCommands; }
 

@@ -26,8 +26,12 @@ void SUnsubscribe(CommandContext& ctx) {
 
 void PublishTo(CommandContext& ctx, SubscriptionKind kind) {
   // An invalidation message is applied first, then delivered as usual (DESIGN.md section 7); a
-  // malformed one is delivered all the same (and counted).
-  if (kind == SubscriptionKind::kChannel && ctx.server.IsInvalidationChannel(ctx.args[1])) {
+  // malformed one is delivered all the same (and counted). It deletes keys, so an ACL user's is
+  // applied only if that user may write every key (one allowed to publish but confined to some
+  // keys must not empty the cache); otherwise it is only delivered.
+  if (kind == SubscriptionKind::kChannel && ctx.server.IsInvalidationChannel(ctx.args[1]) &&
+      (!ctx.client.acl_restricted() ||
+       ctx.server.acl().AllowsEveryKey(ctx.client.user(), ctx.spec, ctx.args, kAclKeyWrite))) {
     ctx.server.invalidator().ApplyMessage(ctx.args[2], ctx.client.AuditIdentity()).IgnoreError();
   }
   ctx.reply.Integer(ctx.server.pubsub().Publish(kind, ctx.args[1], ctx.args[2]));

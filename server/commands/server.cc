@@ -165,6 +165,10 @@ void ConfigSet(CommandContext& ctx) {
     return;
   }
   ctx.server.ApplyConfig();
+  // As Redis: setting requirepass makes it the default user's only password (even the same one).
+  for (const auto& [name, value] : pairs) {
+    if (EqualsIgnoreCase(name, "requirepass")) ctx.server.acl().SetDefaultPassword(ctx.server.config().requirepass());
+  }
   // The values as set, passwords redacted as in the slow log.
   std::vector<std::string_view> shown(ctx.args.begin(), ctx.args.end());
   Connection::RedactSecrets(ctx.spec, &shown);

@@ -49,9 +49,17 @@ struct SortOptions {
   std::optional<std::string_view> store;
 };
 
+bool IsSelf(std::string_view pattern) { return pattern.size() == 1 && pattern[0] == '#'; }
+
 // The options after the key, in Redis's grammar; false after a syntax or integer error.
 bool ParseSortOptions(CommandContext& ctx, bool read_only, SortOptions* options) {
   const auto& args = ctx.args;
+  // BY and GET patterns read keys no key spec names: as Redis, a restricted user may give them
+  // only with read access to every key.
+  auto every_key_readable = [&] {
+    return !ctx.client.acl_restricted() ||
+           ctx.server.acl().AllowsEveryKey(ctx.client.user(), ctx.spec, ctx.args, kAclKeyRead);
+  };
   for (size_t j = 2; j < args.size(); ++j) {
     const size_t left = args.size() - j - 1;
     const std::string_view word = args[j];
@@ -74,8 +82,16 @@ bool ParseSortOptions(CommandContext& ctx, bool read_only, SortOptions* options)
       // C string semantics, as Redis's strchr: a pattern is read up to its first NUL.
       const std::string_view pattern = options->by->substr(0, options->by->find('\0'));
       options->dont_sort = pattern.find('*') == std::string_view::npos;
+      if (!options->dont_sort && !every_key_readable()) {
+        ctx.reply.Error("ERR BY option of SORT denied due to insufficient ACL permissions.");
+        return false;
+      }
     } else if (EqualsIgnoreCase(word, "get") && left >= 1) {
       options->gets.push_back(args[++j]);
+      if (!every_key_readable()) {  // even GET #, as Redis 7.0
+        ctx.reply.Error("ERR GET option of SORT denied due to insufficient ACL permissions.");
+        return false;
+      }
     } else {
       ctx.reply.Error(errors::kSyntax);
       return false;
@@ -107,7 +123,6 @@ std::optional<PatternTarget> ResolvePattern(std::string_view pattern, std::strin
   return target;
 }
 
-bool IsSelf(std::string_view pattern) { return pattern.size() == 1 && pattern[0] == '#'; }
 
 // What a pattern yields for an element: the element ("#"), a string key's value, a hash field's
 // value, or nothing (missing key or field, wrong type, no '*'). A read's lookup even for STORE,

@@ -456,14 +456,25 @@ void LuaEngine::CreateState() {
   });
   add("debug", [](lua_State*) -> int { return 0; });
   add("acl_check_cmd", [](lua_State* S) -> int {
-    // One user, allowed everything (no ACLs yet): true for any command that exists.
+    // Whether the script's caller may run that command line (Redis logs nothing for it).
     const int argc = lua_gettop(S);
     if (argc == 0) RaiseError(S, "Please specify at least one argument for this redis lib call");
-    const char* name = lua_tostring(S, 1);
-    if (name == nullptr || EngineOf(S)->server_.commands().Find(name) == nullptr) {
-      RaiseError(S, "Invalid command passed to redis.acl_check_cmd()");
+    std::vector<std::string_view> args;
+    for (int i = 1; i <= argc; ++i) {
+      size_t length = 0;
+      const char* text = lua_tolstring(S, i, &length);
+      if (text == nullptr) RaiseError(S, "Lua redis lib command arguments must be strings or integers");
+      args.emplace_back(text, length);
     }
-    lua_pushboolean(S, 1);
+    LuaEngine* engine = EngineOf(S);
+    const CommandSpec* spec = engine->server_.commands().FindWithSubcommand(args);
+    if (spec == nullptr) RaiseError(S, "Invalid command passed to redis.acl_check_cmd()");
+    bool allowed = true;
+    if (engine->run_ != nullptr) {
+      const Connection& caller = engine->run_->call->client;
+      allowed = engine->server_.acl().Check(caller.user(), *spec, args).reason == AclDenial::kNone;
+    }
+    lua_pushboolean(S, allowed ? 1 : 0);
     return 1;
   });
   lua_pushstring(L, kRedisCompatVersion);
@@ -938,6 +949,11 @@ int LuaEngine::Dispatch(lua_State* L, bool raise_errors) {
   if (spec == nullptr) return fail("Unknown Redis command called from script");
   if (!table.ArityOk(*spec, views.size())) return fail("Wrong number of args calling Redis command from script");
   if (spec->flags & flags::kNoScript) return fail("This Redis command is not allowed from script");
+  if (call.client.acl_restricted()) {
+    if (const AclDenial denial = call.client.CheckAcl(*spec, views, "lua"); denial.reason != AclDenial::kNone) {
+      return fail(errors::NoPermissionInScript(denial));
+    }
+  }
   if (spec->flags & flags::kWrite) {
     if (call.read_only) return fail("Write commands are not allowed from read-only scripts.");
     // As Redis: a script's first write that may grow memory makes room first, and fails with
