@@ -712,7 +712,7 @@ std::string Config::RewriteLine(const Directive& d) const {
   return absl::StrCat(d.name, " ", ConfigWord(value));
 }
 
-absl::Status Config::Rewrite() {
+absl::Status Config::Rewrite(const std::vector<std::string>& user_lines) {
   // One rewrite at a time (two I/O threads may both be asked).
   absl::MutexLock rewriting(&rewrite_mu_);
   const std::string path = config_file();
@@ -730,6 +730,7 @@ absl::Status Config::Rewrite() {
   const Config defaults;
   std::vector<std::string> out;
   absl::flat_hash_set<const Directive*> written;
+  bool users_written = false;
   for (const std::string& line : lines) {
     std::string_view trimmed = Std(absl::StripAsciiWhitespace(line));
     if (trimmed.empty() || trimmed[0] == '#') {
@@ -737,6 +738,12 @@ absl::Status Config::Rewrite() {
       continue;
     }
     auto words = SplitConfigLine(trimmed);
+    // The users as they are now take the place of the file's `user` lines (as Redis rewrites them).
+    if (words.ok() && !words->empty() && IEquals((*words)[0], "user")) {
+      if (!users_written) out.insert(out.end(), user_lines.begin(), user_lines.end());
+      users_written = true;
+      continue;
+    }
     const Directive* d = words.ok() && !words->empty() ? FindDirective((*words)[0]) : nullptr;
     if (d == nullptr || IsRepeatable(*d)) {
       out.push_back(line);
@@ -761,15 +768,23 @@ absl::Status Config::Rewrite() {
     out.push_back(RewriteLine(d));
     written.insert(&d);
   }
-  // Written whole to a temporary file of its own, synced, then renamed over the old one: a crash
-  // or a power loss leaves one or the other, never a half-written file.
-  std::string temporary = absl::StrCat(path, ".rewrite-XXXXXX");
-  const int fd = mkstemp(temporary.data());
-  if (fd < 0) return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(errno)));
-  // The file keeps its permissions (mkstemp makes the new one 0600).
-  if (struct stat original; stat(path.c_str(), &original) == 0) fchmod(fd, original.st_mode & 07777);
+  if (!users_written) out.insert(out.end(), user_lines.begin(), user_lines.end());
   std::string text;
   for (const std::string& line : out) absl::StrAppend(&text, line, "\n");
+  if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) {
+    return absl::InternalError(absl::StrCat("Rewriting config file: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view text) {
+  // Written whole to a temporary file of its own, synced, then renamed over the old one: a crash
+  // or a power loss leaves one or the other, never a half-written file.
+  std::string temporary = absl::StrCat(path, ".tmp-XXXXXX");
+  const int fd = mkstemp(temporary.data());
+  if (fd < 0) return absl::InternalError(strerror(errno));
+  // The file keeps its permissions (mkstemp makes the new one 0600).
+  if (struct stat original; stat(path.c_str(), &original) == 0) fchmod(fd, original.st_mode & 07777);
   bool ok = true;
   for (size_t written_bytes = 0; ok && written_bytes < text.size();) {
     const ssize_t n = write(fd, text.data() + written_bytes, text.size() - written_bytes);
@@ -783,7 +798,7 @@ absl::Status Config::Rewrite() {
   if (!ok || rename(temporary.c_str(), path.c_str()) != 0) {
     const int failure = error != 0 ? error : errno;
     unlink(temporary.c_str());
-    return absl::InternalError(absl::StrCat("Rewriting config file: ", strerror(failure)));
+    return absl::InternalError(strerror(failure));
   }
   return absl::OkStatus();
 }

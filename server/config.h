@@ -35,6 +35,11 @@ struct LoaderDirective {
 
 enum class LogLevel : int { kDebug, kVerbose, kNotice, kWarning, kNothing };
 
+// Replaces the file at `path` with `text` so that a crash or power loss leaves the old file or the
+// new, never half of one (a temporary beside it, synced, renamed over it); the file keeps its
+// permissions. CONFIG REWRITE and ACL SAVE.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view text);
+
 class Config {
  public:
   Config();
@@ -54,7 +59,9 @@ class Config {
   absl::Status Set(std::string_view name, std::string_view value);
   // CONFIG REWRITE: the config file the server started with, rewritten with the current values
   // (comments, unknown and repeatable lines kept), replaced atomically.
-  absl::Status Rewrite();
+  // `user_lines` replace the file's `user` lines ("user NAME rules...", the ACL users as they are
+  // now; none when the users live in an aclfile).
+  absl::Status Rewrite(const std::vector<std::string>& user_lines);
   // CONFIG SET of several pairs, all or nothing, as Redis 7.0: a duplicate name or a refused
   // value leaves every setting as it was.
   absl::Status SetAll(const std::vector<std::pair<std::string_view, std::string_view>>& pairs);

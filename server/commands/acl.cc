@@ -9,9 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <cstdio>
-#include <fstream>
-#include <unistd.h>
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
@@ -185,18 +182,10 @@ void AclSave(CommandContext& ctx) {
     ctx.reply.Error(kNoAclFile);
     return;
   }
-  // Written beside it and renamed over it: a crash leaves the old file or the new, never half.
-  const std::string temporary = absl::StrCat(path, ".tmp-", getpid());
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << ctx.server.acl().SaveText();
-    out.close();
-    if (!out || std::rename(temporary.c_str(), path.c_str()) != 0) {
-      ctx.server.logger().Warning(absl::StrCat("Writing ACL file for ACL SAVE: ", strerror(errno)));
-      std::remove(temporary.c_str());
-      ctx.reply.Error("ERR There was an error trying to save the ACLs. Please check the server logs for more information");
-      return;
-    }
+  if (absl::Status s = WriteFileAtomically(path, ctx.server.acl().SaveText()); !s.ok()) {
+    ctx.server.logger().Warning(absl::StrCat("Writing ACL file for ACL SAVE: ", s.message()));
+    ctx.reply.Error("ERR There was an error trying to save the ACLs. Please check the server logs for more information");
+    return;
   }
   ctx.reply.Ok();
 }

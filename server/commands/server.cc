@@ -182,7 +182,14 @@ void ConfigSet(CommandContext& ctx) {
 }
 
 void ConfigRewrite(CommandContext& ctx) {
-  if (absl::Status s = ctx.server.config().Rewrite(); !s.ok()) {
+  // As Redis: the users go into the config file unless an aclfile holds them.
+  std::vector<std::string> users;
+  if (ctx.server.config().aclfile().empty()) {
+    for (absl::string_view line : absl::StrSplit(ctx.server.acl().SaveText(), '\n', absl::SkipEmpty())) {
+      users.emplace_back(line);
+    }
+  }
+  if (absl::Status s = ctx.server.config().Rewrite(users); !s.ok()) {
     ctx.reply.Error(absl::StrCat("ERR ", s.message()));
     return;
   }

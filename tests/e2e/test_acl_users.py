@@ -1339,3 +1339,20 @@ def test_an_invalidation_message_deletes_keys_only_for_a_user_who_may_write_ever
         assert app.call("AUTH", "ops", "pw") == status("OK")
         app.call("PUBLISH", channel, "user:7")
         assert admin.call("GET", "user:7") == bulk(None)
+
+
+def test_config_rewrite_writes_the_users_as_they_are_now(strata_factory, tmp_path):
+    """Without an aclfile, CONFIG REWRITE replaces the file's `user` lines with every user as ACL
+    LIST describes it (Redis's rewrite), so a user deleted at runtime does not come back."""
+    server = strata_factory(config="user alice on >pw +@all ~*\nuser carol on nopass +get ~c*\n")
+    with RespConnection(server.port) as conn:
+        assert conn.call("ACL", "DELUSER", "alice") == integer(1)
+        assert conn.call("ACL", "SETUSER", "bob", "on", ">pw2", "+@read", "~b*") == status("OK")
+        listed = [item.value.decode() for item in conn.call("ACL", "LIST").value]
+        assert conn.call("CONFIG", "REWRITE") == status("OK")
+    text = (tmp_path / "strata-test.conf").read_text()
+    assert [line for line in text.splitlines() if line.startswith("user ")] == listed
+    assert "alice" not in text
+    again = strata_factory(config=text)
+    with RespConnection(again.port) as conn:
+        assert [item.value.decode() for item in conn.call("ACL", "LIST").value] == listed
