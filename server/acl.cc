@@ -526,7 +526,8 @@ void Acl::KeysOf(const CommandSpec& spec, std::span<const std::string_view> args
     }
     return;
   }
-  std::vector<size_t> indexes;
+  // Reused per thread: a restricted user's MGET or EVAL checks its keys without an allocation.
+  thread_local std::vector<size_t> indexes;
   CommandTable::KeyIndexes(spec, args, &indexes);
   if (indexes.empty()) return;
   // Each key's access from the key spec that finds it, as Redis reads the flags off the specs;

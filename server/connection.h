@@ -220,6 +220,10 @@ class Connection {
   // Parses and runs every complete command in [data, data+len); returns bytes consumed.
   size_t ProcessInput(const char* data, size_t len);
   void Execute(std::span<const std::string_view> args);
+  // Takes the user's current snapshot; false when the user is gone (deleted, or the ACL reloaded
+  // without it): the connection is closed, as Redis kills such clients.
+  bool RefreshUser();
+  void SetUser(std::shared_ptr<const AclUser> user);
   // The steps of Execute. FindCheckedCommand: the command or subcommand, with its arity and the
   // client's authentication checked (nullptr: *error says why; Reject replies it, ending or
   // aborting a transaction as Redis does). RefusedInThisMode: a busy script, or a command MULTI
@@ -401,10 +405,6 @@ class Connection {
   std::shared_ptr<const AclUser> user_;
   uint64_t acl_generation_ = 0;
   bool acl_checks_ = false;
-  // Takes the user's current snapshot; false when the user is gone (deleted, or the ACL reloaded
-  // without it): the connection is closed, as Redis kills such clients.
-  bool RefreshUser();
-  void SetUser(std::shared_ptr<const AclUser> user);
   bool close_after_reply_ = false;
   bool closing_ = false;
 
