@@ -16,8 +16,8 @@ BUILD_PKGS := cmake make g++ pkg-config ccache \
         liblua5.1-0-dev lua-cjson-dev lua-bitop-dev prometheus-cpp-dev libssl-dev
 RUN_PKGS := sqlite3
 TEST_PKGS := python3 python3-redis python3-pytest python3-hiredis redis-server redis-tools postgresql \
-        gnuplot-nox python3-prometheus-client prometheus prometheus-redis-exporter
-BENCH_PKGS := python3 python3-redis redis-server redis-tools postgresql util-linux valgrind
+        gnuplot-nox python3-prometheus-client prometheus prometheus-redis-exporter openssl
+BENCH_PKGS := python3 python3-redis redis-server redis-tools postgresql util-linux valgrind openssl
 FUZZ_PKGS := cmake make clang libclang-rt-14-dev ccache libabsl-dev pkg-config liblua5.1-0-dev liblz4-dev
 PKGS := $(sort $(BUILD_PKGS) $(RUN_PKGS) $(TEST_PKGS) $(BENCH_PKGS) $(FUZZ_PKGS))
 

@@ -14,6 +14,9 @@ the ratio strata/redis (throughput: higher is better; latency, CPU and bytes: lo
     sets10str (100,000 sets of 10 small integers, of 10 short strings), zsets10 (100,000 sorted
     sets of 10 short members) and zset1m (one sorted set of 1,000,000 members; bytes per member).
   --tests picks the redis-benchmark tests (default set,get; e.g. lpush,rpush,lpop,rpop,lrange_100).
+  --tls runs the loads over TLS instead (issue 14): both servers get a tls-port with a certificate
+    made here by openssl (RSA 2048, no client certificates), redis-benchmark connects with --tls,
+    and the memory figures are skipped unless --memory names data sets.
 
 Two CPU figures per run: "cpu" (user + system) and "user" alone, per million requests. At
 pipeline 1 the kernel's loopback TCP work (one read and one write per request, the same syscalls
@@ -35,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import PinnedServer
+from benchlib import PinnedServer, free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -44,13 +47,22 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class Server(PinnedServer):
     """strata (--io-threads 1) or Debian's redis-server (no persistence), pinned to one core."""
 
-    def __init__(self, kind, strata_binary, server_core, workdir):
+    def __init__(self, kind, strata_binary, server_core, workdir, tls_files=None):
         self.kind = kind
         if kind == "strata":
             argv = [strata_binary, "--io-threads", "1"]
         else:
             argv = ["/usr/bin/redis-server", "--save", "", "--appendonly", "no", "--dir", workdir]
+        # The loads go to the TLS port when there is one; readiness and INFO use the plain port.
+        self.load_port = None
+        if tls_files is not None:
+            self.load_port = free_port()
+            argv += ["--tls-port", str(self.load_port), "--tls-cert-file", tls_files["cert"],
+                     "--tls-key-file", tls_files["key"], "--tls-ca-cert-file", tls_files["ca"],
+                     "--tls-auth-clients", "no"]
         super().__init__(argv, server_core, workdir, kind)
+        if self.load_port is None:
+            self.load_port = self.port
 
     def cpu_seconds(self):
         """(user, system) CPU seconds the server has used so far."""
@@ -74,11 +86,29 @@ class Server(PinnedServer):
         raise KeyError(field)
 
 
+def make_tls_files(workdir):
+    """A CA and a server certificate for 127.0.0.1 signed by it, made with openssl in `workdir`."""
+    files = {name: os.path.join(workdir, f"{name}.pem") for name in ("ca", "ca-key", "cert", "key")}
+    def openssl(*argv):
+        subprocess.run(["openssl", *argv], check=True, capture_output=True)
+    openssl("req", "-x509", "-new", "-nodes", "-newkey", "rsa:2048", "-days", "2", "-subj", "/CN=bench CA",
+            "-keyout", files["ca-key"], "-out", files["ca"])
+    csr = os.path.join(workdir, "server.csr")
+    openssl("req", "-new", "-nodes", "-newkey", "rsa:2048", "-subj", "/CN=127.0.0.1", "-keyout", files["key"],
+            "-out", csr)
+    extensions = os.path.join(workdir, "san.ext")
+    with open(extensions, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", csr, "-CA", files["ca"], "-CAkey", files["ca-key"], "-CAcreateserial",
+            "-days", "2", "-extfile", extensions, "-out", files["cert"])
+    return files
+
+
 def run_load(server, test, pipeline, requests, clients, client_core, extra_args=()):
     user_before, system_before = server.cpu_seconds()
     started = time.monotonic()
     out = subprocess.run(
-        ["taskset", "-c", str(client_core), "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port),
+        ["taskset", "-c", str(client_core), "redis-benchmark", "-h", "127.0.0.1", "-p", str(server.load_port),
          "-t", test, "-n", str(requests), "-c", str(clients), "-P", str(pipeline), "-d", "32",
          "-r", "100000", "--csv", "-q", *extra_args],
         capture_output=True, text=True, check=True, timeout=300).stdout
@@ -174,23 +204,28 @@ def main():
     parser.add_argument("--requests-p16", type=int, default=1000000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--tests", default="set,get", help="redis-benchmark -t tests, comma-separated")
-    parser.add_argument("--memory", default="strings", help="data sets for the memory figures: "
+    parser.add_argument("--tls", action="store_true", help="run the loads over TLS (see above)")
+    parser.add_argument("--memory", default=None, help="data sets for the memory figures: "
                         + ",".join(DATA_SETS) + " (comma-separated, or none)")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
     args = parser.parse_args()
     args.strata = os.path.abspath(args.strata)  # the servers run in a scratch directory
+    if args.memory is None:
+        args.memory = "none" if args.tls else "strings"
 
     results = {kind: {} for kind in ("strata", "redis")}
     with tempfile.TemporaryDirectory() as workdir:
+        tls_files = make_tls_files(workdir) if args.tls else None
+        load_args = ["--tls", "--cacert", tls_files["ca"]] if args.tls else []
         for round_index in range(args.rounds):
             order = ("strata", "redis") if round_index % 2 == 0 else ("redis", "strata")
             for kind in order:
-                server = Server(kind, args.strata, args.server_core, workdir)
+                server = Server(kind, args.strata, args.server_core, workdir, tls_files)
                 try:
                     for pipeline, requests in ((1, args.requests_p1), (16, args.requests_p16)):
                         for test in args.tests.split(","):
-                            r = run_load(server, test, pipeline, requests, args.clients, args.client_core)
+                            r = run_load(server, test, pipeline, requests, args.clients, args.client_core, load_args)
                             results[kind].setdefault((test, pipeline), []).append(r)
                 finally:
                     server.stop()
@@ -210,7 +245,7 @@ def main():
         return statistics.median(r[metric] for r in results[kind][key])
 
     print(f"\nstrata vs redis-server {subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.split()[2]}"
-          f" — {args.clients} clients, 32-byte values, median of {args.rounds} rounds, servers on core "
+          f" — {args.clients} clients{' over TLS' if args.tls else ''}, 32-byte values, median of {args.rounds} rounds, servers on core "
           f"{args.server_core}, redis-benchmark on core {args.client_core}\n")
     header = f"{'test':<10}{'pipeline':>9}  {'metric':<14}{'strata':>14}{'redis':>14}{'ratio':>9}"
     print(header)

@@ -1,5 +1,6 @@
-// The HTTP source: `source NAME http://host:port[/base] [pool N] [header "K: V"]...` with loaders
-// whose query is `GET /path/{capture}/...`.
+// The HTTP source: `source NAME http[s]://host:port[/base] [pool N] [header "K: V"]... [ca-file PATH]`
+// with loaders whose query is `GET /path/{capture}/...`. https verifies the server's certificate
+// and name, always: against the system's CAs, or against the CA certificates in ca-file (PEM).
 //
 // How it works. Every request of every loader runs on one thread of the source, which drives
 // libcurl's multi interface: Load() (any thread) turns the batch into request URLs, appends them
@@ -35,6 +36,7 @@
 // calls itself and, when built "threadsafe" (7.84+, as Debian 12's 7.88 is), serialises them, so
 // no global or static of ours is needed to call it exactly once.
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -323,8 +325,9 @@ LoadOutcome OutcomeOf(Transfer& transfer, CURLcode result) {
 class HttpSource final : public Source {
  public:
   // Takes over one reference to libcurl's global state (see the file comment).
-  HttpSource(std::string name, HttpEndpoint endpoint, int pool, curl_slist* headers)
-      : Source(std::move(name)), endpoint_(std::move(endpoint)), pool_(pool), headers_(headers) {}
+  HttpSource(std::string name, HttpEndpoint endpoint, int pool, curl_slist* headers, std::string ca_file)
+      : Source(std::move(name)), endpoint_(std::move(endpoint)), pool_(pool), headers_(headers),
+        ca_file_(std::move(ca_file)) {}
 
   ~HttpSource() override {
     Stop();
@@ -344,7 +347,10 @@ class HttpSource final : public Source {
     std::string url = endpoint_.base_url + ExpandPath(*request, std::vector<std::string>(query.capture_names.size(), "x"));
     CurlUrl check(curl_url());
     if (check == nullptr || curl_url_set(check.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
-      return absl::InvalidArgumentError(absl::StrCat("http query '", query.text, "' makes an invalid URL: ", url));
+      // Shown from the description: the base URL's user and password must not reach the log.
+      const std::string shown =
+          endpoint_.description + ExpandPath(*request, std::vector<std::string>(query.capture_names.size(), "x"));
+      return absl::InvalidArgumentError(absl::StrCat("http query '", query.text, "' makes an invalid URL: ", shown));
     }
     query.bound_captures = std::move(bound);
     query.prepared = std::make_shared<HttpRequestTemplate>(*std::move(request));
@@ -493,6 +499,10 @@ class HttpSource final : public Source {
     curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, kMaxBodyBytes);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, kUserAgent);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_);
+    // Verification stays on (libcurl's default, set again so a reset handle cannot lose it).
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!ca_file_.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file_.c_str());
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, AppendBody);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error);
@@ -574,6 +584,7 @@ class HttpSource final : public Source {
   const HttpEndpoint endpoint_;
   const int pool_;
   curl_slist* const headers_;  // owned; sent with every request
+  const std::string ca_file_;  // https: the CAs to verify against (empty: the system's)
 
   absl::Mutex mu_;
   bool accepting_ ABSL_GUARDED_BY(mu_) = false;  // Start()ed and not Stop()ped
@@ -622,6 +633,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeHttpSource(const std::string& name, 
     return absl::InternalError(absl::StrCat("source ", name, ": curl_global_init: ", curl_easy_strerror(curl.result())));
   }
   int pool = kDefaultPool;
+  std::string ca_file;
   std::unique_ptr<curl_slist, CurlSlistDeleter> headers;
   for (const auto& [option, value] : options) {
     if (option == "pool") {
@@ -629,6 +641,11 @@ absl::StatusOr<std::unique_ptr<Source>> MakeHttpSource(const std::string& name, 
         return absl::InvalidArgumentError(
             absl::StrCat("source ", name, ": pool must be a number from 1 to ", kMaxPool, ", not '", value, "'"));
       }
+    } else if (option == "ca-file") {
+      if (access(value.c_str(), R_OK) != 0) {
+        return absl::InvalidArgumentError(absl::StrCat("source ", name, ": ca-file '", value, "' cannot be read"));
+      }
+      ca_file = value;
     } else if (option == "header") {
       size_t colon = value.find(':');
       bool has_name = colon != std::string::npos && colon > 0 &&
@@ -636,7 +653,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeHttpSource(const std::string& name, 
                                   [](char c) { return c > 0x20 && c < 0x7F; });
       if (!has_name || value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
         return absl::InvalidArgumentError(
-            absl::StrCat("source ", name, ": header must be \"Name: value\" on one line, not '", value, "'"));
+            absl::StrCat("source ", name, ": header must be \"Name: value\" on one line (its value is not shown: it may be a credential)"));
       }
       curl_slist* appended = curl_slist_append(headers.get(), value.c_str());
       if (appended == nullptr) return absl::ResourceExhaustedError("out of memory adding a header");
@@ -644,13 +661,13 @@ absl::StatusOr<std::unique_ptr<Source>> MakeHttpSource(const std::string& name, 
       headers.reset(appended);
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("source ", name, ": unknown option '", option, "' (an http source takes pool, header)"));
+          absl::StrCat("source ", name, ": unknown option '", option, "' (an http source takes pool, header, ca-file)"));
     }
   }
   absl::StatusOr<HttpEndpoint> endpoint = ParseEndpoint(name, url);
   if (!endpoint.ok()) return endpoint.status();
   curl.HandOn();
-  return std::unique_ptr<Source>(new HttpSource(name, *std::move(endpoint), pool, headers.release()));
+  return std::unique_ptr<Source>(new HttpSource(name, *std::move(endpoint), pool, headers.release(), std::move(ca_file)));
 }
 
 }  // namespace strata::loaders

@@ -387,6 +387,12 @@ const JsonValue* JsonValue::Find(std::string_view member) const {
   return nullptr;
 }
 
+std::string JsonValue::CompactText() const {
+  std::string out;
+  AppendJson(*this, out);
+  return out;
+}
+
 std::string JsonValue::ScalarText() const {
   switch (type_) {
     case Type::kNull:

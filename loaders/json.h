@@ -28,6 +28,8 @@ class JsonValue {
   // A scalar as a Redis value: strings unquoted, numbers and booleans as written, null as "";
   // arrays and objects as compact JSON text.
   std::string ScalarText() const;
+  // The value as compact JSON text (no spaces): the inverse of ParseJson up to whitespace and escapes.
+  std::string CompactText() const;
 
  private:
   friend class JsonParser;

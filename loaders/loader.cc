@@ -1,10 +1,15 @@
 #include "loaders/loader.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "loaders/json.h"
 
 namespace strata::loaders {
 
@@ -40,6 +45,13 @@ absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>&
       options.batch_query = value;
       continue;
     }
+    if (option == "redact") {
+      for (absl::string_view column : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+        options.redact.push_back(std::string(absl::StripAsciiWhitespace(column)));
+      }
+      if (options.redact.empty()) return absl::InvalidArgumentError("loader option redact: expected COLUMN[,COLUMN...]");
+      continue;
+    }
     auto number = NonNegativeNumber(option, value);
     if (!number.ok()) return number.status();
     if (option == "ttl") {
@@ -53,6 +65,9 @@ absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>&
     } else if (option == "timeout") {
       if (*number < 1) return absl::InvalidArgumentError("loader option timeout: at least 1 ms");
       options.timeout = std::chrono::milliseconds(static_cast<int64_t>(*number));
+    } else if (option == "max-ttl") {
+      if (*number * 1000 < 1) return absl::InvalidArgumentError("loader option max-ttl: at least 0.001 seconds");
+      options.max_ttl_ms = static_cast<int64_t>(*number * 1000);
     } else if (option == "refresh-ahead") {
       if (*number >= 100) return absl::InvalidArgumentError("loader option refresh-ahead: a percentage below 100");
       options.refresh_ahead_percent = *number;
@@ -64,6 +79,30 @@ absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>&
     return absl::InvalidArgumentError("loader options stale and refresh-ahead need a ttl");
   }
   return options;
+}
+
+void Redact(const LoaderOptions& options, LoadOutcome& outcome) {
+  if (options.redact.empty() || outcome.kind != LoadOutcome::Kind::kFound) return;
+  auto redacted = [&](std::string_view name) {
+    return std::any_of(options.redact.begin(), options.redact.end(),
+                       [&](const std::string& column) { return absl::EqualsIgnoreCase(column, absl::string_view(name.data(), name.size())); });
+  };
+  if (options.shape == ValueShape::kHash) {
+    std::erase_if(outcome.fields, [&](const auto& field) { return redacted(field.first); });
+    return;
+  }
+  absl::StatusOr<JsonValue> json = ParseJson(outcome.value);
+  if (!json.ok() || json->type() != JsonValue::Type::kObject) return;
+  std::string kept = "{";
+  for (const auto& [name, member] : json->object()) {
+    if (redacted(name)) continue;
+    if (kept.size() > 1) kept += ',';
+    kept += JsonQuote(name);
+    kept += ':';
+    kept += member.CompactText();
+  }
+  kept += '}';
+  outcome.value = std::move(kept);
 }
 
 }  // namespace strata::loaders

@@ -27,7 +27,17 @@ struct LoaderOptions {
   std::chrono::milliseconds timeout{2000};
   double refresh_ahead_percent = 0;  // refresh a read key when this share of its TTL is left
   std::string batch_query;
+  // Guardrails for sensitive data (issue 14). max-ttl: no TTL, jitter, stale window or client
+  // EXPIRE keeps one of this loader's keys longer (0: no cap). redact: columns (hash loaders) or
+  // top-level JSON members (string loaders whose value is a JSON object) dropped before the value
+  // is stored, matched without regard to case.
+  int64_t max_ttl_ms = 0;
+  std::vector<std::string> redact;
 };
+
+// `outcome` without the loader's redacted fields (a no-op without redact, or for a string value
+// that is not a JSON object).
+void Redact(const LoaderOptions& options, LoadOutcome& outcome);
 
 // Parses the option words after a loader's QUERY ("ttl 60 jitter 10 type hash ...").
 absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>& words);

@@ -352,6 +352,10 @@ void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::
   if (outcomes.size() != flights.size()) {
     outcomes.assign(flights.size(), LoadOutcome::Error("source returned a wrong number of results"));
   }
+  // Before anything else sees the values: a redacted column never reaches the keyspace.
+  if (!options.redact.empty()) {
+    for (LoadOutcome& outcome : outcomes) Redact(options, outcome);
+  }
   if (started_ns >= 0) {  // a real source call, not a breaker fast-fail
     const int64_t micros = (MonotonicNs() - started_ns) / 1000;
     stats.latency_us.Record(micros);
@@ -374,8 +378,13 @@ void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::
     switch (outcome.kind) {
       case LoadOutcome::Kind::kFound: {
         const int64_t ttl = JitteredTtl(options);
-        const int64_t fresh_until = ttl > 0 ? now + ttl : -1;
-        const int64_t expire_at = ttl > 0 ? fresh_until + options.stale_ms : -1;
+        int64_t fresh_until = ttl > 0 ? now + ttl : -1;
+        int64_t expire_at = ttl > 0 ? fresh_until + options.stale_ms : -1;
+        if (options.max_ttl_ms > 0) {  // the cap holds over jitter and the stale window
+          const int64_t limit = now + options.max_ttl_ms;
+          if (expire_at < 0 || expire_at > limit) expire_at = limit;
+          if (fresh_until < 0 || fresh_until > expire_at) fresh_until = expire_at;
+        }
         bool stored = false;
         store_.Store(flight->db, flight->key, options.shape, outcome, fresh_until, expire_at, [&] {
           stored = still_wanted();
@@ -394,7 +403,9 @@ void LoaderManager::Complete(Loader& loader, std::vector<Flight*> flights, std::
         store_.Delete(flight->db, flight->key, [&] {
           if (!still_wanted()) return false;
           if (options.negative_ttl_ms > 0) {
-            RememberNegative(flight->db, flight->key, now + options.negative_ttl_ms, now);
+            const int64_t remember_ms = options.max_ttl_ms > 0 ? std::min(options.negative_ttl_ms, options.max_ttl_ms)
+                                                                : options.negative_ttl_ms;
+            RememberNegative(flight->db, flight->key, now + remember_ms, now);
           }
           return true;
         });

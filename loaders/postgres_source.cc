@@ -41,6 +41,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "loaders/source.h"
 #include "loaders/sql_params.h"
@@ -211,12 +212,15 @@ class QueryCanceller {
   std::thread thread_;
 };
 
+std::vector<std::string> SecretPieces(std::string_view url);  // below, with PasswordSpans
+
 class PostgresSource final : public Source {
  public:
   PostgresSource(std::string name, std::string url, int pool_size, std::string notify_channel)
       : Source(std::move(name)),
         url_(std::move(url)),
         redacted_url_(RedactPostgresUrl(url_)),
+        secret_pieces_(SecretPieces(url_)),
         pool_size_(pool_size),
         notify_channel_(std::move(notify_channel)) {}
 
@@ -322,6 +326,10 @@ class PostgresSource final : public Source {
 
   const std::string url_;
   const std::string redacted_url_;
+  // Bits of the URL's passwords that libpq's connection errors may quote (SecretPieces).
+  const std::vector<std::string> secret_pieces_;
+  // `text` with every secret piece replaced by "***": connection errors reach replies and logs.
+  std::string Scrub(std::string text) const;
   const int pool_size_;
   const std::string notify_channel_;
   std::atomic<uint64_t> next_query_id_{1};
@@ -1026,7 +1034,8 @@ void PostgresSource::Connected(Connection& connection) {
   Dispatch();
 }
 
-void PostgresSource::ConnectFailed(Connection& connection, const std::string& reason) {
+void PostgresSource::ConnectFailed(Connection& connection, const std::string& unscrubbed_reason) {
+  const std::string reason = Scrub(unscrubbed_reason);
   Disconnect(connection);
   if (shutting_down_) return;
   connection.state = ConnectionState::kWaitingToReconnect;
@@ -1038,7 +1047,8 @@ void PostgresSource::ConnectFailed(Connection& connection, const std::string& re
   }
 }
 
-void PostgresSource::ConnectionLost(Connection& connection, const std::string& reason) {
+void PostgresSource::ConnectionLost(Connection& connection, const std::string& unscrubbed_reason) {
+  const std::string reason = Scrub(unscrubbed_reason);
   if (connection.request != nullptr) {
     std::unique_ptr<LoadRequest> request = std::move(connection.request);
     FailRemaining(*request, reason, false);
@@ -1102,20 +1112,19 @@ void PostgresSource::ShutDown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&mailbox_async_), nullptr);
 }
 
-// Where a URL holds passwords, as [begin, end) spans: the user info's (user:PASSWORD@host, where
-// the password may itself hold '@') and any password= query parameter's.
+// Where a URL holds passwords, as [begin, end) spans: the user info's (user:PASSWORD@host) and
+// any password= query parameter's. The user info ends at the URL's last '@', wherever it is: a
+// password holding a raw '@', '/', '?' or '#' (which libpq reads in ways of its own) is still
+// covered, at the price of hiding a host in the rare URL whose query holds an '@'.
 std::vector<std::pair<size_t, size_t>> PasswordSpans(std::string_view url) {
   std::vector<std::pair<size_t, size_t>> spans;
   const size_t scheme = url.find("://");
   if (scheme != std::string_view::npos) {
     const size_t authority = scheme + 3;
-    size_t end = url.find_first_of("/?#", authority);
-    if (end == std::string_view::npos) end = url.size();
-    const std::string_view user_info_and_host = url.substr(authority, end - authority);
-    const size_t at = user_info_and_host.rfind('@');
-    const size_t colon = user_info_and_host.find(':');
-    if (at != std::string_view::npos && colon != std::string_view::npos && colon < at) {
-      spans.emplace_back(authority + colon + 1, authority + at);
+    const size_t at = url.rfind('@');
+    const size_t colon = url.find(':', authority);
+    if (at != std::string_view::npos && at > authority && colon != std::string_view::npos && colon < at) {
+      spans.emplace_back(colon + 1, at);
     }
   }
   const size_t query = url.find('?');
@@ -1133,7 +1142,47 @@ std::vector<std::pair<size_t, size_t>> PasswordSpans(std::string_view url) {
   return spans;
 }
 
+// What of a URL's passwords could show in libpq's error texts: each password span as written and
+// percent-decoded, and its pieces between '@', '/', ':', '?' and '#' (libpq may have split a
+// password holding them into user, host, port or database), longest first.
+std::vector<std::string> SecretPieces(std::string_view url) {
+  std::vector<std::string> pieces;
+  auto add = [&](std::string_view piece) {
+    if (piece.size() >= 3) pieces.emplace_back(piece);
+  };
+  for (const auto& [begin, end] : PasswordSpans(url)) {
+    const std::string_view span = url.substr(begin, end - begin);
+    add(span);
+    auto hex = [](char c) {
+      return c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : (c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1));
+    };
+    std::string decoded;
+    for (size_t i = 0; i < span.size(); ++i) {
+      int high, low;
+      if (span[i] == '%' && i + 2 < span.size() && (high = hex(span[i + 1])) >= 0 && (low = hex(span[i + 2])) >= 0) {
+        decoded += static_cast<char>(high * 16 + low);
+        i += 2;
+      } else {
+        decoded += span[i];
+      }
+    }
+    add(decoded);
+    for (absl::string_view piece : absl::StrSplit(absl::string_view(span.data(), span.size()), absl::ByAnyChar("@/:?#"))) {
+      add(std::string_view(piece.data(), piece.size()));
+    }
+  }
+  std::sort(pieces.begin(), pieces.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return pieces;
+}
+
 }  // namespace
+
+std::string PostgresSource::Scrub(std::string text) const {
+  for (const std::string& piece : secret_pieces_) {
+    if (text.find(piece) != std::string::npos) text = absl::StrReplaceAll(text, {{piece, "***"}});
+  }
+  return text;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers in the header.
@@ -1227,9 +1276,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakePostgresSource(const std::string& na
     std::string reason = parse_error != nullptr ? FirstLine(parse_error) : "out of memory";
     if (parse_error != nullptr) PQfreemem(parse_error);
     // libpq may quote the offending part of the URL, which can be the password.
-    for (const auto& [begin, end] : PasswordSpans(url)) {
-      if (end > begin) reason = absl::StrReplaceAll(reason, {{url.substr(begin, end - begin), "***"}});
-    }
+    for (const std::string& piece : SecretPieces(url)) reason = absl::StrReplaceAll(reason, {{piece, "***"}});
     return absl::InvalidArgumentError(
         absl::StrCat("source ", name, ": invalid URL ", RedactPostgresUrl(url), ": ", reason));
   }

@@ -150,10 +150,26 @@ void CommandTable::Register(std::span<const CommandSpec> family, std::string_vie
 const CommandSpec* CommandTable::Find(std::string_view name) const {
   // Lower-case into a stack buffer: this runs for every command, and names are short.
   char lower[32];
-  if (name.size() > sizeof(lower)) return nullptr;
+  if (name.size() > sizeof(lower)) [[unlikely]] {
+    // Only a rename-command name can be this long (an operator's random string).
+    auto it = by_name_.find(absl::AsciiStrToLower(Absl(name)));
+    return it == by_name_.end() ? nullptr : it->second;
+  }
   for (size_t i = 0; i < name.size(); ++i) lower[i] = absl::ascii_tolower(static_cast<unsigned char>(name[i]));
   auto it = by_name_.find(absl::string_view(lower, name.size()));
   return it == by_name_.end() ? nullptr : it->second;
+}
+
+absl::Status CommandTable::Rename(std::string_view old_name, std::string_view new_name) {
+  auto old_entry = by_name_.find(absl::AsciiStrToLower(Absl(old_name)));
+  if (old_entry == by_name_.end()) return absl::InvalidArgumentError("No such command in rename-command");
+  const CommandSpec* spec = old_entry->second;
+  if (!new_name.empty() && by_name_.contains(absl::AsciiStrToLower(Absl(new_name)))) {
+    return absl::InvalidArgumentError("Target command name already exists");
+  }
+  by_name_.erase(old_entry);
+  if (!new_name.empty()) by_name_.emplace(absl::AsciiStrToLower(Absl(new_name)), spec);
+  return absl::OkStatus();
 }
 
 const CommandSpec* CommandTable::FindWithSubcommand(std::span<const std::string_view> args,

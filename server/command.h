@@ -56,6 +56,10 @@ inline constexpr uint32_t kSkipSlowlog = 1 << 19;
 // FCALL): CLIENT PAUSE WRITE holds it, as Redis holds "may replicate" commands. Not shown by
 // COMMAND INFO, as in Redis.
 inline constexpr uint32_t kMayReplicate = 1 << 20;
+// Served only as its enable-*-command setting allows: yes, no, or "local" (a client on this host).
+// DEBUG (enable-debug-command, Redis's CMD_PROTECTED) and MONITOR (strata's enable-monitor-command:
+// it shows every command's values to whoever runs it).
+inline constexpr uint32_t kProtected = 1 << 21;
 }  // namespace flags
 
 struct CommandContext;
@@ -106,6 +110,9 @@ class CommandTable {
   CommandTable();
 
   const CommandSpec* Find(std::string_view name) const;
+  // rename-command, at start-up before serving: `old_name` answers as `new_name` from now on, or
+  // not at all when `new_name` is empty. Redis's errors for an unknown command or a taken name.
+  absl::Status Rename(std::string_view old_name, std::string_view new_name);
   // The command args[0] names, or its subcommand args[1] for a container (CONFIG GET);
   // nullptr when either is unknown (*unknown_subcommand tells which; a container given no
   // subcommand is returned itself, for the arity check to refuse).

@@ -327,6 +327,29 @@ Config::Config() {
         }
         return absl::StrJoin(words, " ");
       }});
+  // Repeatable: a TTL cap per family, by the family's name (a stats-key-family or a loader's
+  // template); a second line for the same family replaces its cap.
+  directives_.push_back(Directive{
+      "key-family-max-ttl", false,
+      [](Config& c, const std::vector<std::string>& args) -> absl::Status {
+        double seconds;
+        if (args.size() != 2 || args[0].empty()) return BadValue("takes NAME SECONDS");
+        if (!absl::SimpleAtod(args[1], &seconds) || !(seconds * 1000 >= 1) || std::isinf(seconds)) {
+          return BadValue("SECONDS must be a number of at least 0.001");
+        }
+        absl::MutexLock lock(&c.mu_);
+        c.key_family_max_ttl_ms_[args[0]] = static_cast<int64_t>(seconds * 1000);
+        return absl::OkStatus();
+      },
+      [](const Config& c) {
+        absl::MutexLock lock(&c.mu_);
+        std::vector<std::string> words;
+        for (const auto& [name, ms] : c.key_family_max_ttl_ms_) {
+          words.push_back(name);
+          words.push_back(ms % 1000 == 0 ? absl::StrCat(ms / 1000) : absl::StrFormat("%.3f", ms / 1000.0));
+        }
+        return absl::StrJoin(words, " ");
+      }});
   integer("tracking-table-max-keys", &Config::tracking_table_max_keys, 0, INT64_MAX, true);
   integer("proto-max-bulk-len", &Config::proto_max_bulk_len, 1024 * 1024, INT64_MAX, true, true);
   integer("client-query-buffer-limit", &Config::client_query_buffer_limit, 1024 * 1024, INT64_MAX, true, true);
@@ -349,11 +372,26 @@ Config::Config() {
         absl::MutexLock lock(&c.mu_);
         return absl::StrJoin(c.invalidation_channels_, " ");
       }});
+  // As Redis: these protect a running server, so only the config file or command line sets them.
+  enumerated("enable-debug-command", &Config::enable_debug_command, {"no", "yes", "local"}, false);
+  enumerated("enable-monitor-command", &Config::enable_monitor_command, {"no", "yes", "local"}, false);
   integer("tls-port", &Config::tls_port, 0, 65535, false);
   integer("metrics-port", &Config::metrics_port, 0, 65535, false);
-  text("tls-cert-file", &Config::tls_cert_file_, false);
-  text("tls-key-file", &Config::tls_key_file_, false);
-  text("tls-ca-cert-file", &Config::tls_ca_cert_file_, false);
+  // TLS (server/tls.h). CONFIG SET of any of these rebuilds the TLS context for new connections
+  // (commands/server.cc), and puts the old values back if OpenSSL refuses the new ones.
+  text("tls-cert-file", &Config::tls_cert_file_, true);
+  text("tls-key-file", &Config::tls_key_file_, true);
+  text("tls-key-file-pass", &Config::tls_key_file_pass_, true);
+  text("tls-ca-cert-file", &Config::tls_ca_cert_file_, true);
+  text("tls-ca-cert-dir", &Config::tls_ca_cert_dir_, true);
+  enumerated("tls-auth-clients", &Config::tls_auth_clients, {"no", "yes", "optional"}, true);
+  text("tls-protocols", &Config::tls_protocols_, true);
+  text("tls-ciphers", &Config::tls_ciphers_, true);
+  text("tls-ciphersuites", &Config::tls_ciphersuites_, true);
+  boolean("tls-prefer-server-ciphers", &Config::tls_prefer_server_ciphers, true);
+  boolean("tls-session-caching", &Config::tls_session_caching, true);
+  integer("tls-session-cache-size", &Config::tls_session_cache_size, 0, INT32_MAX, true);
+  integer("tls-session-cache-timeout", &Config::tls_session_cache_timeout, 0, INT32_MAX, true);
 
   // strata keeps no snapshot or append-only file; these exist so redis.conf files and tools
   // that read them (redis-benchmark asks for both) get Redis's answer for "persistence off".
@@ -394,7 +432,7 @@ Config::Config() {
   static constexpr const char* kCluster = "strata has no cluster mode";
   static constexpr const char* kDefrag = "strata has no active defragmentation";
   static constexpr const char* kProcess = "strata has no such process setting";
-  static constexpr const char* kTls = "strata does not serve TLS yet";
+  static constexpr const char* kTls = "strata makes no outgoing TLS connections (no replication or cluster)";
   static constexpr const char* kAcl = "strata's new ACL users start with no channels (resetchannels)";
   static constexpr const char* kLazyFree = "strata frees a value where it is deleted, never in the background";
   static constexpr const char* kStreams = "strata has no streams";
@@ -450,7 +488,6 @@ Config::Config() {
       {"dbfilename", "dump.rdb", Fixed::kText, kPersistence, Settable::kProtected},
       {"disable-thp", "yes", Fixed::kBool, kProcess, Settable::kStartupOnly},
       {"dynamic-hz", "yes", Fixed::kBool, kProcess},
-      {"enable-debug-command", "yes", Fixed::kText, "strata does not gate DEBUG yet", Settable::kStartupOnly},
       {"enable-module-command", "no", Fixed::kText, kModules, Settable::kStartupOnly},
       {"enable-protected-configs", "no", Fixed::kText, "strata has no protected configs", Settable::kStartupOnly},
       {"ignore-warnings", "", Fixed::kText, kProcess},
@@ -520,22 +557,12 @@ Config::Config() {
       {"syslog-facility", "local0", Fixed::kText, "strata does not log to syslog", Settable::kStartupOnly},
       {"syslog-ident", "redis", Fixed::kText, "strata does not log to syslog", Settable::kStartupOnly},
       {"tcp-backlog", "511", Fixed::kInteger, "strata listens with a backlog of 511", Settable::kStartupOnly},
-      {"tls-auth-clients", "yes", Fixed::kText, kTls},
-      {"tls-ca-cert-dir", "", Fixed::kText, kTls},
-      {"tls-ciphers", "", Fixed::kText, kTls},
-      {"tls-ciphersuites", "", Fixed::kText, kTls},
       {"tls-client-cert-file", "", Fixed::kText, kTls},
       {"tls-client-key-file", "", Fixed::kText, kTls},
       {"tls-client-key-file-pass", "", Fixed::kText, kTls},
       {"tls-cluster", "no", Fixed::kBool, kTls},
-      {"tls-dh-params-file", "", Fixed::kText, kTls},
-      {"tls-key-file-pass", "", Fixed::kText, kTls},
-      {"tls-prefer-server-ciphers", "no", Fixed::kBool, kTls},
-      {"tls-protocols", "", Fixed::kText, kTls},
+      {"tls-dh-params-file", "", Fixed::kText, "strata uses OpenSSL's built-in Diffie-Hellman groups"},
       {"tls-replication", "no", Fixed::kBool, kTls},
-      {"tls-session-cache-size", "20480", Fixed::kInteger, kTls},
-      {"tls-session-cache-timeout", "300", Fixed::kInteger, kTls},
-      {"tls-session-caching", "yes", Fixed::kBool, kTls},
       {"unixsocket", "", Fixed::kText, "strata listens on TCP only", Settable::kStartupOnly},
       {"unixsocketperm", "0", Fixed::kInteger, "strata listens on TCP only", Settable::kStartupOnly},
   };
@@ -603,6 +630,27 @@ std::string Config::audit_log() const {
   return audit_log_;
 }
 
+TlsSettings Config::tls_settings() const {
+  TlsSettings settings;
+  {
+    absl::MutexLock lock(&mu_);
+    settings.cert_file = tls_cert_file_;
+    settings.key_file = tls_key_file_;
+    settings.key_file_pass = tls_key_file_pass_;
+    settings.ca_cert_file = tls_ca_cert_file_;
+    settings.ca_cert_dir = tls_ca_cert_dir_;
+    settings.protocols = tls_protocols_;
+    settings.ciphers = tls_ciphers_;
+    settings.ciphersuites = tls_ciphersuites_;
+  }
+  settings.auth_clients = static_cast<TlsSettings::ClientAuth>(tls_auth_clients.load());
+  settings.prefer_server_ciphers = tls_prefer_server_ciphers.load();
+  settings.session_caching = tls_session_caching.load();
+  settings.session_cache_size = tls_session_cache_size.load();
+  settings.session_cache_timeout = tls_session_cache_timeout.load();
+  return settings;
+}
+
 std::string Config::aclfile() const {
   absl::MutexLock lock(&mu_);
   return aclfile_;
@@ -611,6 +659,16 @@ std::string Config::aclfile() const {
 std::vector<LoaderDirective> Config::user_directives() const {
   absl::MutexLock lock(&mu_);
   return user_directives_;
+}
+
+std::vector<LoaderDirective> Config::rename_directives() const {
+  absl::MutexLock lock(&mu_);
+  return rename_directives_;
+}
+
+std::map<std::string, int64_t> Config::key_family_max_ttl_ms() const {
+  absl::MutexLock lock(&mu_);
+  return key_family_max_ttl_ms_;
 }
 
 std::vector<std::pair<std::string, std::string>> Config::key_families() const {
@@ -634,6 +692,14 @@ absl::Status Config::Apply(const std::vector<std::string>& words, const std::str
     if (words.size() < 2) return BadValue(absl::StrCat(origin, ": user takes NAME [rule ...]"));
     absl::MutexLock lock(&mu_);
     user_directives_.push_back(LoaderDirective{"user", std::vector<std::string>(words.begin() + 1, words.end()), origin});
+    return absl::OkStatus();
+  }
+  if (IEquals(words[0], "rename-command")) {
+    // As Redis: a file or command-line line only (CONFIG GET and REWRITE do not show it),
+    // applied to the command table at start-up. An empty NEW removes the command.
+    if (words.size() != 3) return BadValue(absl::StrCat(origin, ": rename-command takes OLD NEW"));
+    absl::MutexLock lock(&mu_);
+    rename_directives_.push_back(LoaderDirective{"rename-command", {words[1], words[2]}, origin});
     return absl::OkStatus();
   }
   if (IEquals(words[0], "source") || IEquals(words[0], "loader")) {
@@ -701,7 +767,9 @@ std::string ConfigWord(std::string_view value) {
 
 }  // namespace
 
-bool Config::IsRepeatable(const Directive& d) { return d.name == "stats-key-family" || d.name == "invalidation-channel"; }
+bool Config::IsRepeatable(const Directive& d) {
+  return d.name == "stats-key-family" || d.name == "key-family-max-ttl" || d.name == "invalidation-channel";
+}
 
 std::string Config::RewriteLine(const Directive& d) const {
   const std::string value = d.get(*this);

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/tls.h"
 #include "storage/eviction.h"
 
 namespace strata::server {
@@ -111,7 +112,18 @@ class Config {
   std::atomic<int64_t> busy_reply_threshold_ms{5000};
   // When yes, scripts may touch keys they did not declare: they run with every shard locked.
   std::atomic<bool> lua_allow_undeclared_keys{false};
+  // enable-debug-command / enable-monitor-command: kProtected commands' gates.
+  enum ProtectedAccess : int { kProtectedNo = 0, kProtectedYes = 1, kProtectedLocal = 2 };
+  std::atomic<int> enable_debug_command{kProtectedNo};
+  std::atomic<int> enable_monitor_command{kProtectedYes};
   std::atomic<int64_t> tls_port{0};
+  std::atomic<int> tls_auth_clients{static_cast<int>(TlsSettings::ClientAuth::kYes)};
+  std::atomic<bool> tls_prefer_server_ciphers{false};
+  std::atomic<bool> tls_session_caching{true};
+  std::atomic<int64_t> tls_session_cache_size{20480};
+  std::atomic<int64_t> tls_session_cache_timeout{300};
+  // The tls-* settings as one snapshot, for building a TLS context.
+  TlsSettings tls_settings() const;
   // Prometheus /metrics (server/metrics.h) on this port; 0: off.
   std::atomic<int64_t> metrics_port{0};
   // The slow log (server/slowlog.h): commands taking at least this many microseconds are logged
@@ -160,9 +172,13 @@ class Config {
   std::vector<LoaderDirective> loader_directives() const;
   // `user NAME rules...` lines (kind "user"; words: the name and its rules), in order.
   std::vector<LoaderDirective> user_directives() const;
+  // `rename-command OLD NEW` lines (kind "rename-command"; words: OLD, NEW), in order.
+  std::vector<LoaderDirective> rename_directives() const;
   std::string aclfile() const;
   // stats-key-family NAME GLOB lines, in order (storage/key_families.h).
   std::vector<std::pair<std::string, std::string>> key_families() const;
+  // key-family-max-ttl NAME SECONDS lines: family name -> cap in ms.
+  std::map<std::string, int64_t> key_family_max_ttl_ms() const;
   // latency-tracking-info-percentiles: the percentiles INFO latencystats reports.
   std::vector<double> latency_tracking_percentiles() const;
 
@@ -184,18 +200,21 @@ class Config {
   std::string requirepass_;
   std::string aclfile_;
   std::vector<LoaderDirective> user_directives_;
+  std::vector<LoaderDirective> rename_directives_;
   std::string logfile_;
   std::string pidfile_;
   std::string dir_;
   std::string spill_dir_;
   std::string audit_log_;
-  std::string tls_cert_file_, tls_key_file_, tls_ca_cert_file_;
+  std::string tls_cert_file_, tls_key_file_, tls_key_file_pass_, tls_ca_cert_file_, tls_ca_cert_dir_;
+  std::string tls_protocols_, tls_ciphers_, tls_ciphersuites_;
   std::string config_file_;
   std::vector<std::string> invalidation_channels_ = {"__strata__:invalidate"};
   bool invalidation_channels_given_ = false;
   std::vector<LoaderDirective> loader_directives_;
   std::vector<double> latency_tracking_percentiles_ = {50, 99, 99.9};
   std::vector<std::pair<std::string, std::string>> key_families_;
+  std::map<std::string, int64_t> key_family_max_ttl_ms_;
   std::vector<Directive> directives_;
 };
 

@@ -123,10 +123,12 @@ void Connection::set_authenticated(bool on) {
   parser_.set_limits(limits);
 }
 
-bool Connection::Open(int fd) {
+bool Connection::Open(int fd, bool tls) {
   uv_tcp_init(thread_.loop(), &handle_);
   handle_.data = this;
-  if (uv_tcp_open(&handle_, fd) != 0) {
+  SSL* session = tls ? server_.tls().NewSession() : nullptr;
+  if (session != nullptr) tls_ = std::make_unique<TlsSession>(session);
+  if ((tls && session == nullptr) || uv_tcp_open(&handle_, fd) != 0) {
     // Not opened: nothing registered yet, so the close callback just frees us.
     closing_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&handle_), OnClose);
@@ -138,7 +140,10 @@ bool Connection::Open(int fd) {
   if (keepalive > 0) uv_tcp_keepalive(&handle_, 1, static_cast<unsigned>(keepalive));
   sockaddr_storage addr;
   int len = sizeof(addr);
-  if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) peer_address_ = FormatAddress(addr);
+  if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    peer_address_ = FormatAddress(addr);
+    peer_is_local_ = IsLoopback(addr);
+  }
   len = sizeof(addr);
   if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) local_address_ = FormatAddress(addr);
   server_.clients().Add(this);
@@ -148,6 +153,12 @@ bool Connection::Open(int fd) {
 
 void Connection::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Connection*>(handle->data);
+  if (self->tls_ != nullptr) {
+    // Ciphertext: the session copies it in at once, so one per-thread buffer serves all.
+    buf->base = self->thread_.tls_read_buffer();
+    buf->len = IoThread::kTlsReadBufferSize;
+    return;
+  }
   if (self->pending_size_ == 0) {
     // Most reads hold whole commands: read into the thread's scratch buffer and keep only a
     // trailing partial command, so an idle connection holds no buffer at all.
@@ -204,7 +215,13 @@ void Connection::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   IoThreadStats::Bump(self->thread_.stats().net_input_bytes, static_cast<uint64_t>(nread));
   IoThreadStats::Bump(self->thread_.stats().reads_processed, 1);
   self->last_interaction_ms_.store(NowMs(), std::memory_order_relaxed);
-  if (self->reading_into_pending_) {
+  if (self->tls_ != nullptr) {
+    if (!self->ReceiveTls(buf->base, static_cast<size_t>(nread), self->thread_.shared_read_buffer(),
+                          IoThread::kSharedReadBufferSize)) {
+      self->Close();
+      return;
+    }
+  } else if (self->reading_into_pending_) {
     self->pending_size_ += static_cast<size_t>(nread);
     self->RunPendingInput();
   } else {
@@ -235,7 +252,13 @@ void Connection::ReadWhileBusy() {
   const ssize_t n = recv(fd_, buffer, sizeof(buffer), MSG_DONTWAIT);
   if (n <= 0) return;  // nothing yet, or end of stream (the loop will see it too once it runs)
   last_interaction_ms_.store(NowMs(), std::memory_order_relaxed);
-  if (pending_size_ == 0) {
+  if (tls_ != nullptr) {
+    // The session copies the ciphertext in, so `buffer` can take the plaintext after it.
+    if (!ReceiveTls(buffer, static_cast<size_t>(n), buffer, sizeof(buffer))) {
+      Close();
+      return;
+    }
+  } else if (pending_size_ == 0) {
     const size_t used = ProcessInput(buffer, static_cast<size_t>(n));
     if (!KeepPartialInput(buffer + used, static_cast<size_t>(n) - used)) {
       Close();
@@ -335,7 +358,7 @@ void Connection::Execute(std::span<const std::string_view> args) {
   // The usual command passes these checks in a few instructions; anything else (subcommands,
   // errors) takes the full lookup, which words the error.
   if (spec == nullptr || !spec->subcommands.empty() || !CommandTable::ArityOk(*spec, args.size()) ||
-      (!authenticated_ && !(spec->flags & flags::kNoAuth))) {
+      (spec->flags & flags::kProtected) || (!authenticated_ && !(spec->flags & flags::kNoAuth))) {
     std::string error;
     const CommandSpec* known = nullptr;
     spec = FindCheckedCommand(args, &error, &known);
@@ -552,6 +575,18 @@ void Connection::RedactSecrets(const CommandSpec& spec, std::vector<std::string_
   }
 }
 
+bool Connection::ProtectedCommandAllowed(const CommandSpec& spec, std::string* error) const {
+  const bool debug = spec.name == "debug";
+  const int access = (debug ? server_.config().enable_debug_command : server_.config().enable_monitor_command).load();
+  if (access == Config::kProtectedYes || (access == Config::kProtectedLocal && peer_is_local_)) return true;
+  // Redis's words (processCommand), for MONITOR as for DEBUG.
+  *error = absl::StrCat("ERR ", debug ? "DEBUG" : "MONITOR", " command not allowed. If the ",
+                        debug ? "enable-debug-command" : "enable-monitor-command",
+                        " option is set to \"local\", you can run it from a local connection, otherwise you need to set "
+                        "this option in the configuration file, and then restart the server.");
+  return false;
+}
+
 const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_view> args, std::string* error,
                                                   const CommandSpec** known) {
   bool unknown_subcommand = false;
@@ -564,6 +599,10 @@ const CommandSpec* Connection::FindCheckedCommand(std::span<const std::string_vi
   }
   if (!CommandTable::ArityOk(*spec, args.size())) {
     *error = errors::WrongArity(spec->name);
+    *known = spec;
+    return nullptr;
+  }
+  if ((spec->flags & flags::kProtected) && !ProtectedCommandAllowed(*spec, error)) {
     *known = spec;
     return nullptr;
   }
@@ -695,6 +734,10 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
     for (size_t i = 0; i < keys_.size(); ++i) server_.tracking().Prefetch(txn.KeyHash(i, keys_[i]));
   }
   spec.handler(ctx);
+  // key-family / loader max-ttl: no write leaves a capped key living longer than its cap.
+  if ((spec.flags & flags::kWrite) && server_.keyspace().has_ttl_caps()) [[unlikely]] {
+    for (std::string_view key : keys_) txn.CapTtl(key);
+  }
   if (observed) server_.AfterWrites(txn, &after->ready_for_waiters);
   if (remembers) RememberReadKeys(txn);
 }
@@ -1051,11 +1094,54 @@ void Connection::RunPendingInput() {
   ReleasePendingIfIdle();
 }
 
+bool Connection::ReceiveTls(const char* ciphertext, size_t length, char* scratch, size_t scratch_size) {
+  tls_->Feed(ciphertext, length);
+  while (!closing_) {
+    // As a plain read: into the scratch buffer when no partial command waits, else after it.
+    const bool into_pending = pending_size_ > 0;
+    if (into_pending && !ReservePending(pending_size_ + kMinPendingCapacity)) return false;
+    char* destination = into_pending ? pending_input_.get() + pending_size_ : scratch;
+    const size_t room = into_pending ? pending_capacity_ - pending_size_ : scratch_size;
+    const long got = tls_->Read(destination, room);
+    if (got == TlsSession::kNeedMore) return true;
+    if (got < 0) {
+      if (got == TlsSession::kFailed) {
+        // A plain-text client on the TLS port, a bad certificate: Redis logs these at verbose.
+        server_.logger().Verbose(absl::StrCat("Error accepting a client connection: ", tls_->error(), " (addr=",
+                                              peer_address_, ")"));
+        // The alert OpenSSL queued tells the client why (unknown CA, no certificate): one try
+        // to send it before the close.
+        std::string alert;
+        if (tls_->Seal(&alert) && !alert.empty()) {
+          uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+          (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+        }
+      }
+      return false;
+    }
+    if (into_pending) {
+      pending_size_ += static_cast<size_t>(got);
+      RunPendingInput();
+    } else {
+      const size_t used = ProcessInput(scratch, static_cast<size_t>(got));
+      if (!KeepPartialInput(scratch + used, static_cast<size_t>(got) - used)) return false;
+    }
+  }
+  return true;
+}
+
 void Connection::Flush() {
   // Loop: when the socket takes all our output at once and commands were held back for output
   // pressure, run them now (no write callback will come to do it). A client past its output
   // limit gets nothing more: it is closed at the next flush check.
   while (!writing_ && !closing_ && !close_asap_) {
+    // TLS: the replies become ciphertext only now, as they go out (with handshake records the
+    // session queued, which may be all there is to send).
+    if (tls_ != nullptr && !tls_->Seal(&output_)) {
+      server_.logger().Verbose(absl::StrCat("Error writing to TLS client id=", id_, ": ", tls_->error()));
+      Close();
+      return;
+    }
     if (output_.empty()) {
       if (close_after_reply_) Close();
       return;

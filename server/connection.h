@@ -25,6 +25,7 @@
 #include "loaders/loader_manager.h"
 #include "server/command.h"
 #include "server/pubsub.h"
+#include "server/tls.h"
 #include "server/tracking.h"
 #include "server/watch.h"
 
@@ -37,8 +38,9 @@ struct BlockedClient;
 class Connection {
  public:
   Connection(IoThread& thread, uint64_t id, int64_t now_ms);
-  // Takes the accepted socket; false if libuv refused it (the caller closes the fd).
-  bool Open(int fd);
+  // Takes the accepted socket; false if libuv refused it (the caller closes the fd). A `tls`
+  // socket (from tls-port) speaks TLS: its bytes pass through a TlsSession (server/tls.h).
+  bool Open(int fd, bool tls);
 
   uint64_t id() const { return id_; }
   IoThread& thread() { return thread_; }
@@ -310,6 +312,13 @@ class Connection {
                                                  void (Connection::*resume)(const absl::Status&) =
                                                      &Connection::ResumeAfterLoad);
   void RunPendingInput();
+  // A kProtected command (DEBUG, MONITOR) as enable-debug-command / enable-monitor-command allow
+  // for this client; else false with Redis's refusal in `error`.
+  bool ProtectedCommandAllowed(const CommandSpec& spec, std::string* error) const;
+  // TLS: feeds ciphertext to the session and runs the plaintext it yields, decrypted into
+  // `scratch` (or straight into pending_input_ when a partial command waits there). False when
+  // the session failed or the peer closed it (the caller closes the connection).
+  bool ReceiveTls(const char* ciphertext, size_t length, char* scratch, size_t scratch_size);
 
   IoThread& thread_;
   Server& server_;
@@ -426,6 +435,9 @@ class Connection {
   std::string peer_address_;
   std::string local_address_;
   int fd_ = -1;
+  bool peer_is_local_ = false;  // see IsLoopback (io_thread.h)
+  // Set for a tls-port connection: output_ holds plaintext until Flush seals it.
+  std::unique_ptr<TlsSession> tls_;
   mutable absl::Mutex info_mu_;
   std::string name_;
   std::string user_name_ = "default";

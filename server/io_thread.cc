@@ -23,6 +23,7 @@ namespace {
 thread_local IoThread* current_io_thread = nullptr;
 // How often each loop checks its clients for `timeout`.
 constexpr uint64_t kTimerPeriodMs = 1000;
+}  // namespace
 
 bool IsLoopback(const sockaddr_storage& addr) {
   if (addr.ss_family == AF_INET) {
@@ -36,7 +37,6 @@ bool IsLoopback(const sockaddr_storage& addr) {
   }
   return addr.ss_family == AF_UNIX;
 }
-}  // namespace
 
 IoThread::IoThread(Server& server, int index)
     : server_(server),
@@ -116,17 +116,16 @@ void IoThread::RunMailbox() {
 void IoThread::CloseEverything() {
   {
     absl::MutexLock lock(&mailbox_mu_);  // sockets handed over but not adopted yet
-    for (int fd : handed_sockets_) close(fd);
+    for (const AcceptedSocket& socket : handed_sockets_) close(socket.fd);
     handed_sockets_.clear();
   }
   std::vector<Connection*> open;
   for (auto& [id, c] : connections_) open.push_back(c);
   for (Connection* c : open) c->Close();
   for (auto& listener : listeners_) {
-    uv_poll_stop(listener.get());
-    uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), [](uv_handle_t* h) {
-      close(static_cast<int>(reinterpret_cast<intptr_t>(h->data)));
-    });
+    uv_poll_stop(&listener->poll);
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener->poll),
+             [](uv_handle_t* h) { close(static_cast<Listener*>(h->data)->socket.fd); });
   }
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
@@ -140,29 +139,30 @@ void IoThread::CloseEverything() {
   // The loop ends by itself once every handle above has finished closing.
 }
 
-void IoThread::AddListener(int fd) {
-  auto poll = std::make_unique<uv_poll_t>();
-  uv_poll_init(&loop_, poll.get(), fd);
-  poll->data = reinterpret_cast<void*>(static_cast<intptr_t>(fd));
-  uv_poll_start(poll.get(), UV_READABLE, OnListenerReadable);
-  listeners_.push_back(std::move(poll));
+void IoThread::AddListener(ListeningSocket socket) {
+  auto listener = std::make_unique<Listener>();
+  listener->socket = socket;
+  uv_poll_init(&loop_, &listener->poll, socket.fd);
+  listener->poll.data = listener.get();
+  uv_poll_start(&listener->poll, UV_READABLE, OnListenerReadable);
+  listeners_.push_back(std::move(listener));
 }
 
 void IoThread::OnListenerReadable(uv_poll_t* handle, int status, int) {
   if (status < 0) return;
-  const int listen_fd = static_cast<int>(reinterpret_cast<intptr_t>(handle->data));
+  const ListeningSocket listener = static_cast<Listener*>(handle->data)->socket;
   Server& server = *static_cast<Server*>(uv_loop_get_data(handle->loop));
-  server.io_thread(0).AcceptPending(listen_fd);
+  server.io_thread(0).AcceptPending(listener);
 }
 
-void IoThread::AcceptPending(int listen_fd) {
+void IoThread::AcceptPending(ListeningSocket listener) {
   // Accept everything pending; deal sockets round-robin over the I/O threads.
   IoThread& self = *this;
   Server& server = server_;
   for (int accepted = 0; accepted < 1000; ++accepted) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof(peer);
-    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
         server.logger().Warning(absl::StrCat("Accepting client connection: ", strerror(errno)));
@@ -173,8 +173,11 @@ void IoThread::AcceptPending(int listen_fd) {
     if (server.config().protected_mode.load() && !IsLoopback(peer) && server.acl().default_user_nopass()) {
       // Redis's protected mode: without a password, only this host may talk to the server.
       std::string denied = absl::StrCat("-", Absl(errors::kProtectedMode), "\r\n");
-      ssize_t ignored = write(fd, denied.data(), denied.size());
-      (void)ignored;
+      // A TLS client could not read plain text: it only sees the connection close.
+      if (!listener.tls) {
+        ssize_t ignored = write(fd, denied.data(), denied.size());
+        (void)ignored;
+      }
       close(fd);
       server.rejected_connections.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -182,45 +185,52 @@ void IoThread::AcceptPending(int listen_fd) {
     if (server.clients().size() >= static_cast<size_t>(server.config().maxclients.load())) {
       // Redis answers the error before closing, so the client knows why.
       std::string error = absl::StrCat("-", Absl(errors::kMaxClients), "\r\n");
-      ssize_t ignored = write(fd, error.data(), error.size());
-      (void)ignored;
+      if (!listener.tls) {
+        ssize_t ignored = write(fd, error.data(), error.size());
+        (void)ignored;
+      }
       close(fd);
       server.rejected_connections.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     IoThread& target = server.io_thread(self.next_thread_++ % server.io_thread_count());
     if (&target == &self) {
-      self.AdoptSocket(fd);
+      self.AdoptSocket(AcceptedSocket{fd, listener.tls});
     } else {
-      target.HandOver(fd);
+      target.HandOver(AcceptedSocket{fd, listener.tls});
     }
   }
 }
 
-void IoThread::HandOver(int fd) {
+void IoThread::HandOver(AcceptedSocket socket) {
   {
     absl::MutexLock lock(&mailbox_mu_);
-    handed_sockets_.push_back(fd);
+    handed_sockets_.push_back(socket);
   }
   Post([this] { AdoptHandedSockets(); });
 }
 
 void IoThread::AdoptHandedSockets() {
-  std::vector<int> fds;
+  std::vector<AcceptedSocket> sockets;
   {
     absl::MutexLock lock(&mailbox_mu_);
-    fds.swap(handed_sockets_);
+    sockets.swap(handed_sockets_);
   }
-  for (int fd : fds) AdoptSocket(fd);
+  for (const AcceptedSocket& socket : sockets) AdoptSocket(socket);
 }
 
-void IoThread::AdoptSocket(int fd) {
+void IoThread::AdoptSocket(AcceptedSocket socket) {
   auto* connection = new Connection(*this, server_.NextClientId(), NowMs());
-  if (!connection->Open(fd)) {
-    close(fd);
+  if (!connection->Open(socket.fd, socket.tls)) {
+    close(socket.fd);
     return;
   }
   connections_[connection->id()] = connection;
+}
+
+char* IoThread::tls_read_buffer() {
+  if (tls_read_buffer_ == nullptr) tls_read_buffer_.reset(new char[kTlsReadBufferSize]);
+  return tls_read_buffer_.get();
 }
 
 void IoThread::DeliverMessage(const PublishedMessage& message, std::span<const MessageReceiver> receivers) {
@@ -362,7 +372,7 @@ void IoThread::ServeWhileBusy(Connection* running) {
   if (now_ns - last_busy_serve_ns_ < 5 * 1000 * 1000) return;
   last_busy_serve_ns_ = now_ns;
   if (index_ == 0) {
-    for (const auto& listener : listeners_) AcceptPending(static_cast<int>(reinterpret_cast<intptr_t>(listener->data)));
+    for (const auto& listener : listeners_) AcceptPending(listener->socket);
   }
   // Clients thread 0 dealt to this thread meanwhile: their mailbox task would wait for the script.
   AdoptHandedSockets();

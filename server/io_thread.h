@@ -45,6 +45,22 @@ struct IoThreadStats {
   }
 };
 
+// A peer on this host (127.0.0.0/8, ::1, an IPv4-mapped 127.x, a Unix socket): protected mode
+// and the "local" setting of enable-debug-command trust it.
+bool IsLoopback(const sockaddr_storage& addr);
+
+// A listening socket, and whether what it accepts speaks TLS (tls-port) or plain text (port).
+struct ListeningSocket {
+  int fd;
+  bool tls;
+};
+
+// An accepted socket on its way to the thread that will serve it.
+struct AcceptedSocket {
+  int fd;
+  bool tls;
+};
+
 class IoThread {
  public:
   IoThread(Server& server, int index);
@@ -71,12 +87,12 @@ class IoThread {
   void Join();
 
   // Loop thread only: watch a listening socket (thread 0).
-  void AddListener(int fd);
+  void AddListener(ListeningSocket socket);
   // Loop thread only: start serving an accepted socket.
-  void AdoptSocket(int fd);
+  void AdoptSocket(AcceptedSocket socket);
   // Any thread: gives this thread an accepted socket to serve. It is adopted from the mailbox, or
   // sooner by ServeWhileBusy when a script keeps the loop from running its mailbox.
-  void HandOver(int fd);
+  void HandOver(AcceptedSocket socket);
 
   // Loop thread only: connection bookkeeping.
   void Forget(Connection* connection);
@@ -119,11 +135,14 @@ class IoThread {
   // A scratch buffer for reads of connections that hold no partial command (loop thread only).
   char* shared_read_buffer() { return shared_read_buffer_.get(); }
   static constexpr size_t kSharedReadBufferSize = 64 * 1024;
+  // The same for ciphertext read from TLS connections, made on first use (loop thread only).
+  char* tls_read_buffer();
+  static constexpr size_t kTlsReadBufferSize = 64 * 1024;
 
  private:
   static void OnMailbox(uv_async_t* handle);
   static void OnListenerReadable(uv_poll_t* handle, int status, int events);
-  void AcceptPending(int listen_fd);
+  void AcceptPending(ListeningSocket listener);
   void AdoptHandedSockets();
   static void OnTimer(uv_timer_t* handle);
   static void OnFlushCheck(uv_check_t* handle);
@@ -149,11 +168,16 @@ class IoThread {
   std::thread thread_;
   absl::Mutex mailbox_mu_;
   std::vector<std::function<void()>> mailbox_tasks_;
-  std::vector<int> handed_sockets_;  // under mailbox_mu_
+  std::vector<AcceptedSocket> handed_sockets_;  // under mailbox_mu_
   bool stopping_ = false;
-  std::vector<std::unique_ptr<uv_poll_t>> listeners_;
+  struct Listener {
+    uv_poll_t poll;
+    ListeningSocket socket;
+  };
+  std::vector<std::unique_ptr<Listener>> listeners_;
   absl::flat_hash_map<uint64_t, Connection*> connections_;
   std::unique_ptr<char[]> shared_read_buffer_;
+  std::unique_ptr<char[]> tls_read_buffer_;
   IoThreadStats stats_;
   CommandStats command_stats_;
   std::string monitor_lines_;  // for MonitorRegistry::Deliver at the next flush check

@@ -23,6 +23,14 @@ void KeyspaceValueStore::Store(int db, std::string_view key, loaders::ValueShape
   storage::EntryMeta meta;
   meta.expire_at_ms = expire_at_ms;
   meta.fresh_until_ms = fresh_until_ms;
+  // The key's family cap (a loader's max-ttl, key-family-max-ttl): the stale window included.
+  if (const int64_t cap = keyspace_.TtlCapMs(key); cap > 0) {
+    const int64_t limit = now_ms + cap;
+    if (meta.expire_at_ms == storage::EntryMeta::kNever || meta.expire_at_ms > limit) meta.expire_at_ms = limit;
+    if (meta.fresh_until_ms == storage::EntryMeta::kNever || meta.fresh_until_ms > meta.expire_at_ms) {
+      meta.fresh_until_ms = meta.expire_at_ms;
+    }
+  }
   // Keyspace notifications, class L: a value loaded for a key that was not there, or one that
   // replaced the key's value (stale-while-revalidate, refresh-ahead).
   const std::string_view event = txn.Peek(key) != nullptr ? "refreshed" : "loaded";

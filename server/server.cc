@@ -68,11 +68,21 @@ bool Server::IsInvalidationChannel(std::string_view channel) const {
   return false;
 }
 
-absl::Status Server::Listen(std::vector<int>* fds) {
+absl::Status Server::Listen(std::vector<ListeningSocket>* sockets) {
+  // As Redis: port 0 turns the plain-text listener off, which only makes sense with a TLS one.
   const int port = static_cast<int>(config_.port.load());
-  if (port == 0) {
-    return absl::InvalidArgumentError("port 0 (no TCP listener) is not supported: strata serves TCP only");
+  const int tls_port = static_cast<int>(config_.tls_port.load());
+  if (port == 0 && tls_port == 0) {
+    return absl::InvalidArgumentError("port 0 (no TCP listener) is supported only with a tls-port");
   }
+  if (port != 0) {
+    if (absl::Status s = ListenOn(port, /*tls=*/false, sockets); !s.ok()) return s;
+  }
+  if (tls_port != 0) return ListenOn(tls_port, /*tls=*/true, sockets);
+  return absl::OkStatus();
+}
+
+absl::Status Server::ListenOn(int port, bool tls, std::vector<ListeningSocket>* sockets) {
   int bound = 0;
   std::string failures;
   for (const std::string& address : config_.bind()) {
@@ -110,7 +120,7 @@ absl::Status Server::Listen(std::vector<int>* fds) {
       return absl::UnavailableError(
           absl::StrCat("Could not create server TCP listening socket ", address, ":", port, ": ", strerror(error)));
     }
-    fds->push_back(fd);
+    sockets->push_back(ListeningSocket{fd, tls});
     ++bound;
   }
   if (bound == 0) return absl::UnavailableError(absl::StrCat("Failed listening on any address:", failures));
@@ -133,7 +143,14 @@ int Server::Run() {
     logger_.Warning(Std(s.message()));
     return 1;
   }
-  SetUpKeyFamilies();
+  if (absl::Status s = RenameCommands(); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
+  if (absl::Status s = SetUpKeyFamilies(); !s.ok()) {
+    logger_.Warning(Std(s.message()));
+    return 1;
+  }
   if (const int64_t metrics_port = config_.metrics_port.load(); metrics_port != 0) {
     auto exporter = MetricsExporter::Start(*this, static_cast<int>(metrics_port), config_.bind());
     if (!exporter.ok()) {
@@ -144,10 +161,6 @@ int Server::Run() {
     logger_.Notice(absl::StrCat("Prometheus metrics on port ", metrics_port, " at /metrics"));
   }
 
-  if (config_.tls_port.load() != 0) {
-    logger_.Warning("TLS is not supported by this build of strata (tls-port must be 0)");
-    return 1;
-  }
   std::string dir = config_.dir();
   if (!dir.empty() && chdir(dir.c_str()) != 0) {
     logger_.Warning(absl::StrCat("Can't chdir to '", dir, "': ", strerror(errno)));
@@ -165,8 +178,16 @@ int Server::Run() {
     return 1;
   }
 
-  std::vector<int> listen_fds;
-  if (absl::Status s = Listen(&listen_fds); !s.ok()) {
+  // After the chdir too: relative certificate paths are in `dir`.
+  if (config_.tls_port.load() != 0) {
+    if (absl::Status s = tls_.Configure(config_.tls_settings()); !s.ok()) {
+      logger_.Warning(absl::StrCat("Failed to configure TLS: ", s.message()));
+      return 1;
+    }
+  }
+
+  std::vector<ListeningSocket> listen_sockets;
+  if (absl::Status s = Listen(&listen_sockets); !s.ok()) {
     logger_.Warning(Std(s.message()));
     return 1;
   }
@@ -206,8 +227,8 @@ int Server::Run() {
   // After the threads exist: a scrape reads their statistics.
   if (metrics_ != nullptr) metrics_->Publish();
   IoThread& acceptor = *io_threads_[0];
-  acceptor.Post([&acceptor, listen_fds] {
-    for (int fd : listen_fds) acceptor.AddListener(fd);
+  acceptor.Post([&acceptor, listen_sockets] {
+    for (const ListeningSocket& socket : listen_sockets) acceptor.AddListener(socket);
   });
 
   uv_signal_init(&main_loop_, &sigint_);
@@ -228,7 +249,8 @@ int Server::Run() {
                                  kRedisCompatVersion, getpid()));
   logger_.Notice(absl::StrFormat("Server initialized: port=%d io-threads=%d shards=%d databases=%d",
                                  config_.port.load(), threads, keyspace_->shard_count(), options.databases));
-  logger_.Notice("Ready to accept connections tcp");
+  if (config_.port.load() != 0) logger_.Notice("Ready to accept connections tcp");
+  if (config_.tls_port.load() != 0) logger_.Notice("Ready to accept connections tls");
 
   uv_run(&main_loop_, UV_RUN_DEFAULT);
 
@@ -324,19 +346,54 @@ absl::Status Server::LoadAclUsers() {
   return absl::OkStatus();
 }
 
-void Server::SetUpKeyFamilies() {
+absl::Status Server::RenameCommands() {
+  for (const LoaderDirective& line : config_.rename_directives()) {
+    if (absl::Status s = commands_.Rename(line.words[0], line.words[1]); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(line.origin, ": rename-command ", line.words[0], " ",
+                                                     line.words[1], ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::SetUpKeyFamilies() {
   std::vector<storage::KeyFamilies::Family> families;
   for (const auto& [name, glob] : config_.key_families()) families.push_back({name, glob});
-  // Every loader template is a family, unless a stats-key-family line names its keys already.
+  // The tighter of two caps wins.
+  auto cap = [](storage::KeyFamilies::Family& family, int64_t max_ttl_ms) {
+    if (max_ttl_ms > 0 && (family.max_ttl_ms == 0 || max_ttl_ms < family.max_ttl_ms)) family.max_ttl_ms = max_ttl_ms;
+  };
+  // Every loader template is a family, unless a stats-key-family line names its keys already;
+  // the loader's max-ttl caps that family.
   for (const auto& loader : loaders_->loaders()) {
     std::string glob = loader->key_template().Glob();
-    const bool named = std::any_of(families.begin(), families.end(),
-                                   [&](const storage::KeyFamilies::Family& f) { return f.glob == glob; });
-    if (!named) families.push_back({loader->name(), std::move(glob)});
+    auto named = std::find_if(families.begin(), families.end(),
+                              [&](const storage::KeyFamilies::Family& f) { return f.glob == glob; });
+    if (named == families.end()) {
+      families.push_back({loader->name(), std::move(glob)});
+      named = families.end() - 1;
+    }
+    cap(*named, loader->options().max_ttl_ms);
   }
-  if (families.empty()) return;
+  for (const auto& [name, max_ttl_ms] : config_.key_family_max_ttl_ms()) {
+    auto family = std::find_if(families.begin(), families.end(),
+                               [&](const storage::KeyFamilies::Family& f) { return f.name == name; });
+    if (family == families.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("key-family-max-ttl ", name,
+                                                     ": no such key family (a stats-key-family name or a loader's template)"));
+    }
+    cap(*family, max_ttl_ms);
+  }
+  if (families.size() > storage::KeyFamilies::kMaxFamilies &&
+      std::any_of(families.begin() + storage::KeyFamilies::kMaxFamilies, families.end(),
+                  [](const storage::KeyFamilies::Family& f) { return f.max_ttl_ms > 0; })) {
+    return absl::InvalidArgumentError(absl::StrCat("a family with a max-ttl is beyond the first ",
+                                                   storage::KeyFamilies::kMaxFamilies, " key families"));
+  }
+  if (families.empty()) return absl::OkStatus();
   logger_.Notice(absl::StrCat("Key families: ", families.size()));
   keyspace_->SetKeyFamilies(std::make_unique<const storage::KeyFamilies>(std::move(families)));
+  return absl::OkStatus();
 }
 
 absl::Status Server::StartLoaders() {

@@ -24,6 +24,7 @@
 #include "server/config.h"
 #include "server/latency_monitor.h"
 #include "server/slowlog.h"
+#include "server/tls.h"
 #include "server/evictor.h"
 #include "server/invalidation.h"
 #include "server/io_thread.h"
@@ -83,8 +84,12 @@ class Server {
   storage::Keyspace& keyspace() { return *keyspace_; }
   loaders::LoaderManager& loaders() { return *loaders_; }
   const CommandTable& commands() const { return commands_; }
+  // rename-command lines, applied to the table once at start-up.
+  absl::Status RenameCommands();
   Acl& acl() { return acl_; }
   AclLog& acl_log() { return acl_log_; }
+  // The context TLS connections are made from (server/tls.h); configured when tls-port is set.
+  TlsContextHolder& tls() { return tls_; }
   ClientRegistry& clients() { return clients_; }
   BlockingRegistry& blocking() { return blocking_; }
   WatchRegistry& watches() { return watches_; }
@@ -194,10 +199,12 @@ class Server {
   // The memory figures INFO and MEMORY STATS share.
   struct MemoryFigures;
   MemoryFigures ReadMemoryFigures();
-  absl::Status Listen(std::vector<int>* fds);
+  // The plain-text (port) and TLS (tls-port) listeners, on every bind address.
+  absl::Status Listen(std::vector<ListeningSocket>* sockets);
+  absl::Status ListenOn(int port, bool tls, std::vector<ListeningSocket>* sockets);
   absl::Status StartLoaders();
   // Key families (storage/key_families.h): the stats-key-family lines, then the loaders' templates.
-  void SetUpKeyFamilies();
+  absl::Status SetUpKeyFamilies();
   // Opens the spill tier when `spill-dir` is set, and indexes what an earlier run spilled.
   absl::Status OpenSpill();
   void Cron();
@@ -216,6 +223,7 @@ class Server {
   // After commands_: the users' rules are bitmaps over its command ids.
   Acl acl_{commands_};
   AclLog acl_log_;
+  TlsContextHolder tls_;
   // requirepass, the `user` directives and aclfile, at start-up (Redis's order).
   absl::Status LoadAclUsers();
   ClientRegistry clients_;

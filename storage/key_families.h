@@ -29,6 +29,9 @@ class KeyFamilies {
   struct Family {
     std::string name;
     std::string glob;
+    // A cap on the TTL of the family's keys (0: none): `max-ttl` of its loader or
+    // `key-family-max-ttl`. No write leaves a key of it living longer (Transaction::CapTtl).
+    int64_t max_ttl_ms = 0;
   };
   static constexpr size_t kMaxFamilies = 256;
 

@@ -202,6 +202,8 @@ void Keyspace::SetKeyFamilies(std::unique_ptr<const KeyFamilies> families) {
     published_keys_.assign(families->size(), 0);
     published_bytes_.assign(families->size(), 0);
   }
+  has_ttl_caps_ = false;
+  for (size_t i = 0; i < families->size(); ++i) has_ttl_caps_ |= families->family(i).max_ttl_ms > 0;
   families_ = std::move(families);
 }
 
@@ -780,6 +782,15 @@ void Transaction::Discard(Entry* entry) { Entry::Free(entry); }
 uint64_t Transaction::NextRandom() {
   // The generator of a shard this transaction holds locked (so no other thread advances it).
   return keyspace_.shard(first_shard_).NextRandom();
+}
+
+void Transaction::CapTtl(std::string_view key) {
+  const int64_t cap = keyspace_.TtlCapMs(key);
+  if (cap <= 0) return;
+  Entry* entry = Find(db_, key, /*count_hit=*/false, /*touch=*/false, /*notify_miss=*/false);
+  const int64_t limit = now_ms_ + cap;
+  if (entry == nullptr || (entry->has_expiry() && entry->expire_at_ms() <= limit)) return;
+  SetExpiry(entry, limit);
 }
 
 Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {

@@ -179,6 +179,14 @@ class Keyspace {
   // their keys are then counted per family; without families they cost one branch.
   void SetKeyFamilies(std::unique_ptr<const KeyFamilies> families);
   bool has_key_families() const { return families_ != nullptr; }
+  // TTL caps (KeyFamilies::Family::max_ttl_ms): whether any family has one, and the cap of the
+  // family `key` is in (0: none). Without caps, writes pay the one test of has_ttl_caps().
+  bool has_ttl_caps() const { return has_ttl_caps_; }
+  int64_t TtlCapMs(std::string_view key) const {
+    if (!has_ttl_caps_) return 0;
+    const int family = families_->Classify(key);
+    return family < 0 ? 0 : families_->family(static_cast<size_t>(family)).max_ttl_ms;
+  }
   // One step of the census of keys and memory per family (the memory tier's), from the cron:
   // walks the tables from where the last step stopped, a slice of buckets at a time under the
   // shard's lock (taken only when free), until `deadline_ns` passes; a completed pass replaces
@@ -399,6 +407,7 @@ class Keyspace {
   KeyspaceOptions options_;
   int shard_shift_ = 63;
   std::unique_ptr<const KeyFamilies> families_;
+  bool has_ttl_caps_ = false;
   // The census in progress (main thread only), and the last complete one.
   size_t census_next_shard_ = 0;
   int census_db_ = 0;
@@ -538,6 +547,10 @@ class Transaction {
   // Gives `entry` (in the current db) a new expiry (Entry::kNoExpiry removes it). Returns the
   // entry that now holds the key, which may be a new allocation.
   Entry* SetExpiry(Entry* entry, int64_t expire_at_ms);
+  // A key of a family with a TTL cap (Keyspace::TtlCapMs) that has no TTL, or a longer one, gets
+  // now + cap. Run after a write command (its handler done: no entry pointer is held), so no
+  // SET, EXPIRE, PERSIST, RENAME or new key outlives the cap.
+  void CapTtl(std::string_view key);
 
   // Moves the key `from` to `to` (replacing `to`), keeping value and TTL (RENAME). `to` is added
   // as a new key, so it raises "new" even when it replaced one.

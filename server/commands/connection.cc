@@ -630,7 +630,7 @@ constexpr CommandSpec kConnectionCommands[] = {
     // Allowed in scripts, as in Redis: the script's later calls use the database it selects, the
     // caller's stays as it was.
     {"select", 2, kSession & ~flags::kNoScript, 0, 0, 0, Select, {}, "Change the selected database for the current connection"},
-    {"monitor", 1, flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale, 0, 0, 0, Monitor, {}, "Listen for all requests received by the server in real time"},
+    {"monitor", 1, flags::kAdmin | flags::kNoScript | flags::kLoading | flags::kStale | flags::kProtected, 0, 0, 0, Monitor, {}, "Listen for all requests received by the server in real time"},
     {"quit", -1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Quit, {}, "Close the connection"},
     {"reset", 1, kSession | flags::kNoAuth | flags::kNotQueued | flags::kAllowBusy | flags::kSubscribedMode, 0, 0, 0, Reset, {}, "Reset the connection"},
     {"client", -2, 0, 0, 0, 0, nullptr, kClientSubcommands, "A container for client connection commands"},

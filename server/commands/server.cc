@@ -160,9 +160,28 @@ void ConfigSet(CommandContext& ctx) {
   }
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
   for (size_t i = 2; i < ctx.args.size(); i += 2) pairs.emplace_back(ctx.args[i], ctx.args[i + 1]);
+  // A tls-* change rebuilds the TLS context; if OpenSSL refuses it, the old values come back.
+  std::string_view tls_name;
+  std::vector<std::pair<std::string, std::string>> tls_before;
+  for (const auto& [name, value] : pairs) {
+    if (name.size() > 4 && EqualsIgnoreCase(name.substr(0, 4), "tls-") && !EqualsIgnoreCase(name, "tls-port")) {
+      if (tls_name.empty()) tls_name = name;
+      for (auto& current : ctx.server.config().Get({name})) tls_before.push_back(std::move(current));
+    }
+  }
   if (absl::Status s = ctx.server.config().SetAll(pairs); !s.ok()) {
     ctx.reply.Error(absl::StrCat("ERR ", s.message()));
     return;
+  }
+  if (!tls_name.empty() && ctx.server.config().tls_port.load() != 0) {
+    if (absl::Status s = ctx.server.tls().Configure(ctx.server.config().tls_settings()); !s.ok()) {
+      ctx.server.logger().Warning(absl::StrCat("Failed to update TLS configuration: ", s.message()));
+      std::vector<std::pair<std::string_view, std::string_view>> restore(tls_before.begin(), tls_before.end());
+      ctx.server.config().SetAll(restore).IgnoreError();  // the values it held a moment ago
+      ctx.reply.Error(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '", Absl(tls_name),
+                                   "') - Unable to update TLS configuration. Check server logs."));
+      return;
+    }
   }
   ctx.server.ApplyConfig();
   // As Redis: setting requirepass makes it the default user's only password (even the same one).
@@ -662,7 +681,7 @@ constexpr CommandSpec kServerCommands[] = {
     {"lastsave", 1, flags::kLoading | flags::kStale | flags::kFast, 0, 0, 0, LastSave, {}, "Get the UNIX time stamp of the last successful save to disk"},
     {"save", 1, flags::kAdmin | flags::kNoScript | flags::kNoMulti, 0, 0, 0, Save, {}, "Synchronously save the dataset to disk"},
     {"bgsave", -1, flags::kAdmin | flags::kNoScript, 0, 0, 0, Save, {}, "Asynchronously save the dataset to disk"},
-    {"debug", -2, kAdminStale, 2, 2, 1, Debug, {}, "A container for debugging commands", DebugKeys},
+    {"debug", -2, kAdminStale | flags::kProtected, 2, 2, 1, Debug, {}, "A container for debugging commands", DebugKeys},
     {"config", -2, 0, 0, 0, 0, nullptr, kConfigSubcommands, "A container for server configuration commands"},
     {"command", -1, flags::kLoading | flags::kStale, 0, 0, 0, Command, kCommandSubcommands, "Get array of command details"},
 };

@@ -54,10 +54,9 @@ def own_address(conn):
 
 
 def start_debuggable(factory, *args):
-    """A server of the factory's kind that answers DEBUG (Debian's redis-server needs the option)."""
-    if factory.kind == "redis":
-        return factory("--enable-debug-command", "yes", *args)
-    return factory(*args)
+    """A server of the factory's kind that answers DEBUG: both refuse it unless started with
+    --enable-debug-command yes (or local), as Redis 7.0 does."""
+    return factory("--enable-debug-command", "yes", *args)
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ def debug_pair(tmp_path):
     strata = ServerFactory("strata", tmp_path / "strata")
     oracle = ServerFactory("redis", tmp_path / "redis")
     try:
-        yield strata(), start_debuggable(oracle)
+        yield start_debuggable(strata), start_debuggable(oracle)
     finally:
         oracle.stop_all()
         strata.stop_all()
@@ -619,6 +618,69 @@ def test_save_and_bgsave_say_strata_keeps_no_snapshot(strata):
         assert conn.call("SAVE", "x") == error("ERR wrong number of arguments for 'save' command")
         assert conn.call("LASTSAVE").value == int(info_field(conn, "persistence", "rdb_last_save_time"))
     assert not list(strata.workdir.glob("*.rdb")), "no snapshot file may appear"
+
+
+# ---------------------------------------------------------------------------------------------
+# enable-debug-command and enable-monitor-command: the gates of DEBUG and MONITOR
+
+DEBUG_REFUSED = ('ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run '
+                 'it from a local connection, otherwise you need to set this option in the configuration file, and '
+                 'then restart the server.')
+
+
+def test_debug_is_refused_by_default_with_redis_words_even_inside_multi_and_the_gate_is_startup_only(pair):
+    def scenario(server):
+        with RespConnection(server.port) as conn:
+            return [conn.call("DEBUG", "SLEEP", "0"), conn.call("DEBUG"), conn.call("CONFIG", "GET", "enable-debug-command"),
+                    conn.call("CONFIG", "SET", "enable-debug-command", "yes"),
+                    conn.call("MULTI"), conn.call("DEBUG", "HELP"), conn.call("EXEC")]
+
+    assert_both_equal(on_both(pair, scenario), [
+        error(DEBUG_REFUSED),
+        error("ERR wrong number of arguments for 'debug' command"),  # arity is checked first
+        Reply("*", [bulk(b"enable-debug-command"), bulk(b"no")]),
+        error("ERR CONFIG SET failed (possibly related to argument 'enable-debug-command') - can't set immutable "
+              "config"),
+        status("OK"), error(DEBUG_REFUSED),
+        error("EXECABORT Transaction discarded because of previous errors."),
+    ])
+
+
+def test_debug_local_serves_a_client_on_this_host(tmp_path):
+    strata, oracle = ServerFactory("strata", tmp_path / "s"), ServerFactory("redis", tmp_path / "r")
+    try:
+        def scenario(server):
+            with RespConnection(server.port) as conn:  # 127.0.0.1: local
+                return [conn.call("DEBUG", "SLEEP", "0"), conn.call("CONFIG", "GET", "enable-debug-command")]
+
+        assert_both_equal(on_both((strata("--enable-debug-command", "local"), oracle("--enable-debug-command", "local")),
+                                  scenario),
+                          [status("OK"), Reply("*", [bulk(b"enable-debug-command"), bulk(b"local")])])
+    finally:
+        oracle.stop_all()
+        strata.stop_all()
+
+
+def test_enable_monitor_command_no_refuses_monitor_and_local_allows_this_host(tmp_path):
+    """strata's own gate, worded as Redis words DEBUG's: MONITOR shows every client's values."""
+    strata = ServerFactory("strata", tmp_path)
+    try:
+        closed = strata("--enable-monitor-command", "no")
+        with RespConnection(closed.port) as conn:
+            assert conn.call("MONITOR") == error(
+                'ERR MONITOR command not allowed. If the enable-monitor-command option is set to "local", you can '
+                'run it from a local connection, otherwise you need to set this option in the configuration file, '
+                'and then restart the server.')
+            assert conn.call("PING") == status("PONG"), "a refused MONITOR leaves the client a normal client"
+            assert conn.call("CONFIG", "GET", "enable-monitor-command") == Reply(
+                "*", [bulk(b"enable-monitor-command"), bulk(b"no")])
+        local = strata("--enable-monitor-command", "local")
+        with RespConnection(local.port) as conn, RespConnection(local.port) as other:
+            assert conn.call("MONITOR") == status("OK")
+            other.call("SET", "k", "v")
+            assert '"SET" "k" "v"' in conn.read_reply().text()
+    finally:
+        strata.stop_all()
 
 
 # ---------------------------------------------------------------------------------------------
