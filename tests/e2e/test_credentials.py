@@ -23,24 +23,18 @@ import base64
 import json
 import os
 import pathlib
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import STRATA_SERVER, free_port, start_strata
 from helpers import ConnectionClosed, RespConnection
-
-HARNESS = pathlib.Path(__file__).resolve().parents[1] / "pg_harness" / "pg-harness.sh"
-PSQL = "/usr/bin/psql"
+from sources import PSQL, HttpOrigin, Postgres
 
 
 def enc(text):
@@ -196,29 +190,10 @@ def pairs(reply):
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL, with password authentication for the test's roles
 
-class Postgres:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="strata-pg-cred-")
-        self.port = free_port()
-        self.url = None
+class PasswordPostgres(Postgres):
+    """The module's PostgreSQL, where the test's roles must log in with their passwords."""
 
-    def start(self):
-        out = subprocess.run([str(HARNESS), "start", self.dir, str(self.port)], capture_output=True, text=True,
-                             timeout=120)
-        if out.returncode == 3:
-            pytest.skip("PostgreSQL is not installed")
-        assert out.returncode == 0, out.stderr
-        self.url = out.stdout.strip().splitlines()[-1]
-
-    def destroy(self):
-        subprocess.run([str(HARNESS), "destroy", self.dir], capture_output=True, timeout=120)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def sql(self, statement):
-        out = subprocess.run([PSQL, self.url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", statement],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
+    prefix = "strata-pg-cred-"
 
     def login_works(self, user, password):
         env = dict(os.environ, PGPASSWORD=password, PGCONNECT_TIMEOUT="5")
@@ -238,7 +213,7 @@ class Postgres:
 
 @pytest.fixture(scope="module")
 def pg():
-    server = Postgres()
+    server = PasswordPostgres()
     try:
         server.start()
         server.sql("CREATE TABLE products (id integer PRIMARY KEY, name text NOT NULL)")
@@ -258,83 +233,58 @@ def pg():
 # ---------------------------------------------------------------------------------------------
 # The HTTP origin: answers only with the right Basic credentials and API key
 
-class Origin:
+class Origin(HttpOrigin):
+    """/api/names/<id>, /api/items/<id> (JSON), /api/slow/ (1 s), /api/boom/ (500), /api/flaky/ (500
+    while `failing`), /api/moved/ (302): to requests with the right Basic credentials and API key
+    only; a request without them is 401. `authorized` and `refused` count them."""
+
     def __init__(self):
-        self.lock = threading.Lock()
         self.failing = False
         self.authorized = 0
         self.refused = 0
-        expected_auth = "Basic " + base64.b64encode(f"{WEB_USER}:{WEB_PW}".encode()).decode()
-        origin = self
+        self.expected_auth = "Basic " + base64.b64encode(f"{WEB_USER}:{WEB_PW}".encode()).decode()
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, code, body, headers=()):
-                self.send_response(code)
-                for name, value in headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # strata gave up waiting (a timeout test)
-
-            def do_GET(self):
-                if (self.headers.get("Authorization") != expected_auth
-                        or self.headers.get("X-Api-Key") != API_TOKEN):
-                    with origin.lock:
-                        origin.refused += 1
-                    self.reply(401, b"unauthorized", [("WWW-Authenticate", 'Basic realm="origin"')])
-                    return
-                with origin.lock:
-                    origin.authorized += 1
-                    failing = origin.failing
-                parts = self.path.split("/")  # ['', 'api', kind, id]
-                if len(parts) != 4 or parts[1] != "api":
-                    self.reply(404, b"no such path")
-                    return
-                kind, item = parts[2], parts[3]
-                known = item.isdigit() and 1 <= int(item) <= 100
-                if kind == "names":
-                    self.reply(200, f"item {item}".encode()) if known else self.reply(404, b"no such item")
-                elif kind == "items":
-                    if known:
-                        self.reply(200, json.dumps({"id": int(item), "name": f"item {item}"}).encode())
-                    else:
-                        self.reply(404, b"no such item")
-                elif kind == "slow":
-                    time.sleep(1.0)
-                    self.reply(200, b"slow")
-                elif kind == "boom":
-                    self.reply(500, b"origin trouble")
-                elif kind == "flaky":
-                    self.reply(500, b"origin trouble") if failing else self.reply(200, f"flaky {item}".encode())
-                elif kind == "moved":
-                    self.reply(302, b"", [("Location", "/api/names/1")])
-                else:
-                    self.reply(404, b"no such path")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def get(self, request):
+        if (request.headers.get("Authorization") != self.expected_auth
+                or request.headers.get("X-Api-Key") != API_TOKEN):
+            with self.lock:
+                self.refused += 1
+            request.reply(401, b"unauthorized", [("WWW-Authenticate", 'Basic realm="origin"')])
+            return
+        with self.lock:
+            self.authorized += 1
+            failing = self.failing
+        parts = request.path.split("/")  # ['', 'api', kind, id]
+        if len(parts) != 4 or parts[1] != "api":
+            request.reply(404, b"no such path")
+            return
+        kind, item = parts[2], parts[3]
+        known = item.isdigit() and 1 <= int(item) <= 100
+        if kind == "names":
+            request.reply(200, f"item {item}".encode()) if known else request.reply(404, b"no such item")
+        elif kind == "items":
+            if known:
+                request.reply(200, json.dumps({"id": int(item), "name": f"item {item}"}).encode())
+            else:
+                request.reply(404, b"no such item")
+        elif kind == "slow":
+            time.sleep(1.0)
+            request.reply(200, b"slow")
+        elif kind == "boom":
+            request.reply(500, b"origin trouble")
+        elif kind == "flaky":
+            request.reply(500, b"origin trouble") if failing else request.reply(200, f"flaky {item}".encode())
+        elif kind == "moved":
+            request.reply(302, b"", [("Location", "/api/names/1")])
+        else:
+            request.reply(404, b"no such path")
 
 
 @pytest.fixture
 def origin():
-    o = Origin()
-    yield o
-    o.close()
+    with Origin() as o:
+        yield o
 
 
 def unused_port():

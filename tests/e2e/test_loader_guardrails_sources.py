@@ -10,32 +10,21 @@
 
 The SQLite versions of the redact and max-ttl tests are in test_loader_guardrails.py. One
 PostgreSQL (tests/pg_harness/pg-harness.sh) serves the whole module; it is switched to ssl = on
-with a server certificate signed by a CA made here with the openssl CLI.
+with a server certificate signed by a CA made with the openssl CLI (certs.py).
 """
 import json
 import os
 import pathlib
 import shutil
-import socket
 import ssl
-import subprocess
-import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 import redis
 
-HARNESS = pathlib.Path(__file__).resolve().parents[1] / "pg_harness" / "pg-harness.sh"
-PSQL = "/usr/bin/psql"
-OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from certs import EC, make_ca, make_cert
+from sources import HttpOrigin, Postgres
 
 
 def pttl_seconds(client, key):
@@ -61,21 +50,14 @@ def loaderr(client, key, command="GET"):
 # ---------------------------------------------------------------------------------------------
 # Certificates: made with the openssl CLI, once for the module.
 
-CA_CONFIG = """\
-[req]
-distinguished_name = dn
-prompt = no
-x509_extensions = ca_ext
-[dn]
-CN = {cn}
-[ca_ext]
+# EC keys, and the extensions a strict verifier expects of a CA and of a server certificate.
+CA_EXTENSIONS = """\
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 """
 
 LEAF_EXTENSIONS = """\
-[leaf]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
@@ -85,36 +67,21 @@ authorityKeyIdentifier = keyid
 """
 
 
-def openssl(*args, cwd):
-    out = subprocess.run([OPENSSL, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, f"openssl {' '.join(args)}:\n{out.stderr}"
-
-
-def make_ca(directory, name):
-    conf = directory / f"{name}.cnf"
-    conf.write_text(CA_CONFIG.format(cn=f"strata e2e test CA {name}"))
-    openssl("req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-config", str(conf), cwd=directory)
-    return directory / f"{name}.pem", directory / f"{name}.key"
+def make_test_ca(directory, name):
+    return make_ca(directory, name, f"strata e2e test CA {name}", key=EC, extensions=CA_EXTENSIONS)
 
 
 def make_leaf(directory, name, ca, san):
-    ca_pem, ca_key = ca
-    ext = directory / f"{name}.ext"
-    ext.write_text(LEAF_EXTENSIONS.format(san=san))
-    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=directory)
-    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", str(ca_pem), "-CAkey", str(ca_key), "-set_serial",
-            str(int.from_bytes(os.urandom(8), "big")), "-days", "2", "-out", f"{name}.pem", "-extfile", str(ext),
-            "-extensions", "leaf", cwd=directory)
-    return directory / f"{name}.pem", directory / f"{name}.key"
+    return make_cert(directory, name, name, ca, key=EC, extensions=LEAF_EXTENSIONS.format(san=san))
 
 
 class Certs:
+    """The module's certificates, each a (crt, key) pair of paths."""
+
     def __init__(self, directory):
         self.dir = directory
-        self.ca = make_ca(directory, "ca")
-        self.other_ca = make_ca(directory, "other-ca")
+        self.ca = make_test_ca(directory, "ca")
+        self.other_ca = make_test_ca(directory, "other-ca")
         # Signed by the trusted CA, for this host: what every TLS origin here presents.
         self.server = make_leaf(directory, "server", self.ca, "IP:127.0.0.1, DNS:localhost")
         # Signed by the trusted CA too, but for another name.
@@ -139,31 +106,16 @@ def certs(tmp_path_factory):
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL: one per module, with ssl on.
 
-class Postgres:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="strata-pg-guardrails-")
-        self.port = free_port()
-        self.url = None
-        self.ssl_problem = None
+class SslPostgres(Postgres):
+    """The module's PostgreSQL, which enable_ssl() switches to ssl = on."""
 
-    def start(self):
-        out = subprocess.run([str(HARNESS), "start", self.dir, str(self.port)], capture_output=True, text=True,
-                             timeout=120)
-        if out.returncode == 3:
-            pytest.skip("PostgreSQL is not installed")
-        assert out.returncode == 0, out.stderr
-        self.url = out.stdout.strip().splitlines()[-1]
+    prefix = "strata-pg-guardrails-"
+    ssl_problem = None  # why ssl did not turn on, if it did not
 
-    def destroy(self):
-        subprocess.run([str(HARNESS), "destroy", self.dir], capture_output=True, timeout=120)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def sql(self, statement):
+    @property
+    def sql_url(self):
         # sslmode=disable: the fixture's own connection does not depend on the TLS set-up.
-        out = subprocess.run([PSQL, self.url + "?sslmode=disable", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                              "-c", statement], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
+        return self.url + "?sslmode=disable"
 
     def log_tail(self):
         try:
@@ -197,7 +149,7 @@ class Postgres:
 
 @pytest.fixture(scope="module")
 def postgres(certs):
-    pg = Postgres()
+    pg = SslPostgres()
     try:
         pg.start()
         # Mixed-case column names on purpose: redact matches them without regard to case.
@@ -407,88 +359,48 @@ class QuietServer(ThreadingHTTPServer):
         pass  # a handshake the client refused (the point of several tests) is no news
 
 
-class Origin:
+class Origin(HttpOrigin):
     """/api/users/<id>: a JSON object (pretty-printed, with spaces); /api/flat/<id>: a flat JSON
     object; /api/secret/<id>: an object of secrets only; /api/plain/<id>: text; /api/list/<id>: a
     JSON array. Unknown ids are 404. With `tls` (cert, key), served over https."""
 
+    server_class = QuietServer
+
     def __init__(self, tls=None):
-        self.lock = threading.Lock()
-        self.counts = {}
-        origin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                with origin.lock:
-                    origin.counts[self.path] = origin.counts.get(self.path, 0) + 1
-                parts = self.path.split("/")
-                body, code = b"no such item", 404
-                if len(parts) == 4 and parts[1] == "api" and parts[3].isdigit() and 1 <= int(parts[3]) <= 1000:
-                    kind, i = parts[2], int(parts[3])
-                    if kind == "users":
-                        body, code = json.dumps(user_doc(i), indent=1).encode(), 200
-                    elif kind == "flat":
-                        body, code = json.dumps(flat_doc(i)).encode(), 200
-                    elif kind == "secret":
-                        body, code = json.dumps({"password_hash": "x", "Card": "y"}).encode(), 200
-                    elif kind == "plain":
-                        body, code = f"user {i}".encode(), 200
-                    elif kind == "list":
-                        body, code = json.dumps([{"card": f"c{i}"}]).encode(), 200
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.scheme = "http"
+        context = None
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
-            # The handshake happens in the handler's thread (not in accept): a client that
-            # refuses the certificate cannot stall the accept loop.
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True,
-                                                     do_handshake_on_connect=False)
-            self.scheme = "https"
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(ssl_context=context)
 
-    @property
-    def base(self):
-        return f"{self.scheme}://127.0.0.1:{self.port}/api"
-
-    def requests(self, path):
-        with self.lock:
-            return self.counts.get(path, 0)
-
-    def total(self):
-        with self.lock:
-            return sum(self.counts.values())
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def get(self, request):
+        parts = request.path.split("/")
+        body, code = b"no such item", 404
+        if len(parts) == 4 and parts[1] == "api" and parts[3].isdigit() and 1 <= int(parts[3]) <= 1000:
+            kind, i = parts[2], int(parts[3])
+            if kind == "users":
+                body, code = json.dumps(user_doc(i), indent=1).encode(), 200
+            elif kind == "flat":
+                body, code = json.dumps(flat_doc(i)).encode(), 200
+            elif kind == "secret":
+                body, code = json.dumps({"password_hash": "x", "Card": "y"}).encode(), 200
+            elif kind == "plain":
+                body, code = f"user {i}".encode(), 200
+            elif kind == "list":
+                body, code = json.dumps([{"card": f"c{i}"}]).encode(), 200
+        request.reply(code, body)
 
 
 @pytest.fixture
 def origin():
-    o = Origin()
-    yield o
-    o.close()
+    with Origin() as o:
+        yield o
 
 
 @pytest.fixture
 def tls_origin(certs):
-    o = Origin(tls=certs.server)
-    yield o
-    o.close()
+    with Origin(tls=certs.server) as o:
+        yield o
 
 
 def web_config(origin, *loaders, source_options=""):
@@ -602,16 +514,13 @@ def test_https_with_a_different_ca_fails(strata_factory, tls_origin, certs):
 
 
 def test_https_certificate_for_another_name_fails_even_from_the_trusted_ca(strata_factory, certs):
-    origin = Origin(tls=certs.wrong_name)
-    try:
+    with Origin(tls=certs.wrong_name) as origin:
         server = strata_factory(config=web_config(origin, 'loader user:{id} web "GET /plain/{id}" timeout 3000',
                                                   source_options=f"ca-file {certs.ca_pem}"))
         r = server.client()
         err = loaderr(r, "user:4")
         assert err.startswith("LOADERR") and "certificate" in err, err
         assert origin.total() == 0, "the host name is verified, not only the chain"
-    finally:
-        origin.close()
 
 
 def test_an_unreadable_ca_file_stops_startup(tmp_path, tls_origin):

@@ -4,78 +4,46 @@ process, loopback only) that counts requests per path and whose answers a test c
 """
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from helpers import concurrent_gets
+from sources import HttpOrigin
 
 
-class Origin:
+class Origin(HttpOrigin):
     """The source of truth: /items/<id> answers from `items`, or with `status`/`delay` if set."""
 
     def __init__(self):
-        self.lock = threading.Lock()
         self.items = {str(i): {"id": i, "name": f"item {i}", "price": i * 2} for i in range(1, 101)}
         self.status = 200
         self.delay = 0.0
-        self.counts = {}
-        origin = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                with origin.lock:
-                    origin.counts[self.path] = origin.counts.get(self.path, 0) + 1
-                    status, delay = origin.status, origin.delay
-                if delay:
-                    time.sleep(delay)
-                item_id = self.path.rsplit("/", 1)[-1]
-                with origin.lock:
-                    item = origin.items.get(item_id)
-                if status != 200:
-                    body, code = b"origin trouble", status
-                elif item is None:
-                    body, code = b"no such item", 404
-                elif self.path.startswith("/api/items/"):
-                    body, code = json.dumps(item).encode(), 200
-                else:
-                    body, code = item["name"].encode(), 200
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def requests(self, path):
+    def get(self, request):
         with self.lock:
-            return self.counts.get(path, 0)
-
-    def total(self):
+            status, delay = self.status, self.delay
+        if delay:
+            time.sleep(delay)
+        item_id = request.path.rsplit("/", 1)[-1]
         with self.lock:
-            return sum(self.counts.values())
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+            item = self.items.get(item_id)
+        if status != 200:
+            body, code = b"origin trouble", status
+        elif item is None:
+            body, code = b"no such item", 404
+        elif request.path.startswith("/api/items/"):
+            body, code = json.dumps(item).encode(), 200
+        else:
+            body, code = item["name"].encode(), 200
+        request.reply(code, body)
 
 
 @pytest.fixture
 def origin():
-    o = Origin()
-    yield o
-    o.close()
+    with Origin() as o:
+        yield o
 
 
 def config(origin, *loaders, source_options=""):

@@ -2,53 +2,16 @@
 (tests/pg_harness/pg-harness.sh: initdb in a temporary directory, loopback only, stopped by the
 test). Source queries are counted with pg_stat_statements.
 """
-import pathlib
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 
 import pytest
 
 from helpers import concurrent_gets
-
-HARNESS = pathlib.Path(__file__).resolve().parents[1] / "pg_harness" / "pg-harness.sh"
-PSQL = "/usr/bin/psql"
+from sources import Postgres
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Postgres:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="strata-pg-e2e-")
-        self.port = free_port()
-        self.url = None
-
-    def start(self):
-        out = subprocess.run([str(HARNESS), "start", self.dir, str(self.port)], capture_output=True, text=True,
-                             timeout=120)
-        if out.returncode == 3:
-            pytest.skip("PostgreSQL is not installed")
-        assert out.returncode == 0, out.stderr
-        self.url = out.stdout.strip().splitlines()[-1]
-
-    def stop(self):
-        subprocess.run([str(HARNESS), "stop", self.dir], capture_output=True, timeout=120)
-
-    def destroy(self):
-        subprocess.run([str(HARNESS), "destroy", self.dir], capture_output=True, timeout=120)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def sql(self, statement):
-        out = subprocess.run([PSQL, self.url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", statement],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
+class CountingPostgres(Postgres):
+    """The module's PostgreSQL, which counts the executions of source queries."""
 
     def calls(self, fragment):
         """Executions of statements whose text contains `fragment` (pg_stat_statements)."""
@@ -60,7 +23,7 @@ class Postgres:
 
 @pytest.fixture(scope="module")
 def postgres():
-    pg = Postgres()
+    pg = CountingPostgres()
     pg.start()
     pg.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     pg.sql("CREATE TABLE products (id integer PRIMARY KEY, name text NOT NULL, price numeric(10,2), note text)")

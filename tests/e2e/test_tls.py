@@ -35,12 +35,12 @@ import time
 import pytest
 import redis
 
+from certs import make_ca, make_cert, openssl
 from conftest import STRATA_SERVER, free_port, start_redis
 from helpers import DEFAULT_TIMEOUT, ConnectionClosed, RespConnection, Reply, strata_available, wait_until
 
 pytestmark = pytest.mark.skipif(not strata_available(), reason=f"{STRATA_SERVER} is not built")
 
-OPENSSL = "/usr/bin/openssl"
 REDIS_CLI = "/usr/bin/redis-cli"
 REDIS_BENCHMARK = "/usr/bin/redis-benchmark"
 KEY_PASSWORD = "s3cret-pass"
@@ -71,32 +71,15 @@ class Certs:
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     directory = tmp_path_factory.mktemp("certs")
-
-    def openssl(*args):
-        subprocess.run([OPENSSL, *args], cwd=directory, check=True, capture_output=True, timeout=60)
-
-    def make_ca(name, cn):
-        openssl("req", "-x509", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-                "-out", f"{name}.crt", "-days", "2", "-subj", f"/CN={cn}")
-
-    def make_cert(name, cn, ca, serial, san=None):
-        openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={cn}")
-        extra = []
-        if san:
-            (directory / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-            extra = ["-extfile", f"{name}.ext"]
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-                "-set_serial", str(serial), "-days", "2", "-out", f"{name}.crt", *extra)
-
-    san = "DNS:localhost,IP:127.0.0.1"
-    make_ca("ca", "Strata Test CA")
-    make_ca("other-ca", "Unrelated Test CA")
-    make_cert("server", "localhost", "ca", 1001, san)
-    make_cert("reloaded", "strata-reloaded", "ca", 1002, san)
-    make_cert("client", "strata-client", "ca", 2001)
-    make_cert("intruder", "intruder", "other-ca", 3001)
-    openssl("rsa", "-in", "server.key", "-aes256", "-passout", f"pass:{KEY_PASSWORD}", "-out", "server-enc.key")
+    san = "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
+    ca = make_ca(directory, "ca", "Strata Test CA")
+    other_ca = make_ca(directory, "other-ca", "Unrelated Test CA")
+    make_cert(directory, "server", "localhost", ca, 1001, extensions=san)
+    make_cert(directory, "reloaded", "strata-reloaded", ca, 1002, extensions=san)
+    make_cert(directory, "client", "strata-client", ca, 2001)
+    make_cert(directory, "intruder", "intruder", other_ca, 3001)
+    openssl(directory, "rsa", "-in", "server.key", "-aes256", "-passout", f"pass:{KEY_PASSWORD}", "-out",
+            "server-enc.key")
     assert "ENCRYPTED" in (directory / "server-enc.key").read_text()
     return Certs(directory)
 
