@@ -40,6 +40,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -642,10 +643,14 @@ absl::StatusOr<std::unique_ptr<Source>> MakeHttpSource(const std::string& name, 
             absl::StrCat("source ", name, ": pool must be a number from 1 to ", kMaxPool, ", not '", value, "'"));
       }
     } else if (option == "ca-file") {
-      if (access(value.c_str(), R_OK) != 0) {
+      // Absolute now: curl reads the file at each connection, after the server's chdir to `dir`.
+      char* absolute = realpath(value.c_str(), nullptr);
+      if (absolute == nullptr || access(absolute, R_OK) != 0) {
+        free(absolute);
         return absl::InvalidArgumentError(absl::StrCat("source ", name, ": ca-file '", value, "' cannot be read"));
       }
-      ca_file = value;
+      ca_file = absolute;
+      free(absolute);
     } else if (option == "header") {
       size_t colon = value.find(':');
       bool has_name = colon != std::string::npos && colon > 0 &&

@@ -66,7 +66,9 @@ absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>&
       if (*number < 1) return absl::InvalidArgumentError("loader option timeout: at least 1 ms");
       options.timeout = std::chrono::milliseconds(static_cast<int64_t>(*number));
     } else if (option == "max-ttl") {
-      if (*number * 1000 < 1) return absl::InvalidArgumentError("loader option max-ttl: at least 0.001 seconds");
+      if (*number * 1000 < 1 || *number > kMaxTtlCapSeconds) {
+        return absl::InvalidArgumentError("loader option max-ttl: from 0.001 seconds to 100 years");
+      }
       options.max_ttl_ms = static_cast<int64_t>(*number * 1000);
     } else if (option == "refresh-ahead") {
       if (*number >= 100) return absl::InvalidArgumentError("loader option refresh-ahead: a percentage below 100");
@@ -92,7 +94,11 @@ void Redact(const LoaderOptions& options, LoadOutcome& outcome) {
     return;
   }
   absl::StatusOr<JsonValue> json = ParseJson(outcome.value);
-  if (!json.ok() || json->type() != JsonValue::Type::kObject) return;
+  if (!json.ok() || json->type() != JsonValue::Type::kObject) {
+    // Fields that cannot be found cannot be removed: the value is refused, never stored whole.
+    outcome = LoadOutcome::Error("redact: the value is not a JSON object, so its columns cannot be removed");
+    return;
+  }
   std::string kept = "{";
   for (const auto& [name, member] : json->object()) {
     if (redacted(name)) continue;

@@ -32,12 +32,15 @@ struct LoaderOptions {
   // top-level JSON members (string loaders whose value is a JSON object) dropped before the value
   // is stored, matched without regard to case.
   int64_t max_ttl_ms = 0;
-  std::vector<std::string> redact;
+  std::vector<std::string> redact;  // as written; Redact matches them without regard to case
 };
 
-// `outcome` without the loader's redacted fields (a no-op without redact, or for a string value
-// that is not a JSON object).
+// `outcome` without the loader's redacted fields (a no-op without redact). A string value that is
+// not a JSON object becomes an error: what cannot be redacted is not stored.
 void Redact(const LoaderOptions& options, LoadOutcome& outcome);
+
+// The longest max-ttl (loader or key family) accepted: 100 years, so now + cap cannot overflow.
+inline constexpr double kMaxTtlCapSeconds = 100.0 * 365 * 24 * 3600;
 
 // Parses the option words after a loader's QUERY ("ttl 60 jitter 10 type hash ...").
 absl::StatusOr<LoaderOptions> ParseLoaderOptions(const std::vector<std::string>& words);

@@ -334,8 +334,8 @@ Config::Config() {
       [](Config& c, const std::vector<std::string>& args) -> absl::Status {
         double seconds;
         if (args.size() != 2 || args[0].empty()) return BadValue("takes NAME SECONDS");
-        if (!absl::SimpleAtod(args[1], &seconds) || !(seconds * 1000 >= 1) || std::isinf(seconds)) {
-          return BadValue("SECONDS must be a number of at least 0.001");
+        if (!absl::SimpleAtod(args[1], &seconds) || !(seconds * 1000 >= 1) || !(seconds <= 100.0 * 365 * 24 * 3600)) {
+          return BadValue("SECONDS must be a number from 0.001 to 100 years");
         }
         absl::MutexLock lock(&c.mu_);
         c.key_family_max_ttl_ms_[args[0]] = static_cast<int64_t>(seconds * 1000);

@@ -289,7 +289,7 @@ size_t Connection::ProcessInput(const char* data, size_t len) {
   size_t offset = 0;
   command_clock_ns_ = 0;
   while (offset < len && !close_after_reply_ && !closing_ && !close_asap_ && parked_ == Parked::kNo) {
-    if (output_.size() + in_flight_.size() > kMaxPendingOutput) {
+    if (output_.size() + in_flight_.size() + tls_plaintext_.size() > kMaxPendingOutput) {
       // Let the client drain its replies before running more of its pipeline.
       if (!reading_paused_) {
         uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
@@ -1094,6 +1094,32 @@ void Connection::RunPendingInput() {
   ReleasePendingIfIdle();
 }
 
+bool Connection::SealTlsSlice() {
+  // The usual batch of replies is sealed where it is.
+  if (tls_plaintext_.empty() && output_.size() <= kTlsSealSlice) return tls_->Seal(&output_);
+  // A large output is sealed a slice at a time, oldest bytes first, each slice once the one
+  // before it is written: one huge reply neither holds the thread in one long encryption nor
+  // sits in memory twice over (plaintext and ciphertext) at once.
+  if (!output_.empty()) {
+    if (tls_plaintext_.empty()) {
+      tls_plaintext_.swap(output_);
+      tls_plaintext_sent_ = 0;
+    } else {
+      tls_plaintext_.append(output_);
+    }
+    output_.clear();
+  }
+  const size_t slice = std::min(kTlsSealSlice, tls_plaintext_.size() - tls_plaintext_sent_);
+  output_.assign(tls_plaintext_, tls_plaintext_sent_, slice);
+  tls_plaintext_sent_ += slice;
+  if (tls_plaintext_sent_ == tls_plaintext_.size()) {
+    tls_plaintext_.clear();
+    if (tls_plaintext_.capacity() > kMaxPendingOutput) tls_plaintext_.shrink_to_fit();
+    tls_plaintext_sent_ = 0;
+  }
+  return tls_->Seal(&output_);
+}
+
 bool Connection::ReceiveTls(const char* ciphertext, size_t length, char* scratch, size_t scratch_size) {
   tls_->Feed(ciphertext, length);
   while (!closing_) {
@@ -1103,7 +1129,20 @@ bool Connection::ReceiveTls(const char* ciphertext, size_t length, char* scratch
     char* destination = into_pending ? pending_input_.get() + pending_size_ : scratch;
     const size_t room = into_pending ? pending_capacity_ - pending_size_ : scratch_size;
     const long got = tls_->Read(destination, room);
-    if (got == TlsSession::kNeedMore) return true;
+    if (got == TlsSession::kNeedMore) {
+      // Records OpenSSL answers by itself (key updates) pile up while a write is in flight: a
+      // peer that sends them without reading is cut off, as one past its output limit.
+      if (tls_->pending_ciphertext() > kMaxPendingOutput) {
+        server_.logger().Verbose(absl::StrCat("Closing TLS client id=", id_, ": too much TLS output it does not read"));
+        return false;
+      }
+      return true;
+    }
+    if (got == TlsSession::kClosed) {
+      // close_notify: the replies to what came before it still go out, then the connection closes.
+      close_after_reply_ = true;
+      return true;
+    }
     if (got < 0) {
       if (got == TlsSession::kFailed) {
         // A plain-text client on the TLS port, a bad certificate: Redis logs these at verbose.
@@ -1137,7 +1176,7 @@ void Connection::Flush() {
   while (!writing_ && !closing_ && !close_asap_) {
     // TLS: the replies become ciphertext only now, as they go out (with handshake records the
     // session queued, which may be all there is to send).
-    if (tls_ != nullptr && !tls_->Seal(&output_)) {
+    if (tls_ != nullptr && !SealTlsSlice()) {
       server_.logger().Verbose(absl::StrCat("Error writing to TLS client id=", id_, ": ", tls_->error()));
       Close();
       return;
@@ -1178,7 +1217,8 @@ void Connection::Flush() {
     }
     output_.clear();
     if (output_.capacity() > kMaxPendingOutput) output_.shrink_to_fit();
-    output_bytes_.store(0, std::memory_order_relaxed);
+    output_bytes_.store(PendingOutputBytes(), std::memory_order_relaxed);
+    if (!tls_plaintext_.empty()) continue;  // the next slice of a large TLS output
     if (close_after_reply_) {
       Close();
       return;
@@ -1217,7 +1257,7 @@ void Connection::ResumeReading() {
   // Run the commands that waited for the client to drain its replies; they may fill the
   // output again, in which case reading stays paused.
   RunPendingInput();
-  if (reading_paused_ && output_.size() + in_flight_.size() <= kMaxPendingOutput && !closing_ &&
+  if (reading_paused_ && output_.size() + in_flight_.size() + tls_plaintext_.size() <= kMaxPendingOutput && !closing_ &&
       parked_ == Parked::kNo) {
     reading_paused_ = false;
     uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), OnAlloc, OnRead);

@@ -276,7 +276,7 @@ class Connection {
   void PublishSubscriptionCounts();
   size_t PendingOutputBytes() const {
     return output_.size() + (writing_ ? in_flight_.size() - in_flight_sent_ : 0) + pushes_before_reply_.size() +
-           pushes_after_reply_.size();
+           pushes_after_reply_.size() + (tls_plaintext_.size() - tls_plaintext_sent_);
   }
   static void SliceForWrite(std::string& bytes, size_t from, std::vector<uv_buf_t>* bufs);
   bool KeepPartialInput(const char* data, size_t len);
@@ -319,6 +319,10 @@ class Connection {
   // `scratch` (or straight into pending_input_ when a partial command waits there). False when
   // the session failed or the peer closed it (the caller closes the connection).
   bool ReceiveTls(const char* ciphertext, size_t length, char* scratch, size_t scratch_size);
+  // TLS, in Flush: seals the next at most kTlsSealSlice bytes of plaintext (output_, after any
+  // left in tls_plaintext_) into output_ as ciphertext. False on a TLS error.
+  bool SealTlsSlice();
+  static constexpr size_t kTlsSealSlice = 256 * 1024;
 
   IoThread& thread_;
   Server& server_;
@@ -438,6 +442,9 @@ class Connection {
   bool peer_is_local_ = false;  // see IsLoopback (io_thread.h)
   // Set for a tls-port connection: output_ holds plaintext until Flush seals it.
   std::unique_ptr<TlsSession> tls_;
+  // Plaintext of a large output not sealed yet (SealTlsSlice), from tls_plaintext_sent_ on.
+  std::string tls_plaintext_;
+  size_t tls_plaintext_sent_ = 0;
   mutable absl::Mutex info_mu_;
   std::string name_;
   std::string user_name_ = "default";

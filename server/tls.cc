@@ -234,6 +234,8 @@ bool TlsSession::Seal(std::string* output) {
 
 bool TlsSession::handshake_done() const { return SSL_is_init_finished(ssl_) == 1; }
 
+size_t TlsSession::pending_ciphertext() const { return BIO_ctrl_pending(out_); }
+
 std::string TlsSession::Describe() const {
   return absl::StrCat(SSL_get_version(ssl_), " ", SSL_get_cipher_name(ssl_));
 }

@@ -86,6 +86,8 @@ class TlsSession {
   // return. False on an error (error() says which).
   bool Seal(std::string* output);
   bool handshake_done() const;
+  // Ciphertext OpenSSL has queued that no Seal has taken yet (records it wrote while reading).
+  size_t pending_ciphertext() const;
   const std::string& error() const { return error_; }
   // The negotiated protocol and cipher ("TLSv1.3", "TLS_AES_256_GCM_SHA384"), for logs.
   std::string Describe() const;

@@ -1,4 +1,5 @@
 #include "storage/keyspace.h"
+#include "storage/glob.h"
 
 #include "storage/clock.h"
 
@@ -202,9 +203,19 @@ void Keyspace::SetKeyFamilies(std::unique_ptr<const KeyFamilies> families) {
     published_keys_.assign(families->size(), 0);
     published_bytes_.assign(families->size(), 0);
   }
-  has_ttl_caps_ = false;
-  for (size_t i = 0; i < families->size(); ++i) has_ttl_caps_ |= families->family(i).max_ttl_ms > 0;
+  ttl_caps_.clear();
+  for (size_t i = 0; i < families->size(); ++i) {
+    if (families->family(i).max_ttl_ms > 0) ttl_caps_.push_back({families->family(i).glob, families->family(i).max_ttl_ms});
+  }
   families_ = std::move(families);
+}
+
+int64_t Keyspace::TtlCapMs(std::string_view key) const {
+  int64_t tightest = 0;
+  for (const TtlCap& cap : ttl_caps_) {
+    if ((tightest == 0 || cap.max_ttl_ms < tightest) && GlobMatch(cap.glob, key)) tightest = cap.max_ttl_ms;
+  }
+  return tightest;
 }
 
 int Keyspace::ClassifyAndTag(Entry& entry) {
@@ -784,13 +795,20 @@ uint64_t Transaction::NextRandom() {
   return keyspace_.shard(first_shard_).NextRandom();
 }
 
-void Transaction::CapTtl(std::string_view key) {
+void Transaction::CapTtl(int db, std::string_view key) {
   const int64_t cap = keyspace_.TtlCapMs(key);
   if (cap <= 0) return;
-  Entry* entry = Find(db_, key, /*count_hit=*/false, /*touch=*/false, /*notify_miss=*/false);
+  Entry* entry = Find(db, key, /*count_hit=*/false, /*touch=*/false, /*notify_miss=*/false);
   const int64_t limit = now_ms_ + cap;
   if (entry == nullptr || (entry->has_expiry() && entry->expire_at_ms() <= limit)) return;
+  if (db == db_) {
+    SetExpiry(entry, limit);
+    return;
+  }
+  const int home = db_;  // SetExpiry works in the transaction's database
+  db_ = db;
   SetExpiry(entry, limit);
+  db_ = home;
 }
 
 Entry* Transaction::SetExpiry(Entry* entry, int64_t expire_at_ms) {

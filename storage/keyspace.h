@@ -179,14 +179,12 @@ class Keyspace {
   // their keys are then counted per family; without families they cost one branch.
   void SetKeyFamilies(std::unique_ptr<const KeyFamilies> families);
   bool has_key_families() const { return families_ != nullptr; }
-  // TTL caps (KeyFamilies::Family::max_ttl_ms): whether any family has one, and the cap of the
-  // family `key` is in (0: none). Without caps, writes pay the one test of has_ttl_caps().
-  bool has_ttl_caps() const { return has_ttl_caps_; }
-  int64_t TtlCapMs(std::string_view key) const {
-    if (!has_ttl_caps_) return 0;
-    const int family = families_->Classify(key);
-    return family < 0 ? 0 : families_->family(static_cast<size_t>(family)).max_ttl_ms;
-  }
+  // TTL caps (KeyFamilies::Family::max_ttl_ms): whether any family has one, and the tightest cap
+  // of every capped family whose glob matches `key` (0: none) — not only the key's first family,
+  // so a broad family listed earlier cannot shadow a cap. Without caps, writes pay the one test
+  // of has_ttl_caps().
+  bool has_ttl_caps() const { return !ttl_caps_.empty(); }
+  int64_t TtlCapMs(std::string_view key) const;
   // One step of the census of keys and memory per family (the memory tier's), from the cron:
   // walks the tables from where the last step stopped, a slice of buckets at a time under the
   // shard's lock (taken only when free), until `deadline_ns` passes; a completed pass replaces
@@ -407,7 +405,11 @@ class Keyspace {
   KeyspaceOptions options_;
   int shard_shift_ = 63;
   std::unique_ptr<const KeyFamilies> families_;
-  bool has_ttl_caps_ = false;
+  struct TtlCap {
+    std::string glob;
+    int64_t max_ttl_ms;
+  };
+  std::vector<TtlCap> ttl_caps_;  // the capped families, set with them
   // The census in progress (main thread only), and the last complete one.
   size_t census_next_shard_ = 0;
   int census_db_ = 0;
@@ -550,7 +552,8 @@ class Transaction {
   // A key of a family with a TTL cap (Keyspace::TtlCapMs) that has no TTL, or a longer one, gets
   // now + cap. Run after a write command (its handler done: no entry pointer is held), so no
   // SET, EXPIRE, PERSIST, RENAME or new key outlives the cap.
-  void CapTtl(std::string_view key);
+  void CapTtl(std::string_view key) { CapTtl(db_, key); }
+  void CapTtl(int db, std::string_view key);  // COPY ... DB, MOVE
 
   // Moves the key `from` to `to` (replacing `to`), keeping value and TTL (RENAME). `to` is added
   // as a new key, so it raises "new" even when it replaced one.

@@ -6,6 +6,7 @@
 //                               loads of them are not stored
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "server/absl_compat.h"
 #include "server/command.h"
 #include "server/connection.h"
@@ -43,6 +44,8 @@ void LoaderList(CommandContext& ctx) {
                         {"negative-ttl", Seconds(o.negative_ttl_ms)},
                         {"timeout", absl::StrCat(o.timeout.count())},
                         {"refresh-ahead", absl::StrFormat("%g", o.refresh_ahead_percent)},
+                        {"max-ttl", Seconds(o.max_ttl_ms)},
+                        {"redact", absl::StrJoin(o.redact, ",")},
                     });
   }
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,23 +161,34 @@ void ConfigSet(CommandContext& ctx) {
   }
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
   for (size_t i = 2; i < ctx.args.size(); i += 2) pairs.emplace_back(ctx.args[i], ctx.args[i + 1]);
-  // A tls-* change rebuilds the TLS context; if OpenSSL refuses it, the old values come back.
+  // A tls-* change rebuilds the TLS context. If OpenSSL refuses it, every parameter of the call
+  // gets back the value it had (all or nothing, as Redis), under one lock so that two such calls
+  // on different threads cannot interleave their builds and restores.
   std::string_view tls_name;
-  std::vector<std::pair<std::string, std::string>> tls_before;
   for (const auto& [name, value] : pairs) {
-    if (name.size() > 4 && EqualsIgnoreCase(name.substr(0, 4), "tls-") && !EqualsIgnoreCase(name, "tls-port")) {
-      if (tls_name.empty()) tls_name = name;
-      for (auto& current : ctx.server.config().Get({name})) tls_before.push_back(std::move(current));
+    if (tls_name.empty() && name.size() > 4 && EqualsIgnoreCase(name.substr(0, 4), "tls-") &&
+        !EqualsIgnoreCase(name, "tls-port")) {
+      tls_name = name;
+    }
+  }
+  const bool reload_tls = !tls_name.empty() && ctx.server.config().tls_port.load() != 0;
+  static absl::Mutex tls_reload_mu;
+  std::optional<absl::MutexLock> tls_reload_lock;
+  std::vector<std::pair<std::string, std::string>> before;
+  if (reload_tls) {
+    tls_reload_lock.emplace(&tls_reload_mu);
+    for (const auto& [name, value] : pairs) {
+      for (auto& current : ctx.server.config().Get({name})) before.push_back(std::move(current));
     }
   }
   if (absl::Status s = ctx.server.config().SetAll(pairs); !s.ok()) {
     ctx.reply.Error(absl::StrCat("ERR ", s.message()));
     return;
   }
-  if (!tls_name.empty() && ctx.server.config().tls_port.load() != 0) {
+  if (reload_tls) {
     if (absl::Status s = ctx.server.tls().Configure(ctx.server.config().tls_settings()); !s.ok()) {
       ctx.server.logger().Warning(absl::StrCat("Failed to update TLS configuration: ", s.message()));
-      std::vector<std::pair<std::string_view, std::string_view>> restore(tls_before.begin(), tls_before.end());
+      std::vector<std::pair<std::string_view, std::string_view>> restore(before.begin(), before.end());
       ctx.server.config().SetAll(restore).IgnoreError();  // the values it held a moment ago
       ctx.reply.Error(absl::StrCat("ERR CONFIG SET failed (possibly related to argument '", Absl(tls_name),
                                    "') - Unable to update TLS configuration. Check server logs."));

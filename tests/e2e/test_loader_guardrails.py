@@ -68,10 +68,17 @@ def test_redacted_members_of_a_string_loaders_json_object_are_dropped(strata_fac
     assert r.get("profile:9") == '{"id":9,"name":"user 9","tags":["a","b"],"n":null}'
 
 
-def test_a_string_value_that_is_not_a_json_object_is_stored_as_it_is(strata_factory, people_db):
+def test_a_string_value_that_is_not_a_json_object_is_refused_rather_than_stored_whole(strata_factory, people_db):
+    """What cannot be redacted is not stored: a plain value, a JSON array, broken JSON."""
     server = strata_factory(config=config(
-        people_db, 'loader email:{id} people "SELECT email FROM users WHERE id = :id" redact password_hash'))
-    assert server.client().get("email:4") == "u4@example.com"
+        people_db, 'loader email:{id} people "SELECT email FROM users WHERE id = :id" redact password_hash',
+        "loader list:{id} people \"SELECT json_array(card) FROM users WHERE id = :id\" redact card"))
+    r = server.client()
+    for key in ("email:4", "list:4"):
+        with pytest.raises(redis.ResponseError) as refused:
+            r.get(key)
+        assert "redact: the value is not a JSON object, so its columns cannot be removed" in str(refused.value)
+    assert r.dbsize() == 0
 
 
 def test_redact_with_no_columns_is_refused_at_startup(tmp_path, people_db):
@@ -181,9 +188,34 @@ def test_the_tighter_of_a_loader_cap_and_a_family_cap_wins(strata_factory, peopl
     assert pttl_seconds(r, "user:5") <= 10
 
 
+def test_a_cap_holds_even_when_an_earlier_broader_family_matches_the_key_first(strata_factory, people_db):
+    """A key counts under its first family, but every capped family that matches it caps it."""
+    server = strata_factory(config=config(
+        people_db, "stats-key-family everyone user:*",
+        'loader user:session:{id} people "SELECT name FROM users WHERE id = :id" max-ttl 60'))
+    r = server.client()
+    r.set("user:session:1", "token")
+    assert 0 < pttl_seconds(r, "user:session:1") <= 60
+    r.set("user:2", "profile")
+    assert r.ttl("user:2") == -1
+
+
+def test_copy_and_move_to_another_database_are_capped_there(strata_factory):
+    server = strata_factory("--stats-key-family", "session", "session:*", "--key-family-max-ttl", "session", "60")
+    r = server.client()
+    r.set("plain", "v")
+    assert r.copy("plain", "session:copied", destination_db=1) is True
+    r1 = server.client(db=1)
+    assert 0 < pttl_seconds(r1, "session:copied") <= 60
+    r.set("session:moved", "v")
+    r.execute_command("PERSIST", "session:moved")
+    assert r.move("session:moved", 2) is True
+    assert 0 < pttl_seconds(server.client(db=2), "session:moved") <= 60
+
+
 @pytest.mark.parametrize("args,message", [
     (("--key-family-max-ttl", "nosuch", "10"), "key-family-max-ttl nosuch: no such key family"),
-    (("--stats-key-family", "s", "s:*", "--key-family-max-ttl", "s", "0"), "at least 0.001"),
+    (("--stats-key-family", "s", "s:*", "--key-family-max-ttl", "s", "0"), "from 0.001 to 100 years"),
     (("--stats-key-family", "s", "s:*", "--key-family-max-ttl", "s"), "takes NAME SECONDS"),
 ])
 def test_bad_key_family_max_ttl_lines_stop_startup_with_a_clear_message(tmp_path, args, message):

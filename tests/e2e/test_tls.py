@@ -644,6 +644,35 @@ def test_config_set_tls_cert_file_reloads_for_new_connections_only(strata_factor
         admin.close()
 
 
+def test_a_refused_tls_reload_undoes_every_parameter_of_its_config_set(strata_factory, certs):
+    """All or nothing, as Redis: the other parameters of the refused call keep their values."""
+    server = start_tls(strata_factory, certs)
+    with plain(server) as admin:
+        missing = str(certs.dir / "does-not-exist.crt")
+        assert admin.call("CONFIG", "SET", "maxmemory-samples", "9", "requirepass", "new-secret",
+                          "tls-cert-file", missing) == tls_update_error("tls-cert-file")
+        assert config_get(admin, "maxmemory-samples") == {"maxmemory-samples": "5"}
+        assert config_get(admin, "requirepass") == {"requirepass": ""}
+        assert admin.call("PING") == Reply("+", b"PONG"), "no password was set"
+    assert_served(server.tls_port, client_context(certs))
+
+
+def test_a_large_reply_over_tls_goes_out_in_slices_without_stalling_the_thread(strata_factory, certs):
+    """A 40 MB reply is sealed a slice at a time: a second TLS client is served meanwhile, and the
+    reply arrives whole."""
+    server = start_tls(strata_factory, certs, "--io-threads", "1")
+    value = os.urandom(20 * 1024 * 1024)
+    with TlsConnection(server.tls_port, client_context(certs)) as big, \
+            TlsConnection(server.tls_port, client_context(certs)) as small:
+        assert big.call("SET", "a", value) == Reply("+", b"OK")
+        assert big.call("SET", "b", value) == Reply("+", b"OK")
+        big.send("MGET", "a", "b")
+        assert small.call("PING") == Reply("+", b"PONG")
+        reply = big.read_reply()
+        assert [item.value for item in reply.value] == [value, value]
+        assert big.call("PING") == Reply("+", b"PONG")
+
+
 # ---------------------------------------------------------------------------------------------
 # 7. tls-protocols
 

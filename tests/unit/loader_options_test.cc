@@ -44,13 +44,17 @@ TEST(Redact, DropsTopLevelMembersOfAJsonObjectAndKeepsTheRestAsWritten) {
   EXPECT_EQ(value.value, R"({"id":7,"nested":{"secret":"kept: only top-level members go"},"ok":[true,1.5,"é\n"]})");
 }
 
-TEST(Redact, LeavesValuesThatAreNotJsonObjectsAndOtherOutcomesAlone) {
+TEST(Redact, RefusesAValueThatIsNotAJsonObjectAndLeavesOtherOutcomesAlone) {
   const LoaderOptions options = Parse({"redact", "secret"});
   for (const std::string text : {"plain text", "[1,2]", "\"secret\"", "{\"secret\": broken"}) {
     LoadOutcome value = LoadOutcome::Found(text);
     Redact(options, value);
-    EXPECT_EQ(value.value, text);
+    EXPECT_EQ(value.kind, LoadOutcome::Kind::kError) << text;
+    EXPECT_EQ(value.value, "") << "nothing of it is kept";
   }
+  LoadOutcome missing = LoadOutcome::NotFound();
+  Redact(options, missing);
+  EXPECT_EQ(missing.kind, LoadOutcome::Kind::kNotFound);
   LoadOutcome error = LoadOutcome::Error("secret timeout");
   Redact(options, error);
   EXPECT_EQ(error.error, "secret timeout");
