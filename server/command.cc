@@ -168,7 +168,12 @@ absl::Status CommandTable::Rename(std::string_view old_name, std::string_view ne
     return absl::InvalidArgumentError("Target command name already exists");
   }
   by_name_.erase(old_entry);
-  if (!new_name.empty()) by_name_.emplace(absl::AsciiStrToLower(Absl(new_name)), spec);
+  if (!new_name.empty()) {
+    by_name_.emplace(absl::AsciiStrToLower(Absl(new_name)), spec);
+  } else {
+    // Gone from COMMAND, COMMAND COUNT, LIST and DOCS too, as from Redis's table.
+    std::erase(all_, spec);
+  }
   return absl::OkStatus();
 }
 

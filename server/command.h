@@ -111,7 +111,8 @@ class CommandTable {
 
   const CommandSpec* Find(std::string_view name) const;
   // rename-command, at start-up before serving: `old_name` answers as `new_name` from now on, or
-  // not at all when `new_name` is empty. Redis's errors for an unknown command or a taken name.
+  // not at all when `new_name` is empty (then COMMAND lists it no more). Redis's errors for an
+  // unknown command or a taken name.
   absl::Status Rename(std::string_view old_name, std::string_view new_name);
   // The command args[0] names, or its subcommand args[1] for a container (CONFIG GET);
   // nullptr when either is unknown (*unknown_subcommand tells which; a container given no

@@ -774,6 +774,9 @@ bool Transaction::Promote(int db, std::string_view key, uint64_t generation, Ent
   if (entry->has_expiry()) table.AddVolatile(entry);
   shard.entry_bytes.Add(entry->AllocatedSize());
   shard.promoted_keys.Add();
+  // A record spilled before its family had a cap (a restart with a new max-ttl) is held to it
+  // as it comes back; the entry may be rebuilt, so callers look the key up afresh.
+  if (keyspace_.has_ttl_caps()) [[unlikely]] CapTtl(db, key);
   return true;
 }
 

@@ -48,6 +48,16 @@ def test_a_renamed_command_answers_to_its_new_name_only_and_a_removed_one_to_non
     assert expected[5] == status("OK") and expected[6].value == 0
 
 
+def test_a_removed_command_leaves_command_count_and_command_list(renamed_pair):
+    for server in renamed_pair:
+        with RespConnection(server.port) as conn:
+            names = {item.value for item in conn.call("COMMAND", "LIST").value}
+            count = conn.call("COMMAND", "COUNT").value
+        assert b"config" not in names and b"config|get" not in names
+        assert b"flushall" in names, "a renamed command keeps its name in COMMAND (Redis's fullname)"
+        assert count == len([name for name in names if b"|" not in name]), "COMMAND COUNT agrees with LIST"
+
+
 def test_scripts_see_the_renamed_table_too(renamed_pair):
     commands = [("EVAL", "return redis.pcall('CONFIG', 'GET', 'port')", "0"),
                 ("EVAL", "return redis.call('SAY', 'hello')", "0")]

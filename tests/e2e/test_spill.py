@@ -561,3 +561,17 @@ def test_concurrent_clients_see_their_own_writes_while_keys_move_between_tiers(s
     assert not failures, failures
     info = spill_info(server.client())
     assert info["spill_promotions"] > 100 and info["spill_writes"] > 1000, info
+
+
+def test_a_cap_added_at_restart_holds_for_keys_read_back_from_disk(spilling):
+    """Keys spilled without a TTL come back held to a key-family-max-ttl the restart added."""
+    server = spilling("--spill-on-shutdown", "yes")
+    r = server.client(decode_responses=False)
+    write_every_type(r, FILL)
+    server.stop()
+    server = spilling("--stats-key-family", "strings", "str:*", "--key-family-max-ttl", "strings", "120")
+    r = server.client(decode_responses=False)
+    for i in range(1, FILL, 7):  # keys without a TTL before
+        assert r.get(f"str:{i}") is not None
+        assert 0 < r.pttl(f"str:{i}") <= 120_000, i
+    assert r.ttl("hash:1") == -1, "other families are untouched"
