@@ -228,7 +228,8 @@ std::string_view ObjectEncodingName(const storage::Entry& e);
 // Replies with a HELP text: one simple string per line.
 void ReplyHelp(CommandContext& ctx, std::span<const std::string_view> lines);
 // Closes `target` on its own thread (CLIENT KILL, ACL DELUSER); the calling client after its reply.
-void KillClient(CommandContext& ctx, Connection& target);
+// False when a kill of it was already asked for (it is on its way out: not found again).
+bool KillClient(CommandContext& ctx, Connection& target);
 
 // The options of SCAN-family commands: [MATCH pattern] [COUNT n] and, for SCAN, [TYPE type].
 struct ScanOptions {

@@ -43,6 +43,8 @@ class Connection {
   bool Open(int fd, bool tls);
 
   uint64_t id() const { return id_; }
+  // CLIENT KILL and ACL's kills, from any thread: true for the first caller only.
+  bool RequestKill() { return !kill_requested_.exchange(true, std::memory_order_acq_rel); }
   IoThread& thread() { return thread_; }
 
   // Session state used by commands (loop thread).
@@ -440,6 +442,7 @@ class Connection {
   std::string local_address_;
   int fd_ = -1;
   bool peer_is_local_ = false;  // see IsLoopback (io_thread.h)
+  std::atomic<bool> kill_requested_{false};  // RequestKill
   // Set for a tls-port connection: output_ holds plaintext until Flush seals it.
   std::unique_ptr<TlsSession> tls_;
   // Plaintext of a large output not sealed yet (SealTlsSlice), from tls_plaintext_sent_ on.

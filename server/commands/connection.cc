@@ -248,10 +248,7 @@ void ClientKill(CommandContext& ctx) {
   if (args.size() == 3) {  // old form: CLIENT KILL addr:port
     bool found = false;
     ctx.server.clients().ForEach([&](Connection& c) {
-      if (!found && c.peer_address() == args[2]) {
-        KillClient(ctx, c);
-        found = true;
-      }
+      if (!found && c.peer_address() == args[2] && KillClient(ctx, c)) found = true;
     });
     if (found) {
       ctx.server.audit().Record(ctx.client.AuditIdentity(), "client-kill",
@@ -320,8 +317,7 @@ void ClientKill(CommandContext& ctx) {
       if (!user.empty() && c.user_name() != user) return;
       if (max_age_seconds != 0 && (ctx.now_ms - c.created_ms()) / 1000 <= max_age_seconds) return;
       if (skip_me && &c == &ctx.client) return;
-      KillClient(ctx, c);
-      ++killed;
+      if (KillClient(ctx, c)) ++killed;
     });
   }
   std::string filter;
@@ -638,16 +634,20 @@ constexpr CommandSpec kConnectionCommands[] = {
 
 }  // namespace
 
-void KillClient(CommandContext& ctx, Connection& target) {
+bool KillClient(CommandContext& ctx, Connection& target) {
+  // Once: the close runs later on the target's thread, and until then a second KILL must not
+  // find the client again (Redis's client is gone when its KILL replies).
+  if (!target.RequestKill()) return false;
   if (&target == &ctx.client) {
     ctx.client.CloseAfterReply();
-    return;
+    return true;
   }
   IoThread& thread = target.thread();
   const uint64_t id = target.id();
   thread.Post([&thread, id] {
     if (Connection* c = thread.FindConnection(id)) c->Close();
   });
+  return true;
 }
 
 std::span<const CommandSpec> ConnectionCommands() { return kConnectionCommands; }
