@@ -112,9 +112,7 @@ bool BlockingRegistry::RunAgain(Server& server, Connection& writer, BlockedClien
     txn.set_writer(waiter.client_id);  // the waiter's pop is the waiter's change, as Redis serves it
     CommandContext ctx{args, reply, writer, server, &txn, *waiter.spec, now_ms, BlockingMode::kRetry};
     waiter.spec->handler(ctx);
-    if (server.keyspace().has_ttl_caps()) [[unlikely]] {
-      for (std::string_view key : keys) txn.CapTtl(key);  // BLMOVE's destination
-    }
+    if (server.keyspace().has_ttl_caps()) [[unlikely]] txn.CapModifiedTtls();  // BLMOVE's destination
     *key_still_exists = txn.Peek(ready_key.second) != nullptr;
     server.NoteWrites(txn);
     for (const auto& modified : txn.modified()) changed->push_back(modified);

@@ -725,7 +725,9 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
   // CLIENT NO-TOUCH, as Redis: every command but TOUCH leaves the keys' access data alone.
   if (no_touch() && spec.name != "touch") [[unlikely]] txn.set_no_touch(true);
   const bool observed = (spec.flags & flags::kWrite) && server_.WritesObserved();
-  if (observed) txn.RecordModifications();
+  // key-family / loader max-ttl: no write leaves a capped key living longer than its cap.
+  const bool capped = (spec.flags & flags::kWrite) && server_.keyspace().has_ttl_caps();
+  if (observed || capped) txn.RecordModifications();
   txn.set_writer(id_);
   CommandContext ctx{args, *reply, *this, server_, &txn, spec, now_ms, blocking};
   const bool remembers = tracking_ != nullptr && RemembersReadKeys(spec);
@@ -734,10 +736,7 @@ void Connection::RunUnderKeyLocks(const CommandSpec& spec, std::span<const std::
     for (size_t i = 0; i < keys_.size(); ++i) server_.tracking().Prefetch(txn.KeyHash(i, keys_[i]));
   }
   spec.handler(ctx);
-  // key-family / loader max-ttl: no write leaves a capped key living longer than its cap.
-  if ((spec.flags & flags::kWrite) && server_.keyspace().has_ttl_caps()) [[unlikely]] {
-    for (std::string_view key : keys_) txn.CapTtl(key);
-  }
+  if (capped) [[unlikely]] txn.CapModifiedTtls();
   if (observed) server_.AfterWrites(txn, &after->ready_for_waiters);
   if (remembers) RememberReadKeys(txn);
 }

@@ -798,6 +798,16 @@ uint64_t Transaction::NextRandom() {
   return keyspace_.shard(first_shard_).NextRandom();
 }
 
+void Transaction::CapModifiedTtls() {
+  // A cap's own SetExpiry is recorded too: walk only what the command changed, by copy, as the
+  // list may grow (and move) meanwhile.
+  const size_t changed = modified_.size();
+  for (size_t i = 0; i < changed; ++i) {
+    const auto [db, key] = modified_[i];
+    CapTtl(db, key);
+  }
+}
+
 void Transaction::CapTtl(int db, std::string_view key) {
   const int64_t cap = keyspace_.TtlCapMs(key);
   if (cap <= 0) return;

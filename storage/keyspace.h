@@ -552,8 +552,10 @@ class Transaction {
   // A key of a family with a TTL cap (Keyspace::TtlCapMs) that has no TTL, or a longer one, gets
   // now + cap. Run after a write command (its handler done: no entry pointer is held), so no
   // SET, EXPIRE, PERSIST, RENAME or new key outlives the cap.
-  void CapTtl(std::string_view key) { CapTtl(db_, key); }
-  void CapTtl(int db, std::string_view key);  // COPY ... DB, MOVE
+  void CapTtl(int db, std::string_view key);
+  // CapTtl on every key this transaction changed (RecordModifications must be on): whatever
+  // database a command wrote into (COPY ... DB, MOVE) and whichever keys it named.
+  void CapModifiedTtls();
 
   // Moves the key `from` to `to` (replacing `to`), keeping value and TTL (RENAME). `to` is added
   // as a new key, so it raises "new" even when it replaced one.

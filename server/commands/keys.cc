@@ -150,7 +150,6 @@ void Copy(CommandContext& ctx) {
     txn.Delete(target_db, to);
   }
   txn.Store(target_db, Entry::Clone(*source, to));
-  if (target_db != txn.db() && txn.keyspace().has_ttl_caps()) txn.CapTtl(target_db, to);  // same db: the dispatcher's
   txn.Notify(notify::kGeneric, "copy_to", target_db, to);
   ctx.reply.Integer(1);
 }
@@ -169,7 +168,6 @@ void Move(CommandContext& ctx) {
     return;
   }
   txn.Store(target_db, txn.Detach(txn.db(), key));
-  if (txn.keyspace().has_ttl_caps()) txn.CapTtl(target_db, key);
   txn.Notify(notify::kGeneric, "move_from", key);
   txn.Notify(notify::kGeneric, "move_to", target_db, key);
   ctx.reply.Integer(1);

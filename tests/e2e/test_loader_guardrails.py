@@ -231,3 +231,21 @@ def test_max_ttl_below_a_millisecond_is_refused(tmp_path, people_db):
         start_strata(tmp_path, config=config(
             people_db, 'loader user:{id} people "SELECT name FROM users WHERE id = :id" max-ttl 0'))
     assert "max-ttl" in str(failed.value)
+
+
+def test_a_blocked_blmove_served_later_is_capped_at_its_destination(strata_factory):
+    import threading
+    server = strata_factory("--stats-key-family", "session", "session:*", "--key-family-max-ttl", "session", "60")
+    r = server.client()
+    result = []
+    waiter = threading.Thread(target=lambda: result.append(
+        server.client().blmove("jobs", "session:inbox", 5, "LEFT", "RIGHT")))
+    waiter.start()
+    import time
+    deadline = time.monotonic() + 5
+    while r.info("clients")["blocked_clients"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    r.rpush("jobs", "job-1")
+    waiter.join(10)
+    assert result == ["job-1"]
+    assert 0 < pttl_seconds(r, "session:inbox") <= 60
